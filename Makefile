@@ -1,0 +1,46 @@
+# sorakit — two commands on a fresh machine: `make demo` and `make test`.
+# Both create .venv and install sorakit (editable, with test and lab extras) when needed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.sorakit-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test lab bench emulator clean help
+
+help:
+	@echo "make demo      run the three companion notebooks on the built-in emulator -> out/"
+	@echo "make test      run the whole test suite"
+	@echo "make lab       open JupyterLab on notebooks/"
+	@echo "make emulator  serve the emulator on http://127.0.0.1:8000"
+	@echo "make bench     run the benchmarks in bench/"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "sorakit needs Python >= 3.10 (PYTHON=$(PYTHON))")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,lab]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m sorakit.cli demo
+
+# pytest exits 5 when it collected no test: that is a broken suite, not a pass.
+test: $(STAMP)
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+emulator: $(STAMP)
+	$(VENV)/bin/sorakit emulator --port 8000
+
+bench: $(STAMP)
+	$(PY) bench/ledger.py
+	$(PY) bench/emulator.py
+	$(PY) bench/batch.py
+
+clean:
+	rm -rf out .pytest_cache tests/artifacts

@@ -1,0 +1,224 @@
+"""Every error sorakit raises, rooted at one class so a notebook can catch them all.
+
+```
+SorakitError
+├── ValidationError        bad input, caught before any network call (names field, value, allowed)
+├── ConfigurationError     missing or malformed settings: an absent or ill-formed API key, a bad URL
+├── BudgetExceeded         a submit whose estimate would cross the spending cap (nothing was sent)
+├── ProviderError          the service answered with an error (provider, status, code, request id)
+│   ├── BadRequestError        400 / 422
+│   ├── AuthenticationError    401
+│   ├── InsufficientCredits    402
+│   ├── PermissionDenied       403
+│   ├── NotFoundError          404 (also: expired content)
+│   ├── ConflictError          409 (e.g. a reused Runware taskUUID)
+│   ├── RateLimitError         429 (retry_after seconds when the server said)
+│   ├── ServerError            5xx
+│   └── ModerationError        the provider refused the content (sync 400 or a failed job)
+├── TransportError         no answer at all: connection refused or reset, timeout
+├── JobFailed              a job reached "failed" (carries the ledger job id, code, message)
+└── JobTimeout             our wait bound ran out; the job may still be running remotely (resumable)
+```
+An API key is never part of any message or repr here: `ProviderError` is built from the
+response, never from the request headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+__all__ = [
+    "SorakitError",
+    "ValidationError",
+    "ConfigurationError",
+    "BudgetExceeded",
+    "ProviderError",
+    "BadRequestError",
+    "AuthenticationError",
+    "InsufficientCredits",
+    "PermissionDenied",
+    "NotFoundError",
+    "ConflictError",
+    "RateLimitError",
+    "ServerError",
+    "ModerationError",
+    "TransportError",
+    "JobFailed",
+    "JobTimeout",
+    "provider_error_for_status",
+]
+
+
+class SorakitError(Exception):
+    """Root of every error sorakit raises."""
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _allowed_text(allowed: Any) -> str:
+    if isinstance(allowed, str):
+        return allowed
+    if isinstance(allowed, Iterable):
+        return ", ".join(str(a) for a in allowed)
+    return str(allowed)
+
+
+class ValidationError(SorakitError, ValueError):
+    """A request or argument is invalid. Raised before any network call.
+
+    Attributes:
+        field: the name of the offending field (``"seconds"``, ``"size"``, ...).
+        value: the value that was given.
+        allowed: what would have been accepted (a list, a range text, or a sentence).
+    """
+
+    def __init__(self, field: str, value: Any, allowed: Any, message: str | None = None):
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        text = f"{field}={_show(value)} is not allowed; allowed: {_allowed_text(allowed)}"
+        if message:
+            text = f"{message} ({text})"
+        super().__init__(text)
+
+
+class ConfigurationError(SorakitError):
+    """A setting is missing or malformed (API key, base URL, ledger location)."""
+
+
+class BudgetExceeded(SorakitError):
+    """The estimate of a submit would cross the spending cap. Nothing was sent.
+
+    Attributes: ``cap``, ``spent`` (already committed), ``estimate`` (this submit), ``over`` (by how much).
+    """
+
+    def __init__(self, cap: float, spent: float, estimate: float, scope: str = "studio"):
+        self.cap, self.spent, self.estimate, self.scope = cap, spent, estimate, scope
+        self.over = round(spent + estimate - cap, 6)
+        super().__init__(
+            f"{scope} budget of ${cap:.2f} would be exceeded by ${self.over:.2f} "
+            f"(already committed ${spent:.2f}, this submit ${estimate:.2f}); nothing was sent"
+        )
+
+
+class ProviderError(SorakitError):
+    """The provider answered with an error.
+
+    Attributes:
+        provider: which service (``"openai"``, ``"runware"``, ...).
+        status_code: the HTTP status, or None when the error came inside a job.
+        code: the provider's own error code (``"moderation_blocked"``, ``"invalid_request_error"``...).
+        request_id: the provider's request id (``x-request-id``), for support tickets.
+        retry_after: seconds the server asked us to wait, if it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        param: str | None = None,
+    ):
+        self.provider = provider
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.param = param
+        self.message = message
+        parts = [f"{provider}"]
+        if status_code is not None:
+            parts.append(f"HTTP {status_code}")
+        if code:
+            parts.append(code)
+        head = " ".join(parts)
+        tail = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"{head}: {message}{tail}")
+
+
+class BadRequestError(ProviderError):
+    """400 or 422: the provider refused the request's content."""
+
+
+class AuthenticationError(ProviderError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class InsufficientCredits(ProviderError):
+    """402: the account has no balance left."""
+
+
+class PermissionDenied(ProviderError):
+    """403: the key may not use this model or endpoint."""
+
+
+class NotFoundError(ProviderError):
+    """404: unknown job or video, or content that has expired."""
+
+
+class ConflictError(ProviderError):
+    """409: the resource already exists (a reused Runware taskUUID)."""
+
+
+class RateLimitError(ProviderError):
+    """429: too many requests; ``retry_after`` says how long to wait when the server told us."""
+
+
+class ServerError(ProviderError):
+    """5xx: the provider failed; safe to retry only for idempotent calls."""
+
+
+class ModerationError(ProviderError):
+    """The provider's safety system refused the prompt, the input image or the output."""
+
+
+class TransportError(SorakitError):
+    """No HTTP answer: connection refused or reset, or a timeout. The outcome of a POST is unknown."""
+
+
+class JobFailed(SorakitError):
+    """A job ended in ``failed``. ``job_id`` is the ledger id; ``code``/``message`` come from the provider."""
+
+    def __init__(self, job_id: str, code: str | None, message: str | None):
+        self.job_id, self.code, self.message = job_id, code, message
+        super().__init__(f"job {job_id} failed: {code or 'error'}: {message or 'no message'}")
+
+
+class JobTimeout(SorakitError):
+    """The wait bound ran out. The job stays in the ledger as still running; ``resume()`` finishes it."""
+
+    def __init__(self, job_id: str, waited: float):
+        self.job_id, self.waited = job_id, waited
+        super().__init__(
+            f"job {job_id} still running after waiting {waited:.0f}s; it is kept in the ledger "
+            f"and studio.resume() will finish it"
+        )
+
+
+_BY_STATUS: dict[int, type[ProviderError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientCredits,
+    403: PermissionDenied,
+    404: NotFoundError,
+    409: ConflictError,
+    410: NotFoundError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def provider_error_for_status(status_code: int, code: str | None = None) -> type[ProviderError]:
+    """The exception class for an HTTP status (and a provider code that means moderation)."""
+    if code and ("moderation" in code or "safety" in code or "content_policy" in code):
+        return ModerationError
+    if status_code >= 500:
+        return ServerError
+    return _BY_STATUS.get(status_code, ProviderError)

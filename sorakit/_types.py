@@ -1,0 +1,126 @@
+"""Provider-neutral data: what a user asks for (`VideoRequest`) and what a provider reports (`JobState`).
+
+Providers map these to and from their wire formats; the engine and the ledger only ever see these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Optional, Union
+
+__all__ = [
+    "Action",
+    "Status",
+    "TERMINAL",
+    "VideoRequest",
+    "JobState",
+    "ImageInput",
+]
+
+Action = Literal["generate", "remix", "extend", "edit"]
+"""What a job does: make a new video, or remix / extend / edit an earlier one (``source_video_id``)."""
+
+Status = Literal[
+    "pending",            # ledger row written, not yet sent
+    "submitted",          # the provider acknowledged the create call
+    "queued",
+    "in_progress",
+    "downloading",        # done remotely, fetching the file
+    "completed",
+    "failed",
+    "cancelled",
+    "timed_out_waiting",  # our wait bound ran out; still running remotely, resumable
+    "unknown",            # the create call's outcome is unknown; must be reconciled before anything else
+]
+"""Job status as the ledger records it."""
+
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+"""Statuses after which nothing more happens to a job."""
+
+ImageInput = Union[str, Path, bytes]
+"""An input image: a file path, raw image bytes, or an ``http(s)://`` / ``data:`` URL."""
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """One video generation request, independent of any provider.
+
+    Validate it against the catalog with :func:`sorakit.catalog.plan` (the engine does this
+    before any network call); every field error names the field, the value and what is allowed.
+    """
+
+    prompt: str
+    """What the video should show. Length limits depend on the provider (OpenAI 1–32000, Runware 2–6000)."""
+    model: str = "sora-2"
+    """Canonical model name from the catalog: ``sora-2``, ``veo-3-fast``, ``kling-3-standard``, ..."""
+    provider: Optional[str] = None
+    """Which service runs it: ``openai``, ``runware``, ``runcrate``, ``relay``, ``gemini``.
+    None picks the first provider in the catalog that serves the model."""
+    size: Optional[str] = None
+    """``"WIDTHxHEIGHT"``, e.g. ``"1280x720"``. None means the model's default at that provider."""
+    width: Optional[int] = None
+    """Alternative to ``size``: give ``width`` and ``height`` together."""
+    height: Optional[int] = None
+    """Alternative to ``size``: give ``width`` and ``height`` together."""
+    seconds: Optional[Union[int, float, str]] = None
+    """Clip length in seconds; must be one the model offers at the provider. None = the default."""
+    seed: Optional[int] = None
+    """Random seed (0 – 2**32-1) where the provider accepts one; None lets the provider choose."""
+    variations: int = 1
+    """How many videos from this request (Runware ``numberResults``, Gemini ``sampleCount``)."""
+    negative_prompt: Optional[str] = None
+    """What to avoid, where the model supports it."""
+    audio: Optional[bool] = None
+    """Generate an audio track. None = the model's default at the provider."""
+    input_image: Optional[ImageInput] = None
+    """First frame for image-to-video."""
+    source_video_id: Optional[str] = None
+    """Provider video id of an earlier job, for ``remix`` / ``extend`` / ``edit``."""
+    action: Action = "generate"
+    """``generate`` a new video, or ``remix`` / ``extend`` / ``edit`` ``source_video_id``."""
+    tags: tuple[str, ...] = ()
+    """Free labels recorded in the ledger."""
+
+    def replace(self, **changes: Any) -> "VideoRequest":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class JobState:
+    """What a provider says about one job at one moment (the result of a submit or a poll).
+
+    Providers build these from responses; the engine writes them to the ledger.
+    """
+
+    provider_job_id: str
+    """The provider's id for the job: OpenAI video id, Runware taskUUID, Gemini operation name."""
+    status: Status
+    """Normalised status."""
+    progress: Optional[int] = None
+    """0–100 when the provider reports it."""
+    video_url: Optional[str] = None
+    """Where the finished file can be fetched (None where a content endpoint is used instead)."""
+    video_url_expires_at: Optional[float] = None
+    """Unix seconds after which ``video_url`` / content stops working, when known."""
+    provider_video_id: Optional[str] = None
+    """An id for the finished video that later calls (remix, extend, download) use, if it differs."""
+    seed: Optional[int] = None
+    """The seed the provider actually used, when it reports one."""
+    billed_cost: Optional[float] = None
+    """Cost the provider reported for this job (USD), when it reports one."""
+    error_code: Optional[str] = None
+    error_message: Optional[str] = None
+    poll_after: Optional[float] = None
+    """Seconds the server asked us to wait before the next poll (``openai-poll-after-ms``)."""
+    variation_index: Optional[int] = None
+    """Which of several results of one request this is (Runware ``numberResults``)."""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    """The provider's object as received, for the ledger's ``extra`` column."""
+
+    @property
+    def terminal(self) -> bool:
+        """True once nothing more will happen remotely."""
+        return self.status in TERMINAL

@@ -1,0 +1,164 @@
+"""The provider seam: pure mapping between a `Plan` / job and one service's wire format.
+
+A provider builds `httpx.Request` objects and reads `httpx.Response` objects. It never sends,
+sleeps, retries or touches the ledger: the engine does all of that. So every mapping can be
+tested with hand-made responses and no network.
+
+```
+engine                                  provider (this module's subclasses)
+──────                                  ───────────────────────────────────
+plan ─────────────────────────────────▶ build_create(plan, client_ref)  -> httpx.Request
+response ─────────────────────────────▶ parse_create(plan, response, client_ref) -> [JobState]
+provider_job_id ──────────────────────▶ build_poll(provider_job_id)     -> httpx.Request
+response ─────────────────────────────▶ parse_poll(provider_job_id, response) -> [JobState]
+state ────────────────────────────────▶ build_download(state, variant)  -> httpx.Request
+(unknown create outcome) ─────────────▶ build_list() / parse_list()     -> [JobState] to reconcile
+any error response ───────────────────▶ raise_for_error(response)       -> ProviderError subclass
+```
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Iterable, Mapping, Optional
+
+import httpx
+
+from .._exceptions import ProviderError, provider_error_for_status
+from .._types import JobState
+from ..catalog import Plan, ProviderInfo
+
+__all__ = ["Provider", "Variant", "header_float"]
+
+Variant = str
+"""Content variant: ``"video"``, ``"thumbnail"`` or ``"spritesheet"`` (what the provider offers)."""
+
+
+def header_float(response: httpx.Response, name: str, scale: float = 1.0) -> Optional[float]:
+    """A numeric response header (scaled), or None when absent or malformed."""
+    value = response.headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value) * scale
+    except ValueError:
+        return None
+
+
+class Provider(ABC):
+    """Base class of one wire protocol. Subclasses are stateless apart from their configuration.
+
+    Args:
+        info: the provider's catalog entry (name, protocol, default base URL, key variables).
+        base_url: where to send requests (the real service, a relay, or the emulator's prefix).
+        api_key: the secret; kept only in request headers, never in repr, errors or the ledger.
+    """
+
+    protocol: ClassVar[str]
+    create_is_idempotent: ClassVar[bool] = False
+    """True when re-sending a create cannot make a second job (Runware: the client picks taskUUID)."""
+    supports_reconcile: ClassVar[bool] = False
+    """True when `build_list` can find a job whose create outcome is unknown."""
+    variants: ClassVar[tuple[str, ...]] = ("video",)
+
+    def __init__(self, info: ProviderInfo, *, base_url: str | None = None, api_key: str | None = None,
+                 **options: Any):
+        self.info = info
+        self.name = info.name
+        self.base_url = (base_url or info.base_url).rstrip("/")
+        self._api_key = api_key
+        self.options = options
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"<{type(self).__name__} {self.name} base_url={self.base_url!r} key={key}>"
+
+    # -- helpers for subclasses -------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return self.base_url + "/" + path.lstrip("/")
+
+    def auth_headers(self) -> dict[str, str]:
+        """``Authorization: Bearer`` by default; Gemini overrides (``x-goog-api-key``)."""
+        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+
+    def request(self, method: str, path: str, *, json_body: Any = None,
+                params: Mapping[str, Any] | None = None, **kwargs: Any) -> httpx.Request:
+        headers = {**self.auth_headers(), **kwargs.pop("headers", {})}
+        if json_body is not None:
+            kwargs["content"] = json.dumps(json_body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        url = path if path.startswith(("http://", "https://")) else self.url(path)
+        return httpx.Request(method, url, params=params, headers=headers, **kwargs)
+
+    def error(self, response: httpx.Response, message: str, code: str | None = None,
+              param: str | None = None) -> ProviderError:
+        """A `ProviderError` of the right class for this response (never includes the key)."""
+        cls = provider_error_for_status(response.status_code, code)
+        retry_after = header_float(response, "retry-after-ms", 0.001) or header_float(response, "retry-after")
+        return cls(
+            message, provider=self.name, status_code=response.status_code, code=code,
+            request_id=response.headers.get("x-request-id"), retry_after=retry_after, param=param,
+        )
+
+    def raise_for_error(self, response: httpx.Response) -> None:
+        """Raise the `ProviderError` for a non-2xx response; return quietly otherwise.
+
+        Subclasses override `error_details` to read their error envelope.
+        """
+        if response.is_success:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message, code, param = self.error_details(body, response)
+        raise self.error(response, message, code, param)
+
+    def error_details(self, body: Any, response: httpx.Response) -> tuple[str, Optional[str], Optional[str]]:
+        """(message, code, param) from an error body; the default reads OpenAI's ``{"error": {...}}``."""
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            e = body["error"]
+            return str(e.get("message") or response.reason_phrase), e.get("code") or e.get("type"), e.get("param")
+        text = response.text[:300] if response.content else response.reason_phrase
+        return text or f"HTTP {response.status_code}", None, None
+
+    # -- the protocol ----------------------------------------------------------------------
+    @abstractmethod
+    def build_create(self, plan: Plan, client_ref: str) -> httpx.Request:
+        """The request that starts the job(s) for `plan`.
+
+        ``client_ref`` is a UUID the engine chose and recorded in the ledger before sending;
+        protocols that let the client name the job (Runware ``taskUUID``) use it.
+        """
+
+    @abstractmethod
+    def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
+        """The job(s) the create response acknowledges (raises `ProviderError` on an error answer)."""
+
+    @abstractmethod
+    def build_poll(self, provider_job_id: str) -> httpx.Request:
+        """The request that reads a job's status."""
+
+    @abstractmethod
+    def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
+        """The job's state(s); several when one request produced several videos."""
+
+    @abstractmethod
+    def build_download(self, state: JobState, variant: Variant = "video") -> httpx.Request:
+        """The request that fetches a finished job's file (``variant`` among `variants`)."""
+
+    def build_list(self, after: str | None = None, limit: int = 100) -> httpx.Request:
+        """A request listing recent jobs (to reconcile a create whose outcome is unknown)."""
+        raise NotImplementedError(f"{self.name} cannot list jobs")
+
+    def parse_list(self, response: httpx.Response) -> tuple[list[JobState], Optional[str]]:
+        """(jobs, cursor for the next page or None)."""
+        raise NotImplementedError(f"{self.name} cannot list jobs")
+
+    def matches(self, plan: Plan, state: JobState, created_after: float) -> bool:
+        """Whether a listed job is the one `plan` created (used in reconciliation)."""
+        return False
+
+    def build_delete(self, provider_job_id: str) -> httpx.Request:
+        raise NotImplementedError(f"{self.name} cannot delete jobs")

@@ -1,0 +1,26 @@
+"""Shared test set-up. Fixtures live in tests/support/ (one module per area) and load as plugins.
+
+System-dependent tests (PostgreSQL, Chromium) skip loudly when the tool is missing, except under
+CI=true, where a missing tool fails the test: CI installs everything, so nothing may be skipped.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+pytest_plugins = ["support.pg", "support.emu"]
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip (locally) or fail (CI=true) when a system tool the test needs is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}: .ci/run must install it")
+    pytest.skip(f"SKIPPED LOUDLY: {reason} (install it, or run .ci/run, to cover this test)")
