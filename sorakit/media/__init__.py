@@ -1,0 +1,37 @@
+"""Media on disk: streaming downloads into a content-addressed cache, posters, and probing.
+
+```
+download(client, request, media_dir)  -> Download(path, sha256, bytes)   atomic, checksummed
+make_poster(video_path, thumbnail=None) -> Path | None                    ≤ ~40 KB JPEG/WebP
+probe(path) -> ClipFacts                                                 what was really produced
+```
+"""
+
+from ._download import (
+    Download,
+    IncompleteDownload,
+    cache_path,
+    download,
+    make_poster,
+    poster_from_image,
+    poster_from_video,
+    store_bytes,
+)
+
+__all__ = [
+    "Download",
+    "IncompleteDownload",
+    "cache_path",
+    "download",
+    "make_poster",
+    "poster_from_image",
+    "poster_from_video",
+    "store_bytes",
+]
+
+try:  # probing lives in _probe.py (written by the media/UI side)
+    from ._probe import ClipFacts, probe, probe_many  # noqa: F401
+
+    __all__ += ["ClipFacts", "probe", "probe_many"]
+except ImportError:  # pragma: no cover - while _probe.py is absent
+    pass
