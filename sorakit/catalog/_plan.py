@@ -28,6 +28,11 @@ __all__ = ["Plan", "plan", "SEED_MAX"]
 SEED_MAX = 2**32 - 1
 ACTIONS = ("generate", "remix", "extend", "edit")
 _CAPABILITY_OF_ACTION = {"remix": "remix", "extend": "extend", "edit": "edit"}
+_WHY_NOT = {  # (protocol, option) -> why the protocol refuses it, added to the message
+    ("gemini", "seed"): "seed is accepted only on Vertex AI, not in Gemini API-key mode",
+    ("gemini", "audio"): "generateAudio is accepted only on Vertex AI, not in Gemini API-key mode, "
+                         "where Veo always generates audio",
+}
 
 
 @dataclass(frozen=True)
@@ -264,7 +269,8 @@ def plan(
         if "seed" not in offer.capabilities:
             with_seed = [o.provider for o in model.offers if "seed" in o.capabilities]
             raise _choice("seed", seed, "None (the provider picks)",
-                          f"{provider.title} accepts no seed for {offer.model}"
+                          _WHY_NOT.get((provider.protocol, "seed"),
+                                       f"{provider.title} accepts no seed for {offer.model}")
                           + (f"; providers that do: {', '.join(with_seed)}" if with_seed else ""))
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
             raise _choice("seed", seed, f"an integer from 0 to {SEED_MAX}")
@@ -286,8 +292,10 @@ def plan(
     else:
         audio = req.audio
         if offer.audio == "always" and not audio:
+            why = _WHY_NOT.get((provider.protocol, "audio"))
             raise _choice("audio", False, "True or None",
-                          f"{offer.model} at {offer.provider} always generates audio")
+                          f"{offer.model} at {offer.provider} always generates audio"
+                          + (f" ({why})" if why else ""))
         if offer.audio == "never" and audio:
             raise _choice("audio", True, "False or None", f"{offer.model} at {offer.provider} generates no audio")
 

@@ -1,0 +1,722 @@
+"""The `Emulator`: one ASGI app, one job store, one renderer, many provider surfaces.
+
+```
+Emulator.app  (pure ASGI: x-request-id on every response, dispatch by path prefix)
+ ├── GET /                    JSON index of the surfaces
+ ├── /openai/v1/...           OpenAISurface   (sorakit/emulator/openai.py)
+ ├── /runware/v1[...]         RunwareSurface  (sorakit/emulator/runware.py)
+ └── ...                      one `Surface` subclass per protocol, mounted at the catalog's
+                              ``emulator_prefix`` of every provider speaking that protocol
+shared: EmulatorConfig · JobStore (clock-derived job state) · RenderCache · FaultInjector ·
+        RateLimiter · Counters · SeededIds
+```
+
+Rendering never runs on the event loop: a job's MP4 is submitted to a small thread pool when
+the job is created (``render_eagerly``) so it is usually ready by completion; a download waits
+for it without blocking the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import shutil
+import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Literal, Optional
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..catalog import Catalog, ProviderInfo, load_catalog
+from ._faults import EmulatedReset, FaultConfig, FaultInjector, drop_connection
+from ._store import (
+    Clock,
+    Counters,
+    DEFAULT_LATENCY_SECONDS,
+    Job,
+    JobStore,
+    LatencyModel,
+    RateLimiter,
+    SeededIds,
+    SystemClock,
+    key_fingerprint,
+)
+
+__all__ = [
+    "Emulator",
+    "EmulatorConfig",
+    "Surface",
+    "EmulatorTransport",
+    "SyncEmulatorTransport",
+    "MediaResponse",
+    "register_surface",
+]
+
+SEED_MAX = 2**32 - 1
+
+
+@dataclass
+class EmulatorConfig:
+    """How the emulator behaves. Mutable at runtime (tests flip faults and limits on and off).
+
+    Every field has a default that makes a usable local service; tests mostly set
+    ``time_scale`` (0.01–0.05) and ``seed``.
+    """
+
+    time_scale: float = 1.0
+    """Multiplies the latency model (sora-2 ≈ 60 s, sora-2-pro ≈ 120 s, veo ≈ 35–55 s, kling ≈ 90 s
+    for an 8 s clip). 0.01 makes a sora-2 job take well under a second."""
+    generation_seconds: Optional[float] = None
+    """Fixed create→completion time for every job (benchmarks); overrides the latency model."""
+    seed: int = 0
+    """Seed of every random choice (ids, seeds, latency jitter, faults): same seed, same run. Read
+    when the emulator is created (faults follow ``faults.seed`` or this; ``emu.faults.reseed()``)."""
+    concurrency_per_key: Optional[int] = None
+    """At most this many jobs of one API key run at once; None = unlimited."""
+    concurrency_overflow: Literal["queue", "reject"] = "queue"
+    """Excess jobs wait ``queued`` (what OpenAI and Runware do) or are refused with a 429."""
+    rate_limit_per_minute: Optional[int] = None
+    """Requests per key per window (every API request counts, OpenAI content downloads included;
+    Runware's CDN-style media URLs do not); the excess is answered 429 with ``retry-after`` and
+    ``retry-after-ms``. None = unlimited."""
+    rate_limit_window_seconds: float = 60.0
+    """The rate-limit window on the emulator clock (shrink it in tests)."""
+    moderation_terms: tuple[str, ...] = ("blocked-term",)
+    """A prompt containing one (case-insensitive) makes the job fail: OpenAI status ``failed`` with
+    ``moderation_blocked``, Runware an error item ``contentModeration``. Never billed."""
+    guardrail_terms: tuple[str, ...] = ("guardrail-term",)
+    """A prompt containing one is refused synchronously (OpenAI 400 ``invalid_request_error``,
+    like the real-person / copyrighted-character guardrails; Runware 400)."""
+    balance_usd: Optional[float] = None
+    """Account balance on surfaces that bill per task (Runware): a task whose catalog cost exceeds
+    what is left is refused with 402 ``insufficientCredits``; accepted tasks spend their cost
+    (unknown prices spend nothing). None = unlimited. ``emu.spent_usd`` shows what was spent."""
+    require_key: Optional[str] = None
+    """None: any key (or none) is accepted. A string: requests must carry ``Bearer <it>`` (Runware
+    also accepts an ``authentication`` task) or get a 401."""
+    url_ttl_seconds: float = 3600.0
+    """How long finished media stays downloadable: OpenAI ``expires_at`` and Runware ``videoURL``."""
+    poll_after_ms: Optional[int] = None
+    """``openai-poll-after-ms`` sent on retrieve; None = ``max(10, 2000 × time_scale)``."""
+    latency_seconds: dict[str, float] = field(default_factory=dict)
+    """Per-model overrides of the latency model base (seconds for an 8 s 720p clip at scale 1)."""
+    render_eagerly: bool = True
+    """Start rendering when a job is created (ready at completion); False renders on first download."""
+    render_workers: int = 2
+    """Threads rendering videos."""
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    """Injected faults (all off by default)."""
+
+
+# --------------------------------------------------------------------------- surfaces
+_SURFACES: dict[str, type["Surface"]] = {}
+
+
+def register_surface(cls: type["Surface"]) -> type["Surface"]:
+    """Class decorator: make ``cls`` serve every catalog provider whose protocol is ``cls.protocol``."""
+    _SURFACES[cls.protocol] = cls
+    return cls
+
+
+def _surface_classes() -> dict[str, type["Surface"]]:
+    from . import openai as _openai  # noqa: F401  (registers OpenAISurface)
+    from . import runware as _runware  # noqa: F401  (registers RunwareSurface)
+    from . import runcrate as _runcrate  # noqa: F401  (registers RuncrateSurface)
+    from . import relay as _relay  # noqa: F401  (registers RelaySurface)
+    from . import gemini as _gemini  # noqa: F401  (registers GeminiSurface)
+
+    return dict(_SURFACES)
+
+
+class _DropResponse(Response):
+    """A 'response' that drops the connection instead of answering (the ``reset`` fault)."""
+
+    def __init__(self) -> None:
+        super().__init__(b"")
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
+        await drop_connection(scope)
+
+
+class Surface:
+    """One provider protocol served under a path prefix. Subclass, decorate with
+    `register_surface`, implement `routes` and `error`; use the shared helpers below.
+
+    Args:
+        emulator: the shared state (config, store, renderer, faults, counters).
+        info: the catalog entry of the provider this instance serves.
+    """
+
+    protocol: ClassVar[str] = ""
+    """The catalog ``protocol`` this surface speaks."""
+
+    def __init__(self, emulator: "Emulator", info: ProviderInfo) -> None:
+        self.emu = emulator
+        self.info = info
+        self.provider = info.name
+        self.prefix = info.emulator_prefix.rstrip("/")
+        self.app = Starlette(
+            routes=self.routes(),
+            exception_handlers={404: self._not_found, 405: self._not_allowed},
+        )
+
+    # -- to implement
+    def routes(self) -> list:
+        """Starlette routes, relative to the prefix."""
+        raise NotImplementedError
+
+    def error(self, status: int, message: str, *, code: Optional[str] = None, param: Optional[str] = None,
+              headers: Optional[dict] = None, **extra: Any) -> Response:
+        """An error response in this provider's format."""
+        raise NotImplementedError
+
+    # -- shared helpers
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
+        return self.error(404, f"Invalid URL ({request.method} {request.url.path})", code="unknown_url")
+
+    async def _not_allowed(self, request: Request, exc: Exception) -> Response:
+        return self.error(405, f"Method {request.method} not allowed for {request.url.path}",
+                          code="method_not_allowed")
+
+    @staticmethod
+    def bearer(request: Request) -> Optional[str]:
+        """The token of an ``Authorization: Bearer`` header, if any."""
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return None
+
+    def key_ok(self, api_key: Optional[str]) -> bool:
+        required = self.emu.config.require_key
+        return required is None or api_key == required
+
+    async def pre(self, request: Request, operation: str) -> Optional[Response]:
+        """Before handling: count, then maybe slow / 5xx / reset-before. None = carry on."""
+        emu = self.emu
+        emu.counters.incr(self.provider, "requests")
+        await emu.faults.maybe_slow(self.provider, operation)
+        if emu.faults.decide("error_5xx", self.provider, operation):
+            status = emu.faults.status_5xx()
+            return self.error(status, _SERVER_ERROR_TEXT[status], code=None, kind="server_error")
+        if emu.config.faults.reset_when == "before" and emu.faults.decide("reset", self.provider, operation):
+            return _DropResponse()
+        return None
+
+    def limit(self, api_key: Optional[str], operation: str) -> Optional[Response]:
+        """The rate-limit check for one request (None = allowed)."""
+        cfg = self.emu.config
+        wait = self.emu.limiter.hit(self.provider, key_fingerprint(api_key), self.emu.clock.now(),
+                                    cfg.rate_limit_per_minute, cfg.rate_limit_window_seconds)
+        if wait is None:
+            return None
+        self.emu.counters.incr(self.provider, "rate_limited")
+        return self.error(
+            429,
+            f"Rate limit reached: {cfg.rate_limit_per_minute} requests per "
+            f"{cfg.rate_limit_window_seconds:g} s for this key. Please try again in {wait:.3f}s.",
+            code="rate_limit_exceeded", kind="rate_limit",
+            headers=retry_headers(wait),
+        )
+
+    def post(self, operation: str, response: Response) -> Response:
+        """After handling: maybe lose the answer (reset-after)."""
+        emu = self.emu
+        if emu.config.faults.reset_when == "after" and emu.faults.decide("reset", self.provider, operation):
+            return _DropResponse()
+        return response
+
+    def media(self, request: Request, path: Path, content_type: str) -> Response:
+        """Serve a media file: Range requests, byte counting, the ``truncate_download`` fault."""
+        truncate = None
+        if self.emu.faults.decide("truncate_download", self.provider, "download"):
+            truncate = self.emu.config.faults.truncate_fraction
+        self.emu.counters.incr(self.provider, "downloads")
+        return MediaResponse(
+            path, content_type, range_header=request.headers.get("range"), truncate=truncate,
+            on_bytes=lambda n: self.emu.counters.incr(self.provider, "bytes_out", n),
+        )
+
+    def base_url(self, request: Request) -> str:
+        """The absolute URL of this surface as the client reached it."""
+        return _origin(request.scope) + self.prefix
+
+    def index_entry(self, origin: str) -> dict:
+        return {
+            "provider": self.provider,
+            "protocol": self.protocol,
+            "title": self.info.title,
+            "prefix": self.prefix,
+            "base_url": origin + self.prefix,
+        }
+
+
+_SERVER_ERROR_TEXT = {
+    500: "The server had an error while processing your request. Sorry about that! (emulated fault)",
+    502: "Bad gateway. (emulated fault)",
+    503: "The server is overloaded or not ready yet. (emulated fault)",
+}
+
+
+def retry_headers(wait_seconds: float) -> dict[str, str]:
+    """``retry-after`` (whole seconds, rounded up) and ``retry-after-ms``."""
+    ms = max(1, int(round(wait_seconds * 1000)))
+    return {"retry-after": str(max(1, -(-ms // 1000))), "retry-after-ms": str(ms)}
+
+
+def _origin(scope: dict) -> str:
+    scheme = scope.get("scheme", "http")
+    host = None
+    for k, v in scope.get("headers", []):
+        if k == b"host":
+            host = v.decode("latin-1")
+            break
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
+    return f"{scheme}://{host}"
+
+
+# --------------------------------------------------------------------------- media
+class MediaResponse(Response):
+    """Streams a file with ``Accept-Ranges: bytes`` and single-range (206) support.
+
+    ``truncate`` (0..1) announces the full ``Content-Length`` but sends only that fraction, then
+    drops the connection: what a flaky CDN does.
+    """
+
+    chunk_size = 256 * 1024
+
+    def __init__(self, path: Path, media_type: str, *, range_header: Optional[str] = None,
+                 truncate: Optional[float] = None, on_bytes: Optional[Callable[[int], None]] = None) -> None:
+        self.path = Path(path)
+        self.media_type = media_type
+        self.range_header = range_header
+        self.truncate = truncate
+        self.on_bytes = on_bytes
+        self.background = None
+        self.status_code = 200
+        self.body = b""
+        self.init_headers({})
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[override]
+        size = self.path.stat().st_size
+        start, end = 0, size - 1
+        status = 200
+        headers: list[tuple[bytes, bytes]] = [
+            (b"content-type", self.media_type.encode()),
+            (b"accept-ranges", b"bytes"),
+        ]
+        if self.range_header:
+            parsed = _parse_range(self.range_header, size)
+            if parsed is None:
+                body = b""
+                await send({"type": "http.response.start", "status": 416, "headers": headers + [
+                    (b"content-range", f"bytes */{size}".encode()), (b"content-length", b"0")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+            start, end = parsed
+            status = 206
+            headers.append((b"content-range", f"bytes {start}-{end}/{size}".encode()))
+        length = end - start + 1
+        headers.append((b"content-length", str(length).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if scope.get("method") == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        limit = length if self.truncate is None else int(length * max(0.0, min(0.99, self.truncate)))
+        sent = 0
+        with open(self.path, "rb") as fh:
+            fh.seek(start)
+            while sent < limit:
+                chunk = fh.read(min(self.chunk_size, limit - sent))
+                if not chunk:
+                    break
+                sent += len(chunk)
+                more = sent < length
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if self.on_bytes:
+                    self.on_bytes(len(chunk))
+        if self.truncate is not None:
+            hook = scope.get("extensions", {}).get("sorakit.drop_connection")
+            if hook is None:  # in-process: say so (EmulatorTransport turns it into httpx's error)
+                raise EmulatedReset(f"connection dropped after {sent} of {length} body bytes (injected fault)",
+                                    mid_body=True)
+            hook()
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return  # the body is incomplete and the connection gone
+        if sent == 0:
+            await send({"type": "http.response.body", "body": b""})
+
+
+def _parse_range(value: str, size: int) -> Optional[tuple[int, int]]:
+    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` (one range) -> inclusive (start, end), or None."""
+    unit, _, spec = value.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec or size == 0:
+        return None
+    a, _, b = spec.strip().partition("-")
+    try:
+        if a == "":
+            n = int(b)
+            if n <= 0:
+                return None
+            return max(0, size - n), size - 1
+        start = int(a)
+        end = int(b) if b else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+# --------------------------------------------------------------------------- root app
+class _RootApp:
+    """Pure ASGI: request ids on every response, lifespan, dispatch to surfaces by prefix."""
+
+    def __init__(self, emulator: "Emulator") -> None:
+        self.emu = emulator
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":  # websockets are not spoken here
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1000})
+            return
+        request_id = "req_" + self.emu.ids.hex(16, "request-ids")
+        rid = request_id.encode()
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        scope = dict(scope)
+        scope["sorakit.request_id"] = request_id
+        root = scope.get("root_path", "")
+        path = scope["path"]
+        route_path = path[len(root):] if root and path.startswith(root) else path
+        for surface in self.emu.surfaces.values():
+            prefix = surface.prefix
+            if route_path == prefix or route_path.startswith(prefix + "/"):
+                child = dict(scope)
+                child["root_path"] = root + prefix
+                if route_path == prefix:
+                    child["path"] = path + "/"
+                    child["raw_path"] = (scope.get("raw_path") or path.encode()) + b"/"
+                await surface.app(child, receive, send_with_id)
+                return
+        await self._own(scope, receive, send_with_id, route_path)
+
+    async def _own(self, scope, receive, send, route_path: str) -> None:
+        if route_path in ("", "/") and scope["method"] in ("GET", "HEAD"):
+            response: Response = JSONResponse(self.emu.index(_origin(scope)))
+        else:
+            response = JSONResponse(
+                {"error": {"message": f"Invalid URL ({scope['method']} {scope['path']}); "
+                                      f"surfaces: {', '.join(s.prefix for s in self.emu.surfaces.values())}",
+                           "type": "invalid_request_error", "param": None, "code": "unknown_url"}},
+                status_code=404)
+        await response(scope, receive, send)
+
+
+# --------------------------------------------------------------------------- transports
+_INCOMPLETE = "peer closed connection without sending complete message body"
+
+
+class EmulatorTransport(httpx.ASGITransport):
+    """``httpx.ASGITransport`` over the emulator that fails like a socket would.
+
+    An injected reset raises ``httpx.RemoteProtocolError("Server disconnected without sending a
+    response.")`` and a body shorter than its ``Content-Length`` raises ``httpx.RemoteProtocolError``,
+    as httpx does over a real connection (plain ``ASGITransport`` would raise the app's
+    `EmulatedReset` and hand over the short body).
+    """
+
+    def __init__(self, app: Any, client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
+        super().__init__(app=app, client=client)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await super().handle_async_request(request)
+        except EmulatedReset as exc:
+            message = _INCOMPLETE if exc.mid_body else "Server disconnected without sending a response."
+            raise httpx.RemoteProtocolError(message, request=request) from None
+        content = b"".join([part async for part in response.stream])
+        expected = response.headers.get("content-length")
+        if (request.method != "HEAD" and expected is not None and expected.isdigit()
+                and len(content) < int(expected)):
+            raise httpx.RemoteProtocolError(
+                f"{_INCOMPLETE} (received {len(content)} of {expected} bytes)", request=request)
+        return httpx.Response(response.status_code, headers=response.headers, content=content,
+                              extensions=response.extensions)
+
+
+class SyncEmulatorTransport(httpx.BaseTransport):
+    """A blocking transport over the emulator's ASGI app (no port), for ``httpx.Client``.
+
+    Requests run on an event loop in a helper thread owned by the emulator.
+    """
+
+    def __init__(self, emulator: "Emulator") -> None:
+        self._emu = emulator
+        self._inner = EmulatorTransport(emulator.app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        areq = httpx.Request(request.method, request.url, headers=request.headers, content=body,
+                             extensions=request.extensions)
+
+        async def go():
+            response = await self._inner.handle_async_request(areq)
+            return response.status_code, response.headers, await response.aread(), response.extensions
+
+        status, headers, content, extensions = self._emu._portal().call(go)
+        return httpx.Response(status, headers=headers, content=content, request=request,
+                              extensions=extensions)
+
+
+# --------------------------------------------------------------------------- emulator
+class Emulator:
+    """An offline stand-in for the video providers, as one ASGI app (`app`).
+
+    Args:
+        config: behaviour (`EmulatorConfig`); mutable later through ``emu.config``.
+        media_dir: where rendered media is cached (content-addressed, reusable across runs);
+            None = a temporary directory removed by `close`.
+        clock: the time jobs are judged by (default wall clock; tests pass a `ManualClock`).
+        catalog: the model catalog (default: the one shipped with sorakit).
+
+    Use it in-process (``httpx.AsyncClient(transport=emu.transport())``,
+    ``httpx.Client(transport=emu.sync_transport())``) or over HTTP with `EmulatorServer`.
+    """
+
+    def __init__(
+        self,
+        config: Optional[EmulatorConfig] = None,
+        media_dir: Optional[Path] = None,
+        *,
+        clock: Optional[Clock] = None,
+        catalog: Optional[Catalog] = None,
+    ) -> None:
+        from ._render import RenderCache
+
+        self.config = config or EmulatorConfig()
+        self.clock: Clock = clock or SystemClock()
+        self.catalog = catalog or load_catalog()
+        self._tmp: Optional[str] = None
+        if media_dir is None:
+            self._tmp = tempfile.mkdtemp(prefix="sorakit-emulator-")
+            media_dir = Path(self._tmp)
+        self.media_dir = Path(media_dir)
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        self.renders = RenderCache(self.media_dir / "renders")
+        self.store = JobStore()
+        self.counters = Counters()
+        self.limiter = RateLimiter()
+        self.ids = SeededIds(self.config.seed)
+        self.faults = FaultInjector(self)
+        self._lock = threading.Lock()
+        self.spent_usd: dict[str, float] = {}
+        """USD spent per provider on billed tasks (see ``EmulatorConfig.balance_usd``)."""
+        self._executor = ThreadPoolExecutor(max_workers=max(1, self.config.render_workers),
+                                            thread_name_prefix="sorakit-render")
+        self._portal_cm = None
+        self._portal_obj = None
+        self._closed = False
+        classes = _surface_classes()
+        self.surfaces: dict[str, Surface] = {
+            name: classes[info.protocol](self, info)
+            for name, info in self.catalog.providers.items() if info.protocol in classes
+        }
+        self.app = _RootApp(self)
+
+    # -- info
+    def index(self, origin: str = "") -> dict:
+        """What GET / answers: the surfaces and the main settings."""
+        return {
+            "object": "sorakit.emulator",
+            "surfaces": [s.index_entry(origin) for s in self.surfaces.values()],
+            "time_scale": self.config.time_scale,
+            "seed": self.config.seed,
+            "requires_key": self.config.require_key is not None,
+            "jobs": len(self.store),
+        }
+
+    def jobs(self, provider: Optional[str] = None) -> list[Job]:
+        """All jobs (not deleted) in creation order."""
+        return self.store.jobs(provider)
+
+    # -- scheduling
+    def moderation_hit(self, prompt: str) -> Optional[str]:
+        low = prompt.lower()
+        return next((t for t in self.config.moderation_terms if t and t.lower() in low), None)
+
+    def guardrail_hit(self, prompt: str) -> Optional[str]:
+        low = prompt.lower()
+        return next((t for t in self.config.guardrail_terms if t and t.lower() in low), None)
+
+    def over_concurrency(self, provider: str, api_key: Optional[str]) -> bool:
+        """True when ``concurrency_overflow="reject"`` and the key already runs its maximum."""
+        cfg = self.config
+        if not cfg.concurrency_per_key or cfg.concurrency_overflow != "reject":
+            return False
+        return self.store.active(provider, key_fingerprint(api_key), self.clock.now()) >= cfg.concurrency_per_key
+
+    def timeline(self, provider: str, api_key: Optional[str], model: str, seconds: float,
+                 width: int, height: int, *, fails: bool = False) -> tuple[float, float, float]:
+        """``(created_at, start_at, finish_at)`` for a new job (queue, latency, concurrency)."""
+        cfg = self.config
+        now = self.clock.now()
+        latency = LatencyModel(base={**DEFAULT_LATENCY_SECONDS, **cfg.latency_seconds})
+        queue_s, run_s = latency.durations(
+            model, seconds, width, height, time_scale=cfg.time_scale,
+            fixed_seconds=cfg.generation_seconds, rnd=self.ids.random("latency"))
+        if fails:
+            run_s *= 0.25
+        start, finish = self.store.schedule(provider, key_fingerprint(api_key), now + queue_s, run_s,
+                                            cfg.concurrency_per_key)
+        return now, start, finish
+
+    def charge(self, provider: str, usd: Optional[float]) -> bool:
+        """Spend ``usd`` of the balance; False (nothing spent) when it would exceed ``balance_usd``."""
+        with self._lock:
+            spent = self.spent_usd.get(provider, 0.0)
+            cost = usd or 0.0
+            limit = self.config.balance_usd
+            if limit is not None and cost > 0 and spent + cost > limit + 1e-9:
+                return False
+            self.spent_usd[provider] = round(spent + cost, 6)
+            return True
+
+    def new_seed(self) -> int:
+        return self.ids.randint("seeds", 0, SEED_MAX)
+
+    def add_job(self, job: Job) -> Job:
+        """Store a job and (``render_eagerly``) start rendering it."""
+        self.store.add(job)
+        self.counters.incr(job.provider, "jobs")
+        if self.config.render_eagerly and job.spec is not None:
+            self.start_render(job)
+        return job
+
+    # -- rendering
+    def start_render(self, job: Job) -> Future:
+        with self._lock:
+            if job.render_future is None:
+                if self._closed:
+                    raise RuntimeError("the emulator is closed")
+                job.render_future = self._executor.submit(self.renders.video, job.spec)
+            return job.render_future
+
+    async def video_file(self, job: Job):
+        """The job's `RenderInfo`, waiting (off the loop) for the render."""
+        return await asyncio.wrap_future(self.start_render(job))
+
+    async def asset_file(self, job: Job, variant: str) -> Path:
+        """Path of ``video`` / ``thumbnail`` / ``spritesheet`` for a job."""
+        if variant == "video":
+            return (await self.video_file(job)).path
+        fn = self.renders.thumbnail if variant == "thumbnail" else self.renders.spritesheet
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, job.spec)
+
+    def wait_renders(self, timeout: Optional[float] = None) -> None:
+        """Block until every started render has finished."""
+        for job in self.store.jobs(include_deleted=True):
+            if job.render_future is not None:
+                job.render_future.result(timeout=timeout)
+
+    # -- in-process clients
+    def transport(self) -> EmulatorTransport:
+        """An async httpx transport into this emulator (no port)."""
+        return EmulatorTransport(self.app)
+
+    def sync_transport(self) -> SyncEmulatorTransport:
+        """A blocking httpx transport into this emulator (no port)."""
+        return SyncEmulatorTransport(self)
+
+    def _portal(self):
+        with self._lock:
+            if self._portal_obj is None:
+                from anyio.from_thread import start_blocking_portal
+
+                self._portal_cm = start_blocking_portal()
+                self._portal_obj = self._portal_cm.__enter__()
+            return self._portal_obj
+
+    # -- lifecycle
+    def close(self) -> None:
+        """Stop rendering (waits for renders under way), stop helper threads, drop a temp media dir."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            cm, self._portal_cm, self._portal_obj = self._portal_cm, None, None
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if cm is not None:
+            cm.__exit__(None, None, None)
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> "Emulator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Emulator(surfaces={list(self.surfaces)}, jobs={len(self.store)}, "
+                f"time_scale={self.config.time_scale}, seed={self.config.seed})")
+
+
+# --------------------------------------------------------------------------- shared parsing
+def decode_data_url(value: str) -> Optional[bytes]:
+    """Bytes of a ``data:[mime];base64,...`` URL (None when it is not one or is malformed)."""
+    if not value.startswith("data:"):
+        return None
+    head, sep, payload = value.partition(",")
+    if not sep or ";base64" not in head:
+        return None
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def decode_base64(value: str) -> Optional[bytes]:
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data or None
+
+
+def image_size(data: bytes) -> Optional[tuple[int, int]]:
+    """(width, height) of encoded image bytes Pillow can read; None otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return img.width, img.height
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None

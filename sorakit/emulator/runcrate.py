@@ -1,0 +1,249 @@
+"""Runcrate's video API as the emulator serves it, under ``/runcrate/v1``.
+
+| method + path               | does                                                                  |
+|-----------------------------|-----------------------------------------------------------------------|
+| POST /videos                | create: JSON ``{model, prompt, duration, aspect_ratio?, width?, height?}`` -> ``{id, status}`` |
+| GET /videos/{id}            | ``{id, status: queued|processing|completed|failed, progress, ...}``   |
+| GET /videos/{id}/download   | the MP4 (Range requests); 409 before completion, 404 once expired     |
+
+Validation: ``model`` is a Runcrate id from the catalog (``openai/sora-2``, ``openai/sora-2-pro``);
+``duration`` a JSON integer among the model's durations (4, 8, 12); ``width``/``height`` together
+and one of the model's sizes; ``aspect_ratio`` ``16:9`` / ``9:16`` (alone it picks the model's size
+of that orientation, and it must agree with ``width``/``height``); unknown fields are refused.
+
+Choices where the public record is silent: errors are ``{"error": {"message", "code"}}``; keys
+are ``Authorization: Bearer`` (``require_key`` as everywhere in the emulator); a moderation term
+makes the job ``failed`` with ``moderation_blocked``, a guardrail term a synchronous 400. There is
+no list endpoint and no client-chosen id, as on the real service.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional, Union
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ._app import Surface, register_surface, retry_headers
+from ._store import Job, key_fingerprint
+
+__all__ = ["RuncrateSurface"]
+
+_STATUS = {"queued": "queued", "in_progress": "processing", "completed": "completed", "failed": "failed"}
+_FIELDS = {"model", "prompt", "duration", "aspect_ratio", "width", "height"}
+MAX_PROMPT = 32000
+
+
+@register_surface
+class RuncrateSurface(Surface):
+    """Runcrate ``/v1/videos``: create, retrieve, download."""
+
+    protocol = "runcrate"
+
+    def routes(self) -> list:
+        return [
+            Route("/videos", self._wrap("create", self._create), methods=["POST"]),
+            Route("/videos/{video_id}", self._wrap("poll", self._retrieve), methods=["GET"]),
+            Route("/videos/{video_id}/download", self._wrap("download", self._download), methods=["GET"]),
+        ]
+
+    # ------------------------------------------------------------------ errors
+    def error(self, status: int, message: str, *, code: Optional[str] = None, param: Optional[str] = None,
+              headers: Optional[dict] = None, kind: Optional[str] = None, **extra: Any) -> Response:
+        """``{"error": {"message", "code"}}`` (``code`` defaults from the status)."""
+        if code is None:
+            code = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+                    409: "conflict", 429: "rate_limited"}.get(status, "server_error" if status >= 500 else "error")
+        err: dict[str, Any] = {"message": message, "code": code}
+        if param:
+            err["param"] = param
+        return JSONResponse({"error": err}, status_code=status, headers=headers)
+
+    def _invalid(self, message: str, param: Optional[str] = None, code: str = "invalid_request") -> Response:
+        return self.error(400, message, code=code, param=param)
+
+    # ------------------------------------------------------------------ plumbing
+    def _wrap(self, operation: str, handler):
+        async def endpoint(request: Request) -> Response:
+            early = await self.pre(request, operation)
+            if early is not None:
+                return early
+            key = self.bearer(request)
+            if not self.key_ok(key):
+                self.emu.counters.incr(self.provider, "auth_failures")
+                return self.error(401, "Missing API key: send Authorization: Bearer rc_live_..." if key is None
+                                  else "Invalid API key.", code="unauthorized")
+            if operation != "download":
+                limited = self.limit(key, operation)
+                if limited is not None:
+                    return limited
+            response = await handler(request, key)
+            return self.post(operation, response)
+
+        endpoint.__name__ = handler.__name__.lstrip("_")
+        return endpoint
+
+    def _offers(self):
+        return {o.id: o for o in self.emu.catalog.offers(provider=self.provider)}
+
+    # ------------------------------------------------------------------ objects
+    def video(self, job: Job) -> dict:
+        """The video object of a job, as of now."""
+        now = self.emu.clock.now()
+        status, progress = job.state(now)
+        obj: dict[str, Any] = {
+            "id": job.id,
+            "object": "video",
+            "model": job.provider_model,
+            "status": _STATUS[status],
+            "progress": progress,
+            "prompt": job.prompt,
+            "duration": int(job.seconds),
+            "width": job.width,
+            "height": job.height,
+            "aspect_ratio": "16:9" if job.width > job.height else "9:16" if job.width < job.height else "1:1",
+            "created_at": int(job.created_at),
+            "completed_at": int(job.finish_at) if status in ("completed", "failed") else None,
+        }
+        if status == "completed":
+            obj["expires_at"] = int(job.finish_at + self.emu.config.url_ttl_seconds)
+        if status == "failed" and job.error:
+            obj["error"] = {"code": job.error[0], "message": job.error[1]}
+        return obj
+
+    # ------------------------------------------------------------------ create
+    async def _create(self, request: Request, key: Optional[str]) -> Response:
+        self.emu.counters.incr(self.provider, "create_calls")
+        body = await _json_body(request)
+        if isinstance(body, str):
+            return self._invalid(body)
+        unknown = sorted(set(body) - _FIELDS)
+        if unknown:
+            return self._invalid(f"Unknown field '{unknown[0]}'. Allowed fields: {', '.join(sorted(_FIELDS))}.",
+                                 unknown[0], "unknown_field")
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return self._invalid("'prompt' is required and must be a non-empty string.", "prompt")
+        if len(prompt) > MAX_PROMPT:
+            return self._invalid(f"'prompt' is longer than {MAX_PROMPT} characters.", "prompt")
+        offers = self._offers()
+        model_id = body.get("model")
+        if model_id not in offers:
+            return self._invalid(f"Unknown model {model_id!r}. Available: {', '.join(offers)}.", "model",
+                                 "model_not_found")
+        offer = offers[model_id]
+        allowed = [int(s) for s in offer.seconds]
+        duration = body.get("duration", allowed[0])
+        if isinstance(duration, float) and duration.is_integer():
+            duration = int(duration)
+        if isinstance(duration, bool) or not isinstance(duration, int):
+            return self._invalid(f"'duration' must be an integer number of seconds ({', '.join(map(str, allowed))}), "
+                                 f"not {type(duration).__name__}.", "duration", "invalid_type")
+        if duration not in allowed:
+            return self._invalid(f"'duration' {duration} is not supported for {model_id}; use "
+                                 f"{', '.join(map(str, allowed))}.", "duration")
+        size = self._size(body, offer)
+        if isinstance(size, Response):
+            return size
+        width, height = size
+        if self.emu.guardrail_hit(prompt):
+            return self._invalid("The prompt was rejected by the content policy (emulated guardrail).", "prompt",
+                                 "content_policy_violation")
+        if self.emu.over_concurrency(self.provider, key):
+            self.emu.counters.incr(self.provider, "rate_limited")
+            return self.error(429, "Too many concurrent video jobs for this key.", code="concurrency_limit",
+                              headers=retry_headers(1.0))
+        job = self._new_job(key, offer, prompt, width, height, float(duration))
+        return JSONResponse({"id": job.id, "status": "queued", "model": model_id,
+                             "created_at": int(job.created_at)})
+
+    def _size(self, body: dict, offer) -> Union[tuple[int, int], Response]:
+        w, h, aspect = body.get("width"), body.get("height"), body.get("aspect_ratio")
+        if aspect is not None and aspect not in ("16:9", "9:16"):
+            return self._invalid(f"'aspect_ratio' {aspect!r} is not supported; use '16:9' or '9:16'.", "aspect_ratio")
+        if (w is None) != (h is None):
+            return self._invalid("'width' and 'height' must be given together.", "width" if w is None else "height")
+        if w is not None:
+            if any(isinstance(v, bool) or not isinstance(v, int) for v in (w, h)):
+                return self._invalid("'width' and 'height' must be integers.", "width", "invalid_type")
+            size = f"{w}x{h}"
+            if size not in offer.sizes:
+                return self._invalid(f"Size {size} is not supported for {offer.id}; use {', '.join(offer.sizes)}.",
+                                     "width")
+            if aspect is not None and (aspect == "16:9") != (w > h):
+                return self._invalid(f"'aspect_ratio' {aspect} disagrees with {size}.", "aspect_ratio")
+            return w, h
+        sizes = [tuple(int(v) for v in s.split("x")) for s in offer.sizes]
+        if aspect is not None:
+            sizes = [s for s in sizes if (s[0] > s[1]) == (aspect == "16:9")]
+        return sizes[0]
+
+    def _new_job(self, key: Optional[str], offer, prompt: str, width: int, height: int, seconds: float) -> Job:
+        from ._render import RenderSpec
+
+        emu = self.emu
+        blocked = emu.moderation_hit(prompt)
+        created, start, finish = emu.timeline(self.provider, key, offer.model, seconds, width, height,
+                                              fails=blocked is not None)
+        seed = emu.new_seed()
+        audio = offer.audio != "never"
+        spec = None if blocked else RenderSpec(model=offer.model, prompt=prompt, seed=seed, width=width,
+                                               height=height, seconds=seconds, fps=int(round(offer.fps)),
+                                               audio=audio)
+        job = Job(
+            id="vid_" + emu.ids.hex(12), provider=self.provider, key=key_fingerprint(key), model=offer.model,
+            provider_model=offer.id, prompt=prompt, width=width, height=height, seconds=seconds,
+            fps=offer.fps, audio=audio, seed=seed, created_at=created, start_at=start, finish_at=finish,
+            error=("moderation_blocked", f"The video was blocked by the content policy (emulated: the prompt "
+                                         f"contains {blocked!r}).") if blocked else None,
+            spec=spec,
+        )
+        emu.add_job(job)
+        emu.counters.incr(self.provider, "creates")
+        emu.counters.note_create(self.provider, [job.id], prompt, accepted=True)
+        return job
+
+    # ------------------------------------------------------------------ read
+    async def _retrieve(self, request: Request, key: Optional[str]) -> Response:
+        self.emu.counters.incr(self.provider, "polls")
+        job = self.emu.store.get(request.path_params["video_id"], self.provider)
+        if job is None:
+            return self.error(404, f"Video {request.path_params['video_id']!r} not found.")
+        return JSONResponse(self.video(job))
+
+    async def _download(self, request: Request, key: Optional[str]) -> Response:
+        video_id = request.path_params["video_id"]
+        job = self.emu.store.get(video_id, self.provider)
+        if job is None:
+            return self.error(404, f"Video {video_id!r} not found.")
+        now = self.emu.clock.now()
+        status, _ = job.state(now)
+        if status == "failed":
+            return self.error(409, f"Video {video_id!r} failed; there is nothing to download.", code="video_failed")
+        if status != "completed":
+            return self.error(409, f"Video {video_id!r} is {_STATUS[status]}; download it once completed.",
+                              code="video_not_ready")
+        if now >= job.finish_at + self.emu.config.url_ttl_seconds or \
+                self.emu.faults.decide("expire_urls", self.provider, "download"):
+            return self.error(404, f"Video {video_id!r} has expired.", code="video_expired")
+        try:
+            info = await self.emu.video_file(job)
+        except Exception as exc:  # a render failure is the emulator's bug: say so
+            return self.error(500, f"The emulator could not render {video_id!r}: {exc}")
+        return self.media(request, info.path, "video/mp4")
+
+
+async def _json_body(request: Request) -> Union[dict, str]:
+    """The JSON object of a request, or a message saying why it is not one."""
+    raw = await request.body()
+    if not raw.strip():
+        return "The request body must be a JSON object."
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return "The request body is not valid JSON."
+    if not isinstance(data, dict):
+        return "The request body must be a JSON object."
+    return data

@@ -1,0 +1,252 @@
+"""Google Veo through the Gemini API (API-key mode): long-running operations.
+
+Pure mapping, no I/O.
+
+```
+POST {base}/models/{model}:predictLongRunning     header x-goog-api-key
+     {"instances": [{"prompt", "image"?: {"bytesBase64Encoded", "mimeType"}}],
+      "parameters": {"aspectRatio", "resolution", "durationSeconds", "negativePrompt"?,
+                     "sampleCount", "personGeneration"?}}          -> {name, done: false}
+GET  {base}/{name}            -> {name, done, response?: {generateVideoResponse: {generatedSamples:
+                                 [{video: {uri}}], raiMediaFilteredCount?, raiMediaFilteredReasons?}},
+                                 error?: {code, message, status}}
+GET  {video.uri}              (absolute; needs the key header; kept about two days)
+```
+
+What users trip over, handled here:
+
+* A safety-filtered result is ``done`` with **no samples** and ``raiMediaFilteredReasons``: it
+  becomes a ``failed`` state with ``error_code="safety_filtered"`` and the reasons as the message,
+  never an index error. When some samples of several were filtered, the filtered ones are failed
+  states after the delivered ones.
+* The download URI needs the API key, but the key is sent only to the Gemini host (or, for the
+  emulator or a proxy, only below the configured base URL): never to any other host a URI names.
+* Files are kept about two days: ``video_url_expires_at`` is set two days after the answer
+  (by its ``Date`` header when present).
+* ``seed`` and ``generateAudio`` are Vertex AI parameters: in API-key mode they are refused by the
+  catalog plan (the gemini offers have no ``seed`` capability and ``audio = "always"``).
+
+The operation name is the job id, so a job whose create was acknowledged is resumed by polling the
+name. Create is not idempotent and operations cannot be listed: a create whose answer was lost
+cannot be reconciled and must stay ``unknown`` (``create_is_idempotent = supports_reconcile = False``).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import time
+from typing import Any, ClassVar, Mapping, Optional
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from .._exceptions import ValidationError
+from .._types import JobState
+from ..catalog import Plan, resolution_tier
+from ._base import Provider, Variant, header_float
+
+__all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST"]
+
+FILE_LIFETIME_S = 2 * 24 * 3600
+"""Generated videos are kept on the server about two days."""
+
+GEMINI_HOST = "generativelanguage.googleapis.com"
+"""The Gemini API host: download URIs on it get the key header."""
+
+SAFETY_CODE = "safety_filtered"
+"""``error_code`` of a result the safety filter removed."""
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return None if value is None else int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+class GeminiProvider(Provider):
+    """Veo via ``models/{model}:predictLongRunning`` and operation polling, key in ``x-goog-api-key``.
+
+    Options:
+        person_generation: sent as ``parameters.personGeneration`` when set (``"allow_all"``,
+            ``"allow_adult"``, ``"dont_allow"``; allowed values depend on region and mode).
+        file_lifetime_s: seconds a generated file stays downloadable (default two days).
+    """
+
+    protocol: ClassVar[str] = "gemini"
+    create_is_idempotent: ClassVar[bool] = False
+    supports_reconcile: ClassVar[bool] = False
+    variants: ClassVar[tuple[str, ...]] = ("video",)
+
+    def auth_headers(self) -> dict[str, str]:
+        """``x-goog-api-key: <key>`` (not ``Authorization``)."""
+        return {"x-goog-api-key": self._api_key} if self._api_key else {}
+
+    def error_details(self, body: Any, response: httpx.Response) -> tuple[str, Optional[str], Optional[str]]:
+        """Google's ``{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT", "details"}}``.
+
+        The code is the ``status`` text (``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED``,
+        ``PERMISSION_DENIED``...); an ``ErrorInfo`` reason (``API_KEY_INVALID``) is added to the message.
+        """
+        if isinstance(body, list) and body and isinstance(body[0], dict):
+            body = body[0]  # some Google front ends wrap the error in a list
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            e = body["error"]
+            message = str(e.get("message") or response.reason_phrase or f"HTTP {response.status_code}")
+            code = e.get("status") or (str(e["code"]) if e.get("code") is not None else None)
+            reasons = [d.get("reason") for d in e.get("details") or []
+                       if isinstance(d, dict) and d.get("reason")]
+            if reasons and reasons[0] not in message:
+                message = f"{message} [{reasons[0]}]"
+            return message, code, None
+        text = response.text.strip()[:300] if response.content else ""
+        return text or response.reason_phrase or f"HTTP {response.status_code}", None, None
+
+    # -- create -------------------------------------------------------------------------------
+    def body(self, plan: Plan) -> dict[str, Any]:
+        """The ``predictLongRunning`` body for `plan`."""
+        instance: dict[str, Any] = {"prompt": plan.prompt}
+        if plan.input_image is not None:
+            instance["image"] = {
+                "bytesBase64Encoded": base64.b64encode(plan.input_image).decode("ascii"),
+                "mimeType": plan.input_image_mime or "image/png",
+            }
+        elif plan.input_image_url is not None:
+            raise ValidationError("input_image", plan.input_image_url,
+                                  "image bytes, a file path or a data: URL",
+                                  "the Gemini API takes the image inline, not as a URL")
+        seconds = float(plan.seconds)
+        params: dict[str, Any] = {
+            "aspectRatio": "16:9" if plan.width >= plan.height else "9:16",
+            "resolution": resolution_tier(plan.width, plan.height),
+            "durationSeconds": int(seconds) if seconds.is_integer() else seconds,
+            "sampleCount": plan.variations,
+        }
+        if plan.negative_prompt:
+            params["negativePrompt"] = plan.negative_prompt
+        if self.options.get("person_generation"):
+            params["personGeneration"] = self.options["person_generation"]
+        return {"instances": [instance], "parameters": params}
+
+    def build_create(self, plan: Plan, client_ref: str) -> httpx.Request:
+        if plan.action != "generate":
+            raise ValidationError("action", plan.action, ["generate"],
+                                  "the Gemini API only generates new videos")
+        model = quote(plan.provider_model, safe="-._")
+        return self.request("POST", f"models/{model}:predictLongRunning", json_body=self.body(plan))
+
+    def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
+        """The operation ``{name, done: false}`` -> a ``submitted`` state named by the operation."""
+        self.raise_for_error(response)
+        op = self._json(response)
+        if not op.get("name"):
+            raise self.error(response, "the operation has no name", "invalid_response")
+        if op.get("done"):
+            return self.operation_states(op, response)
+        return [JobState(provider_job_id=str(op["name"]), status="submitted", raw=op)]
+
+    # -- poll ---------------------------------------------------------------------------------
+    def build_poll(self, provider_job_id: str) -> httpx.Request:
+        return self.request("GET", quote(provider_job_id.lstrip("/"), safe="/-._~"))
+
+    def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
+        self.raise_for_error(response)
+        op = self._json(response)
+        op.setdefault("name", provider_job_id)
+        return self.operation_states(op, response)
+
+    def operation_states(self, op: Mapping[str, Any], response: httpx.Response | None = None) -> list[JobState]:
+        """An operation -> states: running, failed (``error``), filtered, or one per sample."""
+        name = str(op.get("name"))
+        meta = op.get("metadata") if isinstance(op.get("metadata"), Mapping) else {}
+        if not op.get("done"):
+            progress = _int(meta.get("progressPercent") or meta.get("progress"))
+            return [JobState(provider_job_id=name, status="in_progress", progress=progress,
+                             poll_after=header_float(response, "retry-after") if response is not None else None,
+                             raw=op)]
+        error = op.get("error")
+        if isinstance(error, Mapping):
+            code = error.get("status") or (str(error["code"]) if error.get("code") is not None else "failed")
+            message = str(error.get("message") or "the operation failed without a message")
+            return [JobState(provider_job_id=name, status="failed", error_code=str(code),
+                             error_message=message, raw=op)]
+        result = op.get("response") if isinstance(op.get("response"), Mapping) else {}
+        gen = result.get("generateVideoResponse") if isinstance(result.get("generateVideoResponse"), Mapping) else result
+        samples = gen.get("generatedSamples") or gen.get("generatedVideos") or []
+        uris = []
+        for sample in samples if isinstance(samples, list) else []:
+            video = sample.get("video") if isinstance(sample, Mapping) else None
+            uri = video.get("uri") if isinstance(video, Mapping) else None
+            if uri:
+                uris.append(str(uri))
+        filtered = _int(gen.get("raiMediaFilteredCount")) or 0
+        reasons = [str(r) for r in gen.get("raiMediaFilteredReasons") or [] if r]
+        expires = self._now(response) + float(self.options.get("file_lifetime_s", FILE_LIFETIME_S))
+        states = [
+            JobState(provider_job_id=name, status="completed", progress=100, video_url=uri,
+                     video_url_expires_at=expires, provider_video_id=_file_name(uri),
+                     variation_index=i, raw=op)
+            for i, uri in enumerate(uris)
+        ]
+        if not uris or filtered:
+            count = max(filtered, 0 if uris else 1)
+            if reasons or filtered:
+                code = SAFETY_CODE
+                message = "; ".join(reasons) or (
+                    f"{filtered} video(s) removed by the safety filter (no reason given)")
+            else:
+                code, message = "no_output", "the operation finished without any video"
+            states += [
+                JobState(provider_job_id=name, status="failed", error_code=code, error_message=message,
+                         variation_index=len(uris) + k if (uris or count > 1) else None, raw=op)
+                for k in range(count)
+            ]
+        return states
+
+    # -- download -----------------------------------------------------------------------------
+    def build_download(self, state: JobState, variant: Variant = "video") -> httpx.Request:
+        """GET the sample's URI; the key header goes only to the Gemini host or below the base URL."""
+        if variant != "video":
+            raise ValueError(f"{self.name} offers only the 'video' variant")
+        if not state.video_url:
+            raise ValueError("the job has no video URI yet")
+        headers = self.auth_headers() if self.key_allowed_for(state.video_url) else {}
+        return httpx.Request("GET", state.video_url, headers=headers)
+
+    def key_allowed_for(self, url: str) -> bool:
+        """True when ``url`` is on the official Gemini host (https) or under this provider's base URL."""
+        u, b = urlsplit(url), urlsplit(self.base_url)
+        if u.scheme == "https" and (u.hostname or "").lower() == GEMINI_HOST:
+            return True
+        if (u.scheme, (u.netloc or "").lower()) != (b.scheme, (b.netloc or "").lower()):
+            return False
+        base_path = b.path.rstrip("/")
+        return u.path == base_path or u.path.startswith(base_path + "/")
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _now(response: httpx.Response | None) -> float:
+        if response is not None and response.headers.get("date"):
+            try:
+                return email.utils.parsedate_to_datetime(response.headers["date"]).timestamp()
+            except (TypeError, ValueError):
+                pass
+        return time.time()
+
+    def _json(self, response: httpx.Response) -> dict:
+        try:
+            body = response.json()
+        except ValueError:
+            raise self.error(response, "the response is not JSON", "invalid_response") from None
+        if not isinstance(body, dict):
+            raise self.error(response, "the response is not a JSON object", "invalid_response")
+        return body
+
+
+def _file_name(uri: str) -> Optional[str]:
+    """``.../v1beta/files/abc:download?alt=media`` -> ``files/abc``."""
+    path = urlsplit(uri).path
+    if "/files/" not in path:
+        return None
+    return "files/" + path.split("/files/", 1)[1].split(":", 1)[0]
