@@ -1,0 +1,41 @@
+"""Notebook UI: a request form, live job cards, a player, galleries, comparisons, a ledger browser.
+
+Everything is standard ipywidgets (no front-end extension), so it works in JupyterLab, Notebook 7,
+VS Code and Colab; front-end quirks live in ``_frontend``. Videos play from the cached file over the
+widget comm and are sent only on play; saved notebooks keep a small poster per video (a
+``text/html`` fallback that GitHub, nbviewer and HTML exports show), never the video itself unless
+``embed=True``.
+
+```python
+studio.form()                     # ask for a video; cards follow each job below the form
+job                               # a Job as a cell's last line shows its live card
+studio.gallery(columns=4)         # completed videos as a grid of posters with captions
+studio.compare(prompts=[...], models=["veo-3-fast", "kling-3-standard@runware"])
+studio.browse()                   # filter, sort and total the ledger; pick a row to watch it
+```
+"""
+
+from ._browser import LedgerBrowser, browse
+from ._card import JobCard, job_card, show_job, show_progress
+from ._compare import CompareGrid, compare
+from ._form import StudioForm, form
+from ._gallery import Gallery, gallery, show_batch
+from ._player import VideoPlayer, player
+
+__all__ = [
+    "form",
+    "show_job",
+    "show_progress",
+    "show_batch",
+    "gallery",
+    "compare",
+    "browse",
+    "player",
+    "job_card",
+    "StudioForm",
+    "JobCard",
+    "VideoPlayer",
+    "Gallery",
+    "CompareGrid",
+    "LedgerBrowser",
+]

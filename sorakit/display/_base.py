@@ -1,0 +1,232 @@
+"""What every sorakit widget shares: the stylesheet, the static fallback, and reading jobs.
+
+Widgets are plain ipywidgets boxes (thin classes, no front-end extension). Each top-level widget's
+mimebundle carries, next to the live widget view, a small ``text/html`` fallback (poster images as
+data URIs and captions) and a readable ``text/plain``: what GitHub, nbviewer, HTML exports and
+front-ends without the kernel show.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable, Mapping, Optional
+
+import ipywidgets as widgets
+
+from . import _frontend
+
+__all__ = ["StaticFallback", "style_widget", "studio_of", "row_of", "with_class", "html"]
+
+_style: Optional[widgets.HTML] = None
+_style_lock = threading.Lock()
+
+
+def style_widget() -> widgets.HTML:
+    """One shared hidden ``<style>`` widget; every top-level sorakit widget includes it once."""
+    global _style
+    with _style_lock:
+        if _style is None or getattr(_style, "comm", None) is None:
+            _style = widgets.HTML(value=f"<style>{_frontend.stylesheet()}</style>",
+                                  layout=widgets.Layout(display="none"), style=widgets.widget_string.HTMLStyle())
+            _style.add_class("sk-style")
+        return _style
+
+
+def with_class(widget: widgets.DOMWidget, *classes: str) -> widgets.DOMWidget:
+    """Add CSS classes to a widget and return it (for one-line construction)."""
+    for c in classes:
+        widget.add_class(c)
+    return widget
+
+
+def html(value: str = "", *classes: str, **layout: Any) -> widgets.HTML:
+    """An ``HTML`` widget with sorakit classes (shared layout and style unless ``layout`` given)."""
+    w = widgets.HTML(value=value, layout=widgets.Layout(**layout) if layout else shared("plain"),
+                     style=shared("html"))
+    return with_class(w, *classes)  # type: ignore[return-value]
+
+
+class StaticFallback:
+    """Mixin for a top-level widget: adds ``text/html`` and a readable ``text/plain`` to its bundle.
+
+    Subclasses implement ``_static_html()`` and ``_static_text()``.
+    """
+
+    def _static_html(self) -> str:  # pragma: no cover - overridden
+        return ""
+
+    def _static_text(self) -> str:  # pragma: no cover - overridden
+        return type(self).__name__
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        _frontend.prepare()
+        bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        if not bundle:
+            return bundle
+        try:
+            static = self._static_html()
+        except Exception:  # a broken poster must not hide the widget
+            static = ""
+        if static:
+            bundle["text/html"] = static
+        try:
+            bundle["text/plain"] = self._static_text()
+        except Exception:
+            pass
+        return bundle
+
+
+def studio_of(job: Any) -> Any:
+    """The Studio a Job belongs to (None when the object has no link back)."""
+    for attr in ("studio", "_studio"):
+        s = getattr(job, attr, None)
+        if s is not None:
+            return s
+    return None
+
+
+def row_of(job: Any) -> dict:
+    """A fresh ledger row for a Job, or a copy of a row mapping."""
+    if isinstance(job, Mapping):
+        return dict(job)
+    row = getattr(job, "row", None)
+    if callable(row):
+        row = row()
+    return dict(row or {})
+
+
+def first(values: Iterable[Any], default: Any = None) -> Any:
+    for v in values:
+        return v
+    return default
+
+
+def call_nonblocking(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call a Studio method so it returns at once: ``wait=False, progress=False`` where it takes them."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        params = {}
+    for name, value in (("wait", False), ("progress", False)):
+        if name in params:
+            kwargs.setdefault(name, value)
+    return fn(*args, **kwargs)
+
+
+def catalog_of(studio: Any):
+    """The Studio's catalog, or the shipped one."""
+    cat = getattr(studio, "catalog", None) if studio is not None else None
+    if cat is None or not hasattr(cat, "models"):
+        from ..catalog import load_catalog
+
+        cat = load_catalog()
+    return cat
+
+
+def is_emulated(studio: Any, provider: Optional[str]) -> bool:
+    """True when the Studio sends ``provider``'s requests to the built-in emulator."""
+    if studio is None:
+        return False
+    fn = getattr(studio, "emulated", None)
+    if callable(fn):
+        try:
+            return bool(fn(provider))
+        except TypeError:
+            return bool(fn())
+    if isinstance(fn, bool):
+        return fn
+    emulate = getattr(studio, "emulate", None)
+    if isinstance(emulate, bool):
+        return emulate
+    if isinstance(emulate, (set, frozenset, list, tuple)):
+        return provider in emulate
+    return False
+
+
+def model_title(catalog: Any, model: Any) -> str:
+    try:
+        return catalog.models[str(model)].title
+    except Exception:
+        return "" if model is None else str(model)
+
+
+def offer_of(catalog: Any, model: Any, provider: Any):
+    try:
+        return catalog.models[str(model)].offer(str(provider))
+    except Exception:
+        return None
+
+
+FIELD_LABELS = {"prompt": "Prompt", "model": "Model", "provider": "Provider", "size": "Size",
+                "seconds": "Duration", "variations": "Variations", "seed": "Seed", "audio": "Audio",
+                "negative_prompt": "Negative prompt", "input_image": "Image",
+                "source_video_id": "Remix source", "action": "Remix", "job": "Job"}
+
+
+def error_text(exc: BaseException) -> str:
+    """A readable one-line message for an exception shown in a widget (never a traceback).
+
+    ``ValidationError("seed", "abc", ...)`` reads ``Seed: 'abc' is not allowed — use blank (random)
+    or an integer from 0 to 4294967295``; other sorakit errors keep their own message.
+    """
+    from .._exceptions import SorakitError, ValidationError, _allowed_text, _show
+
+    if isinstance(exc, ValidationError):
+        label = FIELD_LABELS.get(exc.field, exc.field)
+        allowed = _allowed_text(exc.allowed)
+        text = str(exc)
+        tail = f"({exc.field}={_show(exc.value)} is not allowed; allowed: {allowed})"
+        why = text[: -len(tail)].strip() if text.endswith(tail) else ""
+        if exc.field == "prompt":  # the value is the prompt itself: not worth repeating
+            core = f"use {allowed}"
+        else:
+            core = f"{_show(exc.value)} is not allowed — use {allowed}"
+        return f"{label}: {why + '. ' if why else ''}{core}"
+    if isinstance(exc, SorakitError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def as_jobs(result: Any) -> list:
+    """A submit's result as a list of Jobs: one Job, or a Batch / list of them."""
+    from collections.abc import Sequence
+
+    if isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Sequence):
+        return [result]
+    return list(result)
+
+
+# Shared layout and style models. A widget's Layout and Style are widget models of their own, each
+# saved (with ~40 null fields) in a notebook's widget state; a grid of tiles shares a handful.
+_shared: dict[str, widgets.Widget] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(kind: str) -> Any:
+    """A shared Layout / Style instance: ``full`` (width 100%), ``auto``, ``plain``, ``html``, ``button``."""
+    with _shared_lock:
+        w = _shared.get(kind)
+        if w is None or getattr(w, "comm", None) is None:
+            w = {
+                "full": lambda: widgets.Layout(width="100%"),
+                "auto": lambda: widgets.Layout(width="auto"),
+                "plain": lambda: widgets.Layout(),
+                "html": lambda: widgets.widget_string.HTMLStyle(),
+                "button": lambda: widgets.ButtonStyle(),
+            }[kind]()
+            _shared[kind] = w
+        return w
+
+
+def visible(widget: widgets.DOMWidget, show: bool) -> None:
+    """Show or hide a widget with a CSS class (a trait of the widget itself; thread-safe)."""
+    if show:
+        widget.remove_class("sk-hidden")
+    else:
+        widget.add_class("sk-hidden")
+
+
+def is_visible(widget: widgets.DOMWidget) -> bool:
+    return "sk-hidden" not in widget._dom_classes

@@ -1,0 +1,140 @@
+"""Prompts × models: one row per prompt, one column per model@provider, live while jobs run."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence
+
+import ipywidgets as widgets
+
+from ._base import StaticFallback, as_jobs, call_nonblocking, error_text, html, style_widget, with_class
+from ._card import JobCard
+from ._format import esc, model_at, truncate
+from ._gallery import caption_html, totals_text
+from ._player import static_figure
+from ._rows import Item, is_studio, items_of
+
+__all__ = ["CompareGrid", "compare"]
+
+
+def _split(spec: str) -> tuple[str, Optional[str]]:
+    model, _, provider = str(spec).partition("@")
+    return model.strip(), (provider.strip() or None)
+
+
+class CompareGrid(StaticFallback, widgets.VBox):
+    """A matrix of tiles: ``cells[(prompt, column)]`` is the list of items in that cell."""
+
+    def __init__(self, prompts: Sequence[str], columns: Sequence[str],
+                 cells: dict[tuple[str, str], list[Any]], *, title: Optional[str] = None):
+        self.prompts, self.columns, self.cells = list(prompts), list(columns), cells
+        self.tiles: dict[tuple[str, str], list[JobCard]] = {}
+        children: list[widgets.Widget] = [html('<div class="sk-colhead sk-faint">prompt ╲ model</div>')]
+        for col in self.columns:
+            children.append(html(f'<div class="sk-colhead">{esc(col)}</div>'))
+        for prompt in self.prompts:
+            children.append(html(f'<div class="sk-rowhead" title="{esc(prompt)}">{esc(truncate(prompt, 140))}</div>'))
+            for col in self.columns:
+                entries = cells.get((prompt, col), [])
+                boxes: list[widgets.Widget] = []
+                for e in entries:
+                    if isinstance(e, Item):
+                        card = JobCard(e.source, studio=e.studio, compact=True)
+                        self.tiles.setdefault((prompt, col), []).append(card)
+                        boxes.append(card)
+                    else:  # an error text for a request that could not be sent
+                        boxes.append(html(f'<div class="sk-msg sk-msg-error">{esc(e)}</div>'))
+                if not boxes:
+                    boxes.append(html('<div class="sk-faint">—</div>'))
+                children.append(widgets.VBox(boxes, layout=widgets.Layout(width="100%")))
+        self.grid = with_class(widgets.GridBox(children, layout=widgets.Layout(
+            grid_template_columns=f"minmax(120px, 0.7fr) repeat({len(self.columns)}, minmax(0, 1fr))",
+            width="100%")), "sk-compare-grid")
+        rows = [c.row for cards in self.tiles.values() for c in cards]
+        head = (esc(title) + " · " if title else "") + esc(
+            f"{len(self.prompts)} prompt(s) × {len(self.columns)} model(s) · {totals_text(rows)}")
+        self.header = html(f'<div class="sk-faint">{head}</div>')
+        super().__init__(children=[style_widget(), self.header, self.grid], layout=widgets.Layout(width="100%"))
+        self.add_class("sk-root")
+        self.add_class("sk-compare")
+
+    @property
+    def jobs(self) -> list[Any]:
+        """The Jobs (or rows) shown, row by row."""
+        return [c.job if c.job is not None else c.row for p in self.prompts for col in self.columns
+                for c in self.tiles.get((p, col), [])]
+
+    def _static_html(self) -> str:
+        head = "<tr><th></th>" + "".join(
+            f"<th style='font:600 12px sans-serif;text-align:left;padding:4px'>{esc(c)}</th>" for c in self.columns) + "</tr>"
+        body = ""
+        for p in self.prompts:
+            body += f"<tr><td style='font:12px sans-serif;vertical-align:top;padding:4px;max-width:180px'>{esc(truncate(p, 140))}</td>"
+            for col in self.columns:
+                figs = "".join(static_figure(c.row, width=200, max_bytes=10_000, caption=caption_html(c.row))
+                               for c in self.tiles.get((p, col), []))
+                body += f"<td style='vertical-align:top;padding:4px'>{figs or '—'}</td>"
+            body += "</tr>"
+        return f"<table style='border-collapse:collapse'>{head}{body}</table>"
+
+    def _static_text(self) -> str:
+        return f"<sorakit compare: {len(self.prompts)} prompts × {len(self.columns)} models: {', '.join(self.columns)}>"
+
+
+def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,
+            models: Optional[Iterable[str]] = None, *, studio: Any = None, limit: Optional[int] = None,
+            **request_fields: Any) -> CompareGrid:
+    """Compare models side by side: rows are prompts, columns are ``model@provider``.
+
+    ``compare(studio, prompts=[...], models=["veo-3-fast", "kling-3-standard@runware"], seconds=5)``
+    submits every prompt to every model (returns at once; tiles fill in live). A request a model
+    cannot take shows its validation message in its cell, the others still run.
+    ``compare(jobs)`` (Jobs, rows or a DataFrame) or ``compare(studio)`` arranges existing jobs.
+    """
+    if is_studio(studio_or_jobs) and prompts is not None:
+        st = studio_or_jobs
+        prompts = list(prompts)
+        specs = list(models or [])
+        if not specs:
+            raise ValueError("compare(studio, prompts=..., models=[...]) needs at least one model")
+        columns: list[str] = []
+        cells: dict[tuple[str, str], list[Any]] = {}
+        for spec in specs:
+            model, provider = _split(spec)
+            col = f"{model}@{provider}" if provider else model
+            for prompt in prompts:
+                try:
+                    job = call_nonblocking(st.submit, prompt, model=model, provider=provider, **request_fields)
+                except Exception as exc:  # shown in its cell, not as a traceback
+                    cells.setdefault((prompt, col), []).append(error_text(exc))
+                    continue
+                jobs = as_jobs(job)
+                for j in jobs:
+                    item = items_of([j], st, status=None)[0][0]
+                    # the provider the catalog picked when none was named
+                    cells.setdefault((prompt, model_at(item.row)), []).append(item)
+        for (p, c) in cells:
+            if c not in columns:
+                columns.append(c)
+        return CompareGrid(prompts, columns, cells)
+
+    items, _total = items_of(studio_or_jobs, studio, limit=limit,
+                             status="completed" if is_studio(studio_or_jobs) else None)
+    prompts_seen: list[str] = []
+    columns = []
+    cells = {}
+    for it in items:
+        p = str(it.row.get("prompt") or "")
+        c = model_at(it.row)
+        if p not in prompts_seen:
+            prompts_seen.append(p)
+        if c not in columns:
+            columns.append(c)
+        cells.setdefault((p, c), []).append(it)
+    if prompts is not None:
+        wanted = list(prompts)
+        prompts_seen = [p for p in wanted if p in prompts_seen]
+    if models is not None:
+        wanted_cols = [m if "@" in m else None for m in models]
+        bare = {m for m in models if "@" not in m}
+        columns = [c for c in columns if c in wanted_cols or c.split("@")[0] in bare]
+    return CompareGrid(prompts_seen, columns, cells)

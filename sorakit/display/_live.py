@@ -1,0 +1,160 @@
+"""Live updates: one engine subscription per Studio, fanned out to the widgets that show each job.
+
+The engine calls ``callback(job_id, changes)`` on its own background thread after every committed
+ledger update. Listeners here only change widget traits (safe from any thread); they never write
+into an ``Output`` with ``with output:``. A listener is dropped when its job is terminal, and the
+Studio subscription is dropped when no listener is left.
+
+A single daemon "ticker" thread refreshes elapsed-time labels of running jobs once a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from typing import Any, Callable, Optional
+
+__all__ = ["hub", "Hub", "ticker"]
+
+log = logging.getLogger("sorakit.display")
+
+Listener = Callable[[str, dict], None]
+
+
+class Hub:
+    """Dispatches one Studio's change callbacks to listeners by job id (``"*"`` = every job)."""
+
+    def __init__(self, studio: Any):
+        self.studio = studio
+        self._listeners: dict[str, list[Any]] = {}
+        self._lock = threading.RLock()
+        self._unsubscribe: Optional[Callable[[], None]] = None
+
+    @property
+    def subscribed(self) -> bool:
+        return self._unsubscribe is not None
+
+    def add(self, job_id: str, listener: Listener) -> None:
+        """Call ``listener(job_id, changes)`` for each change of ``job_id`` (weakly held if a method)."""
+        ref = weakref.WeakMethod(listener) if hasattr(listener, "__self__") else (lambda fn=listener: fn)
+        with self._lock:
+            self._listeners.setdefault(job_id, []).append(ref)
+            if self._unsubscribe is None:
+                subscribe = getattr(self.studio, "subscribe", None)
+                if subscribe is not None:
+                    self._unsubscribe = subscribe(self._dispatch)
+
+    def remove(self, job_id: str, listener: Listener) -> None:
+        with self._lock:
+            refs = self._listeners.get(job_id, [])
+            self._listeners[job_id] = [r for r in refs if r() is not None and r() != listener]
+            self._prune()
+
+    def _prune(self) -> None:
+        for key in [k for k, refs in self._listeners.items() if not any(r() is not None for r in refs)]:
+            del self._listeners[key]
+        if not self._listeners and self._unsubscribe is not None:
+            unsubscribe, self._unsubscribe = self._unsubscribe, None
+            try:
+                unsubscribe()
+            except Exception:  # pragma: no cover - engine-side failure
+                log.exception("sorakit.display: unsubscribe failed")
+
+    def _dispatch(self, job_id: str, changes: dict) -> None:
+        with self._lock:
+            refs = list(self._listeners.get(job_id, ())) + list(self._listeners.get("*", ()))
+        for ref in refs:
+            fn = ref()
+            if fn is None:
+                continue
+            try:
+                fn(job_id, dict(changes))
+            except Exception:  # a widget bug must never break the engine's thread
+                log.exception("sorakit.display: update of %s failed", job_id)
+        if any(r() is None for r in refs):
+            with self._lock:
+                self._prune()
+
+
+_hubs: dict[int, Hub] = {}
+_hubs_lock = threading.Lock()
+
+
+def hub(studio: Any) -> Hub:
+    """The Hub of a Studio (created on first use)."""
+    with _hubs_lock:
+        h = _hubs.get(id(studio))
+        if h is None or h.studio is not studio:
+            h = _hubs[id(studio)] = Hub(studio)
+        return h
+
+
+class _Ticker:
+    """Calls ``tick()`` on registered objects once a second, from one daemon thread."""
+
+    def __init__(self, interval: float = 1.0):
+        self.interval = interval
+        self._items: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+        self._wake = threading.Event()
+
+    def add(self, item: Any) -> None:
+        with self._lock:
+            self._items.add(item)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="sorakit-display-ticker", daemon=True)
+                self._thread.start()
+
+    def discard(self, item: Any) -> None:
+        with self._lock:
+            self._items.discard(item)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            with self._lock:
+                items = list(self._items)
+                if not items:
+                    self._thread = None
+                    return
+            for item in items:
+                try:
+                    item.tick()
+                except Exception:
+                    log.exception("sorakit.display: tick failed")
+
+
+ticker = _Ticker()
+
+
+# ``job = studio.generate(...)`` shows a live card while it waits; when the same cell then ends with
+# the Job (``studio.generate(...)`` as the last line), IPython displays it again. The live card
+# already is the result, so the second display is skipped within the same cell execution.
+_shown_live: dict[str, int] = {}
+
+
+def _execution_count() -> Optional[int]:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return None
+    ip = get_ipython()
+    return None if ip is None else getattr(ip, "execution_count", None)
+
+
+def mark_live(key: str) -> None:
+    """Record that a live view of ``key`` (a job or batch) was displayed in this cell."""
+    n = _execution_count()
+    if n is not None:
+        _shown_live[key] = n
+
+
+def shown_live(key: str) -> bool:
+    """True (once) when a live view of ``key`` was displayed earlier in the running cell."""
+    n = _execution_count()
+    return n is not None and _shown_live.pop(key, None) == n

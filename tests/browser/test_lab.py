@@ -1,0 +1,184 @@
+"""The form, a job card and the player in a real JupyterLab, driven through headless Chromium.
+
+Starts a private JupyterLab, writes a notebook that opens ``Studio(emulate=True)`` and shows
+``studio.form()``, runs it, types a prompt, submits against the emulator, plays the finished video
+(asserting the browser really decodes it: ``readyState >= 2``), rates it and reads the rating back
+from the ledger file. A screenshot goes to ``tests/artifacts/``.
+"""
+
+import importlib.util
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import require
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PROMPT = "A corgi surfing a turquoise wave at golden hour, slow motion, 35mm film look"
+
+CELLS = [
+    "import os\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
+    "studio = Studio(emulate=True, ledger='ledger.db', time_scale=0.02)",
+    "studio.form(model='veo-3-fast', provider='runware')",
+]
+
+
+def _needs_browser():
+    require(shutil.which("chromium") is not None,
+            "Debian chromium is not installed (apt-get install -y chromium)")
+    require(importlib.util.find_spec("playwright") is not None, "playwright (python) is not installed")
+    require(importlib.util.find_spec("jupyterlab") is not None, "jupyterlab is not installed")
+
+
+def _ledger_rows(path: Path) -> list[dict]:
+    """The ledger's rows, read-only with sqlite3 (the kernel's Studio holds the file open)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute("SELECT job_id, status, prompt, rating FROM jobs")]
+    except sqlite3.OperationalError:  # not written yet / busy
+        return []
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    _needs_browser()
+    from lab import Lab
+
+    root = tmp_path_factory.mktemp("lab") / "root"
+    root.mkdir()
+    with Lab(root) as server:
+        yield server
+
+
+def test_form_submit_play_and_rate_in_jupyterlab(lab):
+    from lab import browser_page, notebook, open_and_run, wait_idle
+
+    t0 = time.monotonic()
+    root = lab.root
+    (root / "sorakit_form.ipynb").write_text(json.dumps(notebook(CELLS)))
+    ARTIFACTS.mkdir(exist_ok=True)
+    with browser_page(1280, 2000) as page:
+        open_and_run(page, lab, "sorakit_form.ipynb")
+        form = page.locator(".sk-form")
+        form.wait_for(timeout=30_000)
+        prompt = form.locator("textarea").first
+        prompt.fill(PROMPT)
+        page.wait_for_function("() => document.querySelector('.sk-counter') && "
+                               f"document.querySelector('.sk-counter').textContent.startsWith('{len(PROMPT)} /')",
+                               timeout=10_000)
+        form.locator(".sk-submit").click()
+
+        play = page.locator(".sk-jobs .sk-card .sk-play")
+        play.wait_for(timeout=60_000)  # the card turned into a poster with a play button
+        card = page.locator(".sk-jobs .sk-card").first
+        assert "done" in card.locator(".sk-chip").first.inner_text().lower()
+        play.click()
+        page.wait_for_function(
+            "() => { const v = document.querySelector('.sk-jobs .sk-stage video');"
+            "        return v && v.readyState >= 2 && v.videoWidth > 0; }", timeout=30_000)
+        video = page.evaluate(
+            "() => { const v = document.querySelector('.sk-jobs .sk-stage video');"
+            "        return {w: v.videoWidth, h: v.videoHeight, loop: v.loop, controls: v.controls,"
+            "                src: v.src.slice(0, 5), ready: v.readyState}; }")
+        assert video["w"] == 1280 and video["h"] == 720
+        assert video["controls"] and not video["loop"] and video["src"] == "blob:"
+
+        card.locator(".sk-star").nth(3).click()  # four stars
+        deadline = time.monotonic() + 15
+        rows = []
+        while time.monotonic() < deadline:
+            rows = _ledger_rows(root / "ledger.db")
+            if rows and rows[0].get("rating") == 4:
+                break
+            time.sleep(0.2)
+        assert len(rows) == 1 and rows[0]["rating"] == 4, rows
+        assert rows[0]["status"] == "completed" and rows[0]["prompt"] == PROMPT
+        wait_idle(page)
+        page.wait_for_function("() => document.querySelectorAll('.sk-jobs .sk-star.sk-on').length === 4",
+                               timeout=10_000)
+        page.locator(".sk-form").first.scroll_into_view_if_needed()
+        page.locator(".jp-OutputArea-output").last.screenshot(path=str(ARTIFACTS / "lab_form_and_card.png"))
+    elapsed = time.monotonic() - t0
+    print(f"\nbrowser test took {elapsed:.1f}s; video decoded: {video}")
+    assert elapsed < 180
+
+
+GALLERY_CELLS = [
+    "import os\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
+    "studio = Studio(emulate=True, ledger='gallery.db', time_scale=0.02)\n"
+    "batch = studio.batch(['a red fox in snow', 'a lighthouse in a storm'], models=['seedance-1-pro'],\n"
+    "                     providers=['runware'], size='864x480', seconds=5, progress=False)",
+    "studio.gallery(columns=2)",
+]
+
+
+def test_gallery_plays_in_notebook_7(lab):
+    require(importlib.util.find_spec("notebook") is not None, "the notebook (7) package is not installed")
+    from lab import browser_page, notebook, open_and_run
+
+    (lab.root / "sorakit_gallery.ipynb").write_text(json.dumps(notebook(GALLERY_CELLS)))
+    with browser_page(1200, 1400) as page:
+        open_and_run(page, lab, "sorakit_gallery.ipynb", ui="notebook")
+        assert "/notebooks/" in page.url  # the Notebook 7 interface, not Lab
+        page.wait_for_function("() => [...document.querySelectorAll('.sk-gallery .sk-stage img')]"
+                               ".filter(i => i.complete && i.naturalWidth > 0).length === 2", timeout=30_000)
+        assert page.locator(".sk-gallery video").count() == 0  # posters only until played
+        page.locator(".sk-gallery .sk-play").nth(1).click()
+        page.wait_for_function("() => { const v = document.querySelector('.sk-gallery video');"
+                               "        return v && v.readyState >= 2 && v.videoWidth === 864; }", timeout=30_000)
+        page.locator(".sk-gallery").first.screenshot(path=str(ARTIFACTS / "notebook7_gallery.png"))
+
+
+SIZE_CELLS = [
+    "import os\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
+    "studio = Studio(emulate=True, ledger='sizes.db', time_scale=0.02)\n"
+    "batch = studio.batch(['a corgi surfing', 'a paper boat in the rain', 'northern lights', 'latte art',\n"
+    "                      'a fox in snow', 'a neon alley'], models=['veo-3-fast', 'seedance-1-pro'],\n"
+    "                     providers=['runware'], progress=False)\nassert len(batch) == 12",
+    "studio.gallery(columns=4)",
+]
+
+
+def test_notebook_saved_by_jupyterlab_with_widget_state_stays_small(tmp_path):
+    """JupyterLab with "Save widget state" on: posters are saved, videos only once played."""
+    _needs_browser()
+    from lab import Lab, browser_page, notebook, open_and_run, save
+
+    root = tmp_path / "root"
+    root.mkdir()
+    path = root / "sizes.ipynb"
+    path.write_text(json.dumps(notebook(SIZE_CELLS)))
+    with Lab(root, save_widget_state=True) as lab, browser_page(1400, 1400) as page:
+        open_and_run(page, lab, "sizes.ipynb", timeout_ms=180_000)
+        page.wait_for_function("() => [...document.querySelectorAll('.sk-gallery .sk-stage img')]"
+                               ".filter(i => i.complete && i.naturalWidth > 0).length === 12", timeout=60_000)
+        save(page)
+        saved = json.loads(path.read_text())
+        state = saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        assert not any(m["model_name"] == "VideoModel" for m in state.values())
+        posters_only = path.stat().st_size
+
+        page.locator(".sk-gallery .sk-play").first.click()
+        page.wait_for_function("() => { const v = document.querySelector('.sk-gallery video');"
+                               "        return v && v.readyState >= 2; }", timeout=30_000)
+        save(page)
+        one_played = path.stat().st_size
+    sizes = {"jupyterlab saveState on, 12 posters": posters_only,
+             "after playing one video": one_played}
+    (ARTIFACTS / "lab_saved_sizes.json").write_text(json.dumps(sizes, indent=2))
+    print(f"\nsaved by JupyterLab: {sizes}")
+    assert posters_only < 500_000
+    assert one_played > posters_only + 50_000  # a played video is in the widget state (documented)

@@ -1,0 +1,141 @@
+"""Job cards: live progress from the engine's thread, the player on completion, the provider's
+error on failure, and actions that land in the ledger at once."""
+
+import threading
+import time
+
+import ipywidgets as widgets
+from sorakit.display import job_card, show_job
+from sorakit.display._base import is_visible
+from sorakit.display._card import progress_text
+
+
+def test_card_follows_the_job_from_another_thread_and_unsubscribes_when_done(fake):
+    job = fake.submit("a corgi surfing", model="veo-3-fast", provider="gemini")
+    card = job_card(job)
+    assert fake.subscriber_count == 1
+    assert "waiting" in card.header.value
+
+    fake.advance(job, status="in_progress", progress=40, submitted_at=time.time() - 20)
+    assert card.progress.value == 40
+    assert "rendering" in card.header.value.lower()
+    text = card.progress_label.value
+    assert "40%" in text and "elapsed" in text and "left" in text  # ETA from provider progress
+
+    fake.advance(job, status="completed")
+    assert card.terminal
+    assert fake.subscriber_count == 0  # stopped listening once terminal
+    assert not is_visible(card.progress_row)
+    assert card.player.play_button in card.player._stage.children  # poster with a play button
+    assert card.player._img.value[:2] == b"\xff\xd8"  # JPEG poster
+    assert card.actions.layout.display == ""
+
+
+def test_updates_from_engine_thread_only_touch_traits(fake):
+    """No Output capture from the thread: a card holds no Output widget at all."""
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    card = job_card(job)
+    seen = []
+
+    def walk(w):
+        seen.append(type(w))
+        for c in getattr(w, "children", ()):
+            walk(c)
+    walk(card)
+    assert widgets.Output not in seen
+    errors = []
+    t = threading.Thread(target=lambda: [fake.advance(job, status="in_progress", progress=p) for p in (10, 50, 90)])
+    t.start()
+    t.join()
+    assert card.progress.value == 90 and not errors
+
+
+def test_play_loads_the_cached_file_into_a_video_widget(fake):
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    fake.advance(job, status="completed")
+    card = job_card(job)
+    assert card.player.video is None  # nothing sent before the user asks
+    card.player.play_button.click()
+    video = card.player.video
+    assert isinstance(video, widgets.Video)
+    assert video.value == open(job.row["file_path"], "rb").read()
+    assert video.format == "mp4" and video.controls and not video.loop
+    assert card.player._stage.children == (video,)
+
+
+def test_failure_shows_provider_code_and_message(fake):
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    card = job_card(job)
+    fake.advance(job, status="failed", error_code="moderation_blocked",
+                 error_message="The prompt was refused by the safety system.")
+    assert "moderation_blocked" in card.error.value
+    assert "refused by the safety system" in card.error.value
+    assert is_visible(card.error)
+    assert not is_visible(card.player)
+    assert "failed" in card.header.value
+    assert fake.subscriber_count == 0
+
+
+def test_rating_tag_and_note_land_in_the_ledger_at_once(fake):
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    fake.advance(job, status="completed")
+    card = job_card(job)
+    card.star_buttons[3].click()
+    assert fake.ledger.get(job.id)["rating"] == 4
+    assert [b.description for b in card.star_buttons] == ["★"] * 4 + ["☆"]
+    card.tag_input.value = "beach, keeper"
+    assert fake.ledger.get(job.id)["tags"] == ["beach", "keeper"]
+    assert card.tag_input.value == ""
+    assert "keeper" in card.tags_html.value
+    card.note_toggle.click()
+    card.note_input.value = "great motion, wrong light"
+    card.note_save.click()
+    assert fake.ledger.get(job.id)["notes"] == "great motion, wrong light"
+
+
+def test_remix_from_a_card_starts_a_job_and_shows_its_card(fake):
+    job = fake.submit("a fox", model="sora-2", provider="openai")
+    fake.advance(job, status="completed")
+    card = job_card(job)
+    assert card.remix_toggle.layout.display == ""  # sora-2 at openai can remix
+    card.remix_input.value = "same fox, at night"
+    card.remix_button.click()
+    assert len(card.remixes.children) == 1
+    assert fake.submitted[-1]["action"] == "remix"
+    row = card.remixes.children[0].row
+    assert row["prompt"] == "same fox, at night" and row["action"] == "remix"
+
+
+def test_remix_hidden_where_the_model_cannot_remix(fake):
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    fake.advance(job, status="completed")
+    assert job_card(job).remix_toggle.layout.display == "none"
+
+
+def test_static_fallback_is_a_small_poster_never_the_video(fake):
+    job = fake.submit("a fox in the snow", model="veo-3-fast", provider="gemini")
+    fake.advance(job, status="completed")
+    bundle = job_card(job)._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    html = bundle["text/html"]
+    assert "data:image/jpeg;base64," in html and "a fox in the snow" in html
+    assert "data:video" not in html
+    assert len(html) < 40_000 * 4 / 3 + 2_000
+    assert "sorakit job" in bundle["text/plain"]
+    embedded = job_card(job, embed=True)._repr_mimebundle_()["text/html"]
+    assert "data:video/mp4;base64," in embedded  # only when asked
+
+
+def test_show_job_displays_the_card(fake, monkeypatch):
+    shown = []
+    monkeypatch.setattr("sorakit.display._card.display", shown.append)
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    assert show_job(job) is None
+    assert shown and shown[0].job_id == job.id
+
+
+def test_progress_text_reads_like_words():
+    now = 1000.0
+    assert progress_text({"status": "queued", "created_at": 990.0}, now) == "waiting in the provider's queue · 10 s elapsed"
+    assert "about" in progress_text({"status": "in_progress", "progress": 50, "submitted_at": 980.0}, now)
+    assert "resume" in progress_text({"status": "timed_out_waiting"}, now)

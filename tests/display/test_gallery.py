@@ -1,0 +1,166 @@
+"""Gallery, comparison matrix and ledger browser against the real Studio and emulator."""
+
+import datetime as dt
+
+import pytest
+
+from sorakit.display import browse, compare, gallery, job_card
+from sorakit.display._base import is_visible
+
+PROMPTS = ["A corgi surfing a wave at golden hour", "A paper boat in a rainy gutter, macro"]
+
+
+@pytest.fixture
+def done(studio):
+    """Four finished emulated jobs: 2 prompts × 2 models at runware, seed 7 (small, quick renders)."""
+    batch = studio.batch(PROMPTS, models=["seedance-1-pro-fast", "seedance-1-pro"], providers=["runware"],
+                         seeds=[7], size="864x480", seconds=5, progress=False)
+    assert batch.counts().get("completed") == 4, batch.counts()
+    return list(batch)
+
+
+def test_gallery_shows_a_captioned_poster_per_video(studio, done):
+    g = gallery(studio, columns=3)
+    assert len(g.tiles) == 4
+    assert g.grid.layout.grid_template_columns == "repeat(3, minmax(0, 1fr))"
+    cap = g.tiles[0].caption.value
+    row = g.tiles[0].row
+    assert row["prompt"] in cap and "seedance-1-pro-fast@runware" in cap and "seed 7" in cap
+    assert "unknown" in cap and "$0.00" not in cap  # no catalog price for this output: never shown as $0
+    assert all(t.player._img.value[:2] == b"\xff\xd8" for t in g.tiles)  # posters
+    assert all(t.player.video is None for t in g.tiles)  # no video sent before play
+    assert "4 videos" in g.header.value and "emulated" in g.header.value and "unknown" in g.header.value
+    g.tiles[1].player.play_button.click()
+    video = g.tiles[1].player.video
+    assert video is not None and not video.loop and video.controls
+    assert video.value == open(g.tiles[1].row["file_path"], "rb").read()
+
+
+def test_gallery_of_jobs_filters_and_limit(studio, done):
+    assert len(gallery(done[:2]).tiles) == 2
+    assert len(gallery(studio, model="seedance-1-pro").tiles) == 2
+    assert all(t.row["model"] == "seedance-1-pro" for t in gallery(studio, model="seedance-1-pro").tiles)
+    g = gallery(studio, limit=3)
+    assert len(g.tiles) == 3 and "newest 3 of 4" in g.header.value
+    assert "nothing to show" in gallery([]).header.value
+
+
+def test_gallery_static_fallback_is_posters_and_captions(studio, done):
+    bundle = gallery(studio)._repr_mimebundle_()
+    html = bundle["text/html"]
+    assert html.count("data:image/jpeg;base64,") == 4 and "data:video" not in html
+    assert "seed 7" in html and PROMPTS[0] in html
+    assert "sorakit gallery" in bundle["text/plain"]
+
+
+def test_compare_arranges_prompts_by_model(studio, done):
+    c = compare(done)
+    assert c.prompts == PROMPTS
+    assert c.columns == ["seedance-1-pro-fast@runware", "seedance-1-pro@runware"]
+    assert all(len(c.tiles[(p, m)]) == 1 for p in PROMPTS for m in c.columns)
+    assert c.tiles[(PROMPTS[1], "seedance-1-pro@runware")][0].row["prompt"] == PROMPTS[1]
+
+
+def test_compare_submits_the_matrix_and_fills_in_live(studio):
+    c = compare(studio, prompts=["a fox in snow", "a lighthouse at night"],
+                models=["veo-3-fast@runware", "seedance-1-pro"], seconds=5, size="864x480")
+    # veo-3-fast takes neither 5 s nor 864x480: its cells say why; seedance's run
+    assert c.columns[0] == "veo-3-fast@runware"
+    assert "not allowed" in c.grid.children[len(c.columns) + 2].children[0].value
+    kling = [t for (p, m), ts in c.tiles.items() for t in ts]
+    assert len(kling) == 2 and all(t.row["model"] == "seedance-1-pro" for t in kling)
+    for t in kling:
+        studio.job(t.job_id).wait(timeout=60)
+    import time
+    deadline = time.monotonic() + 10
+    while not all(t.terminal for t in kling) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(t.row["status"] == "completed" for t in kling)
+    assert all(t.player.play_button in t.player._stage.children for t in kling)
+
+
+def test_browser_filters_sorts_totals_and_selects(studio, done):
+    done[0].rate(5)
+    done[0].tag("keeper")
+    b = browse(studio)
+    assert len(b.list.options) == 4
+    assert "4</b> jobs" in b.totals.value and "estimated" in b.totals.value and "billed" in b.totals.value
+    b.model.value = "seedance-1-pro"
+    assert len(b.list.options) == 2 and all("seedance-1-pro@" in label for label, _ in b.list.options)
+    b.model.value = "(all)"
+    b.tag.value = "keeper"
+    assert [v for _l, v in b.list.options] == [done[0].id]
+    b.tag.value = "(all)"
+    b.status.value = "completed"
+    assert len(b.list.options) == 4
+    b.sort.value = "best rated"
+    assert b.list.options[0][1] == done[0].id
+    today = dt.datetime.now(dt.timezone.utc).date()
+    b.since.value = today + dt.timedelta(days=1)
+    assert b.list.options == () and "0</b> jobs" in b.totals.value
+    b.since.value = None
+    b.until.value = today
+    assert len(b.list.options) == 4  # 'to' includes the whole day
+    b.list.value = done[1].id
+    card = b.detail.children[0]
+    assert card.job_id == done[1].id and card.player.play_button in card.player._stage.children
+    assert "sha256" in b.details.value and done[1].id in b.details.value
+    card.star_buttons[1].click()  # rating from the detail card shows in the list at once
+    label = dict((v, l) for l, v in b.list.options)[done[1].id]
+    assert "★★☆☆☆" in label and b.list.value == done[1].id
+    assert b.detail.children[0] is card  # the card on show (maybe playing) was kept
+
+
+def test_rating_from_the_real_studio_lands_in_the_ledger(studio, done):
+    card = job_card(done[0])
+    card.star_buttons[2].click()
+    assert studio.ledger.get(done[0].id)["rating"] == 3
+    assert studio.job(done[0].id).row["rating"] == 3
+
+
+def test_form_submit_against_the_emulator_ends_in_a_player(studio):
+    import time
+
+    from sorakit.display import form
+
+    f = form(studio)
+    f.model.value, f.provider.value = "veo-3-fast", "runware"
+    f.seed.value = "11"
+    f.prompt.value = "A hummingbird hovering at a red flower"
+    t0 = time.monotonic()
+    f.submit_button.click()
+    assert time.monotonic() - t0 < 5  # returns at once
+    card = f.jobs.children[0]
+    deadline = time.monotonic() + 60
+    while not card.terminal and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert card.row["status"] == "completed", card.row
+    assert not is_visible(card.progress_row) and card.player.ready
+    assert "seed <b>11</b>" in card.meta.value
+    from sorakit.display._live import hub
+
+    assert not hub(studio).subscribed  # the card stopped listening once the job was done
+
+
+@pytest.mark.parametrize("model,provider", [("veo-3-fast", "gemini"), ("sora-2", "openai")])
+def test_a_refused_prompt_shows_the_providers_code_and_message(studio, model, provider):
+    """The emulator refuses prompts with 'blocked-term': the card (or the form) says why, readably."""
+    import time
+
+    from sorakit.display import form
+
+    f = form(studio, model=model, provider=provider)
+    f.prompt.value = "a city street with a blocked-term on a sign"
+    f.submit_button.click()
+    if not f.jobs.children:  # refused at submit: the message is in the form
+        assert "moderation" in f.message.value.lower() or "blocked" in f.message.value.lower()
+        assert "Traceback" not in f.message.value
+        return
+    card = f.jobs.children[0]
+    deadline = time.monotonic() + 60
+    while not card.terminal and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert card.row["status"] == "failed", card.row
+    assert is_visible(card.error) and not is_visible(card.player)
+    assert card.row["error_code"] in card.error.value
+    assert "blocked" in card.error.value.lower() or "safety" in card.error.value.lower()

@@ -1,0 +1,40 @@
+"""The form in a real kernel (nbclient), including one where the user already applied
+nest_asyncio: the submit returns at once, the card is driven from the engine's thread while the
+kernel is idle, and the finished job plays."""
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+CELLS = [
+    "import nest_asyncio\nnest_asyncio.apply()",
+    "import os, time\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
+    "studio = Studio(emulate=True, ledger='ledger.db', time_scale=0.02)\n"
+    "f = studio.form(model='seedance-1-pro', provider='runware')\nf",
+    "f.size.value = '864x480'\nf.seconds.value = 5.0\nf.prompt.value = 'A lighthouse in a storm'\n"
+    "t0 = time.monotonic(); f.submit_button.click(); took = time.monotonic() - t0\n"
+    "assert took < 5, took\ncard = f.jobs.children[0]\nprint(f.message.value)",
+    "deadline = time.monotonic() + 60\nwhile not card.terminal and time.monotonic() < deadline:\n"
+    "    time.sleep(0.1)\nassert card.row['status'] == 'completed', card.row\n"
+    "card.player.play_button.click()\nassert card.player.video is not None\n"
+    "card.star_buttons[4].click()\nprint('rating', studio.ledger.get(card.job_id)['rating'])",
+]
+
+
+@pytest.mark.slow
+def test_form_in_a_kernel_with_nest_asyncio_applied(tmp_path, monkeypatch):
+    pytest.importorskip("nest_asyncio")
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    form_out = nb.cells[1].outputs[0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in form_out and "sorakit form" in form_out["text/plain"]
+    assert "Started" in "".join(o.get("text", "") for o in nb.cells[2].outputs)
+    assert "rating 5" in "".join(o.get("text", "") for o in nb.cells[3].outputs)
