@@ -1,0 +1,44 @@
+"""The durable job ledger: every video job, every state change, readable as a pandas DataFrame.
+
+```python
+from sorakit.ledger import Ledger
+with Ledger() as led:                      # ./sorakit-ledger.db, or $SORAKIT_LEDGER
+    job = led.insert(provider="openai", model="sora-2", prompt="a red fox in snow")
+    led.update(job, status="completed", billed_cost=0.4, billed_cost_source="provider")
+    led.df                                 # the whole ledger, real dtypes
+    led.cost_by(["model", "day"])          # spend per model per day
+```
+"""
+
+from ._codec import new_job_id
+from ._errors import JobNotFound, LedgerError
+from ._ledger import DEFAULT_FILENAME, ENV_VAR, Ledger
+from ._schema import (
+    ACTIONS,
+    BILLED_COST_SOURCES,
+    GROUPINGS,
+    LEDGER_COLUMN_DOCS,
+    LEDGER_COLUMNS,
+    LEDGER_DTYPES,
+    SCHEMA_VERSION,
+    STATUSES,
+    TERMINAL_STATUSES,
+)
+
+__all__ = [
+    "Ledger",
+    "LEDGER_COLUMNS",
+    "LEDGER_DTYPES",
+    "LEDGER_COLUMN_DOCS",
+    "TERMINAL_STATUSES",
+    "STATUSES",
+    "ACTIONS",
+    "BILLED_COST_SOURCES",
+    "GROUPINGS",
+    "SCHEMA_VERSION",
+    "DEFAULT_FILENAME",
+    "ENV_VAR",
+    "LedgerError",
+    "JobNotFound",
+    "new_job_id",
+]

@@ -1,0 +1,907 @@
+"""The durable job ledger: one committed SQL transaction per change, pandas for reading.
+
+SQLite (the default, one file) runs in WAL mode with ``synchronous=NORMAL``: a process killed at
+any moment loses no committed row, readers never block the writer, and several processes can
+append to the same file (writers queue on ``busy_timeout``; every write transaction starts with
+``BEGIN IMMEDIATE`` so a writer waits for the lock instead of failing half way). Any other
+SQLAlchemy URL works too; PostgreSQL (``postgresql+psycopg://``) is the one tested for teams.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import uuid
+import warnings
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from .._exceptions import ValidationError
+from . import _cache
+from ._codec import Codec, new_job_id, split_tags
+from ._errors import JobNotFound, LedgerError
+from ._schema import (
+    ACTIONS,
+    ACTIVE,
+    COLS,
+    GROUPINGS,
+    LEDGER_COLUMNS,
+    LEDGER_DTYPES,
+    REV,
+    SCHEMA_VERSION,
+    STATUSES,
+    build_tables,
+    day_number,
+)
+
+__all__ = ["Ledger", "DEFAULT_FILENAME", "ENV_VAR"]
+
+DEFAULT_FILENAME = "sorakit-ledger.db"
+ENV_VAR = "SORAKIT_LEDGER"
+_BUSY_TIMEOUT_MS = 60_000
+_PG_LOCK_KEY = 0x736F72616B6974  # "sorakit": serialises schema set-up between processes
+_SECRET_QUERY_KEYS = ("password", "passwd", "secret", "token", "sslpassword", "key")
+_FILTERS = ("model", "provider", "status", "tag", "since", "until", "emulated", "batch_id", "action")
+
+
+def _mask_url(url: URL) -> str:
+    shown = url.render_as_string(hide_password=True)
+    if url.query:
+        masked = {
+            k: ("***" if any(s in k.lower() for s in _SECRET_QUERY_KEYS) else v) for k, v in url.query.items()
+        }
+        shown = url.set(query=masked).render_as_string(hide_password=True)
+    return shown
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised through every test
+        dbapi_conn.isolation_level = None  # sorakit issues BEGIN itself (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.execute("PRAGMA journal_size_limit = 67108864")  # trim the WAL file after big batches
+        cur.execute("PRAGMA cache_size = -32768")  # 32 MiB page cache (the default 2 MiB thrashes)
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - exercised through every test
+        write = conn.get_execution_options().get("sorakit_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+class Ledger:
+    """The durable record of every video job, readable as a pandas DataFrame.
+
+    ``Ledger()`` opens (creating if needed) ``$SORAKIT_LEDGER`` or ``./sorakit-ledger.db``.
+    ``Ledger("runs/team.db")`` opens an SQLite file; ``Ledger("postgresql+psycopg://user@host/db")``
+    any SQLAlchemy URL (a plain ``postgresql://`` URL uses psycopg 3). ``Ledger(":memory:")`` is a
+    throw-away in-memory ledger. An existing SQLAlchemy ``Engine`` may be passed too.
+
+    Every ``insert``/``update`` is one committed transaction. Opening an older ledger adds the
+    columns it lacks. Use it as a context manager, or call :meth:`close`.
+
+    Example::
+
+        led = Ledger()
+        job = led.insert(provider="openai", model="sora-2", prompt="a red fox", seconds=4)
+        led.update(job, status="completed", billed_cost=0.4, billed_cost_source="provider")
+        led.df.groupby("model", observed=True).billed_cost.sum()
+    """
+
+    def __init__(self, location: str | os.PathLike[str] | Engine | None = None, *, df_cache: bool = True):
+        self._lock = threading.RLock()
+        self._owns_engine = True
+        self._path: Path | None = None
+        self._df_cache_enabled = df_cache
+        if isinstance(location, Engine):
+            engine = location
+            self._owns_engine = False
+            if engine.dialect.name == "sqlite":
+                _install_sqlite_pragmas(engine)
+                if engine.url.database and engine.url.database != ":memory:":
+                    self._path = Path(engine.url.database).resolve()
+            self._location = _mask_url(engine.url)
+        else:
+            engine = self._make_engine(location)
+        self._engine: Engine | None = engine
+        dialect = engine.dialect.name
+        self._t = build_tables(dialect)
+        self._codec = Codec(dialect)
+        self._serialise = engine.url.database in (None, "", ":memory:") and dialect == "sqlite"
+        try:
+            self._ensure_schema()
+        except LedgerError:
+            self.close()
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            self.close()
+            raise LedgerError(f"cannot open the ledger at {self._location}: {_short(exc)}") from None
+
+    # ------------------------------------------------------------------------------------------
+    # opening
+    # ------------------------------------------------------------------------------------------
+    def _make_engine(self, location: str | os.PathLike[str] | None) -> Engine:
+        if location is None:
+            location = os.environ.get(ENV_VAR) or str(Path.cwd() / DEFAULT_FILENAME)
+        text = os.fspath(location) if isinstance(location, (str, os.PathLike)) else None
+        if not isinstance(text, str):
+            raise ValidationError("location", location, "a file path, an SQLAlchemy URL, an Engine, or None")
+        if text == ":memory:":
+            self._location = ":memory:"
+            engine = sa.create_engine(
+                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+            _install_sqlite_pragmas(engine)
+            return engine
+        if "://" in text:
+            try:
+                url = make_url(text)
+            except sa.exc.ArgumentError:
+                raise ValidationError(
+                    "location", text, "a file path or an SQLAlchemy URL like postgresql+psycopg://user@host/db"
+                ) from None
+            if url.drivername in ("postgresql", "postgres"):
+                url = url.set(drivername="postgresql+psycopg")
+            self._location = _mask_url(url)
+            if url.get_backend_name() == "sqlite":
+                db = url.database
+                if not db or db == ":memory:":
+                    self._location = ":memory:"
+                    engine = sa.create_engine(
+                        url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+                    )
+                else:
+                    self._path = Path(db).expanduser().resolve()
+                    self._path.parent.mkdir(parents=True, exist_ok=True)
+                    engine = sa.create_engine(
+                        url.set(database=str(self._path)),
+                        connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+                    )
+                _install_sqlite_pragmas(engine)
+                return engine
+            try:
+                return sa.create_engine(url, pool_pre_ping=True)
+            except (ImportError, sa.exc.ArgumentError) as exc:
+                raise LedgerError(
+                    f"cannot open the ledger at {self._location}: {exc} "
+                    "(for PostgreSQL: pip install 'sorakit[postgres]')"
+                ) from None
+        path = Path(text).expanduser().resolve()
+        if path.is_dir():
+            path = path / DEFAULT_FILENAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._location = str(path)
+        engine = sa.create_engine(
+            URL.create("sqlite", database=str(path)),
+            connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        _install_sqlite_pragmas(engine)
+        return engine
+
+    def _ensure_schema(self) -> None:
+        with self._conn() as conn:
+            if self._schema_ok(conn):
+                return
+        with self._write(bump=False) as conn:
+            if self._t.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            self._migrate(conn)
+
+    def _schema_ok(self, conn: sa.Connection) -> bool:
+        insp = sa.inspect(conn)
+        if not insp.has_table("jobs") or not insp.has_table("meta"):
+            return False
+        have = {c["name"] for c in insp.get_columns("jobs")}
+        if any(c.name not in have for c in self._t.jobs.columns):
+            return False
+        indexes = self._index_names(conn)
+        if any(i.name not in indexes for i in self._t.jobs.indexes):
+            return False
+        meta = self._meta(conn)
+        if "rev" not in meta or "ledger_id" not in meta:
+            return False
+        version = _int_or(meta.get("schema_version"), 0)
+        self._warn_if_newer(version)
+        return version >= SCHEMA_VERSION
+
+    def _warn_if_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            warnings.warn(
+                f"the ledger at {self._location} has schema version {version}, newer than this "
+                f"sorakit's {SCHEMA_VERSION}; columns this version does not know are left untouched",
+                stacklevel=4,
+            )
+
+    def _migrate(self, conn: sa.Connection) -> None:
+        jobs, meta = self._t.jobs, self._t.meta
+        insp = sa.inspect(conn)
+        if not insp.has_table("jobs"):
+            self._t.metadata.create_all(conn)
+        else:
+            have = {c["name"] for c in insp.get_columns("jobs")}
+            if "job_id" not in have:
+                raise LedgerError(f"the table 'jobs' at {self._location} is not a sorakit ledger (it has no job_id)")
+            prep = conn.dialect.identifier_preparer
+            for col in jobs.columns:
+                if col.name not in have:
+                    ddl = col.type.compile(dialect=conn.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {prep.quote('jobs')} ADD COLUMN {prep.quote(col.name)} {ddl}")
+            if not insp.has_table("meta"):
+                meta.create(conn)
+            indexes = self._index_names(conn)
+            for index in jobs.indexes:
+                if index.name not in indexes:
+                    index.create(conn)
+        current = self._meta(conn)
+        version = _int_or(current.get("schema_version"), 0)
+        self._warn_if_newer(version)
+        wanted = {
+            "schema_version": str(max(version, SCHEMA_VERSION)),
+            "rev": current.get("rev", "0"),
+            "ledger_id": current.get("ledger_id") or uuid.uuid4().hex,
+            "created_at": current.get("created_at") or datetime.now(timezone.utc).isoformat(),
+        }
+        for key, value in wanted.items():
+            if key not in current:
+                conn.execute(meta.insert().values(key=key, value=value))
+            elif current[key] != value:
+                conn.execute(meta.update().where(meta.c.key == key).values(value=value))
+
+    def _index_names(self, conn: sa.Connection) -> set[str]:
+        # the inspector skips expression indexes (ix_jobs_model_day), so ask the catalog directly
+        if self._t.dialect == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'"
+        elif self._t.dialect == "postgresql":
+            sql = "SELECT indexname FROM pg_indexes WHERE tablename = 'jobs' AND schemaname = current_schema()"
+        else:
+            return {i["name"] for i in sa.inspect(conn).get_indexes("jobs")}
+        return {row[0] for row in conn.exec_driver_sql(sql)}
+
+    def _meta(self, conn: sa.Connection) -> dict[str, str]:
+        meta = self._t.meta
+        return {k: v for k, v in conn.execute(sa.select(meta.c.key, meta.c.value)).all()}
+
+    # ------------------------------------------------------------------------------------------
+    # connections and transactions
+    # ------------------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for your own SQL; the tables are ``jobs`` and ``meta``)."""
+        if self._engine is None:
+            raise LedgerError(f"the ledger at {self._location} is closed")
+        return self._engine
+
+    @contextmanager
+    def _conn(self) -> Iterator[sa.Connection]:
+        with self._maybe_lock():
+            with self.engine.connect() as conn:
+                yield conn
+
+    @contextmanager
+    def _maybe_lock(self) -> Iterator[None]:
+        if self._serialise:  # one shared in-memory connection: one user at a time
+            with self._lock:
+                yield
+        else:
+            yield
+
+    @contextmanager
+    def _write(self, bump: bool = True) -> Iterator[sa.Connection]:
+        """One committed write transaction; the ``rev`` counter is bumped first (see _schema)."""
+        with self._maybe_lock():
+            with self.engine.connect() as conn:
+                conn.execution_options(sorakit_write=True)
+                with conn.begin():
+                    if bump:
+                        meta = self._t.meta
+                        stmt = (
+                            meta.update()
+                            .where(meta.c.key == "rev")
+                            .values(value=sa.cast(sa.cast(meta.c.value, sa.BigInteger) + 1, sa.Text))
+                            .returning(meta.c.value)
+                        )
+                        conn.info["rev"] = int(conn.execute(stmt).scalar_one())
+                    yield conn
+
+    def _fetch(self, conn: sa.Connection, stmt: sa.Executable) -> tuple[list[str], list[tuple]]:
+        result = conn.execute(stmt)
+        names = list(result.keys())
+        cursor = getattr(result, "cursor", None)
+        if cursor is not None:  # raw DBAPI tuples: the Codec does all conversion, vectorised
+            rows = cursor.fetchall()
+            result.close()
+        else:  # pragma: no cover - only if SQLAlchemy stops exposing the cursor
+            rows = [tuple(r) for r in result]
+        return names, rows
+
+    # ------------------------------------------------------------------------------------------
+    # writing
+    # ------------------------------------------------------------------------------------------
+    def _new_row(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated, encoded fields of a new row with the defaults filled in (absent = NULL)."""
+        row = self._codec.encode(fields)
+        get = row.get
+        if get("job_id") is None:
+            row["job_id"] = new_job_id()
+        if get("status") is None:
+            row["status"] = "pending"
+        if get("created_at") is None:
+            row["created_at"] = self._codec.now()
+        if get("updated_at") is None:
+            row["updated_at"] = row["created_at"]
+        if get("schema_version") is None:
+            row["schema_version"] = SCHEMA_VERSION
+        if get("attempts") is None:
+            row["attempts"] = 0
+        return row
+
+    def _insert_sql(self, conn: sa.Connection) -> tuple[str, list[str] | None]:
+        """The INSERT statement compiled once, and the parameter order when the driver is positional.
+
+        Rows are already validated and encoded into plain driver types by the Codec, so they go
+        straight to the DBAPI ``executemany`` (SQLAlchemy's per-row parameter processing would
+        double the cost of a bulk insert).
+        """
+        cached = getattr(self, "_insert_compiled", None)
+        if cached is None:
+            keys = [*LEDGER_COLUMNS, REV]
+            compiled = self._t.jobs.insert().compile(dialect=conn.dialect, column_keys=keys)
+            order = list(compiled.positiontup) if compiled.positional else None
+            cached = self._insert_compiled = (str(compiled), order)
+        return cached
+
+    def _insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        rev = conn.info["rev"]
+        for row in rows:
+            row[REV] = rev
+        sql, order = self._insert_sql(conn)
+        if order is not None:
+            params: list[Any] = [tuple([r.get(k) for k in order]) for r in rows]
+        else:
+            keys = [*LEDGER_COLUMNS, REV]
+            params = [{k: r.get(k) for k in keys} for r in rows]
+        try:
+            if len(params) == 1:
+                conn.exec_driver_sql(sql, params[0])
+            else:
+                conn.exec_driver_sql(sql, params)
+        except sa.exc.IntegrityError:
+            ids = [r["job_id"] for r in rows]
+            raise ValidationError(
+                "job_id", ids[0] if len(ids) == 1 else ids, "an id not already in the ledger",
+                "a job with this id already exists",
+            ) from None
+
+    def insert(self, **fields: Any) -> str:
+        """Write a new job row in its own committed transaction and return its job id.
+
+        ``status`` defaults to ``"pending"``, ``created_at``/``updated_at`` to now (UTC),
+        ``attempts`` to 0; ``job_id`` is generated unless given. Every field is checked first:
+        an unknown name or a bad value raises :class:`~sorakit.ValidationError` naming it.
+        Datetimes may be aware or naive (taken as UTC) datetimes, ISO strings or epoch seconds.
+        """
+        row = self._new_row(fields)
+        with self._write() as conn:
+            self._insert_rows(conn, [row])
+        return row["job_id"]
+
+    def insert_many(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Write many new job rows in one committed transaction; returns their job ids in order.
+
+        Every row is validated before anything is written, so a bad row writes nothing.
+        """
+        encoded = [self._new_row(r) for r in rows]
+        if not encoded:
+            return []
+        with self._write() as conn:
+            self._insert_rows(conn, encoded)
+        return [r["job_id"] for r in encoded]
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Change fields of one job in its own committed transaction (``updated_at`` is set to now
+        unless given). Raises :class:`JobNotFound` (a ``KeyError``) for an unknown job id."""
+        enc = self._codec.encode(fields)
+        if "job_id" in enc and enc["job_id"] != job_id:
+            raise ValidationError("job_id", fields["job_id"], "the job's own id", "a job id cannot change")
+        enc.pop("job_id", None)
+        if enc.get("updated_at") is None:
+            enc["updated_at"] = self._codec.now()
+        jobs = self._t.jobs
+        with self._write() as conn:
+            enc[REV] = conn.info["rev"]
+            result = conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(**enc))
+            if result.rowcount == 0:
+                raise JobNotFound(job_id, self._location)
+
+    def rate(self, job_id: str, rating: int | None) -> None:
+        """Rate a job from 1 (worst) to 5 (best); ``None`` clears the rating."""
+        self.update(job_id, rating=rating)
+
+    def note(self, job_id: str, text: str | None) -> None:
+        """Set the free-text notes of a job (``None`` clears them)."""
+        self.update(job_id, notes=text)
+
+    def tag(self, job_id: str, *tags: str | Iterable[str]) -> list[str]:
+        """Add tags to a job (kept in order, without duplicates); returns the job's tags."""
+        return self._retag(job_id, _flatten_tags(tags), add=True)
+
+    def untag(self, job_id: str, *tags: str | Iterable[str]) -> list[str]:
+        """Remove tags from a job (absent ones are ignored); returns the job's remaining tags."""
+        return self._retag(job_id, _flatten_tags(tags), add=False)
+
+    def _retag(self, job_id: str, tags: list[str], add: bool) -> list[str]:
+        jobs = self._t.jobs
+        with self._write() as conn:
+            stmt = sa.select(jobs.c.tags).where(jobs.c.job_id == job_id).with_for_update()
+            found = conn.execute(stmt).first()
+            if found is None:
+                raise JobNotFound(job_id, self._location)
+            current = split_tags(found[0])
+            if add:
+                new = current + [t for t in tags if t not in current]
+            else:
+                new = [t for t in current if t not in tags]
+            values = {"tags": ",".join(new) or None, "updated_at": self._codec.now(), REV: conn.info["rev"]}
+            conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(**values))
+        return new
+
+    # ------------------------------------------------------------------------------------------
+    # reading
+    # ------------------------------------------------------------------------------------------
+    def _select(self) -> sa.Select:
+        jobs = self._t.jobs
+        return sa.select(*[jobs.c[n] for n in LEDGER_COLUMNS])
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        """One job as a dict of Python values (aware UTC datetimes, ``tags`` as a list, ``extra``
+        parsed from JSON, ``None`` for missing). Raises :class:`JobNotFound` for an unknown id."""
+        jobs = self._t.jobs
+        with self._conn() as conn:
+            names, rows = self._fetch(conn, self._select().where(jobs.c.job_id == job_id))
+        if not rows:
+            raise JobNotFound(job_id, self._location)
+        return self._codec.decode_row(names, rows[0])
+
+    def rows(self, **filters: Any) -> list[dict[str, Any]]:
+        """Jobs matching the filters of :meth:`query`, as dicts like :meth:`get`, oldest first."""
+        jobs = self._t.jobs
+        stmt = self._select().where(*self._where(filters)).order_by(jobs.c.created_at, jobs.c.job_id)
+        with self._conn() as conn:
+            names, raw = self._fetch(conn, stmt)
+        return [self._codec.decode_row(names, r) for r in raw]
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Every job whose status is not terminal (pending, submitted, queued, in_progress,
+        downloading, timed_out_waiting, unknown), oldest first: what ``resume`` must look at."""
+        jobs = self._t.jobs
+        stmt = (
+            self._select()
+            .where(ACTIVE)
+            .order_by(jobs.c.created_at, jobs.c.job_id)
+        )
+        with self._conn() as conn:
+            names, raw = self._fetch(conn, stmt)
+        return [self._codec.decode_row(names, r) for r in raw]
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The whole ledger as a DataFrame with real dtypes (see ``LEDGER_DTYPES``), oldest first.
+
+        A fresh frame each time: changing it does not change the ledger. For SQLite ledgers of
+        50,000 rows or more a columnar snapshot (``<file>-df.parquet``, see :attr:`df_cache_path`)
+        makes repeated loads fast: only rows changed since it was written are read from SQL.
+        """
+        path = self.df_cache_path
+        if path is None:
+            return self._frame([])
+        return self._cached_frame(path)
+
+    @property
+    def df_cache_path(self) -> Path | None:
+        """The columnar snapshot file that speeds up :attr:`df` (it may not exist yet), or None
+        when not used: server databases, in-memory ledgers, ``df_cache=False``, or no pyarrow."""
+        if self._path is None or not self._df_cache_enabled or not _cache.available():
+            return None
+        return _cache.path_for(self._path)
+
+    def _cached_frame(self, path: Path) -> pd.DataFrame:
+        snap = _cache.read(path)
+        jobs = self._t.jobs
+        with _no_gc():
+            with self._conn() as conn:  # one read transaction: rev, count and rows agree
+                meta = self._meta(conn)
+                rev, ledger_id = _int_or(meta.get("rev"), 0), meta.get("ledger_id", "")
+                count = int(conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one())
+                if snap is not None and (snap.ledger_id != ledger_id or snap.rev > rev):
+                    snap = None
+                if snap is not None:
+                    names, raw = self._fetch(conn, self._select().where(jobs.c[REV] > snap.rev))
+                else:
+                    names, raw = self._fetch(conn, self._select())
+            fresh = self._codec.frame(names, raw)
+            del raw
+        if snap is None:
+            df = _sorted(fresh)
+            changed = len(df)
+        else:
+            changed = len(fresh)
+            df = snap.frame
+            if changed:
+                keep = ~df["job_id"].isin(fresh["job_id"]).to_numpy()
+                df = _concat([df[keep], fresh])
+            df = _sorted(df)
+            if len(df) != count:  # rows vanished behind our back: the snapshot is not to be trusted
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+                return self._frame([])
+        if count >= _cache.MIN_ROWS and (snap is None or changed >= max(10_000, count // 20)):
+            _cache.write(path, df, rev, ledger_id)
+        return df
+
+    def query(
+        self,
+        model: str | Sequence[str] | None = None,
+        provider: str | Sequence[str] | None = None,
+        status: str | Sequence[str] | None = None,
+        tag: str | Sequence[str] | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        emulated: bool | None = None,
+        *,
+        batch_id: str | Sequence[str] | None = None,
+        action: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Jobs matching every given filter, as a DataFrame like :attr:`df`.
+
+        Each of model, provider, status, batch_id, action and tag takes one value or a list (any
+        of them matches; for ``tag``: a job carrying any of the tags). ``since`` (inclusive) and
+        ``until`` (exclusive) bound ``created_at``: datetimes (naive = UTC), dates or ISO strings.
+        ``emulated`` True/False keeps only emulator / only real jobs.
+        """
+        filters = dict(
+            model=model, provider=provider, status=status, tag=tag, since=since, until=until,
+            emulated=emulated, batch_id=batch_id, action=action,
+        )
+        return self._frame(self._where(filters))
+
+    def _where(self, filters: Mapping[str, Any]) -> list[sa.ColumnElement[bool]]:
+        jobs = self._t.jobs
+        clauses: list[sa.ColumnElement[bool]] = []
+        for name, value in filters.items():
+            if name not in _FILTERS:
+                raise ValidationError(name, value, _FILTERS, message=f"unknown filter {name!r}")
+            if value is None:
+                continue
+            if name in ("model", "provider", "status", "batch_id", "action"):
+                values = _as_list(value)
+                choices = STATUSES if name == "status" else ACTIONS if name == "action" else None
+                for v in values:
+                    if not isinstance(v, str) or (choices is not None and v not in choices):
+                        raise ValidationError(name, v, choices or "strings")
+                clauses.append(jobs.c[name].in_(values))
+            elif name == "tag":
+                tags = split_tags(_as_list(value), "tag")
+                # whole, case-sensitive tags: find ",tag," in ",a,b," (LIKE would ignore case on SQLite)
+                padded = sa.literal(",", sa.Text) + sa.func.coalesce(jobs.c.tags, "") + sa.literal(",", sa.Text)
+                find = sa.func.strpos if self._t.dialect == "postgresql" else sa.func.instr
+                clauses.append(sa.or_(*[find(padded, f",{t},") > 0 for t in tags]) if tags else sa.false())
+            elif name == "since":
+                clauses.append(jobs.c.created_at >= self._codec.encode_datetime(value, "since"))
+            elif name == "until":
+                clauses.append(jobs.c.created_at < self._codec.encode_datetime(value, "until"))
+            elif name == "emulated":
+                if not isinstance(value, (bool, np.bool_)):
+                    raise ValidationError("emulated", value, "True, False or None")
+                clauses.append(jobs.c.emulated == bool(value))
+        return clauses
+
+    def _frame(self, where: list[sa.ColumnElement[bool]]) -> pd.DataFrame:
+        with _no_gc():
+            with self._conn() as conn:
+                names, raw = self._fetch(conn, self._select().where(*where))
+            df = self._codec.frame(names, raw)
+            del raw
+        return _sorted(df)
+
+    def __len__(self) -> int:
+        with self._conn() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(self._t.jobs)).scalar_one())
+
+    def __contains__(self, job_id: object) -> bool:
+        jobs = self._t.jobs
+        with self._conn() as conn:
+            return conn.execute(sa.select(jobs.c.job_id).where(jobs.c.job_id == job_id)).first() is not None
+
+    # ------------------------------------------------------------------------------------------
+    # cost
+    # ------------------------------------------------------------------------------------------
+    def cost_by(self, by: str | Sequence[str] = ("model", "day"), **filters: Any) -> pd.DataFrame:
+        """Spend grouped by any of ``model``, ``provider``, ``status``, ``day`` (UTC date of
+        ``created_at``) and ``tag`` (a job with two tags counts under both).
+
+        Returns one row per group with ``count``, ``estimated_cost`` and ``billed_cost`` (sums;
+        NaN when no job in the group has a known cost), sorted by the groups. Takes the same
+        filters as :meth:`query`, e.g. ``cost_by("model", emulated=False)``.
+        """
+        keys = [by] if isinstance(by, str) else list(by)
+        for k in keys:
+            if k not in GROUPINGS:
+                raise ValidationError("by", k, GROUPINGS)
+        if len(set(keys)) != len(keys):
+            raise ValidationError("by", keys, "each grouping at most once")
+        jobs = self._t.jobs
+        exprs = []
+        for k in keys:
+            if k == "day":
+                exprs.append(self._day_expr().label("day"))
+            elif k == "tag":
+                exprs.append(jobs.c.tags.label("tag"))
+            else:
+                exprs.append(jobs.c[k].label(k))
+        stmt = sa.select(
+            *exprs,
+            sa.func.count().label("count"),
+            sa.func.sum(jobs.c.estimated_cost).label("estimated_cost"),
+            sa.func.sum(jobs.c.billed_cost).label("billed_cost"),
+        ).where(*self._where(filters))
+        if exprs:
+            stmt = stmt.group_by(*[sa.text(str(i + 1)) for i in range(len(exprs))])
+        with self._conn() as conn:
+            names, raw = self._fetch(conn, stmt)
+        columns = list(zip(*raw)) if raw else [()] * len(names)
+        data: dict[str, Any] = {}
+        for name, seq in zip(names, columns):
+            if name == "day":
+                days = np.array([np.nan if d is None else d for d in seq], dtype="float64")
+                data[name] = pd.to_datetime(days * 86400.0, unit="s").astype("datetime64[us]")
+            elif name == "tag":
+                data[name] = pd.array(list(seq), dtype="string")
+            elif name in ("model", "provider", "status"):
+                data[name] = self._codec.frame_from_columns({name: seq})[name].array
+            elif name == "count":
+                data[name] = np.array(seq, dtype="int64")
+            else:
+                data[name] = np.array([np.nan if v is None else float(v) for v in seq], dtype="float64")
+        out = pd.DataFrame(data)
+        if "tag" in keys:
+            out["tag"] = out["tag"].str.split(",")
+            out = out.explode("tag", ignore_index=True)
+            out["tag"] = out["tag"].astype("string")
+            grouped = out.groupby(keys, dropna=False, observed=True, sort=False)
+            out = grouped.agg(
+                count=("count", "sum"),
+                estimated_cost=("estimated_cost", lambda s: s.sum(min_count=1)),
+                billed_cost=("billed_cost", lambda s: s.sum(min_count=1)),
+            ).reset_index()
+        if keys:
+            out = out.sort_values(keys, kind="stable", na_position="last", ignore_index=True)
+        return out[[*keys, "count", "estimated_cost", "billed_cost"]]
+
+    def _day_expr(self) -> sa.ColumnElement[Any]:
+        return day_number(self._t.jobs.c.created_at, self._t.dialect)
+
+    # ------------------------------------------------------------------------------------------
+    # files
+    # ------------------------------------------------------------------------------------------
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Write the whole ledger to a Parquet file (dtypes kept); returns the path."""
+        path = Path(path)
+        try:
+            self.df.to_parquet(path, index=False)
+        except ImportError as exc:
+            raise LedgerError(f"writing Parquet needs pyarrow: pip install 'sorakit[parquet]' ({exc})") from None
+        return path
+
+    def to_csv(self, path: str | os.PathLike[str]) -> Path:
+        """Write the whole ledger to a CSV file (ISO-8601 UTC times, tags as 'a,b'); returns the path."""
+        path = Path(path)
+        self.df.to_csv(path, index=False)
+        return path
+
+    def import_parquet(self, path: str | os.PathLike[str]) -> int:
+        """Add the rows of a Parquet export whose job_id is not in the ledger yet (one
+        transaction); returns how many were imported."""
+        try:
+            frame = pd.read_parquet(path)
+        except ImportError as exc:
+            raise LedgerError(f"reading Parquet needs pyarrow: pip install 'sorakit[parquet]' ({exc})") from None
+        return self._import_frame(frame)
+
+    def import_csv(self, path: str | os.PathLike[str]) -> int:
+        """Add the rows of a CSV export whose job_id is not in the ledger yet (one transaction);
+        returns how many were imported."""
+        raw = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+        return self._import_frame(_typed_from_text(raw))
+
+    def _import_frame(self, frame: pd.DataFrame) -> int:
+        unknown = [c for c in frame.columns if c not in COLS]
+        if unknown:
+            raise ValidationError(
+                str(unknown[0]), list(unknown), LEDGER_COLUMNS, "the file has columns the ledger does not know"
+            )
+        if "job_id" not in frame.columns:
+            raise ValidationError("job_id", None, "a job_id column", "the file has no job_id column")
+        names = list(frame.columns)
+        columns = [_python_values(frame[n]) for n in names]
+        records = [dict(zip(names, vals)) for vals in zip(*columns)] if len(frame) else []
+        seen: set[str] = set()
+        candidates = []
+        for rec in records:
+            rec = {k: v for k, v in rec.items() if v is not None}
+            jid = rec.get("job_id")
+            if jid is not None:
+                if jid in seen:
+                    continue
+                seen.add(jid)
+            candidates.append(self._new_row(rec))
+        if not candidates:
+            return 0
+        jobs = self._t.jobs
+        with self._write() as conn:
+            existing: set[str] = set()
+            ids = [r["job_id"] for r in candidates]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                existing.update(conn.execute(sa.select(jobs.c.job_id).where(jobs.c.job_id.in_(chunk))).scalars())
+            fresh = [r for r in candidates if r["job_id"] not in existing]
+            if fresh:
+                self._insert_rows(conn, fresh)
+        return len(fresh)
+
+    # ------------------------------------------------------------------------------------------
+    # lifetime
+    # ------------------------------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """Where the ledger lives: an absolute file path, ``:memory:``, or a URL with the password masked."""
+        return self._location
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a server database or an in-memory ledger."""
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._engine is None
+
+    def close(self) -> None:
+        """Release the database connections. Committed data is already safe; closing twice is fine."""
+        engine, self._engine = getattr(self, "_engine", None), None
+        if engine is not None and self._owns_engine:
+            engine.dispose()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = ", closed" if self.closed else ""
+        return f"Ledger({self._location!r}{state})"
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of result tuples are created and
+    dropped: none of them can form a cycle, and repeated collections over them cost seconds."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _short(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _flatten_tags(tags: tuple[Any, ...]) -> list[str]:
+    out: list[str] = []
+    for t in tags:
+        for s in split_tags(t if isinstance(t, str) else list(t)):
+            if s not in out:
+                out.append(s)
+    return out
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    created = df["created_at"]
+    if len(df) > 1 and not created.is_monotonic_increasing:
+        df = df.sort_values(["created_at", "job_id"], kind="stable", na_position="last", ignore_index=True)
+    return df
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate ledger frames keeping categorical columns categorical (and their categories
+    the same as a fresh read would give: fixed ones first, then the observed values sorted)."""
+    parts = [p for p in parts if len(p)] or parts[:1]
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    parts = [p.copy(deep=False) for p in parts]
+    for name, dtype in LEDGER_DTYPES.items():
+        if not (isinstance(dtype, pd.CategoricalDtype) or dtype == "category"):
+            continue
+        seen: set[str] = set()
+        for p in parts:
+            col = p[name]
+            seen.update(str(c) for c in col.cat.remove_unused_categories().cat.categories)
+        if isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None:
+            fixed = [str(c) for c in dtype.categories]
+            categories = fixed + sorted(seen - set(fixed))
+        else:
+            categories = sorted(seen)
+        for p in parts:
+            p[name] = p[name].cat.set_categories(categories)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _python_values(series: pd.Series) -> list[Any]:
+    """A column as Python values with every kind of missing turned into None."""
+    mask = series.isna().to_numpy()
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
+        values = list(series.dt.to_pydatetime()) if len(series) else []
+    else:
+        values = series.astype(object).tolist()
+    return [None if m else v for v, m in zip(values, mask)]
+
+
+def _typed_from_text(raw: pd.DataFrame) -> pd.DataFrame:
+    """Columns of a CSV read as text turned back into their ledger types."""
+    out = {}
+    for name in raw.columns:
+        col = COLS.get(name)
+        s = raw[name]
+        if col is None or col.kind in ("id", "str", "tags", "json", "cat"):
+            out[name] = s
+        elif col.kind in ("int", "int8"):
+            out[name] = pd.to_numeric(s, errors="raise").astype(LEDGER_DTYPES[name])
+        elif col.kind == "float":
+            out[name] = pd.to_numeric(s, errors="raise").astype("float64")
+        elif col.kind == "bool":
+            lowered = s.str.strip().str.lower()
+            mapped = lowered.map({"true": True, "false": False, "1": True, "0": False})
+            bad = lowered.notna() & mapped.isna()
+            if bad.any():
+                raise ValidationError(name, s[bad].iloc[0], "True or False")
+            out[name] = mapped.astype("boolean")
+        elif col.kind == "datetime":
+            out[name] = pd.to_datetime(s, utc=True, format="ISO8601")
+    return pd.DataFrame(out)

@@ -1,0 +1,238 @@
+"""What the ledger stores: column names, kinds, pandas dtypes, and the SQL tables.
+
+One row per job (one per variation for providers that return several videos per task).
+The table is built per SQL dialect so each backend stores values in its fastest faithful form:
+
+* PostgreSQL: ``timestamptz`` for datetimes, ``boolean``, ``bigint``, ``double precision``.
+* SQLite: datetimes as REAL seconds since the Unix epoch (UTC), exact to the microsecond for
+  1970-2106. Reading a million of them into pandas is one vectorised conversion instead of a
+  million string parses, and ``datetime(created_at, 'unixepoch')`` still shows them readably
+  in the ``sqlite3`` shell.
+
+Besides the public columns the table has ``_rev``: the number of the write transaction that last
+touched the row (from the ``meta`` counter ``rev``). It lets ``Ledger.df`` reuse a local columnar
+snapshot and read only what changed since. It never appears in ``Ledger.df`` or in row dicts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import pandas as pd
+import sqlalchemy as sa
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "TERMINAL_STATUSES",
+    "ACTIONS",
+    "BILLED_COST_SOURCES",
+    "LEDGER_COLUMNS",
+    "LEDGER_DTYPES",
+    "LEDGER_COLUMN_DOCS",
+    "GROUPINGS",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the table layout this code writes. Older ledgers are upgraded on open."""
+
+STATUSES: tuple[str, ...] = (
+    "pending",
+    "submitted",
+    "queued",
+    "in_progress",
+    "downloading",
+    "completed",
+    "failed",
+    "cancelled",
+    "timed_out_waiting",
+    "unknown",
+)
+"""Every job status, in lifecycle order (the category order of ``Ledger.df['status']``)."""
+
+TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+"""Statuses after which nothing more happens. ``timed_out_waiting`` and ``unknown`` are *not*
+terminal: the job may still be running remotely, so ``Ledger.pending()`` returns them for resume."""
+
+ACTIONS: tuple[str, ...] = ("generate", "remix", "extend", "edit")
+BILLED_COST_SOURCES: tuple[str, ...] = ("provider", "catalog", "none")
+GROUPINGS: tuple[str, ...] = ("model", "provider", "status", "day", "tag")
+"""What ``Ledger.cost_by`` can group on (``day`` is the UTC date of ``created_at``)."""
+
+
+@dataclass(frozen=True)
+class _Col:
+    name: str
+    kind: str  # id, str, cat, int, int8, float, bool, datetime, tags, json
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+_COLS: tuple[_Col, ...] = (
+    _Col("job_id", "id", "Local job id: 'job_' + 26 lowercase Crockford base32 characters, sortable by creation time."),
+    _Col("batch_id", "str", "Id shared by the jobs of one batch / comparison run."),
+    _Col("provider", "cat", "Service that ran the job: openai, runware, runcrate, relay, gemini, emulator..."),
+    _Col("model", "cat", "Canonical model name from the catalog (sora-2, veo-3-fast, ...)."),
+    _Col("provider_model", "str", "The provider's own model id."),
+    _Col("provider_job_id", "str", "The provider's handle: video id, Runware taskUUID, or operation name."),
+    _Col("variation_index", "int", "Which of several videos one task returned (Runware numberResults).", 0),
+    _Col("status", "cat", "Job status; see sorakit.ledger.STATUSES.", choices=STATUSES),
+    _Col("progress", "int", "Percent done as the provider reports it (0-100).", 0, 100),
+    _Col("action", "cat", "generate, remix, extend or edit.", choices=ACTIONS),
+    _Col("prompt", "str", "The text prompt."),
+    _Col("negative_prompt", "str", "What to avoid, where supported."),
+    _Col("seed", "int", "Random seed, when one was set or reported."),
+    _Col("size", "str", "Frame size as 'WIDTHxHEIGHT', e.g. '1280x720'."),
+    _Col("width", "int", "Frame width in pixels.", 1),
+    _Col("height", "int", "Frame height in pixels.", 1),
+    _Col("seconds", "float", "Clip length in seconds.", 0),
+    _Col("fps", "float", "Frames per second.", 0),
+    _Col("audio", "bool", "Whether an audio track was asked for / produced."),
+    _Col("variations", "int", "How many videos the request asked for.", 1),
+    _Col("input_image_sha256", "str", "sha256 of the first-frame image for image-to-video."),
+    _Col("source_video_id", "str", "Provider video id of the source for remix / extend / edit."),
+    _Col("created_at", "datetime", "When the row was written (UTC)."),
+    _Col("submitted_at", "datetime", "When the provider acknowledged the job (UTC)."),
+    _Col("completed_at", "datetime", "When the job reached a terminal status (UTC)."),
+    _Col("updated_at", "datetime", "Last change to the row (UTC); set on every update."),
+    _Col("latency_s", "float", "Seconds from submit to completion.", 0),
+    _Col("estimated_cost", "float", "Catalog estimate before submit, in `currency` (NaN = unknown).", 0),
+    _Col("billed_cost", "float", "What was billed, in `currency` (NaN = unknown).", 0),
+    _Col("billed_cost_source", "cat", "Where billed_cost came from: provider, catalog or none.", choices=BILLED_COST_SOURCES),
+    _Col("currency", "str", "ISO currency code of the costs, e.g. 'USD'."),
+    _Col("video_url", "str", "Provider download URL (may expire)."),
+    _Col("video_url_expires_at", "datetime", "When video_url stops working (UTC)."),
+    _Col("file_path", "str", "Where the video file was saved."),
+    _Col("poster_path", "str", "Where the poster image was saved."),
+    _Col("sha256", "str", "sha256 of the video file."),
+    _Col("bytes", "int", "Size of the video file in bytes.", 0),
+    _Col("error_code", "str", "Provider or sorakit error code when the job failed."),
+    _Col("error_message", "str", "Readable error message when the job failed."),
+    _Col("tags", "tags", "Free labels; in Ledger.df one string joined by ','."),
+    _Col("rating", "int8", "Your rating, 1-5.", 1, 5),
+    _Col("notes", "str", "Your free-text notes."),
+    _Col("emulated", "bool", "True when the built-in emulator produced the video (no real spend)."),
+    _Col("attempts", "int", "How many submit attempts were made.", 0),
+    _Col("schema_version", "int", "Ledger schema version that wrote the row."),
+    _Col("extra", "json", "Provider-specific raw data as JSON text."),
+)
+
+COLS: Mapping[str, _Col] = MappingProxyType({c.name: c for c in _COLS})
+
+LEDGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in _COLS)
+"""Every ledger column, in table (and ``Ledger.df``) order."""
+
+LEDGER_COLUMN_DOCS: Mapping[str, str] = MappingProxyType({c.name: c.doc for c in _COLS})
+"""One sentence per column, for tooltips and docs."""
+
+STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
+ACTION_DTYPE = pd.CategoricalDtype(list(ACTIONS))
+SOURCE_DTYPE = pd.CategoricalDtype(list(BILLED_COST_SOURCES))
+DATETIME_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
+
+_KIND_DTYPE = {
+    "id": "string",
+    "str": "string",
+    "tags": "string",
+    "json": "string",
+    "cat": "category",
+    "int": "Int64",
+    "int8": "Int8",
+    "float": "float64",
+    "bool": "boolean",
+    "datetime": DATETIME_DTYPE,
+}
+_FIXED_CATEGORIES = {"status": STATUS_DTYPE, "action": ACTION_DTYPE, "billed_cost_source": SOURCE_DTYPE}
+
+
+def _dtype_for(col: _Col):
+    if col.name in _FIXED_CATEGORIES:
+        return _FIXED_CATEGORIES[col.name]
+    return _KIND_DTYPE[col.kind]
+
+
+LEDGER_DTYPES: Mapping[str, object] = MappingProxyType({c.name: _dtype_for(c) for c in _COLS})
+"""pandas dtype of every column of ``Ledger.df``: ``string`` for text, ``category`` for provider,
+model, status, action and billed_cost_source (the last three with a fixed category order),
+``Int64`` / ``Int8`` for integers, ``float64`` for money and durations, ``boolean`` for flags and
+``datetime64[us, UTC]`` for times."""
+
+DATETIME_COLUMNS = tuple(c.name for c in _COLS if c.kind == "datetime")
+
+REV = "_rev"  # internal change counter column
+
+
+def _sql_type(col: _Col, dialect: str) -> sa.types.TypeEngine:
+    kind = col.kind
+    if kind == "datetime":
+        return sa.DateTime(timezone=True) if dialect != "sqlite" else sa.Double()
+    if kind in ("int", "int8"):
+        return sa.BigInteger() if kind == "int" else sa.SmallInteger()
+    if kind == "float":
+        return sa.Double()
+    if kind == "bool":
+        return sa.Boolean(create_constraint=False)
+    return sa.Text()
+
+
+ACTIVE_SQL = "status IS NULL OR status NOT IN ('cancelled', 'completed', 'failed')"
+"""Rows whose status is not terminal (``TERMINAL_STATUSES``), as SQL."""
+assert set(re.findall(r"'(\w+)'", ACTIVE_SQL)) == TERMINAL_STATUSES
+ACTIVE = sa.text(ACTIVE_SQL)
+
+
+def day_number(created_at: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
+    """Whole days since 1970-01-01 UTC: the ``day`` of ``cost_by`` (the same SQL as the index)."""
+    if dialect == "sqlite":
+        return sa.cast(created_at / sa.literal_column("86400.0", sa.Double()), sa.BigInteger)
+    epoch = sa.extract("epoch", created_at)
+    return sa.cast(sa.func.floor(epoch / sa.literal_column("86400")), sa.BigInteger)
+
+
+@dataclass
+class Tables:
+    metadata: sa.MetaData
+    jobs: sa.Table
+    meta: sa.Table
+    dialect: str
+
+
+def build_tables(dialect: str) -> Tables:
+    """The ``jobs`` and ``meta`` tables as stored by ``dialect`` (``sqlite``, ``postgresql``...)."""
+    md = sa.MetaData()
+    cols = []
+    for c in _COLS:
+        if c.kind == "id":
+            cols.append(sa.Column(c.name, sa.Text(), primary_key=True))
+        else:
+            cols.append(sa.Column(c.name, _sql_type(c, dialect), nullable=True))
+    cols.append(sa.Column(REV, sa.BigInteger(), nullable=True))
+    jobs = sa.Table(
+        "jobs",
+        md,
+        *cols,
+        sa.Index("ix_jobs_created_at", "created_at"),  # since / until
+        # pending(): only jobs that are not terminal are in this (small, partial) index, so a
+        # million finished jobs cost it nothing; ACTIVE_SQL must match its WHERE word for word
+        sa.Index("ix_jobs_active", "created_at", "job_id", sqlite_where=ACTIVE, postgresql_where=ACTIVE),
+        sa.Index("ix_jobs_rev", REV),  # rows changed since the Ledger.df snapshot
+    )
+    if dialect == "sqlite":
+        # SQLite aggregates by sorting every row; this index hands cost_by(["model", "day"]), the
+        # everyday spend report, its groups already in order (PostgreSQL hash-aggregates instead).
+        sa.Index(
+            "ix_jobs_model_day", jobs.c.model, day_number(jobs.c.created_at, dialect),
+            jobs.c.estimated_cost, jobs.c.billed_cost,
+        )
+    meta = sa.Table(
+        "meta",
+        md,
+        sa.Column("key", sa.Text(), primary_key=True),
+        sa.Column("value", sa.Text(), nullable=True),
+    )
+    return Tables(md, jobs, meta, dialect)
