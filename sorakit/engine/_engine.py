@@ -1,0 +1,1187 @@
+"""The async core: the only place that sends, waits, retries, limits, downloads and writes job state.
+
+Everything here runs on the engine loop (`_loop.EngineLoop`). Providers only map requests and
+responses; the ledger only stores; this module decides.
+
+Job life (one *task* = one create call; a task with ``variations=n`` owns n ledger rows)::
+
+    pending ──create──▶ submitted ─▶ queued ─▶ in_progress ─▶ downloading ─▶ completed
+       │                   ▲                                      │
+       │ outcome unknown   │ adopt match                          └─▶ failed (code, message)
+       └──▶ unknown ──reconcile (list)──┘   provably absent ──▶ re-send
+    any wait past max_wait ──▶ timed_out_waiting (resumable: polled again by resume())
+
+Retry rules (the point of this module):
+
+* GETs (poll, list, download) and Runware ``getResponse`` are retried on 429, 5xx and transport
+  errors, following ``retry-after`` / ``openai-poll-after-ms``, else exponential backoff with
+  jitter, until the job's wait bound.
+* A create is re-sent only when that cannot make a second job:
+  - the request provably never left (connection refused, pool timeout) or was refused (429);
+  - Runware: the client names the task (``taskUUID``): after an unknown outcome the engine polls
+    the UUID first; found -> adopt, not found -> re-send the same UUID (a conflict means "exists").
+  - OpenAI (no idempotency key): an unknown outcome (timeout, reset, 5xx after sending) is
+    *never* re-sent blindly. The row becomes ``unknown``; the engine lists ``GET /videos`` back
+    to the send time minus a clock-skew slack and adopts the earliest video with the same prompt,
+    model, size and seconds that no other ledger row owns. Only when the listed window holds no
+    match, and at least ``reconcile_grace`` seconds have passed since the send (so a request
+    still in flight cannot appear later), is the job *provably absent* and sent again.
+* Every state transition is one committed ledger update, made before anyone is told. The row
+  exists (with the client reference) before the create is sent; for OpenAI, ``attempts`` and the
+  send time are committed just before each send, so a restart knows a create may be out there.
+
+Resume rules (`Engine.resume_rows`, called by ``Studio.resume()`` and when a Studio opens):
+
+=====================================  =========================================================
+row                                    what resume does
+=====================================  =========================================================
+``pending``, client-named (Runware)    poll the taskUUID first; known -> adopt; unknown -> send
+                                       (same UUID: a conflict means it exists -> poll)
+``pending``, OpenAI, ``attempts == 0``  never sent: send
+``pending``, OpenAI, ``attempts > 0``   may have been sent before the crash: reconcile (above)
+``unknown``                            reconcile (Runware: poll first)
+``submitted`` / ``queued`` /           poll (no re-send), then download
+``in_progress`` / ``timed_out_waiting``
+``downloading``                        download (a stale link is refreshed by polling)
+=====================================  =========================================================
+
+Rows carry ``extra.owner`` (host, pid, session). Resume skips rows whose owner is another live
+process on this host (two notebooks on one ledger do not both drive a job) unless forced, and
+claims the rows it takes. A provider that can neither name its jobs nor list them leaves an
+unknown-outcome create ``unknown``: never re-sent automatically (it could bill twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import datetime as dt
+import functools
+import heapq
+import logging
+import math
+import os
+import random
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import httpx
+
+from .._exceptions import (
+    ConflictError,
+    JobFailed,
+    JobTimeout,
+    NotFoundError,
+    PermissionDenied,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+    SorakitError,
+    TransportError,
+)
+from .._types import TERMINAL, JobState, VideoRequest
+from ..catalog import Catalog, Plan, plan as make_plan
+from ..media import IncompleteDownload, download as media_download, make_poster
+from ..providers import Provider, make_provider
+from ._budget import Budget
+from ._config import ProviderSetup
+
+__all__ = ["Engine", "Policy", "Runtime", "OWNER"]
+
+log = logging.getLogger("sorakit.engine")
+
+UTC = dt.timezone.utc
+POLL_STATUSES = frozenset({"submitted", "queued", "in_progress", "timed_out_waiting"})
+CREATE_STATUSES = frozenset({"pending", "unknown"})
+
+# httpx errors where the request provably never reached the server
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# everything else in httpx.TransportError: the request may have been processed
+_TRANSPORT = (httpx.TransportError, IncompleteDownload)
+
+OWNER = {"host": socket.gethostname(), "pid": os.getpid(), "session": uuid.uuid4().hex[:12]}
+"""Who drives jobs in this process (recorded in each row's ``extra.owner``)."""
+
+_DRIVERS: dict[str, "Engine"] = {}
+"""job id -> the engine driving it, across every Studio of this process (re-running a notebook cell
+that makes a new Studio must not drive a job twice)."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def owned_elsewhere(row: dict) -> bool:
+    """True when another live process on this host drives this row (resume leaves it alone)."""
+    owner = (row.get("extra") or {}).get("owner") or {}
+    if not owner or owner.get("host") != OWNER["host"]:
+        return False
+    pid = owner.get("pid")
+    if pid == OWNER["pid"] or not isinstance(pid, int):
+        return False
+    return _pid_alive(pid)
+
+
+@dataclass
+class Policy:
+    """Timing knobs of the engine (seconds). Defaults suit real services; tests shrink them."""
+
+    poll_initial: float = 1.0
+    """First poll delay when the server gives no hint (the official SDK uses 1 s)."""
+    poll_min: float = 0.05
+    poll_max: float = 15.0
+    """Cap of the exponential poll backoff."""
+    poll_factor: float = 1.5
+    jitter: float = 0.1
+    """± fraction of random jitter on every delay."""
+    eta_polling: bool = True
+    """Poll again when the reported progress says the job should be done, if that is sooner."""
+    retry_initial: float = 0.5
+    retry_max: float = 30.0
+    request_timeout: float = 60.0
+    connect_timeout: float = 10.0
+    download_retries: int = 8
+    download_concurrency: int = 4
+    reconcile_slack: float = 300.0
+    """How far before the send time a listed video may have been created (clock skew)."""
+    reconcile_grace: float = 10.0
+    """How long after a send before "not listed" proves the create never happened."""
+    max_resends: int = 3
+    """Re-sends of a provably absent create before giving up (row stays ``unknown``)."""
+    progress_write_interval: float = 1.0
+    """Minimum seconds between progress-only ledger writes of one job."""
+
+
+class _Deadline(Exception):
+    """The job's wait bound ran out."""
+
+
+class _Suspend(Exception):
+    """Stop driving the task; rows keep their (non-terminal) status; waiters get ``error``."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+class Runtime:
+    """One provider as reached from this process: its `Provider`, HTTP client and limits."""
+
+    def __init__(self, setup: ProviderSetup, concurrency: int, policy: Policy):
+        self.setup = setup
+        self.name = setup.name
+        self.emulated = setup.emulated
+        self.provider: Provider = make_provider(
+            setup.info, base_url=setup.base_url, api_key=setup.key.reveal() if setup.key else None,
+            **setup.options)
+        self.concurrency = concurrency
+        self.policy = policy
+        self._client: Optional[httpx.AsyncClient] = None
+        self._slots: Optional[asyncio.Semaphore] = None
+        self._downloads: Optional[asyncio.Semaphore] = None
+        self._reconcile: Optional[asyncio.Lock] = None
+        self.rates: dict[str, tuple[float, int]] = {}
+        """Learned (progress points per second, samples) per model, for poll timing."""
+        self._parked: list = []
+        self._seq = 0
+        self.inflight: collections.Counter = collections.Counter()
+        """Create calls on the wire, by prompt (reconciliation waits for them to land)."""
+        self.claimed: set[str] = set()
+        """Provider job ids taken by a row in this process (reconciliation never adopts them)."""
+
+    def learn_rate(self, model: str, rate: float) -> None:
+        old, n = self.rates.get(model, (None, 0))
+        self.rates[model] = (rate if old is None else 0.7 * old + 0.3 * rate, n + 1)
+
+    def park(self, order: float, fut: "asyncio.Future") -> None:
+        """A job waiting in the provider's queue, to be woken (oldest first) by `wake_oldest`."""
+        self._seq += 1
+        heapq.heappush(self._parked, (order, self._seq, fut))
+
+    def wake_oldest(self) -> None:
+        while self._parked:
+            _, _, fut = heapq.heappop(self._parked)
+            if not fut.done():
+                fut.set_result(None)
+                return
+
+    def __repr__(self) -> str:
+        return f"<Runtime {self.name} {'emulated' if self.emulated else 'live'} {self.setup.base_url}>"
+
+    # created lazily on the engine loop (asyncio primitives bind to the running loop)
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            p = self.policy
+            self._client = httpx.AsyncClient(
+                transport=self.setup.transport,
+                timeout=httpx.Timeout(p.request_timeout, connect=p.connect_timeout),
+                # few idle connections: httpcore checks each idle one on every request
+                limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+                follow_redirects=True,  # httpx drops Authorization on cross-origin redirects
+            )
+        return self._client
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        return self._slots
+
+    @property
+    def downloads(self) -> asyncio.Semaphore:
+        if self._downloads is None:
+            self._downloads = asyncio.Semaphore(self.policy.download_concurrency)
+        return self._downloads
+
+    @property
+    def reconcile_lock(self) -> asyncio.Lock:
+        if self._reconcile is None:
+            self._reconcile = asyncio.Lock()
+        return self._reconcile
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+@dataclass
+class _Task:
+    """One create call and the ledger rows it feeds."""
+
+    key: str
+    rt: Runtime
+    job_ids: list[str]
+    client_ref: str
+    plan: Optional[Plan]
+    max_wait: float
+    resumed: bool = False
+    started: float = field(default_factory=time.monotonic)
+    first_hint: Optional[float] = None
+    hint: Optional[float] = None
+    last_poll: Optional[float] = None
+    holding_slot: bool = False
+    submitted_mono: Optional[float] = None
+    progress_seen: list = field(default_factory=list)  # [(monotonic, progress)]
+    downloads: list = field(default_factory=list)
+    error: Optional[BaseException] = None
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.max_wait
+
+
+class Engine:
+    """Drives jobs: submit, poll, reconcile, download, resume. Lives on the engine loop.
+
+    Args:
+        ledger: the `Ledger` (the engine is the only writer of job-state columns).
+        catalog: the model catalog (to rebuild plans on resume).
+        runtimes: ``{(provider, emulated): Runtime}``.
+        media_dir: the content-addressed media cache.
+        budget: the session `Budget` (settled as jobs end).
+        max_wait: default bound on waiting for one job (seconds).
+    """
+
+    def __init__(self, ledger: Any, catalog: Catalog, runtimes: dict[tuple[str, bool], Runtime], *,
+                 media_dir: Path, budget: Budget, max_wait: float = 1800.0,
+                 policy: Optional[Policy] = None):
+        self.ledger = ledger
+        self.catalog = catalog
+        self.runtimes = runtimes
+        self.media_dir = Path(media_dir)
+        self.budget = budget
+        self.max_wait = float(max_wait)
+        self.policy = policy or Policy()
+        self._db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sorakit-ledger")
+        self._rows: dict[str, dict] = {}
+        self._live: dict[str, dict] = {}
+        self._last_progress_write: dict[str, float] = {}
+        self._events: dict[str, asyncio.Event] = {}
+        self._errors: dict[str, BaseException] = {}
+        self._active: dict[str, _Task] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._subscribers: list[Callable[[str, dict], None]] = []
+        self._closed = False
+        self.stats = {"polls": 0, "creates": 0, "lists": 0, "downloads": 0, "retries": 0}
+
+    def __repr__(self) -> str:
+        return f"<Engine {len(self._active)} active job(s), runtimes={list(self.runtimes)}>"
+
+    # ------------------------------------------------------------------ ledger I/O (one writer)
+    async def _db_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
+
+    def subscribe(self, callback: Callable[[str, dict], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            try:
+                self._subscribers.remove(callback)
+            except ValueError:
+                pass
+
+        return unsubscribe
+
+    def _notify(self, job_id: str, changes: dict) -> None:
+        for cb in list(self._subscribers):
+            try:
+                cb(job_id, dict(changes))
+            except Exception:  # a broken widget must not break a job
+                log.exception("sorakit: subscriber %r failed", cb)
+
+    async def _write(self, job_id: str, **fields: Any) -> None:
+        """One committed ledger update, then the caches, the budget and the subscribers."""
+        fields.setdefault("updated_at", _now())
+        await self._db_call(self.ledger.update, job_id, **fields)
+        row = self._rows.setdefault(job_id, {"job_id": job_id})
+        row.update(fields)
+        live = self._live.setdefault(job_id, {})
+        for k in ("status", "progress", "error_code", "error_message"):
+            if k in fields:
+                live[k] = fields[k]
+        status = fields.get("status")
+        if status in TERMINAL:
+            source = row.get("billed_cost_source")
+            self.budget.settle(job_id, status, row.get("billed_cost") if source == "provider" else None)
+        self._notify(job_id, fields)
+        if status in TERMINAL:
+            ev = self._events.get(job_id)
+            if ev is not None:
+                ev.set()
+
+    async def _write_rows(self, job_ids: list[str], **fields: Any) -> None:
+        for jid in job_ids:
+            await self._write(jid, **fields)
+
+    def _extra(self, job_id: str, **changes: Any) -> dict:
+        extra = dict(self._rows.get(job_id, {}).get("extra") or {})
+        extra.update(changes)
+        return extra
+
+    def snapshot(self, job_ids: list[str]) -> dict[str, dict]:
+        """Latest known status/progress per job (from memory; for progress displays)."""
+        out = {}
+        for j in job_ids:
+            live = self._live.get(j)
+            out[j] = dict(live) if live else {}
+        return out
+
+    # ------------------------------------------------------------------ submitting
+    async def insert(self, rows: list[dict]) -> list[str]:
+        ids = await self._db_call(self.ledger.insert_many, rows)
+        for jid, row in zip(ids, rows):
+            self._rows[jid] = {**row, "job_id": jid}
+            self._live[jid] = {"status": row.get("status", "pending"), "progress": None}
+            self._notify(jid, {**row, "job_id": jid})
+        return ids
+
+    def start_task(self, rt: Runtime, job_ids: list[str], client_ref: str, plan: Optional[Plan],
+                   max_wait: Optional[float] = None, resumed: bool = False) -> _Task:
+        """Begin driving the rows of one create (call on the engine loop)."""
+        t = _Task(key=client_ref, rt=rt, job_ids=list(job_ids), client_ref=client_ref, plan=plan,
+                  max_wait=self.max_wait if max_wait is None else float(max_wait), resumed=resumed)
+        for jid in t.job_ids:
+            self._active[jid] = t
+            self._events[jid] = asyncio.Event()
+            self._errors.pop(jid, None)
+            _DRIVERS[jid] = self
+        task = asyncio.get_running_loop().create_task(self._run(t), name=f"sorakit:{client_ref}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return t
+
+    def is_active(self, job_id: str) -> bool:
+        return job_id in self._active
+
+    # ------------------------------------------------------------------ waiting
+    async def wait(self, job_id: str, timeout: Optional[float] = None) -> dict:
+        """Wait until the engine is done with ``job_id``; return its row or raise.
+
+        Raises `JobFailed` (failed/cancelled), `JobTimeout` (``timeout`` or the engine's wait
+        bound ran out; the job stays resumable) or the error that stopped the engine.
+        """
+        started = time.monotonic()
+        ev = self._events.get(job_id)
+        other = _DRIVERS.get(job_id)
+        if other is not None and other is not self and job_id not in self._active:
+            return await other.wait(job_id, timeout)  # another Studio of this process drives it
+        if ev is None:
+            row = await self._db_call(self.ledger.get, job_id)
+            self._rows[job_id] = row
+            if row.get("status") in TERMINAL:
+                return self._result(job_id, row, started)
+            raise JobTimeout(job_id, 0.0)
+        try:
+            if timeout is None:
+                await ev.wait()
+            else:
+                await asyncio.wait_for(ev.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise JobTimeout(job_id, time.monotonic() - started) from None
+        return self._result(job_id, self._rows.get(job_id) or {}, started)
+
+    def _result(self, job_id: str, row: dict, started: float) -> dict:
+        status = row.get("status")
+        if status == "completed":
+            return row
+        if status in ("failed", "cancelled"):
+            raise JobFailed(job_id, row.get("error_code"), row.get("error_message"))
+        err = self._errors.get(job_id)
+        if err is not None and not isinstance(err, _Deadline):
+            raise err
+        raise JobTimeout(job_id, time.monotonic() - started)
+
+    # ------------------------------------------------------------------ the task driver
+    async def _run(self, t: _Task) -> None:
+        try:
+            phase = self._phase(t)
+            if phase in ("create", "poll"):
+                await self._acquire_slot(t)
+                try:
+                    if phase == "create":
+                        await self._ensure_remote(t)
+                    await self._poll_until_remote_done(t)
+                finally:
+                    self._release_slot(t)
+            for jid in t.job_ids:
+                if self._rows[jid].get("status") == "downloading" and not any(
+                        getattr(d, "sorakit_job", None) == jid for d in t.downloads):
+                    self._spawn_download(t, jid)
+            if t.downloads:
+                await asyncio.gather(*t.downloads)
+        except _Deadline as exc:
+            t.error = exc
+            await self._mark_timed_out(t)
+        except _Suspend as exc:
+            t.error = exc.error
+            log.warning("sorakit: stopped driving %s: %s", t.job_ids, exc.error)
+        except asyncio.CancelledError:
+            t.error = SorakitError("the engine was closed while the job was running; resume() finishes it")
+            for d in t.downloads:
+                d.cancel()
+            raise
+        except Exception as exc:  # a bug or an unexpected answer: keep the row resumable
+            t.error = exc
+            log.exception("sorakit: unexpected error driving %s", t.job_ids)
+        finally:
+            for jid in t.job_ids:
+                if t.error is not None and self._rows.get(jid, {}).get("status") not in TERMINAL:
+                    self._errors[jid] = t.error
+                if self._active.get(jid) is t:
+                    del self._active[jid]
+                    if _DRIVERS.get(jid) is self:
+                        del _DRIVERS[jid]
+                ev = self._events.get(jid)
+                if ev is not None:
+                    ev.set()
+
+    def _phase(self, t: _Task) -> str:
+        statuses = {self._rows[j].get("status") or "pending" for j in t.job_ids}
+        if statuses & CREATE_STATUSES:
+            return "create"
+        if statuses & POLL_STATUSES:
+            return "poll"
+        if "downloading" in statuses:
+            return "download"
+        return "done"
+
+    def _open_rows(self, t: _Task) -> list[str]:
+        return [j for j in t.job_ids if self._rows[j].get("status") not in TERMINAL]
+
+    def _remaining(self, t: _Task) -> float:
+        return t.deadline - time.monotonic()
+
+    async def _sleep(self, t: _Task, seconds: float) -> None:
+        remaining = self._remaining(t)
+        if remaining <= 0:
+            raise _Deadline()
+        if seconds >= remaining:
+            await asyncio.sleep(max(0.0, remaining))
+            raise _Deadline()
+        await asyncio.sleep(max(0.0, seconds))
+
+    def _jitter(self, seconds: float) -> float:
+        j = self.policy.jitter
+        return seconds * (1.0 + random.uniform(-j, j)) if j else seconds
+
+    def _backoff(self, attempt: int, retry_after: Optional[float] = None) -> float:
+        if retry_after is not None and retry_after >= 0:
+            return retry_after + random.uniform(0, 0.05)
+        p = self.policy
+        return min(p.retry_max, p.retry_initial * (2 ** attempt)) * random.uniform(0.5, 1.0)
+
+    async def _acquire_slot(self, t: _Task) -> None:
+        remaining = self._remaining(t)
+        if remaining <= 0:
+            raise _Deadline()
+        try:
+            await asyncio.wait_for(t.rt.slots.acquire(), remaining)
+        except asyncio.TimeoutError:
+            raise _Deadline() from None
+        t.holding_slot = True
+
+    def _release_slot(self, t: _Task) -> None:
+        if t.holding_slot:
+            t.holding_slot = False
+            t.rt.slots.release()
+
+    # ------------------------------------------------------------------ HTTP with safe retries
+    async def _safe(self, t: _Task, build: Callable[[], httpx.Request], op: str) -> httpx.Response:
+        """Send an idempotent request, retrying 429 / 5xx / transport errors until the deadline."""
+        attempt = 0
+        while True:
+            try:
+                response = await t.rt.client.send(build())
+            except _TRANSPORT as exc:
+                self.stats["retries"] += 1
+                log.debug("sorakit: %s transport error (%s), retrying", op, type(exc).__name__)
+                await self._sleep(t, self._backoff(attempt))
+                attempt += 1
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                await response.aread()
+                retry_after = None
+                if response.status_code == 429:
+                    try:
+                        t.rt.provider.raise_for_error(response)
+                    except RateLimitError as exc:
+                        retry_after = exc.retry_after
+                    except ProviderError:
+                        pass
+                self.stats["retries"] += 1
+                await self._sleep(t, self._backoff(attempt, retry_after))
+                attempt += 1
+                continue
+            return response
+
+    # ------------------------------------------------------------------ create / reconcile
+    def _plan(self, t: _Task) -> Plan:
+        if t.plan is None:
+            t.plan = self.plan_from_row(self._rows[t.job_ids[0]])
+        return t.plan
+
+    def plan_from_row(self, row: dict) -> Plan:
+        """Rebuild the `Plan` of a ledger row (input image from the media cache)."""
+        image = None
+        sha = row.get("input_image_sha256")
+        if sha:
+            folder = self.media_dir / sha[:2]
+            found = sorted(folder.glob(f"{sha}.*")) if folder.is_dir() else []
+            if not found:
+                raise SorakitError(f"job {row.get('job_id')}: its input image ({sha[:12]}…) is not in "
+                                   f"the media cache {self.media_dir}, so it cannot be sent again")
+            image = found[0].read_bytes()
+        extra = row.get("extra") or {}
+        req = VideoRequest(
+            prompt=row.get("prompt") or "", model=row.get("model"), provider=row.get("provider"),
+            size=row.get("size"), seconds=row.get("seconds"),
+            seed=extra.get("request_seed") if "request_seed" in extra else row.get("seed"),
+            variations=int(row.get("variations") or 1), negative_prompt=row.get("negative_prompt"),
+            audio=row.get("audio"), input_image=image if image is not None else extra.get("input_image_url"),
+            source_video_id=row.get("source_video_id"), action=row.get("action") or "generate",
+        )
+        created = row.get("created_at")
+        today = created.date() if isinstance(created, dt.datetime) else None
+        return make_plan(req, self.catalog, emulated=True, today=today)
+
+    async def _ensure_remote(self, t: _Task) -> None:
+        """Make sure the job exists remotely exactly once; rows leave pending/unknown."""
+        prov = t.rt.provider
+        resends = 0
+        while True:
+            first = self._rows[t.job_ids[0]]
+            status = first.get("status") or "pending"
+            attempts = int(first.get("attempts") or 0)
+            if status not in CREATE_STATUSES:
+                return
+            if prov.create_is_idempotent:
+                if status == "unknown" or attempts > 0 or t.resumed:
+                    if await self._adopt_by_poll(t):
+                        return
+            elif status == "unknown" or attempts > 0:
+                found = await self._reconcile(t)
+                if found:
+                    return
+                if resends >= self.policy.max_resends:
+                    raise _Suspend(SorakitError(
+                        f"job {t.job_ids[0]}: the create's outcome stayed unknown after "
+                        f"{resends} re-send(s); it is left 'unknown' for you to check"))
+                resends += 1
+            outcome = await self._create(t)
+            if outcome in ("created", "failed"):
+                return
+            # "unknown": loop -> reconcile (OpenAI) or poll-first (Runware)
+
+    async def _adopt_by_poll(self, t: _Task) -> bool:
+        """Client-named tasks: does the provider know the task already? Adopt it if so."""
+        prov = t.rt.provider
+        pjid = self._rows[t.job_ids[0]].get("provider_job_id") or t.client_ref
+        response = await self._safe(t, lambda: prov.build_poll(pjid), "poll")
+        self.stats["polls"] += 1
+        try:
+            states = prov.parse_poll(pjid, response)
+        except NotFoundError:
+            return False
+        except ProviderError as exc:
+            raise _Suspend(exc) from None
+        if not states:
+            return False
+        await self._write_rows(self._open_rows(t), status="submitted", provider_job_id=pjid,
+                               submitted_at=self._rows[t.job_ids[0]].get("submitted_at") or _now())
+        t.submitted_mono = time.monotonic()
+        await self._apply(t, states)
+        return True
+
+    async def _create(self, t: _Task) -> str:
+        """Send the create. Returns ``created``, ``failed`` (definite refusal) or ``unknown``."""
+        rt, prov = t.rt, t.rt.provider
+        plan = self._plan(t)
+        attempt = 0
+        while True:
+            if self._remaining(t) <= 0:
+                raise _Deadline()
+            first = self._rows[t.job_ids[0]]
+            attempts = int(first.get("attempts") or 0) + 1
+            sent_at = time.time()
+            if not prov.create_is_idempotent:
+                # committed before sending: a restart then knows a create may exist remotely
+                for jid in t.job_ids:
+                    await self._write(jid, attempts=attempts, extra=self._extra(jid, sent_at=sent_at))
+            request = prov.build_create(plan, t.client_ref)
+            self.stats["creates"] += 1
+            rt.inflight[plan.prompt] += 1
+            try:
+                try:
+                    response = await rt.client.send(request)
+                    await response.aread()
+                finally:
+                    rt.inflight[plan.prompt] -= 1
+            except _NOT_SENT:
+                self.stats["retries"] += 1
+                await self._sleep(t, self._backoff(attempt))
+                attempt += 1
+                continue
+            except httpx.TransportError as exc:
+                log.info("sorakit: create of %s: outcome unknown (%s)", t.job_ids[0], type(exc).__name__)
+                if prov.create_is_idempotent:
+                    await self._write_rows(t.job_ids, attempts=attempts)
+                    return "unknown"
+                await self._write_rows(t.job_ids, status="unknown",
+                                       error_message=f"create outcome unknown ({type(exc).__name__}); reconciling")
+                return "unknown"
+            if response.status_code == 429:
+                retry_after = None
+                try:
+                    prov.raise_for_error(response)
+                except RateLimitError as exc:
+                    retry_after = exc.retry_after
+                except ProviderError:
+                    pass
+                self.stats["retries"] += 1
+                await self._sleep(t, self._backoff(attempt, retry_after))
+                attempt += 1
+                continue
+            if response.status_code >= 500:
+                if prov.create_is_idempotent:
+                    await self._write_rows(t.job_ids, attempts=attempts)
+                    return "unknown"
+                await self._write_rows(t.job_ids, status="unknown",
+                                       error_message=f"create answered HTTP {response.status_code}; reconciling")
+                return "unknown"
+            try:
+                states = prov.parse_create(plan, response, t.client_ref)
+            except ConflictError:
+                if prov.create_is_idempotent:  # the task exists already: adopt and poll it
+                    await self._write_rows(t.job_ids, status="submitted", provider_job_id=t.client_ref,
+                                           attempts=attempts, submitted_at=_now())
+                    t.submitted_mono = time.monotonic()
+                    return "created"
+                await self._fail_rows(t, t.job_ids, "conflict", "the provider refused the create as a conflict",
+                                      attempts=attempts)
+                return "failed"
+            except ProviderError as exc:
+                await self._fail_rows(t, t.job_ids, exc.code or type(exc).__name__, exc.message,
+                                      attempts=attempts)
+                return "failed"
+            head = states[0]
+            rt.claimed.add(head.provider_job_id)  # before any await: reconciliation skips it
+            t.first_hint = head.poll_after
+            t.submitted_mono = time.monotonic()
+            for jid in t.job_ids:
+                await self._write(jid, status=head.status if head.status in POLL_STATUSES else "submitted",
+                                  provider_job_id=head.provider_job_id, attempts=attempts,
+                                  submitted_at=_now(), error_message=None,
+                                  progress=head.progress if head.progress is not None else 0)
+            if any(s.status in ("completed", "failed") for s in states):
+                await self._apply(t, states)
+            return "created"
+
+    async def _reconcile(self, t: _Task) -> bool:
+        """Non-idempotent creates: find the job a lost create made. True = adopted."""
+        rt, prov = t.rt, t.rt.provider
+        if not prov.supports_reconcile:
+            raise _Suspend(SorakitError(
+                f"job {t.job_ids[0]}: the create's outcome is unknown and {rt.name} cannot list jobs; "
+                f"it is left 'unknown' (check the provider's dashboard)"))
+        plan = self._plan(t)
+        first = self._rows[t.job_ids[0]]
+        extra = first.get("extra") or {}
+        sent_at = extra.get("sent_at")
+        if sent_at is None:
+            created = first.get("created_at")
+            sent_at = created.timestamp() if isinstance(created, dt.datetime) else time.time()
+        window_start = float(sent_at) - self.policy.reconcile_slack
+        if first.get("status") != "unknown":
+            await self._write_rows(t.job_ids, status="unknown",
+                                   error_message="the create may have been sent before a restart; reconciling")
+        async with rt.reconcile_lock:
+            while True:
+                # a create with the same prompt still in flight here could be the match: let it land
+                while rt.inflight[plan.prompt] > 0:
+                    await self._sleep(t, 0.02)
+                owned = await self._db_call(self._owned_ids, rt.name) | rt.claimed
+                listed: list[JobState] = []
+                cursor = None
+                while True:
+                    response = await self._safe(t, lambda: prov.build_list(after=cursor), "list")
+                    self.stats["lists"] += 1
+                    try:
+                        page, cursor = prov.parse_list(response)
+                    except ProviderError as exc:
+                        raise _Suspend(exc) from None
+                    listed.extend(page)
+                    created = [s.raw.get("created_at") for s in page if s.raw.get("created_at") is not None]
+                    if not cursor or not page or (created and min(float(c) for c in created) < window_start):
+                        break
+                candidates = [s for s in listed if s.provider_job_id not in owned
+                              and prov.matches(plan, s, window_start)]
+                if candidates:
+                    best = min(candidates, key=lambda s: float(s.raw.get("created_at") or 0))
+                    rt.claimed.add(best.provider_job_id)
+                    log.info("sorakit: reconciled %s -> %s", t.job_ids[0], best.provider_job_id)
+                    for jid in t.job_ids:
+                        await self._write(jid, status=best.status if best.status in POLL_STATUSES else "submitted",
+                                          provider_job_id=best.provider_job_id, error_message=None,
+                                          submitted_at=first.get("submitted_at") or _now(),
+                                          extra=self._extra(jid, reconciled=True))
+                    t.submitted_mono = time.monotonic()
+                    if best.status in ("completed", "failed"):
+                        await self._apply(t, [best])
+                    return True
+                wait = float(sent_at) + self.policy.reconcile_grace - time.time()
+                if wait <= 0:
+                    log.info("sorakit: %s provably absent remotely; sending it again", t.job_ids[0])
+                    return False
+                await self._sleep(t, min(wait, 2.0) + 0.05)
+
+    def _owned_ids(self, provider: str) -> set[str]:
+        return {r["provider_job_id"] for r in self.ledger.rows(provider=provider) if r.get("provider_job_id")}
+
+    # ------------------------------------------------------------------ polling
+    async def _poll_until_remote_done(self, t: _Task) -> None:
+        prov = t.rt.provider
+        delay = t.first_hint if t.first_hint is not None else min(self.policy.poll_initial, 1.0)
+        if t.resumed:
+            delay = 0.0
+        n = 0
+        states: list[JobState] = []
+        while any(self._rows[j].get("status") in POLL_STATUSES for j in t.job_ids):
+            await self._wait_to_poll(t, delay, waiting=not self._running_with_progress(states))
+            pjid = self._rows[t.job_ids[0]].get("provider_job_id")
+            response = await self._safe(t, lambda: prov.build_poll(pjid), "poll")
+            t.last_poll = time.monotonic()
+            self.stats["polls"] += 1
+            try:
+                states = prov.parse_poll(pjid, response)
+            except NotFoundError as exc:
+                await self._lost(t, exc)
+                return
+            except ProviderError as exc:
+                raise _Suspend(exc) from None
+            await self._apply(t, states)
+            t.hint = max((s.poll_after for s in states if s.poll_after is not None), default=None)
+            delay = self._next_delay(t, states, n)
+            n += 1
+        t.rt.wake_oldest()  # the provider's queue is FIFO: our oldest waiting job has likely started
+
+    @staticmethod
+    def _running_with_progress(states: list[JobState]) -> bool:
+        return any(s.status == "in_progress" and s.progress is not None for s in states)
+
+    async def _wait_to_poll(self, t: _Task, delay: float, waiting: bool) -> None:
+        """Sleep ``delay``. A job still queued (or without progress figures) also wakes up when
+        another job of the same provider finishes — but never sooner than the server's hint."""
+        remaining = self._remaining(t)
+        if remaining <= 0:
+            raise _Deadline()
+        if not waiting or delay <= 0:
+            await self._sleep(t, delay)
+            return
+        fut = asyncio.get_running_loop().create_future()
+        t.rt.park(t.submitted_mono or t.started, fut)
+        try:
+            done, _ = await asyncio.wait({fut}, timeout=min(delay, remaining))
+        finally:
+            if not fut.done():
+                fut.cancel()
+        if not done:
+            if delay >= remaining:
+                raise _Deadline()
+            return
+        if t.hint and t.last_poll is not None:
+            floor = t.last_poll + t.hint - time.monotonic()
+            if floor > 0:
+                await self._sleep(t, floor)
+
+    async def _lost(self, t: _Task, exc: ProviderError) -> None:
+        """The provider no longer knows a job it acknowledged."""
+        rows = [j for j in t.job_ids if self._rows[j].get("status") in POLL_STATUSES]
+        if t.rt.emulated:
+            # an in-process emulator forgets its jobs with its process; nothing was billed
+            await self._write_rows(rows, status="pending", attempts=0,
+                                   provider_job_id=t.client_ref if t.rt.provider.create_is_idempotent else None,
+                                   error_message="the emulator no longer knows this job; sending it again")
+            t.resumed = False
+            await self._ensure_remote(t)
+            await self._poll_until_remote_done(t)
+            return
+        await self._fail_rows(t, rows, exc.code or "not_found", f"the provider no longer knows this job: {exc.message}")
+
+    def _next_delay(self, t: _Task, states: list[JobState], n: int) -> float:
+        """When to poll next.
+
+        * ``in_progress`` with a progress figure: at the predicted finish, from this job's progress
+          rate or the rate learned from earlier jobs of the same model (until that rate is known,
+          one early calibration poll measures it);
+        * otherwise exponential backoff (``poll_initial`` × ``poll_factor``ⁿ, capped at
+          ``poll_max`` and at half a learned generation time, so a queued job is seen running);
+          such a job is also woken when another job of the provider finishes (FIFO queues);
+        * never sooner than the server's hint (``openai-poll-after-ms``); ± jitter on backoff.
+        """
+        p = self.policy
+        hint = t.hint
+        model = t.plan.model.name if t.plan is not None else self._rows[t.job_ids[0]].get("model")
+        rate, samples = t.rt.rates.get(model, (None, 0))
+        delay = self._jitter(min(p.poll_max, p.poll_initial * (p.poll_factor ** n)))
+        if rate:
+            delay = min(delay, max(p.poll_min, 50.0 / rate))
+        progress = max((s.progress for s in states if s.progress is not None
+                        and s.status == "in_progress"), default=None)
+        if p.eta_polling and progress is not None and 0 < progress < 100:
+            now = time.monotonic()
+            t.progress_seen.append((now, progress))
+            t.progress_seen = t.progress_seen[-4:]
+            eta = None
+            (t0, p0), (t1, p1) = t.progress_seen[0], t.progress_seen[-1]
+            if p1 > p0 and t1 - t0 > 0.05:
+                r = (p1 - p0) / (t1 - t0)
+                t.rt.learn_rate(model, r)
+                eta = (100 - p1) / r
+            elif rate:
+                eta = (100 - progress) / rate
+            elif t.submitted_mono is not None and now > t.submitted_mono:
+                eta = (now - t.submitted_mono) * (100 - progress) / progress
+            if eta is not None:
+                if samples < 3 and len(t.progress_seen) == 1:
+                    delay = min(max(0.3 * eta, 0.1), 3.0)   # calibration: measure the rate
+                else:
+                    # just after the predicted finish (progress is a whole number: up to 1 % early)
+                    delay = min(p.poll_max, eta + min(0.03 + 0.02 * eta, 0.5))
+        if hint is not None:
+            delay = max(delay, hint)
+        return max(p.poll_min, delay)
+
+    async def _apply(self, t: _Task, states: list[JobState]) -> None:
+        """Write what a poll (or create) said, one update per changed row."""
+        if not states:
+            return
+        rows = [self._rows[j] for j in t.job_ids]
+        done = [s for s in states if s.status in ("completed", "failed")]
+        running = [s for s in states if s.status not in ("completed", "failed")]
+        assigned: dict[str, JobState] = {}
+        if len(t.job_ids) == 1:
+            assigned[t.job_ids[0]] = states[0]
+        else:
+            taken = {(r.get("extra") or {}).get("video_id"): r["job_id"] for r in rows
+                     if (r.get("extra") or {}).get("video_id")}
+            free = [r["job_id"] for r in rows if r.get("status") in POLL_STATUSES | CREATE_STATUSES
+                    and not (r.get("extra") or {}).get("video_id")]
+            for s in done:
+                if s.provider_video_id and s.provider_video_id in taken:
+                    assigned[taken[s.provider_video_id]] = s
+                elif s.status == "completed" and free:
+                    assigned[free.pop(0)] = s
+            failed = [s for s in done if s.status == "failed" and s not in assigned.values()]
+            if failed and not running:
+                for jid in list(free):
+                    assigned[jid] = failed[0]
+                free = []
+            elif failed:
+                for s in failed:
+                    if free:
+                        assigned[free.pop(0)] = s
+            if running:
+                best = max(running, key=lambda s: s.progress or 0)
+                for jid in free:
+                    assigned[jid] = best
+        for jid, state in assigned.items():
+            await self._apply_one(t, jid, state)
+
+    async def _apply_one(self, t: _Task, jid: str, s: JobState) -> None:
+        row = self._rows[jid]
+        status = row.get("status")
+        if status in TERMINAL or status == "downloading":
+            return
+        if s.status == "completed":
+            changes: dict[str, Any] = {"status": "downloading", "progress": 100}
+            if s.video_url:
+                changes["video_url"] = s.video_url
+            if s.video_url_expires_at:
+                changes["video_url_expires_at"] = dt.datetime.fromtimestamp(s.video_url_expires_at, UTC)
+            if s.seed is not None and s.seed != row.get("seed"):
+                changes["seed"] = s.seed  # the seed the provider actually used (variations differ)
+            if s.billed_cost is not None:
+                changes["billed_cost"] = s.billed_cost
+                changes["billed_cost_source"] = "provider"
+            extra_changes = {}
+            if s.provider_video_id:
+                extra_changes["video_id"] = s.provider_video_id
+            if extra_changes:
+                changes["extra"] = self._extra(jid, **extra_changes)
+            await self._write(jid, **changes)
+            self._spawn_download(t, jid)
+            return
+        if s.status == "failed":
+            await self._fail_rows(t, [jid], s.error_code or "failed", s.error_message or "failed",
+                                  billed=s.billed_cost)
+            return
+        if s.status == "cancelled":
+            await self._write(jid, status="cancelled", completed_at=_now())
+            return
+        new_status = s.status if s.status in ("queued", "in_progress") else status
+        if status in ("timed_out_waiting", "submitted") and new_status not in ("queued", "in_progress"):
+            new_status = "in_progress" if status == "timed_out_waiting" else status
+        changes = {}
+        if new_status != status:
+            changes["status"] = new_status
+        if s.progress is not None and s.progress != row.get("progress"):
+            self._live.setdefault(jid, {})["progress"] = s.progress
+            last = self._last_progress_write.get(jid, 0.0)
+            if changes or time.monotonic() - last >= self.policy.progress_write_interval:
+                changes["progress"] = s.progress
+        if changes:
+            if "progress" in changes:
+                self._last_progress_write[jid] = time.monotonic()
+            await self._write(jid, **changes)
+
+    async def _fail_rows(self, t: _Task, job_ids: list[str], code: str, message: str,
+                         billed: Optional[float] = None, **more: Any) -> None:
+        now = _now()
+        for jid in job_ids:
+            row = self._rows[jid]
+            submitted = row.get("submitted_at")
+            cost: dict[str, Any] = {}
+            if billed is not None:
+                cost = {"billed_cost": billed, "billed_cost_source": "provider"}
+            elif row.get("billed_cost_source") != "provider":  # keep a charge the provider reported
+                cost = {"billed_cost": 0.0, "billed_cost_source": "none"}
+            await self._write(
+                jid, status="failed", error_code=str(code)[:200], error_message=str(message)[:2000],
+                completed_at=now,
+                latency_s=(now - submitted).total_seconds() if isinstance(submitted, dt.datetime) else None,
+                **cost, **more)
+
+    async def _mark_timed_out(self, t: _Task) -> None:
+        for jid in t.job_ids:
+            status = self._rows[jid].get("status")
+            if status in POLL_STATUSES | {"downloading"} and status != "timed_out_waiting":
+                await self._write(jid, status="timed_out_waiting")
+
+    # ------------------------------------------------------------------ downloading
+    def _spawn_download(self, t: _Task, jid: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._download(t, jid), name=f"sorakit:dl:{jid}")
+        task.sorakit_job = jid  # type: ignore[attr-defined]
+        t.downloads.append(task)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _download(self, t: _Task, jid: str) -> None:
+        try:
+            await self._download_inner(t, jid)
+        except _Deadline:
+            t.error = t.error or _Deadline()
+            if self._rows[jid].get("status") == "downloading":
+                await self._write(jid, status="timed_out_waiting")
+        except _Suspend as exc:
+            self._errors[jid] = exc.error
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._errors[jid] = exc
+            log.exception("sorakit: download of %s failed", jid)
+        finally:
+            ev = self._events.get(jid)
+            if ev is not None and self._rows[jid].get("status") in TERMINAL | {"timed_out_waiting"}:
+                ev.set()
+
+    def _state_of(self, jid: str) -> JobState:
+        row = self._rows[jid]
+        extra = row.get("extra") or {}
+        exp = row.get("video_url_expires_at")
+        return JobState(provider_job_id=row.get("provider_job_id") or "", status="completed",
+                        video_url=row.get("video_url"),
+                        video_url_expires_at=exp.timestamp() if isinstance(exp, dt.datetime) else None,
+                        provider_video_id=extra.get("video_id") or row.get("provider_job_id"))
+
+    async def _download_inner(self, t: _Task, jid: str) -> None:
+        rt, prov = t.rt, t.rt.provider
+        attempt = refreshes = 0
+        async with rt.downloads:
+            while True:
+                if self._remaining(t) <= 0:
+                    raise _Deadline()
+                state = self._state_of(jid)
+                try:
+                    got = await media_download(rt.client, prov.build_download(state, "video"),
+                                               self.media_dir, raise_for_error=prov.raise_for_error)
+                    self.stats["downloads"] += 1
+                    break
+                except (NotFoundError, PermissionDenied) as exc:
+                    # expired link: Runware -> poll again for a fresh videoURL; OpenAI -> content
+                    # endpoint again until expires_at says it is gone for good
+                    if refreshes >= 4:
+                        await self._fail_rows(t, [jid], "video_expired",
+                                              f"the finished video can no longer be downloaded: {exc.message}")
+                        return
+                    refreshes += 1
+                    if state.video_url:
+                        await self._refresh_url(t, jid)
+                    else:
+                        exp = state.video_url_expires_at
+                        if exp is not None and time.time() > exp + 60:
+                            await self._fail_rows(t, [jid], "video_expired",
+                                                  "the provider deleted the video after its expiry time")
+                            return
+                        await self._sleep(t, self._backoff(refreshes - 1))
+                except (RateLimitError, ServerError, IncompleteDownload, httpx.TransportError) as exc:
+                    attempt += 1
+                    self.stats["retries"] += 1
+                    if attempt > self.policy.download_retries:
+                        raise _Suspend(TransportError(
+                            f"download of job {jid} kept failing ({type(exc).__name__}); the job stays "
+                            f"'downloading' and resume() will try again")) from None
+                    await self._sleep(t, self._backoff(attempt - 1, getattr(exc, "retry_after", None)))
+                except ProviderError as exc:
+                    raise _Suspend(exc) from None
+            thumb = None
+            if "thumbnail" in prov.variants:
+                thumb = await self._thumbnail(t, state)
+        poster = await asyncio.to_thread(make_poster, got.path, thumb)
+        row = self._rows[jid]
+        now = _now()
+        submitted = row.get("submitted_at")
+        changes: dict[str, Any] = dict(
+            status="completed", progress=100, file_path=str(got.path),
+            poster_path=str(poster) if poster else None, sha256=got.sha256, bytes=got.bytes,
+            completed_at=now,
+            latency_s=(now - submitted).total_seconds() if isinstance(submitted, dt.datetime) else None,
+        )
+        if row.get("billed_cost_source") != "provider":
+            est = row.get("estimated_cost")
+            known = est is not None and not (isinstance(est, float) and math.isnan(est))
+            changes["billed_cost"] = est if known else None
+            changes["billed_cost_source"] = "catalog" if known else "none"
+        await self._write(jid, **changes)
+
+    async def _thumbnail(self, t: _Task, state: JobState) -> Optional[bytes]:
+        try:
+            response = await t.rt.client.send(t.rt.provider.build_download(state, "thumbnail"))
+            if response.is_success and response.content:
+                return response.content
+        except (httpx.HTTPError, ValueError):
+            pass
+        return None
+
+    async def _refresh_url(self, t: _Task, jid: str) -> None:
+        prov = t.rt.provider
+        pjid = self._rows[jid].get("provider_job_id")
+        response = await self._safe(t, lambda: prov.build_poll(pjid), "poll")
+        self.stats["polls"] += 1
+        try:
+            states = prov.parse_poll(pjid, response)
+        except ProviderError as exc:
+            raise _Suspend(exc) from None
+        vid = (self._rows[jid].get("extra") or {}).get("video_id")
+        fresh = [s for s in states if s.status == "completed" and s.video_url
+                 and (vid is None or s.provider_video_id == vid)]
+        if fresh:
+            s = fresh[0]
+            await self._write(jid, video_url=s.video_url, video_url_expires_at=(
+                dt.datetime.fromtimestamp(s.video_url_expires_at, UTC) if s.video_url_expires_at else None))
+
+    # ------------------------------------------------------------------ resume
+    async def resume_rows(self, rows: list[dict], runtime_for: Callable[[dict], Optional[Runtime]],
+                          max_wait: Optional[float] = None) -> tuple[list[str], list[tuple[str, str]]]:
+        """Drive every given non-terminal row to the end, without re-submitting.
+
+        Rows of one create (same ``extra.client_ref``) are driven together. Returns the job ids
+        now being driven and ``(job_id, reason)`` for rows that cannot be.
+        """
+        groups: dict[str, list[dict]] = {}
+        skipped: list[tuple[str, str]] = []
+        driving: list[str] = []
+        for row in rows:
+            jid = row["job_id"]
+            if row.get("status") in TERMINAL:
+                continue
+            if jid in self._active or _DRIVERS.get(jid) not in (None, self):
+                driving.append(jid)  # already driven here, or by another Studio of this process
+                continue
+            ref = (row.get("extra") or {}).get("client_ref") or row.get("provider_job_id") or jid
+            groups.setdefault(f"{row.get('provider')}:{ref}", []).append(row)
+        for key, members in groups.items():
+            members.sort(key=lambda r: r.get("variation_index") or 0)
+            rt = runtime_for(members[0])
+            if rt is None:
+                skipped.extend((m["job_id"], "no way to reach its provider in this session") for m in members)
+                continue
+            for m in members:
+                self._rows[m["job_id"]] = m
+                self._live[m["job_id"]] = {"status": m.get("status"), "progress": m.get("progress")}
+                await self._write(m["job_id"], extra=self._extra(m["job_id"], owner=OWNER))
+            ref = (members[0].get("extra") or {}).get("client_ref") or members[0].get("provider_job_id") \
+                or members[0]["job_id"]
+            self.start_task(rt, [m["job_id"] for m in members], ref, None, max_wait, resumed=True)
+            driving.extend(m["job_id"] for m in members)
+        return driving, skipped
+
+    # ------------------------------------------------------------------ shutdown
+    async def aclose(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for rt in self.runtimes.values():
+            await rt.aclose()
+        self._db.shutdown(wait=True)

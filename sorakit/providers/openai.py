@@ -1,0 +1,206 @@
+"""The OpenAI Videos protocol (``/v1/videos``): Sora 2 and OpenAI-compatible relays.
+
+Pure mapping, no I/O. Works against any ``base_url`` (the real API, a LiteLLM proxy, new-api, the
+emulator's ``/openai/v1`` prefix). For a relay whose model names differ from OpenAI's, pass
+``model_ids={"canonical": "relay-id"}`` or ``canonical_model_ids=True`` (send the catalog's
+canonical name).
+
+There is no idempotency key on create: the engine never re-sends a create whose outcome is
+unknown; it lists recent videos (`build_list` / `parse_list`) and adopts the one that `matches`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Optional
+
+import httpx
+
+from .._types import JobState
+from ..catalog import Plan
+from ._base import Provider, Variant, header_float
+
+__all__ = ["OpenAIProvider", "format_seconds"]
+
+_STATUS = {
+    "queued": "queued",
+    "in_progress": "in_progress",
+    "processing": "in_progress",
+    "completed": "completed",
+    "succeeded": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
+def format_seconds(value: float) -> str:
+    """``4.0`` -> ``"4"``: the API takes ``seconds`` as a string enum, never a number."""
+    f = float(value)
+    return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> Optional[float]:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class OpenAIProvider(Provider):
+    """``POST /videos`` (JSON or multipart), ``GET /videos/{id}``, ``GET /videos/{id}/content``.
+
+    Options:
+        model_ids: mapping canonical model name -> id to send (relays with their own names).
+        canonical_model_ids: send the canonical name instead of the catalog's provider id.
+        poll_after_default: seconds to wait between polls when the server gives no hint (1.0,
+            as the official SDK).
+    """
+
+    protocol: ClassVar[str] = "openai"
+    create_is_idempotent: ClassVar[bool] = False
+    supports_reconcile: ClassVar[bool] = True
+    variants: ClassVar[tuple[str, ...]] = ("video", "thumbnail", "spritesheet")
+
+    # -- create ------------------------------------------------------------------------------
+    def model_id(self, plan: Plan) -> str:
+        ids = self.options.get("model_ids") or {}
+        if plan.model.name in ids:
+            return ids[plan.model.name]
+        if self.options.get("canonical_model_ids"):
+            return plan.model.name
+        return plan.provider_model
+
+    def build_create(self, plan: Plan, client_ref: str) -> httpx.Request:
+        # X-Client-Request-Id is OpenAI's tracing header (not an idempotency key); relays ignore it.
+        headers = {"X-Client-Request-Id": client_ref}
+        if plan.action == "remix":
+            return self.request("POST", f"videos/{plan.source_video_id}/remix",
+                                json_body={"prompt": plan.prompt}, headers=headers)
+        if plan.action == "extend":
+            return self.request("POST", "videos/extensions", headers=headers, json_body={
+                "video": {"id": plan.source_video_id}, "prompt": plan.prompt,
+                "seconds": format_seconds(plan.seconds)})
+        if plan.action == "edit":
+            return self.request("POST", "videos/edits", headers=headers, json_body={
+                "video": {"id": plan.source_video_id}, "prompt": plan.prompt})
+        fields = {
+            "model": self.model_id(plan),
+            "prompt": plan.prompt,
+            "seconds": format_seconds(plan.seconds),
+            "size": plan.size,
+        }
+        if plan.input_image is not None:
+            ext = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(
+                plan.input_image_mime or "", "png")
+            files = {"input_reference": (f"reference.{ext}", plan.input_image,
+                                         plan.input_image_mime or "application/octet-stream")}
+            return self.request("POST", "videos", data=fields, files=files, headers=headers)
+        if plan.input_image_url is not None:
+            fields["input_reference"] = {"image_url": plan.input_image_url}
+        return self.request("POST", "videos", json_body=fields, headers=headers)
+
+    def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
+        self.raise_for_error(response)
+        return [self.video_state(self._json(response), response)]
+
+    # -- poll ---------------------------------------------------------------------------------
+    def build_poll(self, provider_job_id: str) -> httpx.Request:
+        return self.request("GET", f"videos/{provider_job_id}")
+
+    def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
+        self.raise_for_error(response)
+        return [self.video_state(self._json(response), response)]
+
+    def video_state(self, obj: dict, response: httpx.Response | None = None) -> JobState:
+        """A Video object -> `JobState` (``poll_after`` from ``openai-poll-after-ms``)."""
+        status = _STATUS.get(str(obj.get("status") or "").lower(), "in_progress")
+        error = obj.get("error") if isinstance(obj.get("error"), dict) else None
+        code = message = None
+        if status == "failed":
+            code = (error or {}).get("code") or "failed"
+            message = (error or {}).get("message") or "the provider reported a failure without a message"
+        progress = _int(obj.get("progress"))
+        if status == "completed":
+            progress = 100
+        poll_after = None
+        if response is not None:
+            poll_after = header_float(response, "openai-poll-after-ms", 0.001)
+            if poll_after is None:
+                poll_after = header_float(response, "retry-after")
+        return JobState(
+            provider_job_id=str(obj.get("id")),
+            status=status,  # type: ignore[arg-type]
+            progress=progress,
+            video_url=None,
+            video_url_expires_at=_float(obj.get("expires_at")),
+            provider_video_id=str(obj.get("id")),
+            error_code=code,
+            error_message=message,
+            poll_after=poll_after,
+            raw=obj,
+        )
+
+    # -- download -----------------------------------------------------------------------------
+    def build_download(self, state: JobState, variant: Variant = "video") -> httpx.Request:
+        if variant not in self.variants:
+            raise ValueError(f"variant {variant!r} is not one of {self.variants}")
+        vid = state.provider_video_id or state.provider_job_id
+        return self.request("GET", f"videos/{vid}/content", params={"variant": variant})
+
+    # -- list / reconcile ---------------------------------------------------------------------
+    def build_list(self, after: str | None = None, limit: int = 100) -> httpx.Request:
+        params: dict[str, Any] = {"limit": max(0, min(int(limit), 100)), "order": "desc"}
+        if after:
+            params["after"] = after
+        return self.request("GET", "videos", params=params)
+
+    def parse_list(self, response: httpx.Response) -> tuple[list[JobState], Optional[str]]:
+        self.raise_for_error(response)
+        body = self._json(response)
+        items = body.get("data") or []
+        states = [self.video_state(o) for o in items if isinstance(o, dict)]
+        cursor = None
+        if body.get("has_more") and states:
+            cursor = body.get("last_id") or states[-1].provider_job_id
+        return states, cursor
+
+    def matches(self, plan: Plan, state: JobState, created_after: float) -> bool:
+        """Same prompt, model, size, duration (and source video), created no earlier than
+        ``created_after`` (the engine passes the send time minus a clock-skew slack)."""
+        raw = state.raw or {}
+        created = _float(raw.get("created_at"))
+        if created is None or created < created_after:
+            return False
+        if (raw.get("prompt") or "").strip() != plan.prompt:
+            return False
+        model = raw.get("model")
+        if model and model not in {self.model_id(plan), plan.provider_model, plan.model.name}:
+            return False
+        if plan.action == "generate":
+            if raw.get("size") and raw.get("size") != plan.size:
+                return False
+            if raw.get("seconds") is not None and _float(raw.get("seconds")) != float(plan.seconds):
+                return False
+        if plan.action == "remix" and raw.get("remixed_from_video_id") not in (None, plan.source_video_id):
+            return False
+        return True
+
+    def build_delete(self, provider_job_id: str) -> httpx.Request:
+        return self.request("DELETE", f"videos/{provider_job_id}")
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _json(self, response: httpx.Response) -> dict:
+        try:
+            body = response.json()
+        except (ValueError, json.JSONDecodeError):
+            raise self.error(response, "the response is not JSON", "invalid_response") from None
+        if not isinstance(body, dict):
+            raise self.error(response, "the response is not a JSON object", "invalid_response")
+        return body

@@ -1,0 +1,255 @@
+"""The Runware protocol: one endpoint, JSON arrays of tasks, client-chosen ``taskUUID``.
+
+Pure mapping, no I/O. The client chooses the ``taskUUID`` (the engine records it in the ledger
+before sending), so a create can be re-sent safely: the service refuses a used UUID as a conflict,
+which means "already exists, go and poll" (``create_is_idempotent = True``).
+
+Only ``status == "success"`` means done; ``processing`` (and the older ``pending``) mean running;
+``error`` means failed. One task with ``numberResults > 1`` yields several result items, one
+`JobState` each with its ``variation_index``.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, ClassVar, Optional
+from urllib.parse import urlsplit
+
+import httpx
+
+from .._exceptions import ConflictError, ModerationError, NotFoundError, ProviderError
+from .._types import JobState
+from ..catalog import Plan
+from ._base import Provider, Variant
+
+__all__ = ["RunwareProvider"]
+
+_RUNNING = {"processing", "pending", "queued", "in_progress", "started", "running"}
+_NOT_FOUND_CODES = ("notfound", "not_found", "unknowntask", "tasknotfound", "invalidtaskuuid")
+_CONFLICT_CODES = ("conflict", "duplicate", "alreadyexists", "already_exists")
+_MODERATION_CODES = ("moderation", "safety", "nsfw", "content_policy", "contentpolicy", "blocked")
+
+
+def _norm(code: Any) -> str:
+    return str(code or "").replace("-", "").replace(" ", "").lower()
+
+
+def _int(value: Any) -> Optional[int]:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> Optional[float]:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class RunwareProvider(Provider):
+    """``POST {base}`` with ``videoInference`` / ``getResponse`` tasks.
+
+    Options:
+        output_format: ``"MP4"`` (default), ``"WEBM"`` or ``"MOV"``.
+        output_quality: 20–99 (omitted by default).
+        send_audio_setting: send ``providerSettings`` audio flags for models with optional
+            audio (default True).
+    """
+
+    protocol: ClassVar[str] = "runware"
+    create_is_idempotent: ClassVar[bool] = True
+    supports_reconcile: ClassVar[bool] = False
+    variants: ClassVar[tuple[str, ...]] = ("video",)
+
+    # -- create -------------------------------------------------------------------------------
+    def task(self, plan: Plan, client_ref: str) -> dict[str, Any]:
+        """The ``videoInference`` task object for `plan` with ``taskUUID = client_ref``."""
+        t: dict[str, Any] = {
+            "taskType": "videoInference",
+            "taskUUID": client_ref,
+            "model": plan.provider_model,
+            "positivePrompt": plan.prompt,
+            "duration": int(plan.seconds) if float(plan.seconds).is_integer() else plan.seconds,
+            "numberResults": plan.variations,
+            "deliveryMethod": "async",
+            "includeCost": True,
+            "outputFormat": self.options.get("output_format", "MP4"),
+        }
+        if self.options.get("output_quality") is not None:
+            t["outputQuality"] = int(self.options["output_quality"])
+        if plan.negative_prompt:
+            t["negativePrompt"] = plan.negative_prompt
+        if plan.seed is not None:
+            t["seed"] = plan.seed
+        inputs: dict[str, Any] = {}
+        if plan.source_video_id:
+            inputs["videoId"] = plan.source_video_id
+        elif plan.input_image is not None or plan.input_image_url is not None:
+            if plan.input_image is not None:
+                mime = plan.input_image_mime or "image/png"
+                image = f"data:{mime};base64," + base64.b64encode(plan.input_image).decode("ascii")
+            else:
+                image = plan.input_image_url
+            inputs["frameImages"] = [{"image": image, "frame": "first"}]
+        else:
+            t["width"], t["height"] = plan.width, plan.height
+        if inputs:
+            t["inputs"] = inputs
+        if (self.options.get("send_audio_setting", True) and plan.offer.audio == "optional"
+                and plan.provider_model.split(":")[0] == "google"):
+            t["providerSettings"] = {"google": {"generateAudio": bool(plan.audio)}}
+        return t
+
+    def build_create(self, plan: Plan, client_ref: str) -> httpx.Request:
+        return self.request("POST", self.base_url, json_body=[self.task(plan, client_ref)])
+
+    def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
+        """The acknowledgement (``submitted``), or result items if the service answered at once.
+
+        Raises `ConflictError` when the taskUUID already exists (the engine then polls it).
+        """
+        self.raise_for_error(response)
+        body = self._body(response)
+        self._raise_task_errors(body, response, client_ref, allow_failed_items=False)
+        items = self._items(body, client_ref)
+        results = [i for i in items if i.get("taskType") != "getResponse" and "status" in i]
+        if results:
+            return self._states(client_ref, results)
+        return [JobState(provider_job_id=client_ref, status="submitted", raw=items[0] if items else {})]
+
+    # -- poll ---------------------------------------------------------------------------------
+    def build_poll(self, provider_job_id: str) -> httpx.Request:
+        return self.request("POST", self.base_url,
+                            json_body=[{"taskType": "getResponse", "taskUUID": provider_job_id}])
+
+    def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
+        """One state per result item. ``[]`` means the service knows nothing yet (keep polling).
+
+        A task the service never saw raises `NotFoundError` (the engine may then send it).
+        """
+        body = self._body(response, check=False)
+        failed = self._raise_task_errors(body, response, provider_job_id, allow_failed_items=True)
+        if not failed:
+            self.raise_for_error(response)
+        items = [i for i in self._items(body, provider_job_id) if "status" in i or "videoURL" in i]
+        return failed + self._states(provider_job_id, items)
+
+    # -- download -----------------------------------------------------------------------------
+    def build_download(self, state: JobState, variant: Variant = "video") -> httpx.Request:
+        if variant != "video":
+            raise ValueError(f"{self.name} offers only the 'video' variant")
+        if not state.video_url:
+            raise ValueError("the job has no videoURL yet")
+        # The file lives on a CDN: send the key only to the API's own host.
+        same_host = urlsplit(state.video_url).netloc == urlsplit(self.base_url).netloc
+        headers = self.auth_headers() if same_host else {}
+        return httpx.Request("GET", state.video_url, headers=headers)
+
+    # -- errors -------------------------------------------------------------------------------
+    def error_details(self, body: Any, response: httpx.Response):
+        if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+            e = body["errors"][0] if isinstance(body["errors"][0], dict) else {}
+            return (str(e.get("message") or response.reason_phrase or "error"),
+                    e.get("code"), e.get("parameter"))
+        if isinstance(body, dict) and isinstance(body.get("error"), (dict, str)):
+            e = body["error"]
+            if isinstance(e, str):
+                return e, None, None
+            return str(e.get("message") or response.reason_phrase), e.get("code"), e.get("parameter")
+        return super().error_details(body, response)
+
+    def error(self, response: httpx.Response, message: str, code: str | None = None,
+              param: str | None = None) -> ProviderError:
+        err = super().error(response, message, code, param)
+        n = _norm(code)
+        cls = None
+        if any(c in n for c in _CONFLICT_CODES):
+            cls = ConflictError
+        elif any(c in n for c in _MODERATION_CODES):
+            cls = ModerationError
+        elif any(c in n for c in _NOT_FOUND_CODES):
+            cls = NotFoundError
+        if cls is not None and not isinstance(err, cls):
+            new = cls(message, provider=self.name, status_code=err.status_code, code=code,
+                      request_id=err.request_id, retry_after=err.retry_after, param=param)
+            return new
+        return err
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _body(self, response: httpx.Response, check: bool = True) -> dict:
+        try:
+            body = response.json()
+        except ValueError:
+            if check or response.is_success:
+                raise self.error(response, "the response is not JSON", "invalid_response") from None
+            return {}
+        if isinstance(body, list):  # tolerate a bare array of items
+            body = {"data": body}
+        if not isinstance(body, dict):
+            raise self.error(response, "the response is not a JSON object", "invalid_response")
+        return body
+
+    @staticmethod
+    def _items(body: dict, task_uuid: str) -> list[dict]:
+        data = body.get("data") or []
+        return [i for i in data if isinstance(i, dict) and i.get("taskUUID") in (None, task_uuid)]
+
+    def _raise_task_errors(self, body: dict, response: httpx.Response, task_uuid: str,
+                           allow_failed_items: bool) -> list[JobState]:
+        """Errors about this task: a generation failure becomes a ``failed`` state (polls), any
+        other error raises the right `ProviderError` subclass."""
+        errors = [e for e in (body.get("errors") or []) if isinstance(e, dict)]
+        if not errors:
+            return []
+        mine = [e for e in errors if e.get("taskUUID") in (None, task_uuid)]
+        if not mine:
+            return []
+        failed: list[JobState] = []
+        for e in mine:
+            code = e.get("code")
+            n = _norm(code)
+            request_level = (
+                response.status_code in (401, 402, 403, 429) or response.status_code >= 500
+                or any(c in n for c in _CONFLICT_CODES + _NOT_FOUND_CODES)
+                or e.get("taskType") == "getResponse" and not any(c in n for c in _MODERATION_CODES)
+            )
+            if allow_failed_items and not request_level:
+                failed.append(JobState(
+                    provider_job_id=task_uuid, status="failed",
+                    error_code=str(code or "error"),
+                    error_message=str(e.get("message") or "the task failed"),
+                    billed_cost=_float(e.get("cost")), raw=e))
+            else:
+                raise self.error(response, str(e.get("message") or "error"), code, e.get("parameter"))
+        return failed
+
+    def _states(self, task_uuid: str, items: list[dict]) -> list[JobState]:
+        states = []
+        for index, item in enumerate(items):
+            raw_status = str(item.get("status") or ("success" if item.get("videoURL") else "processing")).lower()
+            if raw_status == "success":
+                status = "completed"
+            elif raw_status in ("error", "failed"):
+                status = "failed"
+            else:  # processing, pending, anything new: never done until "success"
+                status = "in_progress"
+            outputs = item.get("outputs") if isinstance(item.get("outputs"), dict) else {}
+            video_id = outputs.get("videoId") or item.get("videoUUID")
+            states.append(JobState(
+                provider_job_id=task_uuid,
+                status=status,  # type: ignore[arg-type]
+                progress=100 if status == "completed" else _int(item.get("progress")),
+                video_url=item.get("videoURL") if status == "completed" else None,
+                provider_video_id=str(video_id) if video_id else None,
+                seed=_int(item.get("seed")),
+                billed_cost=_float(item.get("cost")),
+                error_code=(str(item.get("code") or item.get("errorCode") or "error")
+                            if status == "failed" else None),
+                error_message=(str(item.get("message") or item.get("error") or "the task failed")
+                               if status == "failed" else None),
+                variation_index=index,
+                raw=item,
+            ))
+        return states

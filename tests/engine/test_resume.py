@@ -1,0 +1,94 @@
+"""Resume: every unfinished row is finished without submitting anything twice."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from engine._helpers import assert_complete, fast_policy
+from sorakit.emulator import FaultConfig
+
+
+def _insert_unsent(studio, prompt, **kw):
+    """Rows written exactly as a submit writes them, as if the process died before sending."""
+    req = studio._request(prompt, kw.pop("model", "sora-2"), kw.pop("provider", None), kw)
+    p, rt = studio._plan(req)
+    prepared = studio._prepare([(p, rt)], None, budget=None, allow_unknown_cost=True)
+    return studio._loop.run(studio._engine.insert(prepared[0][2]))
+
+
+def test_rows_never_sent_are_sent_once_on_resume(make_studio, emulator, tmp_path, capsys, monkeypatch):
+    first = make_studio(resume=False)
+    a = _insert_unsent(first, "never sent openai")
+    b = _insert_unsent(first, "never sent runware", model="seedance-1-pro", provider="runware",
+                       size="864x480", seconds=5, seed=3, variations=2)
+    first.close()
+    assert emulator.counters.total("requests") == 0
+    monkeypatch.delenv("SORAKIT_QUIET")
+    second = make_studio()                                   # opening resumes in the background
+    assert "resuming 3 unfinished job(s)" in capsys.readouterr().out
+    jobs = second.resume(progress=False)
+    assert sorted(j.id for j in jobs) == sorted(a + b)
+    for j in jobs:
+        assert_complete(j.row)
+    assert emulator.counters.prompt_creates("never sent openai") == 1
+    assert emulator.counters.prompt_creates("never sent runware") == 1
+    assert emulator.counters["runware"]["conflicts"] == 0   # polled first: unknown task -> sent
+
+
+def test_restart_reconciles_a_create_whose_answer_was_lost(make_studio, emulator):
+    # the first process sends the create, loses the answer, and cannot list before it dies
+    emulator.config.faults = FaultConfig(reset=1.0, operations=("create", "list"), providers=("openai",))
+    first = make_studio(resume=False)
+    job = first.submit("answer lost, then the kernel died", model="sora-2")
+    deadline = time.monotonic() + 20
+    while emulator.counters["openai"]["lists"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first.close()
+    emulator.config.faults = FaultConfig()
+    second = make_studio(resume=False)
+    row = second.ledger.get(job.id)
+    assert row["status"] == "unknown" and row["attempts"] == 1 and row["provider_job_id"] is None
+    (resumed,) = second.resume(progress=False)
+    row = resumed.row
+    assert_complete(row)
+    assert row["extra"]["reconciled"] is True and row["attempts"] == 1
+    assert emulator.counters.prompt_creates("answer lost, then the kernel died") == 1
+
+
+def test_rows_driven_by_another_live_process_are_left_alone(make_studio, emulator):
+    first = make_studio(resume=False)
+    (jid,) = _insert_unsent(first, "owned by a live notebook")
+    row = first.ledger.get(jid)
+    other = dict(row["extra"], owner={**row["extra"]["owner"], "pid": os.getppid()})
+    first.ledger.update(jid, extra=other)
+    first.close()
+    second = make_studio()
+    assert second.resume(progress=False) == []
+    assert emulator.counters.total("requests") == 0
+    (job,) = second.resume(progress=False, force=True)
+    assert_complete(job.row)
+
+
+def test_job_wait_drives_a_job_left_over_from_before(make_studio, emulator):
+    first = make_studio(resume=False)
+    (jid,) = _insert_unsent(first, "waited on after a restart")
+    first.close()
+    second = make_studio(resume=False)
+    job = second.job(jid)
+    assert job.wait(timeout=30).status == "completed"
+    assert emulator.counters.prompt_creates("waited on after a restart") == 1
+
+
+def test_a_second_studio_in_the_same_process_does_not_drive_jobs_twice(make_studio, emulator):
+    """Re-running the notebook cell that makes the Studio while a batch is still running."""
+    emulator.config.faults = FaultConfig(reset=1.0, operations=("create",), providers=("openai",))
+    first = make_studio()
+    batch = first.batch([f"cell re-run {i}" for i in range(4)], models="sora-2", wait=False)
+    second = make_studio()                                  # opens on the same ledger, auto-resumes
+    jobs = second.resume(progress=False)
+    assert {j.id for j in jobs} >= set(batch.ids)
+    for j in jobs:
+        assert_complete(j.row)
+    for i in range(4):
+        assert emulator.counters.prompt_creates(f"cell re-run {i}") == 1

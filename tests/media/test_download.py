@@ -1,0 +1,115 @@
+"""Streaming downloads into the content-addressed cache, and posters."""
+
+import asyncio
+import hashlib
+import io
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from sorakit._exceptions import NotFoundError
+from sorakit.media import (IncompleteDownload, cache_path, download, make_poster, poster_from_image,
+                           store_bytes)
+from sorakit.media._download import POSTER_MAX_BYTES
+
+
+def tiny_mp4(path, frames=24, size=(320, 180)):
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(frames):
+            img = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+            img[:, :, 0] = (i * 10) % 255
+            img[: size[1] // 2, : size[0] // 2, 1] = 200
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path.read_bytes()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def fetch(handler, media_dir, **kw):
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        return await download(client, httpx.Request("GET", "http://cdn.test/v.mp4"), media_dir, **kw)
+
+
+def test_download_lands_under_its_sha256_with_size(tmp_path):
+    body = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 1000
+    got = run(fetch(lambda r: httpx.Response(200, content=body, headers={"content-type": "video/mp4"}), tmp_path))
+    sha = hashlib.sha256(body).hexdigest()
+    assert got.sha256 == sha and got.bytes == len(body)
+    assert got.path == cache_path(tmp_path, sha, ".mp4") == tmp_path / sha[:2] / f"{sha}.mp4"
+    assert got.path.read_bytes() == body
+    assert not list(tmp_path.glob(".partial-*"))
+    again = run(fetch(lambda r: httpx.Response(200, content=body), tmp_path))  # same content: same file
+    assert again.path == got.path
+
+
+def test_a_short_body_raises_and_leaves_nothing(tmp_path):
+    class Short(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            yield b"x" * 1000
+
+    def handler(request):
+        return httpx.Response(200, headers={"content-length": "5000"}, stream=Short())
+
+    with pytest.raises(IncompleteDownload) as e:
+        run(fetch(handler, tmp_path))
+    assert (e.value.expected, e.value.received) == (5000, 1000)
+    assert list(tmp_path.rglob("*")) == []
+
+
+def test_an_error_answer_goes_to_the_provider_mapping(tmp_path):
+    def raise_for_error(response):
+        raise NotFoundError("expired", provider="test", status_code=response.status_code)
+
+    with pytest.raises(NotFoundError):
+        run(fetch(lambda r: httpx.Response(410, text="gone"), tmp_path, raise_for_error=raise_for_error))
+    with pytest.raises(httpx.HTTPStatusError):
+        run(fetch(lambda r: httpx.Response(403, text="no"), tmp_path))
+    assert not list(tmp_path.rglob("*.mp4"))
+
+
+def test_store_bytes_is_content_addressed(tmp_path):
+    d = store_bytes(b"hello", tmp_path, ".png")
+    assert d.path.name == hashlib.sha256(b"hello").hexdigest() + ".png" and d.path.read_bytes() == b"hello"
+
+
+def test_poster_from_the_video_is_a_small_jpeg(tmp_path):
+    video = tmp_path / "ab" / "ab12.mp4"
+    video.parent.mkdir()
+    tiny_mp4(video, size=(1280, 720))
+    poster = make_poster(video)
+    assert poster == video.with_name("ab12.poster.jpg")
+    assert 0 < poster.stat().st_size <= POSTER_MAX_BYTES
+    with Image.open(poster) as img:
+        assert img.format == "JPEG" and img.width == 320 and img.height == 180
+
+
+def test_poster_from_a_thumbnail_is_kept_or_shrunk(tmp_path):
+    video = tmp_path / "cd34.mp4"
+    video.write_bytes(b"not decoded")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 36), (10, 20, 30)).save(buf, "WEBP")
+    small = poster_from_image(buf.getvalue(), video)
+    assert small.name == "cd34.poster.webp" and small.read_bytes() == buf.getvalue()
+    noisy = Image.fromarray(np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), dtype=np.uint8))
+    big = io.BytesIO()
+    noisy.save(big, "PNG")
+    assert len(big.getvalue()) > POSTER_MAX_BYTES
+    shrunk = poster_from_image(big.getvalue(), tmp_path / "ef56.mp4")
+    assert shrunk.name == "ef56.poster.jpg" and shrunk.stat().st_size <= POSTER_MAX_BYTES
+
+
+def test_make_poster_never_raises(tmp_path):
+    bad = tmp_path / "x.mp4"
+    bad.write_bytes(b"garbage")
+    assert make_poster(bad) is None
