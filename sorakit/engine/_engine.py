@@ -112,6 +112,11 @@ _DRIVERS: dict[str, "Engine"] = {}
 that makes a new Studio must not drive a job twice)."""
 
 
+def _known(value: Any) -> bool:
+    """A number that is not None/NaN (an estimate the catalog knows)."""
+    return isinstance(value, (int, float)) and value == value
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
 
@@ -995,7 +1000,9 @@ class Engine:
             await self._write(jid, **changes)
 
     async def _fail_rows(self, t: _Task, job_ids: list[str], code: str, message: str,
-                         billed: Optional[float] = None, **more: Any) -> None:
+                         billed: Optional[float] = None, generated: bool = False, **more: Any) -> None:
+        """Mark jobs failed. ``generated``: the provider finished the video (it was billed) but we
+        could not get it, so the cost stays on the books at the catalog price."""
         now = _now()
         for jid in job_ids:
             row = self._rows[jid]
@@ -1003,7 +1010,11 @@ class Engine:
             cost: dict[str, Any] = {}
             if billed is not None:
                 cost = {"billed_cost": billed, "billed_cost_source": "provider"}
-            elif row.get("billed_cost_source") != "provider":  # keep a charge the provider reported
+            elif row.get("billed_cost_source") == "provider":  # keep a charge the provider reported
+                pass
+            elif generated and _known(row.get("estimated_cost")):
+                cost = {"billed_cost": row["estimated_cost"], "billed_cost_source": "catalog"}
+            else:
                 cost = {"billed_cost": 0.0, "billed_cost_source": "none"}
             await self._write(
                 jid, status="failed", error_code=str(code)[:200], error_message=str(message)[:2000],
@@ -1071,7 +1082,8 @@ class Engine:
                     # endpoint again until expires_at says it is gone for good
                     if refreshes >= 4:
                         await self._fail_rows(t, [jid], "video_expired",
-                                              f"the finished video can no longer be downloaded: {exc.message}")
+                                              f"the finished video can no longer be downloaded: {exc.message}",
+                                              generated=True)
                         return
                     refreshes += 1
                     if state.video_url:
@@ -1080,7 +1092,8 @@ class Engine:
                         exp = state.video_url_expires_at
                         if exp is not None and time.time() > exp + 60:
                             await self._fail_rows(t, [jid], "video_expired",
-                                                  "the provider deleted the video after its expiry time")
+                                                  "the provider deleted the video after its expiry time",
+                                                  generated=True)
                             return
                         await self._sleep(t, self._backoff(refreshes - 1))
                 except (RateLimitError, ServerError, IncompleteDownload, httpx.TransportError) as exc:

@@ -2,7 +2,7 @@
 
 ```python
 studio = sorakit.Studio()                       # keys from the environment, else the emulator
-job = studio.generate("a red fox in snow", model="sora-2", seconds=8)
+job = studio.generate("a red fox in snow", model="veo-3-fast")
 job.file_path, job.cost, job.row                # on disk, in the ledger
 batch = studio.batch(["a fox", "a heron"], models=["veo-3-fast", "kling-3-standard"], seeds=[1, 2])
 batch.df                                        # the batch's ledger rows
@@ -50,7 +50,43 @@ _REQUEST_FIELDS = {f for f in VideoRequest.__dataclass_fields__} - {"prompt", "m
 DEFAULT_CONCURRENCY = 32
 """Jobs per provider in flight at once (the services queue excess jobs server-side)."""
 DEFAULT_EMULATOR_TIME_SCALE = 0.1
-"""The built-in emulator runs ten times faster than the real services (sora-2 ≈ 6 s)."""
+"""The built-in emulator runs ten times faster than the real services (sora-2 ≈ 6 s).
+``SORAKIT_TIME_SCALE`` overrides it."""
+DEFAULT_MODEL = "veo-3-fast"
+"""The model used when none is named: live, cheap, and served by two providers."""
+
+
+def _default_catalog() -> Catalog:
+    """The shipped catalog, extended with the relays registered in this process."""
+    from ..providers.relay import registered_relays, relay_catalog
+
+    return relay_catalog(load_catalog()) if registered_relays() else load_catalog()
+
+
+def _emulate_from_env() -> Union[None, bool, set]:
+    """``SORAKIT_EMULATE``: ``1``/``true`` emulate everything (CI, demos, a safe default on a
+    machine that has real keys), ``0``/``false`` nothing, ``runware,gemini`` just those."""
+    value = os.environ.get("SORAKIT_EMULATE", "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "all"):
+        return True
+    if value in ("0", "false", "no", "none"):
+        return False
+    return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def _time_scale_from_env() -> Optional[float]:
+    value = os.environ.get("SORAKIT_TIME_SCALE", "").strip()
+    if not value:
+        return None
+    try:
+        scale = float(value)
+    except ValueError:
+        raise ConfigurationError(f"SORAKIT_TIME_SCALE={value!r} is not a number; allowed: a positive number") from None
+    if scale <= 0:
+        raise ConfigurationError(f"SORAKIT_TIME_SCALE={value!r} is not allowed; allowed: a positive number")
+    return scale
 
 
 def _notice(text: str) -> None:
@@ -436,7 +472,8 @@ class Studio:
     Args:
         ledger: a `sorakit.ledger.Ledger`, a file path, an SQLAlchemy URL, or None
             (``$SORAKIT_LEDGER`` or ``./sorakit-ledger.db``).
-        emulate: None = live for providers with a key, the built-in emulator for the rest;
+        emulate: None = live for providers with a key, the built-in emulator for the rest
+            (``SORAKIT_EMULATE=1`` in the environment forces the emulator);
             True = emulator for all; False = live for all; or a set of provider names to emulate.
         keys: ``{provider: api_key}``; else the catalog's variables (``OPENAI_API_KEY`` ...).
             Keys are never written to the ledger, a repr, a log line or an error message.
@@ -452,6 +489,8 @@ class Studio:
         policy: engine timing (`sorakit.engine.Policy`), for tests and tuning.
         provider_options: ``{provider: {option: value}}`` passed to the provider (e.g. relay
             ``model_ids``).
+        catalog: the model catalog (default: the shipped one plus every relay registered with
+            `sorakit.providers.relay.register_relay`).
     """
 
     def __init__(
@@ -470,10 +509,15 @@ class Studio:
         resume: bool = True,
         policy: Optional[Policy] = None,
         provider_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        catalog: Optional[Catalog] = None,
     ):
         from ..ledger import Ledger
 
-        self.catalog: Catalog = load_catalog()
+        self.catalog: Catalog = catalog if catalog is not None else _default_catalog()
+        if emulate is None:
+            emulate = _emulate_from_env()
+        if time_scale is None:
+            time_scale = _time_scale_from_env()
         self._owns_ledger = not isinstance(ledger, Ledger)
         self.ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
         location = None if not self._owns_ledger else (None if ledger is None else os.fspath(ledger))
@@ -651,7 +695,7 @@ class Studio:
         if "tags" in fields and fields["tags"] is not None and not isinstance(fields["tags"], tuple):
             tags = fields["tags"]
             fields["tags"] = (tags,) if isinstance(tags, str) else tuple(tags)
-        return VideoRequest(prompt=prompt, model=model or "sora-2", provider=provider, **fields)
+        return VideoRequest(prompt=prompt, model=model or DEFAULT_MODEL, provider=provider, **fields)
 
     def _plan(self, req: VideoRequest) -> tuple[Plan, Runtime]:
         """Validate; with no provider given, the first one (catalog order) that accepts the request."""
@@ -791,7 +835,7 @@ class Studio:
         return f"{row.get('model', '?')}@{row.get('provider', '?')} {job_id[-6:]}"
 
     # ------------------------------------------------------------------ the user API
-    def generate(self, prompt: str, model: str = "sora-2", provider: Optional[str] = None, *,
+    def generate(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
                  wait: bool = True, timeout: Optional[float] = None, progress: bool = True,
                  budget: Optional[float] = None, allow_unknown_cost: bool = False,
                  **fields: Any) -> Union[Job, Batch]:
@@ -817,7 +861,7 @@ class Studio:
             self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=len(ids) == 1)
         return result
 
-    def submit(self, prompt: str, model: str = "sora-2", provider: Optional[str] = None, *,
+    def submit(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
                timeout: Optional[float] = None, budget: Optional[float] = None,
                allow_unknown_cost: bool = False, **fields: Any) -> Union[Job, Batch]:
         """Start a job and return at once (``generate(..., wait=False)``)."""
@@ -828,7 +872,7 @@ class Studio:
         prompts_l = _as_list(prompts, [])
         if not prompts_l:
             raise ValidationError("prompts", prompts, "one prompt or a list of prompts")
-        models_l = _as_list(models, ["sora-2"])
+        models_l = _as_list(models, [DEFAULT_MODEL])
         seeds_l = _as_list(seeds, [None])
         providers_l = _as_list(providers, [None])
         items = []
@@ -861,7 +905,7 @@ class Studio:
             self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=False)
         return result
 
-    async def agenerate(self, prompt: str, model: str = "sora-2", provider: Optional[str] = None, *,
+    async def agenerate(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
                         wait: bool = True, timeout: Optional[float] = None, budget: Optional[float] = None,
                         allow_unknown_cost: bool = False, **fields: Any) -> Union[Job, Batch]:
         """``await studio.agenerate(...)``: `generate` for async code (a notebook's loop, asyncio)."""

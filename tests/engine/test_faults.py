@@ -111,3 +111,16 @@ def test_a_video_gone_for_good_fails_clearly_and_keeps_the_charge(studio, emulat
     assert row["billed_cost_source"] == "provider"       # Runware billed it; the record says so
     assert row["billed_cost"] == pytest.approx(0.42)
     assert emulator.counters["runware"]["polls"] >= 2     # a fresh URL was asked for
+
+
+def test_an_openai_video_gone_before_download_stays_on_the_books_at_catalog_price(studio, emulator):
+    """OpenAI reports no cost; a video it generated (and billed) but we never got is not $0."""
+    emulator.config.url_ttl_seconds = 0.0
+    job = studio.generate("expired sora clip", model="sora-2", provider="openai", seconds=4,
+                          progress=False, wait=False)
+    with pytest.raises(Exception):
+        job.wait(timeout=60)
+    row = job.row
+    assert row["status"] == "failed" and row["error_code"] == "video_expired"
+    assert row["billed_cost_source"] == "catalog"
+    assert row["billed_cost"] == pytest.approx(0.40) == row["estimated_cost"]
