@@ -19,8 +19,10 @@ help:
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "sorakit needs Python >= 3.10 (PYTHON=$(PYTHON))")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,lab]"
+	@echo "installing sorakit into $(VENV) (log: $(VENV)/install.log) ..."
+	@$(PY) -m pip install --upgrade pip > $(VENV)/install.log 2>&1 && \
+	  $(PY) -m pip install -e ".[test,lab]" >> $(VENV)/install.log 2>&1 || \
+	  { tail -30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log" >&2; exit 1; }
 	@touch $(STAMP)
 
 demo: $(STAMP)

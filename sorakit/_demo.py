@@ -41,9 +41,13 @@ def run_notebooks(paths: Sequence[Path], out: Path, params: Mapping[str, object]
         nb = nbformat.read(path, as_version=4)
         inject_parameters(nb, params)
         print(f"  running {path.name} ...", flush=True)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        # No saved widget state: static pages then show each output's poster fallback (text/html)
+        # instead of an empty widget placeholder, and the files stay small. The kernel's own
+        # stderr (start-up warnings) goes to a log beside the reports, not the console.
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
                                 resources={"metadata": {"path": str(out)}})
-        client.execute()
+        with open(out / f"{path.stem}.kernel.log", "w") as log:
+            client.execute(stderr=log)
         executed = out / path.name
         nbformat.write(nb, executed)
         record = {"notebook": path.name, "executed": executed, "seconds": time.perf_counter() - started}

@@ -19,7 +19,7 @@ from ._base import (StaticFallback, as_jobs, call_nonblocking, catalog_of, error
                     model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
 from ._format import (duration, esc, is_missing, model_at, money, short_id, size_text, stars,
                       status_chip, tags_of, timestamp, truncate, local_time)
-from ._live import hub, mark_live, shown_live, ticker
+from ._live import LiveDisplay, hub, mark_live, shown_live, ticker
 from ._player import VideoPlayer, static_figure
 
 __all__ = ["JobCard", "show_job", "show_progress", "job_card"]
@@ -488,7 +488,11 @@ def show_job(job: Any, **kwargs: Any) -> None:
     display(JobCard(job, **kwargs))
 
 
-def show_progress(job: Any, **kwargs: Any) -> None:
-    """Display a live card for a running Job (``studio.generate(progress=True)`` calls this)."""
-    display(JobCard(job, **kwargs))
+def show_progress(job: Any, **kwargs: Any) -> LiveDisplay:
+    """Display a live card for a running Job (``studio.generate(progress=True)`` calls this).
+
+    Returns the live display; its ``close()`` (called when the wait ends) saves the final state.
+    """
+    live = LiveDisplay(JobCard(job, **kwargs))
     mark_live(str(getattr(job, "id", "")))
+    return live

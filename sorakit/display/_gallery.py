@@ -121,18 +121,18 @@ def gallery(jobs: Any, columns: int = 4, *, studio: Any = None, limit: Optional[
     return Gallery(items, columns=columns, total=total, title=title, embed=embed)
 
 
-def show_batch(batch: Any, columns: int = 4) -> None:
+def show_batch(batch: Any, columns: int = 4) -> Optional["LiveDisplay"]:
     """Display a live gallery of a Batch's jobs (``studio.batch(progress=True)`` calls this).
 
-    Tiles show each job's progress and turn into posters as they finish.
+    Tiles show each job's progress and turn into posters as they finish. Returns the live display
+    (its ``close()`` saves the final state), or None when this cell already shows it.
     """
-    from IPython.display import display
-
-    from ._live import mark_live, shown_live
+    from ._live import LiveDisplay, mark_live, shown_live
 
     key = "batch:" + ",".join(str(getattr(j, "id", j)) for j in batch)
     if shown_live(key):
-        return  # the live gallery of ``studio.batch(...)`` is already above in this cell
+        return None  # the live gallery of ``studio.batch(...)`` is already above in this cell
     items, total = items_of(batch, None, status=None, limit=None)
-    display(Gallery(items, columns=min(columns, max(1, len(items))), total=total))
+    live = LiveDisplay(Gallery(items, columns=min(columns, max(1, len(items))), total=total))
     mark_live(key)
+    return live

@@ -15,7 +15,7 @@ import threading
 import weakref
 from typing import Any, Callable, Optional
 
-__all__ = ["hub", "Hub", "ticker"]
+__all__ = ["hub", "Hub", "ticker", "LiveDisplay"]
 
 log = logging.getLogger("sorakit.display")
 
@@ -158,3 +158,32 @@ def shown_live(key: str) -> bool:
     """True (once) when a live view of ``key`` was displayed earlier in the running cell."""
     n = _execution_count()
     return n is not None and _shown_live.pop(key, None) == n
+
+
+class LiveDisplay:
+    """A widget displayed while a blocking call waits; `close` re-renders it in place.
+
+    A widget's saved ``text/html`` fallback is computed when it is displayed. Re-rendering the same
+    display id once the wait is over makes the notebook (and HTML exports) keep the finished state,
+    not a row of "pending" tiles. Has the ``tick``/``close`` shape of the Studio's text progress.
+    """
+
+    def __init__(self, widget: Any):
+        from IPython.display import display
+
+        self.widget = widget
+        self._handle = display(widget, display_id=True)
+
+    def tick(self) -> None:
+        """Nothing to do: the widget follows the jobs through engine callbacks."""
+
+    def close(self) -> None:
+        if self._handle is not None:
+            try:
+                self._handle.update(self.widget)
+            except Exception:  # pragma: no cover - the front-end went away
+                log.debug("sorakit: could not refresh a live display", exc_info=True)
+            self._handle = None
+
+    def _ipython_display_(self) -> None:  # a cell ending in show_progress(...) shows nothing more
+        return None

@@ -823,8 +823,8 @@ class Studio:
             show = _display_attr("show_progress") if isinstance(target, Job) else _display_attr("show_batch")
             if show is not None:
                 try:
-                    show(target)
-                    return None
+                    live = show(target)  # a handle with tick()/close(), or None
+                    return live if hasattr(live, "close") else None
                 except Exception:
                     pass
         label = (f"{len(ids)} jobs" if len(ids) > 1 else self._label(ids[0]))
