@@ -22,9 +22,10 @@ _LAZY = {
     "Batch": "sorakit.engine",
     "Ledger": "sorakit.ledger",
     "Emulator": "sorakit.emulator",
+    "register_relay": "sorakit.providers.relay",
 }
 
-__all__ = ["Studio", "Job", "Batch", "Ledger", "Emulator", "VideoRequest", "JobState",
+__all__ = ["Studio", "Job", "Batch", "Ledger", "Emulator", "register_relay", "VideoRequest", "JobState",
            "estimate", "load_catalog", "plan", "compose", "prompt_grid", *_exc_all]
 
 

@@ -62,7 +62,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -142,7 +142,7 @@ class RenderSpec:
     """Frames per second, an integer in [1, 120]."""
     audio: bool = True
     """Add an AAC soundtrack (a soft chord) when true; no audio stream when false."""
-    input_image: bytes | None = None
+    input_image: bytes | None = field(default=None, repr=False)
     """Image-to-video: encoded image bytes (any format Pillow reads); the first frame is this
     image scaled and centre-cropped to cover the frame."""
     source_key: str | None = None
@@ -190,6 +190,11 @@ class RenderSpec:
                 allowed = "None or non-empty encoded image bytes (PNG, JPEG, WebP, ...)"
                 raise _bad("input_image", self.input_image, allowed)
             object.__setattr__(self, "input_image", bytes(self.input_image))
+            try:  # reads the header only; full decoding errors surface when rendering
+                with Image.open(io.BytesIO(self.input_image)) as probe:
+                    probe.size  # noqa: B018
+            except Exception as exc:  # noqa: BLE001 - anything Pillow cannot identify
+                raise _bad("input_image", self.input_image, f"bytes of an image Pillow can read ({exc})") from exc
         if self.source_key is not None and (not isinstance(self.source_key, str) or not self.source_key.strip()):
             raise _bad("source_key", self.source_key, "None or the non-empty key() of the source render")
         if not isinstance(self.label, str) or not self.label.strip() or len(self.label) > MAX_LABEL:
@@ -275,18 +280,24 @@ class RenderInfo:
 # ---------------------------------------------------------------------------------------------
 
 _KNOWN_MAX = 256
+_KNOWN_MAX_IMAGE_BYTES = 128 * 1024 * 1024
 _known: OrderedDict[str, RenderSpec] = OrderedDict()
+_known_image_bytes = 0
 _known_lock = threading.Lock()
 
 
 def _remember(spec: RenderSpec) -> None:
-    """Note ``spec`` as a possible source (bounded, most recent kept)."""
+    """Note ``spec`` as a possible source (most recent kept; bounded in count and image bytes)."""
+    global _known_image_bytes
     key = spec.key()
     with _known_lock:
+        if key not in _known:
+            _known_image_bytes += len(spec.input_image or b"")
         _known[key] = spec
         _known.move_to_end(key)
-        while len(_known) > _KNOWN_MAX:
-            _known.popitem(last=False)
+        while len(_known) > 1 and (len(_known) > _KNOWN_MAX or _known_image_bytes > _KNOWN_MAX_IMAGE_BYTES):
+            _, old = _known.popitem(last=False)
+            _known_image_bytes -= len(old.input_image or b"")
 
 
 def _lookup(key: str | None) -> RenderSpec | None:

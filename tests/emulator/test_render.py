@@ -205,7 +205,8 @@ def test_image_to_video_starts_from_the_input_image(tmp_path):
     data = photo(400, 300)  # 4:3, so it must be scaled and centre-cropped to 16:9
     s = spec("make it move", input_image=data)
     frames = probe(render_video(s, tmp_path / "a.mp4").path)["frames"]
-    expected = np.asarray(ImageOps.fit(Image.open(io.BytesIO(data)).convert("RGB"), (320, 180)))
+    with Image.open(io.BytesIO(data)) as im:
+        expected = np.asarray(ImageOps.fit(im.convert("RGB"), (320, 180)))
     assert mad(frames[0], expected) < 12
     assert mad(frames[0], expected) < mad(np.asarray(render_frame(spec("make it move"), 0)), expected) / 3
     assert mad(frames[-1], frames[0]) > 1  # overlays faded in, shapes moved
@@ -213,7 +214,10 @@ def test_image_to_video_starts_from_the_input_image(tmp_path):
 
 def test_undecodable_input_image_is_a_value_error_naming_the_field(tmp_path):
     with pytest.raises(ValueError, match="input_image"):
-        render_video(spec(input_image=b"not an image"), tmp_path / "a.mp4")
+        spec(input_image=b"not an image")  # caught when the spec is made
+    truncated = spec(input_image=photo()[:2000])  # the header reads fine...
+    with pytest.raises(ValueError, match="input_image"):
+        render_video(truncated, tmp_path / "a.mp4")  # ...the pixels do not
     assert list(tmp_path.iterdir()) == []
 
 
@@ -384,13 +388,16 @@ def test_cache_thumbnail_and_spritesheet_render_once(tmp_path):
     sheet = cache.spritesheet(s)
     assert cache.thumbnail(s) == thumb and cache.spritesheet(s) == sheet
     assert cache.stats == {"video": 0, "thumbnail": 1, "spritesheet": 1}
-    assert Image.open(thumb).format == "WEBP" and Image.open(sheet).format == "JPEG"
+    with Image.open(thumb) as t, Image.open(sheet) as sh:
+        assert (t.format, sh.format) == ("WEBP", "JPEG")
 
 
 def test_cache_finds_a_remix_source_recorded_by_an_earlier_process(tmp_path, monkeypatch):
     source = spec("a red fox in fresh snow", seconds=1.0, input_image=photo())
     RenderCache(tmp_path).video(source)
     monkeypatch.setattr(_render, "_known", type(_render._known)())  # forget in-memory specs
+    monkeypatch.setattr(_render, "_known_image_bytes", 0)
+    assert _render._lookup(source.key()) is None
     found = RenderCache(tmp_path).source_spec(source.key())
     assert found == source
 
