@@ -7,7 +7,6 @@ All notebooks share one fresh ledger, so the cost analysis sees the jobs of the 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys

@@ -199,6 +199,36 @@ class Surface:
         required = self.emu.config.require_key
         return required is None or api_key == required
 
+    unlimited_operations: frozenset = frozenset()
+    """Operations the rate limit does not count (media downloads that stand in for a CDN)."""
+
+    def api_key(self, request: Request) -> Optional[str]:
+        """The API key of a request as this protocol sends it (default: ``Authorization: Bearer``)."""
+        return self.bearer(request)
+
+    def auth_error(self, api_key: Optional[str]) -> Response:
+        """This protocol's answer to a missing (``api_key`` None) or wrong key."""
+        return self.error(401, "No API key provided." if api_key is None else "Invalid API key.")
+
+    def _wrap(self, operation: str, handler):
+        """An endpoint around ``handler(request, api_key)``: faults, key check, rate limit, reset-after."""
+        async def endpoint(request: Request) -> Response:
+            early = await self.pre(request, operation)
+            if early is not None:
+                return early
+            key = self.api_key(request)
+            if not self.key_ok(key):
+                self.emu.counters.incr(self.provider, "auth_failures")
+                return self.auth_error(key)
+            if operation not in self.unlimited_operations:
+                limited = self.limit(key, operation)
+                if limited is not None:
+                    return limited
+            return self.post(operation, await handler(request, key))
+
+        endpoint.__name__ = handler.__name__.lstrip("_")
+        return endpoint
+
     async def pre(self, request: Request, operation: str) -> Optional[Response]:
         """Before handling: count, then maybe slow / 5xx / reset-before. None = carry on."""
         emu = self.emu

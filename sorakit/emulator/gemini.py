@@ -89,30 +89,14 @@ class GeminiSurface(Surface):
         """The key from ``x-goog-api-key`` or the ``key`` query parameter."""
         return request.headers.get("x-goog-api-key") or request.query_params.get("key") or None
 
-    def _wrap(self, operation: str, handler):
-        async def endpoint(request: Request) -> Response:
-            early = await self.pre(request, operation)
-            if early is not None:
-                return early
-            key = self.api_key(request)
-            if self.emu.config.require_key is not None:
-                if key is None:
-                    self.emu.counters.incr(self.provider, "auth_failures")
-                    return self.error(403, "Method doesn't allow unregistered callers (callers without established "
-                                           "identity). Please use API Key or other form of API consumer identity "
-                                           "to call this API.")
-                if not self.key_ok(key):
-                    self.emu.counters.incr(self.provider, "auth_failures")
-                    return self.error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
-            if operation != "download":
-                limited = self.limit(key, operation)
-                if limited is not None:
-                    return limited
-            response = await handler(request, key)
-            return self.post(operation, response)
+    unlimited_operations = frozenset({"download"})
 
-        endpoint.__name__ = handler.__name__.lstrip("_")
-        return endpoint
+    def auth_error(self, api_key: Optional[str]) -> Response:
+        if api_key is None:
+            return self.error(403, "Method doesn't allow unregistered callers (callers without established "
+                                   "identity). Please use API Key or other form of API consumer identity "
+                                   "to call this API.")
+        return self.error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
 
     def _offer(self, model_id: str):
         return next((o for o in self.emu.catalog.offers(provider=self.provider) if o.id == model_id), None)

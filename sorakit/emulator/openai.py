@@ -154,27 +154,12 @@ class OpenAISurface(Surface):
         return self.error(400, message, param=param, code=code)
 
     # ------------------------------------------------------------------ request plumbing
-    def _wrap(self, operation: str, handler):
-        async def endpoint(request: Request) -> Response:
-            early = await self.pre(request, operation)
-            if early is not None:
-                return early
-            key = self.bearer(request)
-            if not self.key_ok(key):
-                self.emu.counters.incr(self.provider, "auth_failures")
-                if key is None:
-                    return self.error(401, "You didn't provide an API key. You need to provide your API key "
-                                           "in an Authorization header using Bearer auth (i.e. Authorization: "
-                                           "Bearer YOUR_KEY).")
-                return self.error(401, f"Incorrect API key provided: {_mask(key)}.", code="invalid_api_key")
-            limited = self.limit(key, operation)
-            if limited is not None:
-                return limited
-            response = await handler(request, key)
-            return self.post(operation, response)
-
-        endpoint.__name__ = handler.__name__.lstrip("_")
-        return endpoint
+    def auth_error(self, api_key: Optional[str]) -> Response:
+        if api_key is None:
+            return self.error(401, "You didn't provide an API key. You need to provide your API key "
+                                   "in an Authorization header using Bearer auth (i.e. Authorization: "
+                                   "Bearer YOUR_KEY).")
+        return self.error(401, f"Incorrect API key provided: {_mask(api_key)}.", code="invalid_api_key")
 
     async def _read(self, request: Request) -> Union[dict, Response]:
         """The body as a dict: multipart (``a[b]`` keys nested, files as `_Upload`) or JSON."""

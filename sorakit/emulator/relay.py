@@ -98,23 +98,6 @@ class RelaySurface(Surface):
         return (Surface.bearer(request) or request.headers.get("x-api-key")
                 or request.headers.get("api-key") or None)
 
-    def _wrap(self, operation: str, handler):
-        async def endpoint(request: Request) -> Response:
-            early = await self.pre(request, operation)
-            if early is not None:
-                return early
-            key = self.api_key(request)
-            if not self.key_ok(key):
-                self.emu.counters.incr(self.provider, "auth_failures")
-                return self.error(401, "No API key provided." if key is None else "Invalid API key.")
-            limited = self.limit(key, operation)
-            if limited is not None:
-                return limited
-            response = await handler(request, key)
-            return self.post(operation, response)
-
-        endpoint.__name__ = handler.__name__.lstrip("_")
-        return endpoint
 
     def resolve(self, name: str):
         """(canonical model, offer or None) for a model name; canonical None when unknown."""

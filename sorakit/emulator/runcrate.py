@@ -65,25 +65,11 @@ class RuncrateSurface(Surface):
         return self.error(400, message, code=code, param=param)
 
     # ------------------------------------------------------------------ plumbing
-    def _wrap(self, operation: str, handler):
-        async def endpoint(request: Request) -> Response:
-            early = await self.pre(request, operation)
-            if early is not None:
-                return early
-            key = self.bearer(request)
-            if not self.key_ok(key):
-                self.emu.counters.incr(self.provider, "auth_failures")
-                return self.error(401, "Missing API key: send Authorization: Bearer rc_live_..." if key is None
-                                  else "Invalid API key.", code="unauthorized")
-            if operation != "download":
-                limited = self.limit(key, operation)
-                if limited is not None:
-                    return limited
-            response = await handler(request, key)
-            return self.post(operation, response)
+    unlimited_operations = frozenset({"download"})
 
-        endpoint.__name__ = handler.__name__.lstrip("_")
-        return endpoint
+    def auth_error(self, api_key: Optional[str]) -> Response:
+        return self.error(401, "Missing API key: send Authorization: Bearer rc_live_..." if api_key is None
+                          else "Invalid API key.", code="unauthorized")
 
     def _offers(self):
         return {o.id: o for o in self.emu.catalog.offers(provider=self.provider)}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Iterable, Mapping, Optional
+from typing import Any, ClassVar, Mapping, Optional
 
 import httpx
 
@@ -29,7 +29,7 @@ from .._exceptions import ProviderError, provider_error_for_status
 from .._types import JobState
 from ..catalog import Plan, ProviderInfo
 
-__all__ = ["Provider", "Variant", "header_float"]
+__all__ = ["Provider", "Variant", "as_float", "as_int", "header_float"]
 
 Variant = str
 """Content variant: ``"video"``, ``"thumbnail"`` or ``"spritesheet"`` (what the provider offers)."""
@@ -43,6 +43,31 @@ def header_float(response: httpx.Response, name: str, scale: float = 1.0) -> Opt
     try:
         return float(value) * scale
     except ValueError:
+        return None
+
+
+def as_int(value: Any) -> Optional[int]:
+    """An int from a JSON value (``8``, ``"8"``, ``"8.0"``, ``"40%"``), or None when absent or not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.strip().rstrip("%")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+
+def as_float(value: Any) -> Optional[float]:
+    """A float from a JSON value, or None when absent or not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
         return None
 
 
@@ -100,6 +125,16 @@ class Provider(ABC):
             message, provider=self.name, status_code=response.status_code, code=code,
             request_id=response.headers.get("x-request-id"), retry_after=retry_after, param=param,
         )
+
+    def json_object(self, response: httpx.Response) -> dict:
+        """The response body as a JSON object; a clear `ProviderError` when it is anything else."""
+        try:
+            body = response.json()
+        except ValueError:
+            raise self.error(response, "the response is not JSON", "invalid_response") from None
+        if not isinstance(body, dict):
+            raise self.error(response, "the response is not a JSON object", "invalid_response")
+        return body
 
     def raise_for_error(self, response: httpx.Response) -> None:
         """Raise the `ProviderError` for a non-2xx response; return quietly otherwise.

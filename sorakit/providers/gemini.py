@@ -44,7 +44,7 @@ import httpx
 from .._exceptions import ValidationError
 from .._types import JobState
 from ..catalog import Plan, resolution_tier
-from ._base import Provider, Variant, header_float
+from ._base import Provider, Variant, as_int, header_float
 
 __all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST"]
 
@@ -57,12 +57,6 @@ GEMINI_HOST = "generativelanguage.googleapis.com"
 SAFETY_CODE = "safety_filtered"
 """``error_code`` of a result the safety filter removed."""
 
-
-def _int(value: Any) -> Optional[int]:
-    try:
-        return None if value is None else int(float(value))
-    except (TypeError, ValueError):
-        return None
 
 
 class GeminiProvider(Provider):
@@ -139,7 +133,7 @@ class GeminiProvider(Provider):
     def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
         """The operation ``{name, done: false}`` -> a ``submitted`` state named by the operation."""
         self.raise_for_error(response)
-        op = self._json(response)
+        op = self.json_object(response)
         if not op.get("name"):
             raise self.error(response, "the operation has no name", "invalid_response")
         if op.get("done"):
@@ -152,7 +146,7 @@ class GeminiProvider(Provider):
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
-        op = self._json(response)
+        op = self.json_object(response)
         op.setdefault("name", provider_job_id)
         return self.operation_states(op, response)
 
@@ -161,7 +155,7 @@ class GeminiProvider(Provider):
         name = str(op.get("name"))
         meta = op.get("metadata") if isinstance(op.get("metadata"), Mapping) else {}
         if not op.get("done"):
-            progress = _int(meta.get("progressPercent") or meta.get("progress"))
+            progress = as_int(meta.get("progressPercent") or meta.get("progress"))
             return [JobState(provider_job_id=name, status="in_progress", progress=progress,
                              poll_after=header_float(response, "retry-after") if response is not None else None,
                              raw=op)]
@@ -180,7 +174,7 @@ class GeminiProvider(Provider):
             uri = video.get("uri") if isinstance(video, Mapping) else None
             if uri:
                 uris.append(str(uri))
-        filtered = _int(gen.get("raiMediaFilteredCount")) or 0
+        filtered = as_int(gen.get("raiMediaFilteredCount")) or 0
         reasons = [str(r) for r in gen.get("raiMediaFilteredReasons") or [] if r]
         expires = self._now(response) + float(self.options.get("file_lifetime_s", FILE_LIFETIME_S))
         states = [
@@ -233,15 +227,6 @@ class GeminiProvider(Provider):
             except (TypeError, ValueError):
                 pass
         return time.time()
-
-    def _json(self, response: httpx.Response) -> dict:
-        try:
-            body = response.json()
-        except ValueError:
-            raise self.error(response, "the response is not JSON", "invalid_response") from None
-        if not isinstance(body, dict):
-            raise self.error(response, "the response is not a JSON object", "invalid_response")
-        return body
 
 
 def _file_name(uri: str) -> Optional[str]:

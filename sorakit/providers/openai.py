@@ -11,14 +11,13 @@ unknown; it lists recent videos (`build_list` / `parse_list`) and adopts the one
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, Optional
 
 import httpx
 
 from .._types import JobState
 from ..catalog import Plan
-from ._base import Provider, Variant, header_float
+from ._base import Provider, Variant, as_float, as_int, header_float
 
 __all__ = ["OpenAIProvider", "format_seconds"]
 
@@ -39,18 +38,6 @@ def format_seconds(value: float) -> str:
     return str(int(f)) if f.is_integer() else f"{f:g}"
 
 
-def _int(value: Any) -> Optional[int]:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> Optional[float]:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class OpenAIProvider(Provider):
@@ -108,7 +95,7 @@ class OpenAIProvider(Provider):
 
     def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
         self.raise_for_error(response)
-        return [self.video_state(self._json(response), response)]
+        return [self.video_state(self.json_object(response), response)]
 
     # -- poll ---------------------------------------------------------------------------------
     def build_poll(self, provider_job_id: str) -> httpx.Request:
@@ -116,7 +103,7 @@ class OpenAIProvider(Provider):
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
-        return [self.video_state(self._json(response), response)]
+        return [self.video_state(self.json_object(response), response)]
 
     def video_state(self, obj: dict, response: httpx.Response | None = None) -> JobState:
         """A Video object -> `JobState` (``poll_after`` from ``openai-poll-after-ms``)."""
@@ -126,7 +113,7 @@ class OpenAIProvider(Provider):
         if status == "failed":
             code = (error or {}).get("code") or "failed"
             message = (error or {}).get("message") or "the provider reported a failure without a message"
-        progress = _int(obj.get("progress"))
+        progress = as_int(obj.get("progress"))
         if status == "completed":
             progress = 100
         poll_after = None
@@ -139,7 +126,7 @@ class OpenAIProvider(Provider):
             status=status,  # type: ignore[arg-type]
             progress=progress,
             video_url=None,
-            video_url_expires_at=_float(obj.get("expires_at")),
+            video_url_expires_at=as_float(obj.get("expires_at")),
             provider_video_id=str(obj.get("id")),
             error_code=code,
             error_message=message,
@@ -163,7 +150,7 @@ class OpenAIProvider(Provider):
 
     def parse_list(self, response: httpx.Response) -> tuple[list[JobState], Optional[str]]:
         self.raise_for_error(response)
-        body = self._json(response)
+        body = self.json_object(response)
         items = body.get("data") or []
         states = [self.video_state(o) for o in items if isinstance(o, dict)]
         cursor = None
@@ -175,7 +162,7 @@ class OpenAIProvider(Provider):
         """Same prompt, model, size, duration (and source video), created no earlier than
         ``created_after`` (the engine passes the send time minus a clock-skew slack)."""
         raw = state.raw or {}
-        created = _float(raw.get("created_at"))
+        created = as_float(raw.get("created_at"))
         if created is None or created < created_after:
             return False
         if (raw.get("prompt") or "").strip() != plan.prompt:
@@ -186,7 +173,7 @@ class OpenAIProvider(Provider):
         if plan.action == "generate":
             if raw.get("size") and raw.get("size") != plan.size:
                 return False
-            if raw.get("seconds") is not None and _float(raw.get("seconds")) != float(plan.seconds):
+            if raw.get("seconds") is not None and as_float(raw.get("seconds")) != float(plan.seconds):
                 return False
         if plan.action == "remix" and raw.get("remixed_from_video_id") not in (None, plan.source_video_id):
             return False
@@ -196,11 +183,3 @@ class OpenAIProvider(Provider):
         return self.request("DELETE", f"videos/{provider_job_id}")
 
     # -- helpers ------------------------------------------------------------------------------
-    def _json(self, response: httpx.Response) -> dict:
-        try:
-            body = response.json()
-        except (ValueError, json.JSONDecodeError):
-            raise self.error(response, "the response is not JSON", "invalid_response") from None
-        if not isinstance(body, dict):
-            raise self.error(response, "the response is not a JSON object", "invalid_response")
-        return body

@@ -72,7 +72,7 @@ import httpx
 from .._exceptions import ConfigurationError, ValidationError
 from .._types import JobState
 from ..catalog import Catalog, Offer, Plan, PriceRule, ProviderInfo, load_catalog, parse_size, resolution_tier
-from ._base import Provider, Variant, header_float
+from ._base import Provider, Variant, as_float, as_int, header_float
 
 __all__ = [
     "RelayConfig",
@@ -443,20 +443,6 @@ def _require(name: str) -> RelayConfig:
 
 
 # ------------------------------------------------------------------------------ the protocol
-def _int(value: Any) -> Optional[int]:
-    if isinstance(value, str):
-        value = value.strip().rstrip("%")
-    try:
-        return None if value is None or value == "" else int(float(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> Optional[float]:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class RelayProvider(Provider):
@@ -550,7 +536,7 @@ class RelayProvider(Provider):
     def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
         """``{id}`` (also ``task_id`` or ``data.id``) -> a ``submitted`` state."""
         self.raise_for_error(response)
-        body = self._json(response)
+        body = self.json_object(response)
         job_id = _job_id(body)
         if not job_id:
             raise self.error(response, "the create answer has no job id", "invalid_response")
@@ -566,7 +552,7 @@ class RelayProvider(Provider):
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
-        return self.states(provider_job_id, self._json(response), response)
+        return self.states(provider_job_id, self.json_object(response), response)
 
     def states(self, job_id: str, body: Mapping[str, Any], response: httpx.Response | None = None) -> list[JobState]:
         """A status object -> one state, or one per result (``data[i]`` -> ``variation_index=i``)."""
@@ -575,7 +561,7 @@ class RelayProvider(Provider):
         raw_status = str(obj.get("status") or "").strip().lower()
         status = _STATUS.get(raw_status, "in_progress")
         poll_after = header_float(response, "retry-after") if response is not None else None
-        progress = _int(obj.get("progress"))
+        progress = as_int(obj.get("progress"))
         results = _results(obj)
         if status == "failed":
             code, message = _job_error(obj)
@@ -595,7 +581,7 @@ class RelayProvider(Provider):
                          video_url=urljoin(base, str(r["url"])),
                          video_url_expires_at=_expires(r.get("expires_at") or obj.get("expires_at")),
                          provider_video_id=str(r.get("id") or (job_id if len(usable) == 1 else f"{job_id}#{i}")),
-                         seed=_int(r.get("seed")), billed_cost=_float(obj.get("cost")) if i == 0 else None,
+                         seed=as_int(r.get("seed")), billed_cost=as_float(obj.get("cost")) if i == 0 else None,
                          variation_index=i, raw=body)
                 for i, r in enumerate(usable)
             ]
@@ -613,15 +599,6 @@ class RelayProvider(Provider):
         return httpx.Request("GET", url, headers=self.auth_headers() if _same_origin(url, self.base_url) else {})
 
     # -- helpers ------------------------------------------------------------------------------
-    def _json(self, response: httpx.Response) -> dict:
-        try:
-            body = response.json()
-        except ValueError:
-            raise self.error(response, "the response is not JSON", "invalid_response") from None
-        if not isinstance(body, dict):
-            raise self.error(response, "the response is not a JSON object", "invalid_response")
-        return body
-
 
 def _has_request(response: httpx.Response) -> bool:
     try:
@@ -684,7 +661,7 @@ def _job_error(obj: Mapping[str, Any]) -> tuple[str, str]:
 def _expires(value: Any) -> Optional[float]:
     if value is None:
         return None
-    number = _float(value)
+    number = as_float(value)
     if number is not None:
         return number / 1000.0 if number > 1e12 else number
     try:

@@ -35,7 +35,7 @@ import httpx
 from .._exceptions import ConfigurationError, ValidationError
 from .._types import JobState
 from ..catalog import Plan, ProviderInfo
-from ._base import Provider, Variant, header_float
+from ._base import Provider, Variant, as_float, as_int, header_float
 from .relay import lenient_error_details
 
 __all__ = ["RuncrateProvider", "check_api_key", "aspect_ratio"]
@@ -78,18 +78,6 @@ def aspect_ratio(width: int, height: int) -> str:
     return "16:9" if width > height else "9:16"
 
 
-def _int(value: Any) -> Optional[int]:
-    try:
-        return None if value is None else int(float(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> Optional[float]:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class RuncrateProvider(Provider):
@@ -146,7 +134,7 @@ class RuncrateProvider(Provider):
 
     def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
         self.raise_for_error(response)
-        body = self._json(response)
+        body = self.json_object(response)
         if not body.get("id"):
             raise self.error(response, "the create answer has no video id", "invalid_response")
         state = self.video_state(body, response)
@@ -160,7 +148,7 @@ class RuncrateProvider(Provider):
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
-        body = self._json(response)
+        body = self.json_object(response)
         body.setdefault("id", provider_job_id)
         return [self.video_state(body, response)]
 
@@ -178,7 +166,7 @@ class RuncrateProvider(Provider):
             message = message or obj.get("failure_reason") or obj.get("message")
             code = str(code or obj.get("code") or "failed")
             message = str(message or "Runcrate reported a failure without a message")
-        progress = _int(obj.get("progress"))
+        progress = as_int(obj.get("progress"))
         if status == "completed":
             progress = 100
         return JobState(
@@ -186,9 +174,9 @@ class RuncrateProvider(Provider):
             status=status,  # type: ignore[arg-type]
             progress=progress,
             video_url=obj.get("video_url") if isinstance(obj.get("video_url"), str) else None,
-            video_url_expires_at=_float(obj.get("expires_at")),
+            video_url_expires_at=as_float(obj.get("expires_at")),
             provider_video_id=str(obj.get("id")),
-            billed_cost=_float(obj.get("cost")),
+            billed_cost=as_float(obj.get("cost")),
             error_code=code,
             error_message=message,
             poll_after=header_float(response, "retry-after") if response is not None else None,
@@ -203,11 +191,3 @@ class RuncrateProvider(Provider):
         return self.request("GET", f"videos/{state.provider_video_id or state.provider_job_id}/download")
 
     # -- helpers ------------------------------------------------------------------------------
-    def _json(self, response: httpx.Response) -> dict:
-        try:
-            body = response.json()
-        except ValueError:
-            raise self.error(response, "the response is not JSON", "invalid_response") from None
-        if not isinstance(body, dict):
-            raise self.error(response, "the response is not a JSON object", "invalid_response")
-        return body

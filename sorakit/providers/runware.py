@@ -12,7 +12,7 @@ Only ``status == "success"`` means done; ``processing`` (and the older ``pending
 from __future__ import annotations
 
 import base64
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,7 +20,7 @@ import httpx
 from .._exceptions import ConflictError, ModerationError, NotFoundError, ProviderError
 from .._types import JobState
 from ..catalog import Plan
-from ._base import Provider, Variant
+from ._base import Provider, Variant, as_float, as_int
 
 __all__ = ["RunwareProvider"]
 
@@ -34,18 +34,6 @@ def _norm(code: Any) -> str:
     return str(code or "").replace("-", "").replace(" ", "").lower()
 
 
-def _int(value: Any) -> Optional[int]:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> Optional[float]:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class RunwareProvider(Provider):
@@ -220,7 +208,7 @@ class RunwareProvider(Provider):
                     provider_job_id=task_uuid, status="failed",
                     error_code=str(code or "error"),
                     error_message=str(e.get("message") or "the task failed"),
-                    billed_cost=_float(e.get("cost")), raw=e))
+                    billed_cost=as_float(e.get("cost")), raw=e))
             else:
                 raise self.error(response, str(e.get("message") or "error"), code, e.get("parameter"))
         return failed
@@ -240,11 +228,11 @@ class RunwareProvider(Provider):
             states.append(JobState(
                 provider_job_id=task_uuid,
                 status=status,  # type: ignore[arg-type]
-                progress=100 if status == "completed" else _int(item.get("progress")),
+                progress=100 if status == "completed" else as_int(item.get("progress")),
                 video_url=item.get("videoURL") if status == "completed" else None,
                 provider_video_id=str(video_id) if video_id else None,
-                seed=_int(item.get("seed")),
-                billed_cost=_float(item.get("cost")),
+                seed=as_int(item.get("seed")),
+                billed_cost=as_float(item.get("cost")),
                 error_code=(str(item.get("code") or item.get("errorCode") or "error")
                             if status == "failed" else None),
                 error_message=(str(item.get("message") or item.get("error") or "the task failed")
