@@ -70,7 +70,8 @@ class CompareGrid(StaticFallback, widgets.VBox):
         for p in self.prompts:
             body += f"<tr><td style='font:12px sans-serif;vertical-align:top;padding:4px;max-width:180px'>{esc(truncate(p, 140))}</td>"
             for col in self.columns:
-                figs = "".join(static_figure(c.row, width=200, max_bytes=10_000, caption=caption_html(c.row))
+                figs = "".join(static_figure(c.row, width=200, max_bytes=10_000,
+                                             caption=caption_html(c.row, prompt=False, model=False))
                                for c in self.tiles.get((p, col), []))
                 body += f"<td style='vertical-align:top;padding:4px'>{figs or '—'}</td>"
             body += "</tr>"

@@ -19,17 +19,20 @@ from ._rows import Item, items_of
 __all__ = ["Gallery", "gallery", "show_batch"]
 
 
-def caption_html(row: dict) -> str:
-    """The static caption of one video: prompt, then model@provider · seed · cost · latency."""
-    facts = [model_at(row)]
+def caption_html(row: dict, *, prompt: bool = True, model: bool = True) -> str:
+    """The static caption of one video: prompt, then model@provider · seed · cost · latency.
+
+    A comparison grid already names the prompt (row) and model (column), so it leaves them out.
+    """
+    facts = [model_at(row)] if model else []
     if not is_missing(row.get("seed")):
         facts.append(f"seed {int(row['seed'])}")
     cost = row.get("billed_cost")
     facts.append(money(cost if not is_missing(cost) else row.get("estimated_cost")))
     if not is_missing(row.get("latency_s")):
         facts.append(duration(row.get("latency_s")))
-    return (f"{esc(truncate(row.get('prompt'), 90))}<br/>"
-            f"<span style='color:#8c959f'>{esc(' · '.join(facts))}</span>")
+    head = f"{esc(truncate(row.get('prompt'), 90))}<br/>" if prompt else ""
+    return head + f"<span style='color:#8c959f'>{esc(' · '.join(facts))}</span>"
 
 
 def totals_text(rows: list[dict]) -> str:
