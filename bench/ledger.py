@@ -1,16 +1,25 @@
 """Benchmark of the SQLite job ledger at scale.
 
-    python bench/ledger.py [--rows 1000000] [--batch 20000] [--keep DIR]
+    python bench/ledger.py [--rows 1000000] [--batch 20000] [--keep DIR] [--reuse]
+                           [--no-drop-caches] [--row-by-row]
 
 Creates a temporary SQLite ledger, fills it with realistic rows (prompts of 80-200 characters,
 10 models on 5 providers, 60 days, mostly completed jobs with costs, hashes, paths and URLs) and
-prints a table of measured figures against their targets:
+prints a table of measured figures against their targets, each with the 1-minute load average at
+the time (other work on the machine slows every figure):
 
-* bulk insert rate: ``Ledger.insert_many`` in batches (one transaction each), rows per second
-* ``Ledger.df`` full load: median of 3, first without the columnar snapshot (cold: every row
-  decoded from SQLite), then with it (warm: what a notebook sees once the snapshot exists)
-* ``Ledger.cost_by(["model", "day"])``: median of 3 (SQL GROUP BY)
-* file size on disk (database + WAL)
+* bulk insert rate: ``Ledger.insert_many`` in batches (one transaction each), rows per second;
+* ``Ledger.df`` cold: a new process opens the ledger with no ``-df.parquet`` snapshot on disk and
+  (as root, unless ``--no-drop-caches``) the OS page cache dropped, then reads ``Ledger.df``; that
+  first read also writes the snapshot. Also the same with the file in the OS cache, and with
+  ``df_cache=False`` (the read alone, no snapshot written). Median of 3;
+* ``Ledger.df`` warm: with the snapshot on disk, in a new process (a restarted kernel) and again
+  in the same process (a re-run cell). Median of 3;
+* ``--row-by-row``: the cold read without the page decoder and without the snapshot (the SQL
+  fallback, what every read cost before), for comparison;
+* ``Ledger.cost_by(["model", "day"])``: median of 3 (SQL GROUP BY);
+* file size on disk (database + WAL, and the snapshot) and the peak RSS of the processes that
+  loaded the frame.
 
 Row generation is not timed. Exit status is 0 even when a target is missed: this is a report.
 """
@@ -19,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -130,8 +141,57 @@ def make_rows(n: int, start: int, total: int, rng: random.Random) -> list[dict]:
     return rows
 
 
-def _median_time(fn, repeats: int = 3) -> tuple[float, object]:
-    times = []
+ROOT = Path(__file__).resolve().parents[1]
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[3])
+from sorakit.ledger import Ledger, _pages
+path, mode = sys.argv[1], sys.argv[2]
+if mode == "row-by-row":
+    _pages.available = lambda: False
+with Ledger(path, df_cache=(mode not in ("row-by-row", "read-only"))) as led:
+    t = time.perf_counter()
+    df = led.df
+    first = time.perf_counter() - t
+    again = []
+    if mode == "again":
+        for _ in range(3):
+            df = None
+            t = time.perf_counter()
+            df = led.df
+            again.append(time.perf_counter() - t)
+print(json.dumps({"seconds": first, "again": again, "rows": len(df),
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def drop_page_cache() -> bool:
+    """Flush and drop the OS page cache (Linux, root only). False when not permitted."""
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def load_in_child(path: Path, mode: str) -> dict:
+    """``Ledger.df`` timed in a new Python process (as a freshly started kernel sees it)."""
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), mode, str(ROOT)], check=True, capture_output=True, text=True
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["load"] = load()
+    return result
+
+
+def _median_time(fn, repeats: int = 3) -> tuple[float, object, float]:
+    times, loads = [], []
     result = None
     for _ in range(repeats):
         result = None
@@ -139,7 +199,18 @@ def _median_time(fn, repeats: int = 3) -> tuple[float, object]:
         t = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), result
+        loads.append(load())
+    return statistics.median(times), result, statistics.median(loads)
+
+
+def _cold(path: Path, snapshot: Path, drop: bool, mode: str = "default", repeats: int = 3) -> tuple[list[dict], bool]:
+    runs, dropped = [], drop
+    for _ in range(repeats):
+        snapshot.unlink(missing_ok=True)
+        if drop:
+            dropped = drop_page_cache() and dropped
+        runs.append(load_in_child(path, mode))
+    return runs, dropped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,80 +218,99 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=20_000, help="rows per insert_many call (one transaction)")
     ap.add_argument("--keep", type=Path, default=None, help="put the ledger in this directory and keep it")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: measure the ledger already there")
+    ap.add_argument("--no-drop-caches", action="store_true", help="never drop the OS page cache")
+    ap.add_argument("--row-by-row", action="store_true", help="also time the SQL row-by-row read")
     args = ap.parse_args(argv)
 
     tmp = None
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         path = args.keep / "bench-ledger.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+        if not args.reuse:
+            for suffix in ("", "-wal", "-shm", "-df.parquet"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
     else:
         tmp = tempfile.TemporaryDirectory(prefix="sorakit-bench-")
         path = Path(tmp.name) / "bench-ledger.db"
+    print(f"load average at the start: {load():.2f}", flush=True)
 
-    rng = random.Random(7)
-    led = Ledger(path)
-    insert_time = insert_cpu = 0.0
-    done = 0
-    print(f"inserting {args.rows:,} rows in batches of {args.batch:,} into {path} ...", flush=True)
-    while done < args.rows:
-        n = min(args.batch, args.rows - done)
-        rows = make_rows(n, done, args.rows, rng)
-        t, c = time.perf_counter(), time.process_time()
-        led.insert_many(rows)
-        insert_time += time.perf_counter() - t
-        insert_cpu += time.process_time() - c
-        done += n
-    rate = args.rows / insert_time
-    assert len(led) == args.rows
+    rate = cpu_rate = insert_load = None
+    if not (args.reuse and path.exists()):
+        rng = random.Random(7)
+        insert_time = insert_cpu = 0.0
+        done = 0
+        print(f"inserting {args.rows:,} rows in batches of {args.batch:,} into {path} ...", flush=True)
+        with Ledger(path) as led:
+            while done < args.rows:
+                n = min(args.batch, args.rows - done)
+                rows = make_rows(n, done, args.rows, rng)
+                t, c = time.perf_counter(), time.process_time()
+                led.insert_many(rows)
+                insert_time += time.perf_counter() - t
+                insert_cpu += time.process_time() - c
+                done += n
+            assert len(led) == args.rows
+        rate, cpu_rate, insert_load = args.rows / insert_time, args.rows / insert_cpu, load()
+    with Ledger(path) as led:
+        total = len(led)
+        snapshot = led.df_cache_path
 
-    cache = getattr(led, "df_cache_path", None)
+    print("timing Ledger.df (each load in a new process) ...", flush=True)
+    cold, dropped = _cold(path, snapshot, not args.no_drop_caches)
+    cold_os, _ = _cold(path, snapshot, False)
+    cold_read, _ = _cold(path, snapshot, False, "read-only")
+    assert all(r["rows"] == total for r in cold + cold_os + cold_read)
+    load_in_child(path, "default")  # writes the snapshot again (the read-only runs removed it)
+    warm = [load_in_child(path, "default") for _ in range(3)]
+    again = load_in_child(path, "again")
+    baseline = _cold(path, snapshot, False, "row-by-row")[0] if args.row_by_row else None
 
-    def cold():
-        with Ledger(path, df_cache=False) as plain:  # every row decoded from SQLite
-            return plain.df
+    with Ledger(path) as led:
+        led.df  # make sure the snapshot exists for the size figure
+        agg, frame, agg_load = _median_time(lambda: led.cost_by(["model", "day"]))
+    size_mb = sum(os.path.getsize(str(path) + s) for s in ("", "-wal") if os.path.exists(str(path) + s)) / 1e6
+    snap_mb = snapshot.stat().st_size / 1e6 if snapshot.exists() else 0.0
 
-    df_cold, df = _median_time(cold)
-    assert len(df) == args.rows
-    del df
-    df_warm = None
-    if cache is not None:
-        led.df  # builds the snapshot
-        df_warm, df = _median_time(lambda: led.df)
-        assert len(df) == args.rows
-        del df
-    agg, frame = _median_time(lambda: led.cost_by(["model", "day"]))
-    led.close()
-    size_mb = sum(
-        os.path.getsize(str(path) + s) for s in ("", "-wal") if os.path.exists(str(path) + s)
-    ) / 1e6
+    def med(runs: list[dict], key: str = "seconds") -> float:
+        return statistics.median(r[key] for r in runs)
 
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "FAIL"
 
-    lines = [
-        (
-            "bulk insert rate",
-            f"{rate:,.0f} rows/s ({args.rows / insert_cpu:,.0f} per CPU-second)",
-            ">= 20,000 rows/s",
-            verdict(rate >= 20_000),
-        ),
-        ("Ledger.df full load (cold)", f"{df_cold:.2f} s", "<= 3 s", verdict(df_cold <= 3)),
+    cold_label = "Ledger.df cold (page cache dropped)" if dropped else "Ledger.df cold (page cache NOT dropped)"
+    again_s = statistics.median(again["again"])
+    timed = [  # (measure, seconds, load average, target in seconds or None)
+        (cold_label, med(cold), med(cold, "load"), 3),
+        ("Ledger.df cold (file in OS cache)", med(cold_os), med(cold_os, "load"), 3),
+        ("Ledger.df cold, read only (no snapshot written)", med(cold_read), med(cold_read, "load"), 3),
+        ("Ledger.df warm (new process)", med(warm), med(warm, "load"), 3),
+        ("Ledger.df warm (same process)", again_s, again["load"], 3),
     ]
-    if df_warm is not None:
-        lines.append(("Ledger.df full load (warm)", f"{df_warm:.2f} s", "<= 3 s", verdict(df_warm <= 3)))
+    if baseline:
+        timed.append(("Ledger.df row by row (SQL, no snapshot)", med(baseline), med(baseline, "load"), None))
+    lines = []
+    if rate is not None:
+        lines.append(
+            ("bulk insert rate", f"{rate:,.0f} rows/s ({cpu_rate:,.0f} per CPU-second)", ">= 20,000 rows/s",
+             verdict(rate >= 20_000), f"{insert_load:.2f}")
+        )
+    for name, seconds, at, target in timed:
+        ok = "-" if target is None else verdict(seconds <= target)
+        lines.append((name, f"{seconds:.2f} s", "-" if target is None else f"<= {target} s", ok, f"{at:.2f}"))
+    cold_rss = max(r["rss_mb"] for r in cold + cold_os + cold_read)
     lines += [
-        ("cost_by(model, day)", f"{agg:.3f} s ({len(frame)} groups)", "<= 1 s", verdict(agg <= 1)),
-        ("file size on disk", f"{size_mb:,.0f} MB", "-", "-"),
+        ("cost_by(model, day)", f"{agg:.3f} s ({len(frame)} groups)", "<= 1 s", verdict(agg <= 1), f"{agg_load:.2f}"),
+        ("file size on disk", f"{size_mb:,.0f} MB (+ {snap_mb:,.0f} MB snapshot)", "-", "-", "-"),
+        ("peak RSS, cold load process", f"{cold_rss:,.0f} MB", "-", "-", "-"),
+        ("peak RSS, warm load process", f"{max(r['rss_mb'] for r in warm):,.0f} MB", "-", "-", "-"),
     ]
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"\nsorakit ledger benchmark: {args.rows:,} rows, SQLite, python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load average {load:.1f} at the end (other work slows every figure)"
+        f"\nsorakit ledger benchmark: {total:,} rows, SQLite, python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs; figures are medians of 3; 'load' is the 1-minute load average then"
     )
-    widths = [max(len(r[i]) for r in lines + [("measure", "value", "target", "result")]) for i in range(4)]
-    header = ("measure", "value", "target", "result")
+    header = ("measure", "value", "target", "result", "load")
+    widths = [max(len(r[i]) for r in lines + [header]) for i in range(5)]
     for row in [header, tuple("-" * w for w in widths), *lines]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
     if tmp is not None:

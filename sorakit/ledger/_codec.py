@@ -416,6 +416,33 @@ class Codec:
         df = pd.DataFrame(data, copy=False)
         return df
 
+    def frame_from_decoded(self, columns: Mapping[str, tuple[Any, np.ndarray]]) -> pd.DataFrame:
+        """The frame :meth:`frame` would build, from columns decoded straight from SQLite pages
+        (``_pages.TableImage.columns``: int64 / float64 arrays or Arrow ``large_string`` arrays,
+        each with a validity mask). Raises ``ValueError`` where :meth:`frame` would not give
+        this result (e.g. a 2 in a boolean column): the caller then reads the rows with SQL."""
+        if not _ARROW_STRINGS:
+            raise ValueError("pandas strings are not stored by pyarrow")
+        data = {}
+        for name, (values, valid) in columns.items():
+            col = COLS.get(name)
+            if col is None:
+                continue
+            kind = col.kind
+            if kind in ("id", "str", "tags", "json"):
+                data[name] = pd.arrays.ArrowStringArray(values)
+            elif kind == "cat":
+                data[name] = _categorical_from_arrow(values, LEDGER_DTYPES[name])
+            elif kind in ("int", "int8", "bool"):
+                data[name] = _masked(kind, values, valid, name)
+            elif kind == "float":
+                data[name] = values
+            elif kind == "datetime":
+                data[name] = epoch_to_datetime(values)
+            else:  # pragma: no cover
+                raise AssertionError(kind)
+        return pd.DataFrame(data, copy=False)
+
     def _column(self, col: _Col, seq: Sequence[Any]):
         kind = col.kind
         if kind in ("id", "str", "tags", "json"):
@@ -482,4 +509,44 @@ def _categorical(seq: Sequence[Any], dtype: Any) -> pd.Categorical:
     position = {c: i for i, c in enumerate(categories)}
     lookup = np.array([position[u] for u in uniques] + [-1], dtype="int64")
     new_codes = lookup[codes]  # the NA sentinel -1 picks the trailing -1
+    return pd.Categorical.from_codes(new_codes, categories=pd.Index(categories))
+
+
+def _masked(kind: str, values: np.ndarray, valid: np.ndarray, name: str):
+    """``Int64`` / ``Int8`` / ``boolean`` arrays as ``pd.array(seq, dtype=...)`` builds them
+    (masked slots hold 1, 1 and False like pandas' own), refusing what it would refuse."""
+    mask = ~valid
+    if kind == "int":
+        data = values.copy()
+        data[mask] = 1
+        return pd.arrays.IntegerArray(data, mask)
+    if kind == "int8":
+        if ((values < -128) | (values > 127))[valid].any():
+            raise ValueError(f"{name}: a value outside Int8")
+        data = values.astype(np.int8)
+        data[mask] = 1
+        return pd.arrays.IntegerArray(data, mask)
+    if ((values != 0) & (values != 1))[valid].any():
+        raise ValueError(f"{name}: a value that is not 0 or 1")
+    data = values == 1
+    data[mask] = False
+    return pd.arrays.BooleanArray(data, mask)
+
+
+def _categorical_from_arrow(values: Any, dtype: Any) -> pd.Categorical:
+    """What :func:`_categorical` gives, from an Arrow string array (dictionary-encoded in C++)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = values.dictionary_encode()
+    uniques = [str(u) for u in encoded.dictionary.to_pylist()]
+    if isinstance(dtype, pd.CategoricalDtype):
+        fixed = [str(c) for c in dtype.categories]
+        categories = fixed + sorted(u for u in uniques if u not in fixed)
+    else:
+        categories = sorted(uniques)
+    position = {c: i for i, c in enumerate(categories)}
+    lookup = np.array([position[u] for u in uniques] + [-1], dtype="int64")
+    indices = pc.fill_null(encoded.indices, pa.scalar(len(uniques), encoded.indices.type))
+    new_codes = lookup[np.asarray(indices.to_numpy(zero_copy_only=False), dtype="int64")]
     return pd.Categorical.from_codes(new_codes, categories=pd.Index(categories))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sqlite3
 import threading
 import uuid
 import warnings
@@ -26,7 +27,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from .._exceptions import ValidationError
-from . import _cache
+from . import _cache, _pages
 from ._codec import Codec, new_job_id, split_tags
 from ._errors import JobNotFound, LedgerError
 from ._schema import (
@@ -50,6 +51,13 @@ ENV_VAR = "SORAKIT_LEDGER"
 _BUSY_TIMEOUT_MS = 60_000
 _PG_LOCK_KEY = 0x736F72616B6974  # "sorakit": serialises schema set-up between processes
 _SECRET_QUERY_KEYS = ("password", "passwd", "secret", "token", "sslpassword", "key")
+_PAGES_MIN_BYTES = 16 << 20
+"""Full reads of SQLite files at least this big decode a copy of their pages (``_pages``). Below it
+(some 18,000 typical rows) reading row by row takes a quarter of a second or less anyway."""
+_PAGE_KINDS = {
+    "id": "text", "str": "text", "cat": "text", "tags": "text", "json": "text",
+    "int": "int", "int8": "int", "bool": "int", "float": "real", "datetime": "real",
+}
 _FILTERS = ("model", "provider", "status", "tag", "since", "until", "emulated", "batch_id", "action")
 
 
@@ -509,6 +517,8 @@ class Ledger:
         A fresh frame each time: changing it does not change the ledger. For SQLite ledgers of
         50,000 rows or more a columnar snapshot (``<file>-df.parquet``, see :attr:`df_cache_path`)
         makes repeated loads fast: only rows changed since it was written are read from SQL.
+        Without a snapshot, a big SQLite ledger is decoded in bulk from a consistent copy of its
+        pages (see ``sorakit.ledger._pages``) instead of row by row: same frame, ~3x faster.
         """
         path = self.df_cache_path
         if path is None:
@@ -535,10 +545,10 @@ class Ledger:
                     snap = None
                 if snap is not None:
                     names, raw = self._fetch(conn, self._select().where(jobs.c[REV] > snap.rev))
+                    fresh = self._codec.frame(names, raw)
+                    del raw
                 else:
-                    names, raw = self._fetch(conn, self._select())
-            fresh = self._codec.frame(names, raw)
-            del raw
+                    fresh = self._read_all(conn)
         if snap is None:
             df = _sorted(fresh)
             changed = len(df)
@@ -619,10 +629,69 @@ class Ledger:
     def _frame(self, where: list[sa.ColumnElement[bool]]) -> pd.DataFrame:
         with _no_gc():
             with self._conn() as conn:
-                names, raw = self._fetch(conn, self._select().where(*where))
-            df = self._codec.frame(names, raw)
-            del raw
+                if not where:
+                    df = self._read_all(conn)
+                else:
+                    names, raw = self._fetch(conn, self._select().where(*where))
+                    df = self._codec.frame(names, raw)
+                    del raw
         return _sorted(df)
+
+    def _read_all(self, conn: sa.Connection) -> pd.DataFrame:
+        """Every row (in table order, not yet sorted) inside the caller's read transaction: from
+        the pages of an SQLite copy when the table is big (see ``_pages``), else row by row."""
+        if self._t.dialect == "sqlite" and _pages.available():
+            df = self._read_pages(conn)
+            if df is not None:
+                return df
+        names, raw = self._fetch(conn, self._select())
+        return self._codec.frame(names, raw)
+
+    def _read_pages(self, conn: sa.Connection) -> pd.DataFrame | None:
+        """The whole table decoded from ``serialize()`` in this read transaction, rows that spill
+        onto overflow pages read with SQL; None (read row by row) when the table is small, the
+        copy would be too big for memory, or anything in it is not what the decoder expects."""
+        pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
+        size = pages * int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
+        if size < _PAGES_MIN_BYTES or size > _pages_max_bytes():
+            return None
+        # this SELECT (or the caller's) holds the read transaction that serialize() copies
+        root = conn.exec_driver_sql(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
+        ).scalar_one_or_none()
+        table_columns = [row[1] for row in conn.exec_driver_sql("PRAGMA table_info(jobs)")]
+        serialize = getattr(conn.connection.driver_connection, "serialize", None)
+        if root is None or serialize is None:
+            return None
+        count = int(conn.exec_driver_sql("SELECT count(*) FROM jobs").scalar_one())
+        want = {name: _PAGE_KINDS[COLS[name].kind] for name in LEDGER_COLUMNS}
+        try:
+            image = serialize()
+            table = _pages.read_table(image, int(root), table_columns, want)
+            del image
+            if len(table.rowids) + len(table.spilled) != count:
+                return None
+            df = self._codec.frame_from_decoded(table.columns)
+        except (_pages.Unsupported, ValueError, MemoryError, sqlite3.Error):
+            return None
+        if len(table.spilled):
+            df = self._with_spilled_rows(conn, df, table.rowids, table.spilled)
+        return df
+
+    def _with_spilled_rows(self, conn, df: pd.DataFrame, rowids: np.ndarray, spilled: np.ndarray) -> pd.DataFrame:
+        """``df`` plus the rows whose record spills onto overflow pages, read with SQL, in rowid order."""
+        prep = conn.dialect.identifier_preparer
+        columns = ", ".join(prep.quote(n) for n in LEDGER_COLUMNS)
+        raw: list[tuple] = []
+        ids = spilled.tolist()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT rowid, {columns} FROM jobs WHERE rowid IN ({marks}) ORDER BY rowid"
+            raw.extend(conn.exec_driver_sql(sql, tuple(chunk)).all())
+        extra = self._codec.frame(list(LEDGER_COLUMNS), [r[1:] for r in raw])
+        order = np.argsort(np.concatenate([rowids, np.array([r[0] for r in raw], dtype=np.int64)]), kind="stable")
+        return _concat([df, extra]).take(order).reset_index(drop=True)
 
     def __len__(self) -> int:
         with self._conn() as conn:
@@ -818,6 +887,15 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _pages_max_bytes() -> int:
+    """The largest database ``_read_pages`` copies into memory: a quarter of the RAM (the copy
+    and the frame decoded from it are alive together for a moment)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 4 << 30
 
 
 def _short(exc: BaseException) -> str:

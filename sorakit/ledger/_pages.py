@@ -1,0 +1,498 @@
+"""Reading a whole SQLite table in bulk, straight from the pages of a copy of the database.
+
+Why: fetching a million 45-column rows through ``sqlite3`` makes 45 million Python objects (about
+14 s with the conversion to columns), and having SQLite print the rows as text for a C parser does
+not help either: SQLite's own per-value work (~100 ns: column decode, number formatting, string
+building) is then the floor, and two connections in two threads do not run it in parallel (its
+global allocator mutex). So for a full read ``Ledger.df`` asks the process's own SQLite for a
+consistent copy of the database (``Connection.serialize()``, taken inside the read transaction that
+also counted the rows) and decodes the table's b-tree with numpy, thousands of rows and dozens of
+columns per operation, following the documented, frozen file format
+(https://www.sqlite.org/fileformat2.html):
+
+* the table b-tree is walked from its root page level by level to its leaf pages, in key order,
+  so rows come out in rowid order: the order of a plain ``SELECT``;
+* a leaf cell is ``payload size, rowid, record``. A record that spills onto overflow pages (a row
+  longer than about a page, e.g. a very long prompt) is not decoded here: its rowid is reported
+  and the caller reads those few rows with SQL;
+* a record is a header of serial types (one varint per column; rows written before a column was
+  added by ``ALTER TABLE`` have fewer, the missing ones are NULL) followed by the values:
+  big-endian integers, big-endian IEEE doubles, and text.
+
+Rows are decoded in batches of ``_ROWS`` (so their pages stay in the CPU cache across the columns)
+split over a few threads (numpy and Arrow release the GIL). Text is gathered padded to the longest
+value of its batch and compacted; a batch with a value longer than ``_PADDED`` has its text copied
+by Arrow from ``binary_view`` views of the copy. Every value is checked to lie inside its record,
+every record inside its page, and text to be UTF-8. Anything this reader does not expect (a BLOB,
+text in a number column, a number in a text column, UTF-16 text, a ``WITHOUT ROWID`` table, a
+malformed page...) raises :class:`Unsupported` and the caller reads the table with SQL instead:
+the result is always what the row-by-row read gives, or that read is used. Nothing here opens,
+locks or writes the database file: the only SQLite in play is the process's own, through
+``sqlite3``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Unsupported", "TableImage", "available", "read_table"]
+
+_HEADER = b"SQLite format 3\x00"
+_LEAF, _INTERIOR = 13, 5  # table b-tree page types
+_GIB = 1 << 30  # binary_view offsets are int32: the copy is handed to Arrow as 1 GiB buffers
+_TAIL = 1024  # reads of up to this many bytes may start anywhere in the copy (>= _PADDED)
+_PADDED = 1024  # text up to this long is gathered padded to the longest of its batch, then compacted
+_ROWS = 4096  # rows decoded together: their pages stay in the CPU cache across the columns
+_SIZES = np.array([0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 0], dtype=np.int32)  # serial types 0-11
+_SIZE_OF = np.concatenate([_SIZES, (np.arange(12, 16384, dtype=np.int32) - 12) >> 1])  # types of 1-2 bytes
+_TEXT_OK = np.zeros(16386, dtype=bool)  # serial types allowed in a text column: NULL or text
+_TEXT_OK[0] = True
+_TEXT_OK[13:-1:2] = True  # odd from 13 on (the last entry stands for "larger": checked apart)
+# binary_view inline bytes: keep the first `length` bytes of the 4-byte head and 8-byte rest
+_MASK_HEAD = np.array([(1 << (8 * min(n, 4))) - 1 for n in range(14)], dtype=np.int64)
+_MASK_REST = np.array([(1 << (8 * max(0, n - 4))) - 1 if n <= 11 else -1 for n in range(14)], dtype=np.int64)
+
+
+class Unsupported(Exception):
+    """The copy holds something this reader does not decode: read the table with SQL."""
+
+
+def available() -> bool:
+    """True when this Python and pyarrow can do it (``serialize`` needs Python 3.11;
+    ``binary_view`` pyarrow 16; the views are built little-endian)."""
+    if sys.version_info < (3, 11) or sys.byteorder != "little":
+        return False
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a core dependency
+        return False
+    return hasattr(pa, "binary_view")
+
+
+@dataclass
+class TableImage:
+    """The decoded rows of a table, in rowid order, without the rows listed in ``spilled``.
+
+    ``columns`` maps a column name to ``(values, valid)``: an int64 array for ``"int"`` columns
+    (0 where NULL),
+    a float64 array for ``"real"`` ones (NaN where NULL), a ``pyarrow.LargeStringArray`` for
+    ``"text"`` ones; ``valid`` is False where the value is NULL. ``spilled`` are the rowids of
+    the rows whose record continues on overflow pages: not decoded, read them with SQL.
+    """
+
+    columns: dict[str, tuple[object, np.ndarray]]
+    rowids: np.ndarray
+    spilled: np.ndarray
+
+
+def read_table(
+    image: bytes,
+    root: int,
+    table_columns: Sequence[str],
+    want: Mapping[str, str],
+    threads: int | None = None,
+) -> TableImage:
+    """Decode the columns ``want`` (name -> ``"int"``, ``"real"`` or ``"text"``) of the rowid table
+    whose b-tree starts at page ``root`` of ``image`` (from ``Connection.serialize()``).
+
+    ``table_columns`` are all the table's columns in declaration order (``PRAGMA table_info``).
+    Integers stored in a ``"real"`` column come back as floats (SQLite writes integral REAL
+    values as integers). Raises :class:`Unsupported` for anything it does not decode.
+    """
+    if threads is None:
+        threads = max(1, min(4, os.cpu_count() or 1))
+    try:
+        return _Reader(image, root, list(table_columns), dict(want)).run(threads)
+    except Unsupported:
+        raise
+    except (IndexError, ValueError, OverflowError, TypeError) as exc:  # a malformed copy
+        raise Unsupported(f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("pyarrow"):  # ArrowInvalid: bad UTF-8
+            raise Unsupported(f"{type(exc).__name__}: {exc}") from None
+        raise
+
+
+class _Reader:
+    def __init__(self, image: bytes, root: int, table_columns: list[str], want: dict[str, str]):
+        if sys.byteorder != "little":  # pragma: no cover - see available()
+            raise Unsupported("big-endian host")
+        self.image = image
+        buf = self.buf = np.frombuffer(image, dtype=np.uint8)
+        if len(buf) < 512 or bytes(buf[:16]) != _HEADER:
+            raise Unsupported("not an SQLite database image")
+        page_size = int(buf[16]) << 8 | int(buf[17])
+        if page_size == 1:
+            page_size = 65536
+        if page_size < 512 or page_size & (page_size - 1) or len(buf) % page_size:
+            raise Unsupported(f"page size {page_size}")
+        self.page_size = page_size
+        self.max_local = page_size - int(buf[20]) - 35  # larger payloads spill (table leaf)
+        if int.from_bytes(bytes(buf[56:60]), "big") != 1:
+            raise Unsupported("text encoding is not UTF-8")
+        if not 1 < root <= len(buf) // page_size:
+            raise Unsupported(f"root page {root}")
+        missing = [n for n in want if n not in table_columns]
+        if missing:
+            raise Unsupported(f"no column {missing[0]}")
+        for kind in want.values():
+            if kind not in ("int", "real", "text"):
+                raise ValueError(kind)
+        self.root = root
+        self.want = want
+        self.ncols = max((table_columns.index(n) for n in want), default=-1) + 1  # header prefix to read
+        index = {n: i for i, n in enumerate(table_columns)}
+        self.names = {k: [n for n in want if want[n] == k] for k in ("int", "real", "text")}
+        self.idx = {k: np.array([index[n] for n in v], dtype=np.intp) for k, v in self.names.items()}
+        # unaligned fixed-width reads at many offsets at once: strided views over the copy, and
+        # the same over a zero-padded copy of the last bytes (reads may run past the end)
+        self._tail_start = max(0, len(buf) - _TAIL)
+        self._tail = np.zeros(len(buf) - self._tail_start + _TAIL, dtype=np.uint8)
+        self._tail[: len(buf) - self._tail_start] = buf[self._tail_start :]
+        self._windows: dict[tuple[int, str], np.ndarray] = {}
+
+    # -- reads -----------------------------------------------------------------------------------
+    def _window(self, which: int, dtype: str) -> np.ndarray:
+        key = (which, dtype)
+        win = self._windows.get(key)
+        if win is None:
+            b = self.buf if which == 0 else self._tail
+            width = np.dtype(dtype).itemsize
+            win = np.ndarray(shape=(max(0, len(b) - width + 1),), dtype=dtype, buffer=b, strides=(1,))
+            self._windows[key] = win
+        return win
+
+    def read(self, pos: np.ndarray, dtype: str) -> np.ndarray:
+        """The ``dtype`` value (``">u2"``, ``"<u8"``, ``"V60"``...) at each byte offset ``pos``;
+        bytes past the end read as 0."""
+        win = self._window(0, dtype)
+        if pos.size == 0:
+            return win[pos]
+        if int(pos.min()) < 0:
+            raise Unsupported("negative offset")
+        if int(pos.max()) < len(win):
+            return win[pos]
+        inside = pos < len(win)
+        out = np.empty(pos.shape, dtype=win.dtype)
+        out[inside] = win[pos[inside]]
+        out[~inside] = self._window(1, dtype)[pos[~inside] - self._tail_start]
+        return out
+
+    def be16(self, pos: np.ndarray) -> np.ndarray:
+        return self.read(pos, ">u2").astype(np.int64)
+
+    def be32(self, pos: np.ndarray) -> np.ndarray:
+        return self.read(pos, ">u4").astype(np.int64)
+
+    def varint(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """SQLite varints at ``pos``: (value as int64, length in bytes). Big-endian groups of 7
+        bits, 1 to 9 bytes, the ninth contributing all 8 of its bits."""
+        w = self.be16(pos)
+        b0, b1 = w >> 8, w & 0xFF
+        one = b0 < 0x80
+        value = np.where(one, b0, ((b0 & 0x7F) << 7) | b1)
+        length = 2 - one.astype(np.int64)
+        longer = np.flatnonzero(~one & (b1 >= 0x80))
+        if len(longer):
+            value[longer], length[longer] = self._varint_slow(pos[longer])
+        return value, length
+
+    def _varint_slow(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        value = np.zeros(len(pos), dtype=np.uint64)
+        length = np.zeros(len(pos), dtype=np.int64)
+        todo = np.arange(len(pos))
+        v = np.zeros(len(pos), dtype=np.uint64)
+        for k in range(9):
+            b = self.read(pos[todo] + k, "u1")
+            if k == 8:
+                value[todo] = (v << np.uint64(8)) | b.astype(np.uint64)
+                length[todo] = 9
+                break
+            v = (v << np.uint64(7)) | (b & 0x7F).astype(np.uint64)
+            done = b < 0x80
+            value[todo[done]] = v[done]
+            length[todo[done]] = k + 1
+            todo, v = todo[~done], v[~done]
+            if not len(todo):
+                break
+        return value.view(np.int64), length
+
+    # -- b-tree ----------------------------------------------------------------------------------
+    def _header(self, pages: np.ndarray) -> np.ndarray:
+        """Offset of each page's b-tree header (page 1 starts with the 100-byte file header)."""
+        return (pages - 1) * self.page_size + np.where(pages == 1, 100, 0)
+
+    def leaf_pages(self) -> np.ndarray:
+        """The leaf pages of the table b-tree, left to right (= rowid order)."""
+        n_pages = len(self.buf) // self.page_size
+        level = np.array([self.root], dtype=np.int64)
+        for _depth in range(64):
+            if ((level < 1) | (level > n_pages)).any():
+                raise Unsupported("child page out of range")
+            hdr = self._header(level)
+            kinds = self.buf[hdr]
+            if (kinds == _LEAF).all():
+                return level
+            if not (kinds == _INTERIOR).all():
+                raise Unsupported("not a rowid table b-tree")
+            ncell = self.be16(hdr + 3)
+            if (hdr % self.page_size + 12 + 2 * ncell > self.page_size).any():
+                raise Unsupported("cell pointers run past their page")
+            # children of an interior page: the left child of each cell in order, then the right-most
+            counts = ncell + 1
+            owner = np.repeat(np.arange(len(level)), counts)
+            k = np.arange(int(counts.sum())) - (np.cumsum(counts) - counts)[owner]
+            is_right = k == ncell[owner]
+            child = np.empty(len(owner), dtype=np.int64)
+            right = np.flatnonzero(is_right)
+            child[right] = self.be32(hdr[owner[right]] + 8)
+            left = np.flatnonzero(~is_right)
+            if len(left):
+                o = owner[left]
+                cell = (level[o] - 1) * self.page_size + self.be16(hdr[o] + 12 + 2 * k[left])
+                child[left] = self.be32(cell)
+            level = child
+        raise Unsupported("b-tree too deep")
+
+    def leaf_cells(self, leaves: np.ndarray) -> np.ndarray:
+        """Offsets of every cell of the leaf pages, in key order."""
+        hdr = self._header(leaves)
+        ncell = self.be16(hdr + 3)
+        if (hdr % self.page_size + 8 + 2 * ncell > self.page_size).any():
+            raise Unsupported("cell pointers run past their page")
+        owner = np.repeat(np.arange(len(leaves)), ncell)
+        k = np.arange(int(ncell.sum())) - (np.cumsum(ncell) - ncell)[owner]
+        offset = self.be16(hdr[owner] + 8 + 2 * k)
+        if ((offset < 8) | (offset > self.page_size - 4)).any():
+            raise Unsupported("cell pointer out of range")
+        return (leaves[owner] - 1) * self.page_size + offset
+
+    # -- records ---------------------------------------------------------------------------------
+    def run(self, threads: int) -> TableImage:
+        cells = self.leaf_cells(self.leaf_pages())
+        n = len(cells)
+        self.rowid = np.empty(n, dtype=np.int64)
+        self.spill = np.zeros(n, dtype=bool)
+        self.ints = np.zeros((len(self.idx["int"]), n), dtype=np.int64)
+        self.reals = np.zeros((len(self.idx["real"]), n), dtype=np.float64)
+        self.text_len = np.zeros((len(self.idx["text"]), n), dtype=np.int64)
+        self.text_parts = [[None] * -(-n // _ROWS) for _ in self.idx["text"]]  # bytes per batch
+        self.valid = {k: np.zeros((len(self.idx[k]), n), dtype=bool) for k in ("int", "real", "text")}
+        threads = max(1, min(threads, -(-n // _ROWS)))
+        bounds = [(i * n // threads // _ROWS * _ROWS) for i in range(threads)] + [n]
+        spans = [(bounds[i], bounds[i + 1]) for i in range(threads)]
+        work = lambda span: self._decode_span(cells, *span)  # noqa: E731
+        pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        try:
+            for _ in pool.map(work, spans) if pool else map(work, spans):
+                pass
+            texts = list(pool.map(self._text, range(len(self.idx["text"])))) if pool else [
+                self._text(j) for j in range(len(self.idx["text"]))
+            ]
+        finally:
+            if pool:
+                pool.shutdown()
+        keep = ~self.spill
+        spilled = self.rowid[self.spill]
+        whole = not len(spilled)
+        out: dict[str, tuple[object, np.ndarray]] = {}
+        for j, name in enumerate(self.names["int"]):
+            v, ok = self.ints[j], self.valid["int"][j]
+            out[name] = (v, ok) if whole else (v[keep], ok[keep])
+        for j, name in enumerate(self.names["real"]):
+            v, ok = self.reals[j], self.valid["real"][j]
+            out[name] = (v, ok) if whole else (v[keep], ok[keep])
+        for j, name in enumerate(self.names["text"]):
+            arr, ok = texts[j], self.valid["text"][j]
+            out[name] = (arr, ok) if whole else (arr.filter(keep), ok[keep])
+        ordered = {name: out[name] for name in self.want}
+        return TableImage(ordered, self.rowid if whole else self.rowid[keep], spilled)
+
+    def _decode_span(self, cells: np.ndarray, lo: int, hi: int) -> None:
+        for a in range(lo, hi, _ROWS):
+            self._decode_rows(cells, a, min(hi, a + _ROWS))
+
+    def _decode_rows(self, cells: np.ndarray, lo: int, hi: int) -> None:
+        cell = cells[lo:hi]
+        payload, n1 = self.varint(cell)
+        rowid, n2 = self.varint(cell + n1)
+        self.rowid[lo:hi] = rowid
+        spill = payload > self.max_local
+        rows: slice | np.ndarray = slice(lo, hi)
+        if spill.any():
+            self.spill[lo:hi] = spill
+            keep = np.flatnonzero(~spill)
+            cell, n1, n2, payload = cell[keep], n1[keep], n2[keep], payload[keep]
+            rows = lo + keep
+            if not len(keep):
+                return
+        start = cell + n1 + n2  # the record
+        if (start + payload > (cell // self.page_size + 1) * self.page_size).any():
+            raise Unsupported("a record runs past its page")
+        hsize, n3 = self.varint(start)
+        hlen = hsize - n3  # bytes of serial types
+        if ((hlen < 0) | (hsize > payload)).any():
+            raise Unsupported("malformed record header")
+        st = np.ascontiguousarray(self._serial_types(start + n3, hlen).T)  # (column, row)
+        if st.max(initial=0) < len(_SIZE_OF):
+            size = _SIZE_OF[st]
+        else:  # text or BLOBs of 8 KB or more
+            small = st < 12
+            size = np.where(small, _SIZES[np.where(small, st, 0)], (st - 12) >> 1)
+        offset = np.cumsum(size, axis=0, dtype=np.int64)
+        if self.ncols and (offset[-1] > payload - hsize).any():
+            raise Unsupported("record values run past the payload")
+        offset -= size
+        offset += start + hsize  # absolute offset of every value
+        if len(self.idx["int"]) or len(self.idx["real"]):
+            self._numbers(st, size, offset, rows)
+        if len(self.idx["text"]):
+            self._text_values(st, size, offset, rows, lo // _ROWS)
+
+    def _serial_types(self, hp: np.ndarray, hlen: np.ndarray) -> np.ndarray:
+        """The first ``ncols`` serial types of each record header as an (n, ncols) matrix, 0 (NULL)
+        where a header has fewer (a row written before the column was added). The headers are
+        read as one (n, width) byte matrix and their varints (1-2 bytes) decoded together."""
+        n, ncols = len(hp), self.ncols
+        width = int(hlen.max(initial=0))
+        if width == 0 or width > 512:
+            return self._serial_types_slow(hp, hlen)
+        head = self.read(hp, f"V{width}").view(np.uint8).reshape(n, width)
+        cont = head >= 0x80
+        inside = np.arange(width) < hlen[:, None]
+        if width > 1 and (cont[:, 1:] & cont[:, :-1] & inside[:, 1:]).any():
+            return self._serial_types_slow(hp, hlen)  # a 3-byte varint: text of 8 KB or more
+        if (cont & inside)[np.arange(n), np.maximum(hlen - 1, 0)].any():
+            raise Unsupported("record header ends inside a varint")
+        ends = inside & ~cont
+        value = head.astype(np.int32)
+        if width > 1:
+            value[:, 1:] |= ((head[:, :-1] & 0x7F).astype(np.int32) << 7) * cont[:, :-1]
+        counts = ends.sum(axis=1)
+        first = int(counts[0]) if n else 0
+        if n and (counts == first).all() and first >= ncols:
+            return value[ends].reshape(n, first)[:, :ncols]
+        row, col = np.nonzero(ends)
+        k = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
+        take = k < ncols
+        out = np.zeros((n, ncols), dtype=np.int32)
+        out[row[take], k[take]] = value[row[take], col[take]]
+        return out
+
+    def _serial_types_slow(self, hp: np.ndarray, hlen: np.ndarray) -> np.ndarray:
+        hend = hp + hlen
+        out = np.zeros((len(hp), self.ncols), dtype=np.int64)
+        hp = hp.copy()
+        for k in range(self.ncols):
+            have = np.flatnonzero(hp < hend)
+            if not len(have):
+                break
+            out[have, k], n = self.varint(hp[have])
+            hp[have] += n
+        if (hp > hend).any() or (out < 0).any():
+            raise Unsupported("malformed record header")
+        return out
+
+    def _numbers(self, st, size, offset, rows) -> None:
+        for kind in ("int", "real"):
+            idx = self.idx[kind]
+            if not len(idx):
+                continue
+            s, z = st[idx], size[idx]
+            if (s >= 10).any():
+                raise Unsupported(f"text or a BLOB in a number column ({kind})")
+            raw = self.read(offset[idx], ">i8").astype(np.int64)  # 8 bytes from the value on
+            is_int = (s >= 1) & (s <= 6)
+            ints = np.where(is_int, raw >> np.where(is_int, 64 - 8 * z, 0), s == 9)  # keeps the sign
+            valid = s != 0
+            if kind == "int":
+                if (s == 7).any():
+                    raise Unsupported("a REAL value in an integer column")
+                self.ints[:, rows] = ints
+            else:
+                values = np.where(s == 7, raw.view(np.float64), ints.astype(np.float64))
+                values[~valid] = np.nan
+                self.reals[:, rows] = values
+            self.valid[kind][:, rows] = valid
+
+    def _text_values(self, st, size, offset, rows, batch: int) -> None:
+        """The bytes of this batch's text values, column by column, concatenated (NULL = no
+        bytes) while the rows' pages are still in the CPU cache; their lengths go to text_len."""
+        idx = self.idx["text"]
+        s = st[idx]
+        top = len(_TEXT_OK) - 1
+        ok = _TEXT_OK[np.minimum(s, top)]
+        if s.max(initial=0) >= top:  # text of 8 KB or more (pages of 16 KB and up)
+            ok |= (s >= top) & ((s & 1) == 1)
+        if not ok.all():
+            raise Unsupported("a value in a text column is not text")
+        lengths = size[idx]
+        positions = offset[idx]
+        self.text_len[:, rows] = lengths
+        self.valid["text"][:, rows] = s != 0
+        for j in range(len(idx)):
+            length, pos = lengths[j], positions[j]
+            longest = int(length.max(initial=0))
+            if longest == 0:
+                part = np.zeros(0, dtype=np.uint8)
+            elif longest <= _PADDED:
+                padded = self.read(pos, f"V{longest}").view(np.uint8).reshape(len(pos), longest)
+                if int(length.min()) == longest:  # all one length: ids, hashes...
+                    part = padded.reshape(-1)
+                else:
+                    part = padded[np.arange(longest) < length[:, None]]
+            else:
+                part = self._bytes_by_arrow(pos, length.astype(np.int64))
+            self.text_parts[j][batch] = part
+
+    def _text(self, j: int):
+        """Column ``j``'s text as a ``large_string`` array, checked to be UTF-8."""
+        import pyarrow as pa
+
+        valid = self.valid["text"][j]
+        n = len(valid)
+        nulls = int(n - np.count_nonzero(valid))
+        if nulls == n:
+            return pa.nulls(n, pa.large_string())
+        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+        parts = [p for p in self.text_parts[j] if p is not None]
+        data = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(self.text_len[j], out=offsets[1:])
+        if offsets[-1] != len(data):  # pragma: no cover - would be a bug here
+            raise Unsupported("text bytes do not add up")
+        text = pa.Array.from_buffers(
+            pa.large_string(), n, [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=nulls
+        )
+        text.validate(full=True)
+        return text
+
+    def _bytes_by_arrow(self, pos: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """The values at ``pos`` concatenated, copied by Arrow from ``binary_view`` views of the
+        copy (two little-endian int64 words each: the length and up to 12 bytes inline; longer
+        text as length, 4-byte prefix, buffer index and offset). Every value lies inside the
+        copy (checked in _decode_rows: records inside their page, values inside their record)."""
+        import pyarrow as pa
+
+        short = np.minimum(length, 13)
+        head = self.read(pos, "<u4").astype(np.int64) & _MASK_HEAD[short]  # the first 4 bytes
+        views = np.empty((len(pos), 2), dtype=np.int64)
+        views[:, 0] = length | (head << 32)
+        rest = self.read(pos + 4, "<i8") & _MASK_REST[short]  # the next 8
+        if len(self.buf) <= _GIB:
+            where = pos << 32  # buffer 0, offset pos
+        else:
+            where = (pos >> 30) | ((pos & (_GIB - 1)) << 32)
+        views[:, 1] = np.where(length <= 12, rest, where)
+        image = pa.py_buffer(self.image)
+        size = len(self.buf)
+        data = [image.slice(i, min(_GIB, size - i)) for i in range(0, max(size, 1), _GIB)]
+        arr = pa.Array.from_buffers(pa.binary_view(), len(pos), [None, pa.py_buffer(views), *data])
+        copied = arr.cast(pa.large_binary())
+        return np.frombuffer(copied.buffers()[2], dtype=np.uint8)[: int(length.sum())].copy()
