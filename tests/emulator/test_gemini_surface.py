@@ -11,7 +11,6 @@ from PIL import Image
 from sorakit import VideoRequest, plan
 from sorakit._exceptions import BadRequestError, NotFoundError, PermissionDenied, RateLimitError
 from sorakit.catalog import load_catalog
-from sorakit.emulator import Emulator, EmulatorConfig, ManualClock
 from sorakit.providers.gemini import GeminiProvider
 
 CAT = load_catalog()
@@ -20,18 +19,9 @@ BASE = "http://emulator/gemini/v1beta"
 FAST = "veo-3.0-fast-generate-001"
 
 
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("gemini-renders")
-
-
 @pytest.fixture
-def emu(media_dir):
-    clock = ManualClock()
-    e = Emulator(EmulatorConfig(time_scale=0.01, render_eagerly=False), media_dir, clock=clock)
-    e.test_clock = clock
-    yield e
-    e.close()
+def emu(manual_emulator):
+    return manual_emulator
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from PIL import Image
 from sorakit import VideoRequest, plan
 from sorakit._exceptions import BadRequestError, ModerationError
 from sorakit.catalog import load_catalog
-from sorakit.emulator import Emulator, EmulatorConfig, ManualClock
 from sorakit.providers.relay import RelayProvider, register_relay, unregister_relay
 
 CAT = load_catalog()
@@ -21,18 +20,9 @@ KEY = "sk-relay-TESTKEY0000"
 BASE = "http://emulator/relay/v1"
 
 
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("relay-renders")
-
-
 @pytest.fixture
-def emu(media_dir):
-    clock = ManualClock()
-    e = Emulator(EmulatorConfig(time_scale=0.01, render_eagerly=False), media_dir, clock=clock)
-    e.test_clock = clock
-    yield e
-    e.close()
+def emu(manual_emulator):
+    return manual_emulator
 
 
 @pytest.fixture

@@ -9,25 +9,16 @@ import pytest
 from sorakit import VideoRequest, plan
 from sorakit._exceptions import AuthenticationError, ModerationError, ServerError
 from sorakit.catalog import load_catalog
-from sorakit.emulator import Emulator, EmulatorConfig, FaultConfig, ManualClock
+from sorakit.emulator import FaultConfig
 from sorakit.providers.runcrate import RuncrateProvider
 
 KEY = "rc_live_TESTKEY0000000000"
 CAT = load_catalog()
 
 
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("runcrate-renders")  # content-addressed: shared renders
-
-
 @pytest.fixture
-def emu(media_dir):
-    clock = ManualClock()
-    e = Emulator(EmulatorConfig(time_scale=0.01, render_eagerly=False), media_dir, clock=clock)
-    e.test_clock = clock
-    yield e
-    e.close()
+def emu(manual_emulator):
+    return manual_emulator
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sorakit.emulator import Emulator, EmulatorConfig, EmulatorServer
+from sorakit.emulator import Emulator, EmulatorConfig, EmulatorServer, ManualClock
 
 EMU_BASE_URL = "http://emulator.test"
 
@@ -75,3 +75,13 @@ def emu_client(emulator):
 def emu_async_transport(emulator):
     """An async httpx transport into the emulator: ``httpx.AsyncClient(transport=...)``."""
     return emulator.transport()
+
+
+@pytest.fixture
+def manual_emulator(emulator_media_dir):
+    """An emulator on a `ManualClock` (``emu.test_clock.advance(s)`` moves time), rendering on demand."""
+    clock = ManualClock()
+    emu = Emulator(EmulatorConfig(time_scale=0.01, render_eagerly=False), emulator_media_dir, clock=clock)
+    emu.test_clock = clock
+    yield emu
+    emu.close()
