@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PROMPT = "a red fox trotting through fresh snow at dawn, tracking shot"
-FAKE_KEY = "sk-test-bench-not-a-real-key"
+FAKE_KEY = "test-key-bench-not-real"
 
 
 # ----------------------------------------------------------------------------- emulator process

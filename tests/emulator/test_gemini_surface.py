@@ -14,7 +14,7 @@ from sorakit.catalog import load_catalog
 from sorakit.providers.gemini import GeminiProvider
 
 CAT = load_catalog()
-KEY = "AIzaTESTKEY000000000000000000000000000"
+KEY = "test-gemini-key-not-real"
 BASE = "http://emulator/gemini/v1beta"
 FAST = "veo-3.0-fast-generate-001"
 

@@ -12,7 +12,7 @@ from sorakit.catalog import load_catalog
 from sorakit.emulator import FaultConfig
 from sorakit.providers.runcrate import RuncrateProvider
 
-KEY = "rc_live_TESTKEY0000000000"
+KEY = "rc_live_TEST"
 CAT = load_catalog()
 
 

@@ -12,8 +12,8 @@ from engine._helpers import assert_complete, fast_policy
 from sorakit import JobFailed
 from sorakit.engine import Secret, Studio
 
-KEY = "sk-test-PLANTED-7f3a9c1e5b2d4f60"
-WRONG = "sk-test-PLANTED-WRONG-0c1d2e3f4a5b"
+KEY = "test-PLANTED-7f3a9c1e5b2d4f60"
+WRONG = "test-PLANTED-WRONG-0c1d2e3f4a5b"
 
 
 def _all_text(tmp_path) -> bytes:

@@ -16,7 +16,7 @@ from sorakit.providers.gemini import FILE_LIFETIME_S, GeminiProvider
 
 CAT = load_catalog()
 INFO = CAT.providers["gemini"]
-KEY = "AIzaTESTKEY0000000000000000000000000000"
+KEY = "test-gemini-key-not-real"
 BASE = "https://generativelanguage.googleapis.com/v1beta"
 OP = "models/veo-3.0-fast-generate-001/operations/op123"
 DATE = "Sun, 15 Nov 2026 12:00:00 GMT"

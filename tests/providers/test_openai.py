@@ -15,7 +15,7 @@ from sorakit.providers import OpenAIProvider, make_provider
 
 CAT = load_catalog()
 INFO = CAT.providers["openai"]
-KEY = "sk-test-PLANTED-openai-0000"
+KEY = "test-PLANTED-openai-0000"
 
 
 def provider(base_url=None, **options):

@@ -13,7 +13,7 @@ from sorakit.providers.runcrate import RuncrateProvider, aspect_ratio, check_api
 
 CAT = load_catalog()
 INFO = CAT.providers["runcrate"]
-KEY = "rc_live_TESTKEY0000000000"
+KEY = "rc_live_TEST"
 
 
 def provider(**kw):

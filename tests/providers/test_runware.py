@@ -16,7 +16,7 @@ from sorakit.providers import RunwareProvider, make_provider
 
 CAT = load_catalog()
 INFO = CAT.providers["runware"]
-KEY = "sk-test-PLANTED-runware-0000"
+KEY = "test-PLANTED-runware-0000"
 UUID = "0f8c3c1e-6a7b-4c55-9b7e-2d7f3a0c1e11"
 
 
