@@ -112,6 +112,17 @@ _DRIVERS: dict[str, "Engine"] = {}
 that makes a new Studio must not drive a job twice)."""
 
 
+def _retry_after(provider: Any, response: httpx.Response) -> Optional[float]:
+    """Seconds a 429 answer asks us to wait (``retry-after`` and kin), or None when it names none."""
+    try:
+        provider.raise_for_error(response)
+    except RateLimitError as exc:
+        return exc.retry_after
+    except ProviderError:
+        pass
+    return None
+
+
 def _known(value: Any) -> bool:
     """A number that is not None/NaN (an estimate the catalog knows)."""
     return isinstance(value, (int, float)) and value == value
@@ -565,14 +576,7 @@ class Engine:
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 await response.aread()
-                retry_after = None
-                if response.status_code == 429:
-                    try:
-                        t.rt.provider.raise_for_error(response)
-                    except RateLimitError as exc:
-                        retry_after = exc.retry_after
-                    except ProviderError:
-                        pass
+                retry_after = _retry_after(t.rt.provider, response) if response.status_code == 429 else None
                 self.stats["retries"] += 1
                 await self._sleep(t, self._backoff(attempt, retry_after))
                 attempt += 1
@@ -695,13 +699,7 @@ class Engine:
                                        error_message=f"create outcome unknown ({type(exc).__name__}); reconciling")
                 return "unknown"
             if response.status_code == 429:
-                retry_after = None
-                try:
-                    prov.raise_for_error(response)
-                except RateLimitError as exc:
-                    retry_after = exc.retry_after
-                except ProviderError:
-                    pass
+                retry_after = _retry_after(prov, response)
                 self.stats["retries"] += 1
                 await self._sleep(t, self._backoff(attempt, retry_after))
                 attempt += 1
