@@ -101,20 +101,6 @@ def first(values: Iterable[Any], default: Any = None) -> Any:
     return default
 
 
-def call_nonblocking(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call a Studio method so it returns at once: ``wait=False, progress=False`` where it takes them."""
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        params = {}
-    for name, value in (("wait", False), ("progress", False)):
-        if name in params:
-            kwargs.setdefault(name, value)
-    return fn(*args, **kwargs)
-
-
 def catalog_of(studio: Any):
     """The Studio's catalog, or the shipped one."""
     cat = getattr(studio, "catalog", None) if studio is not None else None

@@ -15,7 +15,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from .._types import TERMINAL
-from ._base import (StaticFallback, as_jobs, call_nonblocking, catalog_of, error_text, html,
+from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html,
                     model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
 from ._format import (duration, esc, is_missing, model_at, money, short_id, size_text, stars,
                       status_chip, tags_of, timestamp, truncate, local_time)
@@ -433,9 +433,9 @@ class JobCard(StaticFallback, widgets.VBox):
             return None
         try:
             if self.job is not None and hasattr(self.job, "remix"):
-                new = call_nonblocking(self.job.remix, prompt)
+                new = self.job.remix(prompt, wait=False, progress=False)
             else:
-                new = call_nonblocking(self.studio.remix, self.job_id, prompt)
+                new = self.studio.remix(self.job_id, prompt, wait=False, progress=False)
         except Exception as exc:
             self._say(esc(error_text(exc)), "error")
             return None

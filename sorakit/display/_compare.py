@@ -6,7 +6,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 import ipywidgets as widgets
 
-from ._base import StaticFallback, as_jobs, call_nonblocking, error_text, html, style_widget, with_class
+from ._base import StaticFallback, as_jobs, error_text, html, style_widget, with_class
 from ._card import JobCard
 from ._format import esc, model_at, truncate
 from ._gallery import caption_html, totals_text
@@ -104,7 +104,7 @@ def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,
             col = f"{model}@{provider}" if provider else model
             for prompt in prompts:
                 try:
-                    job = call_nonblocking(st.submit, prompt, model=model, provider=provider, **request_fields)
+                    job = st.submit(prompt, model=model, provider=provider, **request_fields)
                 except Exception as exc:  # shown in its cell, not as a traceback
                     cells.setdefault((prompt, col), []).append(error_text(exc))
                     continue

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 from .._exceptions import ValidationError
 from .._types import VideoRequest
 from ..catalog import SEED_MAX, plan
-from ._base import (StaticFallback, as_jobs, call_nonblocking, catalog_of, error_text, html, is_emulated,
+from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html, is_emulated,
                     style_widget, with_class)
 from ._card import JobCard
 from ._format import duration, esc, model_at, money, short_id, truncate
@@ -476,7 +476,7 @@ class StudioForm(StaticFallback, widgets.VBox):
             if fields.get("action") == "remix" and hasattr(self.studio, "remix"):
                 result = self._remix(prompt)
             else:
-                result = call_nonblocking(self.studio.submit, prompt, **fields)
+                result = self.studio.submit(prompt, **fields)
         except Exception as exc:  # shown next to its field or in the message area
             self._show_error(exc)
             return None
@@ -501,7 +501,7 @@ class StudioForm(StaticFallback, widgets.VBox):
         if "wait" in params:
             return self.studio.remix(src, prompt, wait=False, **({"progress": False} if "progress" in params else {}))
         row = self.studio.ledger.get(src)
-        return call_nonblocking(self.studio.submit, prompt, model=row["model"], provider=row["provider"],
+        return self.studio.submit(prompt, model=row["model"], provider=row["provider"],
                                 action="remix", source_video_id=self._video_id(row))
 
     # -- static fallback ----------------------------------------------------------------------

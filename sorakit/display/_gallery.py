@@ -12,6 +12,7 @@ import ipywidgets as widgets
 
 from ._base import StaticFallback, html, style_widget, with_class
 from ._card import JobCard
+from ._live import LiveDisplay, mark_live, shown_live
 from ._format import duration, esc, is_missing, model_at, money, truncate
 from ._player import static_figure
 from ._rows import Item, items_of
@@ -124,14 +125,12 @@ def gallery(jobs: Any, columns: int = 4, *, studio: Any = None, limit: Optional[
     return Gallery(items, columns=columns, total=total, title=title, embed=embed)
 
 
-def show_batch(batch: Any, columns: int = 4) -> Optional["LiveDisplay"]:
+def show_batch(batch: Any, columns: int = 4) -> Optional[LiveDisplay]:
     """Display a live gallery of a Batch's jobs (``studio.batch(progress=True)`` calls this).
 
     Tiles show each job's progress and turn into posters as they finish. Returns the live display
     (its ``close()`` saves the final state), or None when this cell already shows it.
     """
-    from ._live import LiveDisplay, mark_live, shown_live
-
     key = "batch:" + ",".join(str(getattr(j, "id", j)) for j in batch)
     if shown_live(key):
         return None  # the live gallery of ``studio.batch(...)`` is already above in this cell

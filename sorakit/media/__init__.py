@@ -7,6 +7,7 @@ probe(path) -> ClipFacts                                                 what wa
 ```
 """
 
+from ._download import __all__ as _download_all
 from ._download import (
     Download,
     IncompleteDownload,
@@ -17,21 +18,6 @@ from ._download import (
     poster_from_video,
     store_bytes,
 )
+from ._probe import ClipFacts, probe, probe_many
 
-__all__ = [
-    "Download",
-    "IncompleteDownload",
-    "cache_path",
-    "download",
-    "make_poster",
-    "poster_from_image",
-    "poster_from_video",
-    "store_bytes",
-]
-
-try:  # probing lives in _probe.py (written by the media/UI side)
-    from ._probe import ClipFacts, probe, probe_many  # noqa: F401
-
-    __all__ += ["ClipFacts", "probe", "probe_many"]
-except ImportError:  # pragma: no cover - while _probe.py is absent
-    pass
+__all__ = [*_download_all, "ClipFacts", "probe", "probe_many"]

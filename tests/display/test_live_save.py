@@ -6,13 +6,8 @@ display is re-rendered in place, so the saved notebook (and its HTML export) kee
 posters.
 """
 
-import os
-from pathlib import Path
-
-import nbformat
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from support.notebook import run_cells
 
 CELLS = [
     "import os\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
@@ -25,14 +20,7 @@ CELLS = [
 
 @pytest.mark.slow
 def test_saved_live_displays_show_the_finished_videos(tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=False,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = run_cells(CELLS, tmp_path, monkeypatch, store_widget_state=False)
 
     for cell, posters in ((nb.cells[1], 2), (nb.cells[2], 1)):
         shown = [o for o in cell.outputs if o.get("output_type") == "display_data"]

@@ -6,13 +6,11 @@ state" is on) and without it (JupyterLab's default). Both must stay under 500 KB
 """
 
 import json
-import os
-from pathlib import Path
 
 import nbformat
 import pytest
+from support.notebook import REPO, run_cells
 
-REPO = Path(__file__).resolve().parents[2]
 LIMIT = 500_000
 ARTIFACTS = REPO / "tests" / "artifacts"
 
@@ -36,13 +34,7 @@ CELLS = [
 
 @pytest.mark.slow
 def test_saved_notebook_with_a_12_video_gallery_stays_under_500_kb(tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = run_cells(CELLS, tmp_path, monkeypatch)
 
     gallery_out = nb.cells[-1].outputs
     assert len(gallery_out) == 1
