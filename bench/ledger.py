@@ -1,7 +1,7 @@
 """Benchmark of the SQLite job ledger at scale.
 
     python bench/ledger.py [--rows 1000000] [--batch 20000] [--keep DIR] [--reuse]
-                           [--no-drop-caches] [--row-by-row]
+                           [--no-drop-caches] [--row-by-row] [--numpy]
 
 Creates a temporary SQLite ledger, fills it with realistic rows (prompts of 80-200 characters,
 10 models on 5 providers, 60 days, mostly completed jobs with costs, hashes, paths and URLs) and
@@ -9,14 +9,18 @@ prints a table of measured figures against their targets, each with the 1-minute
 the time (other work on the machine slows every figure):
 
 * bulk insert rate: ``Ledger.insert_many`` in batches (one transaction each), rows per second;
-* ``Ledger.df`` cold: a new process opens the ledger with no ``-df.parquet`` snapshot on disk and
-  (as root, unless ``--no-drop-caches``) the OS page cache dropped, then reads ``Ledger.df``; that
-  first read also writes the snapshot. Also the same with the file in the OS cache, and with
-  ``df_cache=False`` (the read alone, no snapshot written). Median of 3;
+* ``Ledger.df`` cold: a new process opens the ledger with no ``-df.arrow`` snapshot on disk and
+  (as root, unless ``--no-drop-caches``) the OS page cache dropped, then reads ``Ledger.df``
+  (which then writes the snapshot in a background thread; the process waits for it before it
+  exits). Also the same with the file in the OS cache, and with ``df_cache=False`` (no snapshot
+  written at all). Median of 3. The table says where the pages came from (the mapped file or a
+  copy) and which record decoder ran (compiled, or numpy);
 * ``Ledger.df`` warm: with the snapshot on disk, in a new process (a restarted kernel) and again
   in the same process (a re-run cell). Median of 3;
 * ``--row-by-row``: the cold read without the page decoder and without the snapshot (the SQL
   fallback, what every read cost before), for comparison;
+* ``--numpy``: the cold read with the numpy record decoder instead of the compiled one (what an
+  install without a C compiler gets), for comparison;
 * ``Ledger.cost_by(["model", "day"])``: median of 3 (SQL GROUP BY);
 * file size on disk (database + WAL, and the snapshot) and the peak RSS of the processes that
   loaded the frame.
@@ -149,7 +153,9 @@ from sorakit.ledger import Ledger, _pages
 path, mode = sys.argv[1], sys.argv[2]
 if mode == "row-by-row":
     _pages.available = lambda: False
-with Ledger(path, df_cache=(mode not in ("row-by-row", "read-only"))) as led:
+if mode == "numpy":
+    _pages._native = None
+with Ledger(path, df_cache=(mode not in ("row-by-row", "read-only", "numpy"))) as led:
     t = time.perf_counter()
     df = led.df
     first = time.perf_counter() - t
@@ -160,7 +166,10 @@ with Ledger(path, df_cache=(mode not in ("row-by-row", "read-only"))) as led:
             t = time.perf_counter()
             df = led.df
             again.append(time.perf_counter() - t)
-print(json.dumps({"seconds": first, "again": again, "rows": len(df),
+    source = led._last_full_read or "snapshot"
+    if source != "snapshot" and source != "rows":
+        source += ", " + ("compiled" if _pages.native() else "numpy") + " decoder"
+print(json.dumps({"seconds": first, "again": again, "rows": len(df), "source": source,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -221,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true", help="with --keep: measure the ledger already there")
     ap.add_argument("--no-drop-caches", action="store_true", help="never drop the OS page cache")
     ap.add_argument("--row-by-row", action="store_true", help="also time the SQL row-by-row read")
+    ap.add_argument("--numpy", action="store_true", help="also time the numpy record decoder")
     args = ap.parse_args(argv)
 
     tmp = None
@@ -228,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         args.keep.mkdir(parents=True, exist_ok=True)
         path = args.keep / "bench-ledger.db"
         if not args.reuse:
-            for suffix in ("", "-wal", "-shm", "-df.parquet"):
+            for suffix in ("", "-wal", "-shm", "-df.arrow", "-df.parquet"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
     else:
         tmp = tempfile.TemporaryDirectory(prefix="sorakit-bench-")
@@ -265,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     warm = [load_in_child(path, "default") for _ in range(3)]
     again = load_in_child(path, "again")
     baseline = _cold(path, snapshot, False, "row-by-row")[0] if args.row_by_row else None
+    numpy_runs = _cold(path, snapshot, False, "numpy")[0] if args.numpy else None
 
     with Ledger(path) as led:
         led.df  # make sure the snapshot exists for the size figure
@@ -280,13 +291,18 @@ def main(argv: list[str] | None = None) -> int:
 
     cold_label = "Ledger.df cold (page cache dropped)" if dropped else "Ledger.df cold (page cache NOT dropped)"
     again_s = statistics.median(again["again"])
+    def src(runs: list[dict]) -> str:
+        return " / ".join(sorted({r["source"] for r in runs}))
+
     timed = [  # (measure, seconds, load average, target in seconds or None)
-        (cold_label, med(cold), med(cold, "load"), 3),
-        ("Ledger.df cold (file in OS cache)", med(cold_os), med(cold_os, "load"), 3),
-        ("Ledger.df cold, read only (no snapshot written)", med(cold_read), med(cold_read, "load"), 3),
-        ("Ledger.df warm (new process)", med(warm), med(warm, "load"), 3),
-        ("Ledger.df warm (same process)", again_s, again["load"], 3),
+        (f"{cold_label} [{src(cold)}]", med(cold), med(cold, "load"), 3),
+        (f"Ledger.df cold (file in OS cache) [{src(cold_os)}]", med(cold_os), med(cold_os, "load"), 3),
+        (f"Ledger.df cold, no snapshot kept [{src(cold_read)}]", med(cold_read), med(cold_read, "load"), 3),
+        ("Ledger.df warm (new process) [snapshot]", med(warm), med(warm, "load"), 3),
+        ("Ledger.df warm (same process) [snapshot]", again_s, again["load"], 3),
     ]
+    if numpy_runs:
+        timed.append((f"Ledger.df cold, no snapshot kept [{src(numpy_runs)}]", med(numpy_runs), med(numpy_runs, "load"), 3))
     if baseline:
         timed.append(("Ledger.df row by row (SQL, no snapshot)", med(baseline), med(baseline, "load"), None))
     lines = []

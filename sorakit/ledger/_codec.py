@@ -538,6 +538,8 @@ def _categorical_from_arrow(values: Any, dtype: Any) -> pd.Categorical:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(values, pa.ChunkedArray):  # one dictionary for the whole column
+        values = values.combine_chunks()
     encoded = values.dictionary_encode()
     uniques = [str(u) for u in encoded.dictionary.to_pylist()]
     if isinstance(dtype, pd.CategoricalDtype):

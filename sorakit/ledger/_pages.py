@@ -33,6 +33,7 @@ locks or writes the database file: the only SQLite in play is the process's own,
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Unsupported", "TableImage", "available", "read_table"]
+try:  # the compiled record decoder (setup.py builds it where a C compiler is at hand)
+    from . import _records as _native
+except ImportError:  # pragma: no cover - exercised by the tests that force the numpy decoder
+    _native = None
+
+__all__ = ["Unsupported", "TableImage", "available", "native", "read_table"]
 
 _HEADER = b"SQLite format 3\x00"
 _LEAF, _INTERIOR = 13, 5  # table b-tree page types
@@ -57,6 +63,24 @@ _TEXT_OK[13:-1:2] = True  # odd from 13 on (the last entry stands for "larger": 
 # binary_view inline bytes: keep the first `length` bytes of the 4-byte head and 8-byte rest
 _MASK_HEAD = np.array([(1 << (8 * min(n, 4))) - 1 for n in range(14)], dtype=np.int64)
 _MASK_REST = np.array([(1 << (8 * max(0, n - 4))) - 1 if n <= 11 else -1 for n in range(14)], dtype=np.int64)
+
+
+def _zeros(shape, dtype) -> np.ndarray:
+    """A zeroed array in fresh anonymous memory, for the decoder's large outputs: the kernel hands
+    out its pages on first write, so they are faulted in by the decoding threads in parallel and
+    only once (``np.zeros`` would do the same, but numpy also asks for transparent huge pages,
+    which on virtual machines like this project's CI cost about 3x more to fault in than they
+    save for the ~1 GB a million rows decode into)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes < 1 << 20:
+        return np.zeros(shape, dtype=dtype)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(shape)
+
+
+def native() -> bool:
+    """True when records are decoded by the compiled ``_records`` module (else by numpy)."""
+    return _native is not None
 
 
 class Unsupported(Exception):
@@ -276,13 +300,14 @@ class _Reader:
     # -- records ---------------------------------------------------------------------------------
     def run(self, threads: int) -> TableImage:
         cells = self.leaf_cells(self.leaf_pages())
+        if _native is not None:
+            return self._run_native(cells, threads)
         n = len(cells)
         self.rowid = np.empty(n, dtype=np.int64)
         self.spill = np.zeros(n, dtype=bool)
         self.ints = np.zeros((len(self.idx["int"]), n), dtype=np.int64)
         self.reals = np.zeros((len(self.idx["real"]), n), dtype=np.float64)
-        self.text_len = np.zeros((len(self.idx["text"]), n), dtype=np.int64)
-        self.text_parts = [[None] * -(-n // _ROWS) for _ in self.idx["text"]]  # bytes per batch
+        self.text_chunks: list[list | None] = [None] * -(-n // _ROWS)  # per batch: one array per column
         self.valid = {k: np.zeros((len(self.idx[k]), n), dtype=bool) for k in ("int", "real", "text")}
         threads = max(1, min(threads, -(-n // _ROWS)))
         bounds = [(i * n // threads // _ROWS * _ROWS) for i in range(threads)] + [n]
@@ -310,9 +335,82 @@ class _Reader:
             out[name] = (v, ok) if whole else (v[keep], ok[keep])
         for j, name in enumerate(self.names["text"]):
             arr, ok = texts[j], self.valid["text"][j]
-            out[name] = (arr, ok) if whole else (arr.filter(keep), ok[keep])
+            out[name] = (arr, ok) if whole else (arr, ok[keep])  # spilled rows were never gathered
         ordered = {name: out[name] for name in self.want}
         return TableImage(ordered, self.rowid if whole else self.rowid[keep], spilled)
+
+    def _run_native(self, cells: np.ndarray, threads: int) -> TableImage:
+        """The records decoded by ``_records``: ``scan`` (numbers, validity, text lengths) over
+        row ranges in parallel, then running sums of the lengths, then ``gather`` (text bytes,
+        straight to their final place) in parallel, then one UTF-8 check per text column."""
+        import pyarrow as pa
+
+        n = len(cells)
+        kinds = np.zeros(self.ncols, dtype=np.uint8)
+        slots = np.zeros(self.ncols, dtype=np.int32)
+        for code, kind in enumerate(("int", "real", "text"), start=1):
+            kinds[self.idx[kind]] = code
+            slots[self.idx[kind]] = np.arange(len(self.idx[kind]), dtype=np.int32)
+        k_int, k_real, k_text = (len(self.idx[k]) for k in ("int", "real", "text"))
+        rowid = _zeros(n, np.int64)
+        spill = _zeros(n, np.uint8)
+        ints = _zeros((k_int, n), np.int64)
+        int_valid = _zeros((k_int, n), np.uint8)
+        reals = _zeros((k_real, n), np.float64)
+        real_valid = _zeros((k_real, n), np.uint8)
+        offsets = _zeros((k_text, n + 1), np.int64)  # lengths at [j, row + 1], then their sums
+        text_valid = _zeros((k_text, n), np.uint8)
+        image, cells = self.image, np.ascontiguousarray(cells, dtype=np.int64)
+        common = (image, cells)
+        layout = (self.page_size, self.max_local, kinds.tobytes(), slots, n)
+        threads = max(1, min(threads, -(-n // _ROWS)))
+        spans = [(i * n // threads, (i + 1) * n // threads) for i in range(threads)]
+
+        def scan(span):
+            _native.scan(*common, *span, *layout, rowid, spill, ints, int_valid, reals, real_valid, offsets, text_valid)
+
+        data: list[np.ndarray] = []
+
+        def gather(span):
+            _native.gather(*common, *span, *layout, spill, offsets, tuple(data))
+
+        def text(j: int):
+            valid = text_valid[j].view(bool)
+            nulls = int(n - np.count_nonzero(valid))
+            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+            arr = pa.Array.from_buffers(
+                pa.large_string(), n, [bitmap, pa.py_buffer(offsets[j]), pa.py_buffer(data[j])], null_count=nulls
+            )
+            arr.validate(full=True)  # offsets, and every value UTF-8
+            return arr
+
+        pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        run = pool.map if pool else map
+        try:
+            try:
+                list(run(scan, spans))
+                np.cumsum(offsets, axis=1, out=offsets)
+                data.extend(_zeros(int(offsets[j, -1]), np.uint8) for j in range(k_text))
+                list(run(gather, spans))
+            except ValueError as exc:  # what _records found unexpected
+                raise Unsupported(str(exc)) from None
+            texts = list(run(text, range(k_text)))
+        finally:
+            if pool:
+                pool.shutdown()
+        spilled_rows = spill.view(bool)
+        whole = not spilled_rows.any()
+        keep = ~spilled_rows
+        out: dict[str, tuple[object, np.ndarray]] = {}
+        for kind, values, valid in (("int", ints, int_valid), ("real", reals, real_valid)):
+            for j, name in enumerate(self.names[kind]):
+                v, ok = values[j], valid[j].view(bool)
+                out[name] = (v, ok) if whole else (v[keep], ok[keep])
+        for j, name in enumerate(self.names["text"]):
+            arr, ok = texts[j], text_valid[j].view(bool)
+            out[name] = (arr, ok) if whole else (arr.filter(pa.array(keep)), ok[keep])
+        ordered = {name: out[name] for name in self.want}
+        return TableImage(ordered, rowid if whole else rowid[keep], rowid[spilled_rows])
 
     def _decode_span(self, cells: np.ndarray, lo: int, hi: int) -> None:
         for a in range(lo, hi, _ROWS):
@@ -339,17 +437,18 @@ class _Reader:
         hlen = hsize - n3  # bytes of serial types
         if ((hlen < 0) | (hsize > payload)).any():
             raise Unsupported("malformed record header")
-        st = np.ascontiguousarray(self._serial_types(start + n3, hlen).T)  # (column, row)
+        st = self._serial_types(start + n3, hlen)  # (row, column)
         if st.max(initial=0) < len(_SIZE_OF):
             size = _SIZE_OF[st]
         else:  # text or BLOBs of 8 KB or more
             small = st < 12
             size = np.where(small, _SIZES[np.where(small, st, 0)], (st - 12) >> 1)
-        offset = np.cumsum(size, axis=0, dtype=np.int64)
-        if self.ncols and (offset[-1] > payload - hsize).any():
+        offset = np.cumsum(size, axis=1, dtype=np.int64)
+        if self.ncols and (offset[:, -1] > payload - hsize).any():
             raise Unsupported("record values run past the payload")
         offset -= size
-        offset += start + hsize  # absolute offset of every value
+        offset += (start + hsize)[:, None]  # absolute offset of every value
+        st, size, offset = st.T, size.T, offset.T  # (column, row) views
         if len(self.idx["int"]) or len(self.idx["real"]):
             self._numbers(st, size, offset, rows)
         if len(self.idx["text"]):
@@ -422,8 +521,9 @@ class _Reader:
             self.valid[kind][:, rows] = valid
 
     def _text_values(self, st, size, offset, rows, batch: int) -> None:
-        """The bytes of this batch's text values, column by column, concatenated (NULL = no
-        bytes) while the rows' pages are still in the CPU cache; their lengths go to text_len."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         idx = self.idx["text"]
         s = st[idx]
         top = len(_TEXT_OK) - 1
@@ -432,46 +532,72 @@ class _Reader:
             ok |= (s >= top) & ((s & 1) == 1)
         if not ok.all():
             raise Unsupported("a value in a text column is not text")
-        lengths = size[idx]
-        positions = offset[idx]
-        self.text_len[:, rows] = lengths
-        self.valid["text"][:, rows] = s != 0
-        for j in range(len(idx)):
-            length, pos = lengths[j], positions[j]
-            longest = int(length.max(initial=0))
-            if longest == 0:
-                part = np.zeros(0, dtype=np.uint8)
-            elif longest <= _PADDED:
-                padded = self.read(pos, f"V{longest}").view(np.uint8).reshape(len(pos), longest)
-                if int(length.min()) == longest:  # all one length: ids, hashes...
-                    part = padded.reshape(-1)
-                else:
-                    part = padded[np.arange(longest) < length[:, None]]
-            else:
-                part = self._bytes_by_arrow(pos, length.astype(np.int64))
-            self.text_parts[j][batch] = part
+        valid = s != 0
+        self.valid["text"][:, rows] = valid
+        k, m = s.shape
+        begin = offset[idx]  # (k, m)
+        # records in address order: their text values, with the gaps between, tile the copy in
+        # increasing order, so one large_binary array over the copy has them all as elements
+        order = np.argsort(offset[0], kind="stable")  # the first value of each record
+        rank = np.empty(m, dtype=np.int64)
+        rank[order] = np.arange(m)
+        by_place = np.argsort(idx, kind="stable")  # text columns in record order
+        place = np.empty(k, dtype=np.int64)
+        place[by_place] = np.arange(k)
+        bounds = np.empty((m, k, 2), dtype=np.int64)
+        bounds[:, :, 0] = begin[by_place].T[order]
+        bounds[:, :, 1] = (begin + size[idx])[by_place].T[order]
+        flat = bounds.reshape(-1)
+        if m and (flat[0] < 0 or flat[-1] > len(self.buf) or (np.diff(flat) < 0).any()):
+            raise Unsupported("records overlap")
+        offsets = np.empty(len(flat) + 1, dtype=np.int64)
+        offsets[:-1] = flat
+        offsets[-1] = flat[-1] if m else 0
+        tiles = pa.Array.from_buffers(pa.large_binary(), len(flat), [None, pa.py_buffer(offsets), self._image_buffer()])
+        take = 2 * (rank[None, :] * k + place[:, None])  # (k, m): column-major
+        text = pc.take(tiles, take.reshape(-1), boundscheck=False, memory_pool=pa.system_memory_pool()).cast(pa.large_string())
+        _, offs, data = text.buffers()
+        out = []
+        for j in range(k):
+            ok_j = valid[j]
+            nulls = int(m - np.count_nonzero(ok_j))
+            bitmap = pa.py_buffer(np.packbits(ok_j, bitorder="little")) if nulls else None
+            out.append(pa.Array.from_buffers(pa.large_string(), m, [bitmap, offs.slice(j * m * 8, (m + 1) * 8), data], null_count=nulls))
+        self.text_chunks[batch] = out
+
+    def _image_buffer(self):
+        b = getattr(self, "_imgbuf", None)
+        if b is None:
+            import pyarrow as pa
+            b = self._imgbuf = pa.py_buffer(self.image)
+        return b
 
     def _text(self, j: int):
-        """Column ``j``'s text as a ``large_string`` array, checked to be UTF-8."""
         import pyarrow as pa
 
-        valid = self.valid["text"][j]
-        n = len(valid)
-        nulls = int(n - np.count_nonzero(valid))
-        if nulls == n:
-            return pa.nulls(n, pa.large_string())
-        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
-        parts = [p for p in self.text_parts[j] if p is not None]
-        data = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(self.text_len[j], out=offsets[1:])
-        if offsets[-1] != len(data):  # pragma: no cover - would be a bug here
-            raise Unsupported("text bytes do not add up")
-        text = pa.Array.from_buffers(
-            pa.large_string(), n, [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=nulls
-        )
-        text.validate(full=True)
-        return text
+        return pa.chunked_array([c[j] for c in self.text_chunks if c is not None], type=pa.large_string())
+
+    def _buffers(self):
+        bufs = getattr(self, "_bufs", None)
+        if bufs is None:
+            import pyarrow as pa
+            image = pa.py_buffer(self.image)
+            size = len(self.buf)
+            bufs = self._bufs = [image.slice(i, min(_GIB, size - i)) for i in range(0, max(size, 1), _GIB)]
+        return bufs
+
+    def _views(self, pos, length):
+        short = np.minimum(length, 13)
+        head = self.read(pos, "<u4").astype(np.int64) & _MASK_HEAD[short]
+        views = np.empty((len(pos), 2), dtype=np.int64)
+        views[:, 0] = length | (head << 32)
+        rest = self.read(pos + 4, "<i8") & _MASK_REST[short]
+        if len(self.buf) <= _GIB:
+            where = pos << 32
+        else:
+            where = (pos >> 30) | ((pos & (_GIB - 1)) << 32)
+        views[:, 1] = np.where(length <= 12, rest, where)
+        return views
 
     def _bytes_by_arrow(self, pos: np.ndarray, length: np.ndarray) -> np.ndarray:
         """The values at ``pos`` concatenated, copied by Arrow from ``binary_view`` views of the

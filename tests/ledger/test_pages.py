@@ -1,5 +1,6 @@
-"""A full ``Ledger.df`` of an SQLite ledger is decoded from a copy of the database pages; whatever
-the ledger holds, the frame is exactly the one the row-by-row read gives."""
+"""A full ``Ledger.df`` of an SQLite ledger is decoded straight from the database pages (the file
+mapped, or a copy); whatever the ledger holds, the frame is exactly the one the row-by-row read
+gives. Every test runs with both record decoders: the compiled one and the numpy one."""
 
 from __future__ import annotations
 
@@ -57,6 +58,18 @@ AWKWARD_TEXT = [
 @pytest.fixture(autouse=True)
 def decode_every_size(monkeypatch):
     monkeypatch.setattr(_ledger, "_PAGES_MIN_BYTES", 0)
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def decoder(request, monkeypatch):
+    """Run the test with the compiled record decoder (``_records``), then with the numpy one."""
+    if request.param == "compiled":
+        from conftest import require
+
+        require(_pages.native(), "the compiled record decoder sorakit/ledger/_records.c is not built (no C compiler?)")
+    else:
+        monkeypatch.setattr(_pages, "_native", None)
+    return request.param
 
 
 @pytest.fixture
@@ -327,6 +340,7 @@ def test_the_snapshot_cache_built_from_the_pages(tmp_path, decoded, monkeypatch)
     with Ledger(path) as led:
         ids = led.insert_many(awkward_rows())
         first = assert_same(led, decoded)
+        led._snapshots.wait()  # written in the background
         assert led.df_cache_path.exists()
         led.update(ids[2], prompt="changed", status="cancelled")
         pd.testing.assert_frame_equal(led.df, row_by_row(led), check_exact=True)
