@@ -115,4 +115,7 @@ def map_file(path: Path, length: int) -> memoryview:
     size = os.fstat(fd).st_size
     if length <= 0 or size < length:
         raise OSError(f"{path} holds {size} bytes, {length} expected")
+    if hasattr(os, "posix_fadvise"):  # the OS starts reading what is not in its page cache yet
+        os.posix_fadvise(fd, 0, length, os.POSIX_FADV_WILLNEED)
     return FileMap(fd, length).view()
+

@@ -677,7 +677,7 @@ class Ledger:
                 if serialize is None or size > _pages_max_bytes():
                     return None
                 image, source = serialize(), "copy"
-            table = _pages.read_table(image, int(root), table_columns, want)
+            table = _pages.read_table(image, int(root), table_columns, want, rows=count)
             del image
             if len(table.rowids) + len(table.spilled) != count:
                 return None
@@ -703,10 +703,10 @@ class Ledger:
         copies its snapshot with ``serialize()`` instead). Outside WAL mode the checkpoint
         reports ``-1, -1`` and the caller's SHARED lock keeps every writer out of the file.
         """
-        if self._path is None or not _filemap.available():
+        if self._path is None or not _filemap.available() or not self._path.is_file():
             return None
-        try:
-            side = sqlite3.connect(self._path, isolation_level=None, timeout=0)
+        try:  # mode=rw: never create a file
+            side = sqlite3.connect(f"{self._path.as_uri()}?mode=rw", uri=True, isolation_level=None, timeout=0)
             try:
                 _busy, log, checkpointed = side.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             finally:

@@ -1,14 +1,13 @@
-"""Reading a whole SQLite table in bulk, straight from the pages of a copy of the database.
+"""Reading a whole SQLite table in bulk, straight from the pages of the database.
 
 Why: fetching a million 45-column rows through ``sqlite3`` makes 45 million Python objects (about
-14 s with the conversion to columns), and having SQLite print the rows as text for a C parser does
+15 s with the conversion to columns), and having SQLite print the rows as text for a C parser does
 not help either: SQLite's own per-value work (~100 ns: column decode, number formatting, string
 building) is then the floor, and two connections in two threads do not run it in parallel (its
-global allocator mutex). So for a full read ``Ledger.df`` asks the process's own SQLite for a
-consistent copy of the database (``Connection.serialize()``, taken inside the read transaction that
-also counted the rows) and decodes the table's b-tree with numpy, thousands of rows and dozens of
-columns per operation, following the documented, frozen file format
-(https://www.sqlite.org/fileformat2.html):
+global allocator mutex). So for a full read ``Ledger.df`` hands this module the database image of
+its read transaction (the file itself, mapped, when it holds exactly that snapshot; else a copy
+from ``Connection.serialize()``; see ``Ledger._read_pages``) and the table's b-tree is decoded
+following the documented, frozen file format (https://www.sqlite.org/fileformat2.html):
 
 * the table b-tree is walked from its root page level by level to its leaf pages, in key order,
   so rows come out in rowid order: the order of a plain ``SELECT``;
@@ -19,16 +18,18 @@ columns per operation, following the documented, frozen file format
   added by ``ALTER TABLE`` have fewer, the missing ones are NULL) followed by the values:
   big-endian integers, big-endian IEEE doubles, and text.
 
-Rows are decoded in batches of ``_ROWS`` (so their pages stay in the CPU cache across the columns)
-split over a few threads (numpy and Arrow release the GIL). Text is gathered padded to the longest
-value of its batch and compacted; a batch with a value longer than ``_PADDED`` has its text copied
-by Arrow from ``binary_view`` views of the copy. Every value is checked to lie inside its record,
-every record inside its page, and text to be UTF-8. Anything this reader does not expect (a BLOB,
-text in a number column, a number in a text column, UTF-16 text, a ``WITHOUT ROWID`` table, a
-malformed page...) raises :class:`Unsupported` and the caller reads the table with SQL instead:
-the result is always what the row-by-row read gives, or that read is used. Nothing here opens,
-locks or writes the database file: the only SQLite in play is the process's own, through
-``sqlite3``.
+The records are decoded by the compiled ``_records`` module (``_records.c``: two passes over row
+ranges in two threads, numbers and text lengths first, then the text copied straight to its
+final place; a million ledger rows in about a second) or, where it was not built (no C compiler
+at install time), by numpy: rows in batches of ``_ROWS`` (their pages stay in the CPU cache
+across the columns), headers as byte matrices, numbers by strided reads, and the text of a batch
+copied out with one Arrow ``take`` over the records (their values and the gaps between them tile
+the image in address order). Both check every value to lie inside its record, every record
+inside its page, and text to be UTF-8. Anything they do not expect (a BLOB, text in a number
+column, a number in a text column, UTF-16 text, a ``WITHOUT ROWID`` table, a malformed page...)
+raises :class:`Unsupported` and the caller reads the table with SQL instead: the result is always
+what the row-by-row read gives, or that read is used. Nothing here opens, locks or writes the
+database file.
 """
 
 from __future__ import annotations
@@ -51,18 +52,15 @@ __all__ = ["Unsupported", "TableImage", "available", "native", "read_table"]
 
 _HEADER = b"SQLite format 3\x00"
 _LEAF, _INTERIOR = 13, 5  # table b-tree page types
-_GIB = 1 << 30  # binary_view offsets are int32: the copy is handed to Arrow as 1 GiB buffers
-_TAIL = 1024  # reads of up to this many bytes may start anywhere in the copy (>= _PADDED)
-_PADDED = 1024  # text up to this long is gathered padded to the longest of its batch, then compacted
+_TAIL = 1024  # reads of up to this many bytes may start anywhere in the image (>= 512, the widest header read)
+_LEAVES = 2048  # leaf pages the compiled decoder takes at a time (8 MB of 4 KB pages)
 _ROWS = 4096  # rows decoded together: their pages stay in the CPU cache across the columns
 _SIZES = np.array([0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 0], dtype=np.int32)  # serial types 0-11
 _SIZE_OF = np.concatenate([_SIZES, (np.arange(12, 16384, dtype=np.int32) - 12) >> 1])  # types of 1-2 bytes
 _TEXT_OK = np.zeros(16386, dtype=bool)  # serial types allowed in a text column: NULL or text
 _TEXT_OK[0] = True
 _TEXT_OK[13:-1:2] = True  # odd from 13 on (the last entry stands for "larger": checked apart)
-# binary_view inline bytes: keep the first `length` bytes of the 4-byte head and 8-byte rest
-_MASK_HEAD = np.array([(1 << (8 * min(n, 4))) - 1 for n in range(14)], dtype=np.int64)
-_MASK_REST = np.array([(1 << (8 * max(0, n - 4))) - 1 if n <= 11 else -1 for n in range(14)], dtype=np.int64)
+
 
 
 def _zeros(shape, dtype) -> np.ndarray:
@@ -84,19 +82,19 @@ def native() -> bool:
 
 
 class Unsupported(Exception):
-    """The copy holds something this reader does not decode: read the table with SQL."""
+    """The image holds something this reader does not decode: read the table with SQL."""
 
 
 def available() -> bool:
-    """True when this Python and pyarrow can do it (``serialize`` needs Python 3.11;
-    ``binary_view`` pyarrow 16; the views are built little-endian)."""
-    if sys.version_info < (3, 11) or sys.byteorder != "little":
+    """True when this host can do it: little-endian (the numbers are byte-swapped as such), with
+    pyarrow (the text comes out as Arrow arrays)."""
+    if sys.byteorder != "little":  # pragma: no cover
         return False
     try:
-        import pyarrow as pa
+        import pyarrow  # noqa: F401  (imported to see that it is there)
     except ImportError:  # pragma: no cover - pyarrow is a core dependency
         return False
-    return hasattr(pa, "binary_view")
+    return True
 
 
 @dataclass
@@ -121,21 +119,26 @@ def read_table(
     table_columns: Sequence[str],
     want: Mapping[str, str],
     threads: int | None = None,
+    rows: int | None = None,
 ) -> TableImage:
     """Decode the columns ``want`` (name -> ``"int"``, ``"real"`` or ``"text"``) of the rowid table
-    whose b-tree starts at page ``root`` of ``image`` (from ``Connection.serialize()``).
+    whose b-tree starts at page ``root`` of ``image`` (the database file mapped, or a copy from
+    ``Connection.serialize()``: anything with the buffer protocol).
 
     ``table_columns`` are all the table's columns in declaration order (``PRAGMA table_info``).
     Integers stored in a ``"real"`` column come back as floats (SQLite writes integral REAL
-    values as integers). Raises :class:`Unsupported` for anything it does not decode.
+    values as integers). ``rows``, the table's row count when the caller knows it (``count(*)`` in
+    the same transaction), lets the compiled decoder start on the first leaf pages while the
+    later ones are still being read from disk; a different number of rows raises Unsupported.
+    Raises :class:`Unsupported` for anything it does not decode.
     """
     if threads is None:
         threads = max(1, min(4, os.cpu_count() or 1))
     try:
-        return _Reader(image, root, list(table_columns), dict(want)).run(threads)
+        return _Reader(image, root, list(table_columns), dict(want)).run(threads, rows)
     except Unsupported:
         raise
-    except (IndexError, ValueError, OverflowError, TypeError) as exc:  # a malformed copy
+    except (IndexError, ValueError, OverflowError, TypeError) as exc:  # a malformed image
         raise Unsupported(f"{type(exc).__name__}: {exc}") from None
     except Exception as exc:
         if type(exc).__module__.startswith("pyarrow"):  # ArrowInvalid: bad UTF-8
@@ -174,12 +177,13 @@ class _Reader:
         index = {n: i for i, n in enumerate(table_columns)}
         self.names = {k: [n for n in want if want[n] == k] for k in ("int", "real", "text")}
         self.idx = {k: np.array([index[n] for n in v], dtype=np.intp) for k, v in self.names.items()}
-        # unaligned fixed-width reads at many offsets at once: strided views over the copy, and
+        # unaligned fixed-width reads at many offsets at once: strided views over the image, and
         # the same over a zero-padded copy of the last bytes (reads may run past the end)
         self._tail_start = max(0, len(buf) - _TAIL)
         self._tail = np.zeros(len(buf) - self._tail_start + _TAIL, dtype=np.uint8)
         self._tail[: len(buf) - self._tail_start] = buf[self._tail_start :]
         self._windows: dict[tuple[int, str], np.ndarray] = {}
+        self._arrow_image = None  # the image as an Arrow buffer (numpy decoder's text)
 
     # -- reads -----------------------------------------------------------------------------------
     def _window(self, which: int, dtype: str) -> np.ndarray:
@@ -253,16 +257,19 @@ class _Reader:
         return (pages - 1) * self.page_size + np.where(pages == 1, 100, 0)
 
     def leaf_pages(self) -> np.ndarray:
-        """The leaf pages of the table b-tree, left to right (= rowid order)."""
+        """The leaf pages of the table b-tree, left to right (= rowid order). All leaves of a
+        b-tree are equally deep, so the level whose first page is a leaf is returned without
+        reading the others (the first read of a page of the mapped file may wait for the disk);
+        :meth:`leaf_cells` checks each of them when it reads its header."""
         n_pages = len(self.buf) // self.page_size
         level = np.array([self.root], dtype=np.int64)
         for _depth in range(64):
             if ((level < 1) | (level > n_pages)).any():
                 raise Unsupported("child page out of range")
             hdr = self._header(level)
-            kinds = self.buf[hdr]
-            if (kinds == _LEAF).all():
+            if self.buf[hdr[0]] == _LEAF:
                 return level
+            kinds = self.buf[hdr]
             if not (kinds == _INTERIOR).all():
                 raise Unsupported("not a rowid table b-tree")
             ncell = self.be16(hdr + 3)
@@ -287,6 +294,8 @@ class _Reader:
     def leaf_cells(self, leaves: np.ndarray) -> np.ndarray:
         """Offsets of every cell of the leaf pages, in key order."""
         hdr = self._header(leaves)
+        if (self.buf[hdr] != _LEAF).any():
+            raise Unsupported("not a rowid table b-tree")
         ncell = self.be16(hdr + 3)
         if (hdr % self.page_size + 8 + 2 * ncell > self.page_size).any():
             raise Unsupported("cell pointers run past their page")
@@ -298,10 +307,11 @@ class _Reader:
         return (leaves[owner] - 1) * self.page_size + offset
 
     # -- records ---------------------------------------------------------------------------------
-    def run(self, threads: int) -> TableImage:
-        cells = self.leaf_cells(self.leaf_pages())
+    def run(self, threads: int, rows: int | None = None) -> TableImage:
+        leaves = self.leaf_pages()
         if _native is not None:
-            return self._run_native(cells, threads)
+            return self._run_native(leaves, threads, rows)
+        cells = self.leaf_cells(leaves)
         n = len(cells)
         self.rowid = np.empty(n, dtype=np.int64)
         self.spill = np.zeros(n, dtype=bool)
@@ -339,13 +349,18 @@ class _Reader:
         ordered = {name: out[name] for name in self.want}
         return TableImage(ordered, self.rowid if whole else self.rowid[keep], spilled)
 
-    def _run_native(self, cells: np.ndarray, threads: int) -> TableImage:
-        """The records decoded by ``_records``: ``scan`` (numbers, validity, text lengths) over
-        row ranges in parallel, then running sums of the lengths, then ``gather`` (text bytes,
-        straight to their final place) in parallel, then one UTF-8 check per text column."""
+    def _run_native(self, leaves: np.ndarray, threads: int, rows: int | None) -> TableImage:
+        """The records decoded by ``_records``, ``_LEAVES`` leaf pages at a time: this thread reads
+        each chunk's page headers (for the mapped file: where it waits for the disk) while the
+        pool decodes the chunks before it. Per chunk, ``scan`` writes numbers and validity into
+        the whole table's arrays and text lengths into the chunk's; their running sums place
+        the text, which ``gather`` copies straight to one buffer per column; each becomes an
+        Arrow chunk, checked to be UTF-8."""
         import pyarrow as pa
 
-        n = len(cells)
+        if rows is None:  # not known: count the cells first
+            rows = len(self.leaf_cells(leaves))
+        n = rows
         kinds = np.zeros(self.ncols, dtype=np.uint8)
         slots = np.zeros(self.ncols, dtype=np.int32)
         for code, kind in enumerate(("int", "real", "text"), start=1):
@@ -358,46 +373,47 @@ class _Reader:
         int_valid = _zeros((k_int, n), np.uint8)
         reals = _zeros((k_real, n), np.float64)
         real_valid = _zeros((k_real, n), np.uint8)
-        offsets = _zeros((k_text, n + 1), np.int64)  # lengths at [j, row + 1], then their sums
         text_valid = _zeros((k_text, n), np.uint8)
-        image, cells = self.image, np.ascontiguousarray(cells, dtype=np.int64)
-        common = (image, cells)
-        layout = (self.page_size, self.max_local, kinds.tobytes(), slots, n)
-        threads = max(1, min(threads, -(-n // _ROWS)))
-        spans = [(i * n // threads, (i + 1) * n // threads) for i in range(threads)]
+        layout = (self.page_size, self.max_local, kinds.tobytes(), slots)
 
-        def scan(span):
-            _native.scan(*common, *span, *layout, rowid, spill, ints, int_valid, reals, real_valid, offsets, text_valid)
+        def decode(cells: np.ndarray, base: int) -> list:
+            m = len(cells)
+            offsets = np.zeros((k_text, m + 1), dtype=np.int64)  # lengths at [j, i + 1], then their sums
+            _native.scan(self.image, cells, base, n, *layout, rowid, spill, ints, int_valid, reals, real_valid,
+                         offsets, text_valid)
+            np.cumsum(offsets, axis=1, out=offsets)
+            data = tuple(np.empty(int(offsets[j, -1]), dtype=np.uint8) for j in range(k_text))
+            _native.gather(self.image, cells, base, n, *layout, spill, offsets, data)
+            chunk = []
+            for j in range(k_text):
+                valid = text_valid[j, base : base + m].view(bool)
+                nulls = int(m - np.count_nonzero(valid))
+                bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+                arr = pa.Array.from_buffers(
+                    pa.large_string(), m, [bitmap, pa.py_buffer(offsets[j]), pa.py_buffer(data[j])], null_count=nulls
+                )
+                arr.validate(full=True)  # offsets, and every value UTF-8
+                chunk.append(arr)
+            return chunk
 
-        data: list[np.ndarray] = []
-
-        def gather(span):
-            _native.gather(*common, *span, *layout, spill, offsets, tuple(data))
-
-        def text(j: int):
-            valid = text_valid[j].view(bool)
-            nulls = int(n - np.count_nonzero(valid))
-            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
-            arr = pa.Array.from_buffers(
-                pa.large_string(), n, [bitmap, pa.py_buffer(offsets[j]), pa.py_buffer(data[j])], null_count=nulls
-            )
-            arr.validate(full=True)  # offsets, and every value UTF-8
-            return arr
-
-        pool = ThreadPoolExecutor(threads) if threads > 1 else None
-        run = pool.map if pool else map
+        pool = ThreadPoolExecutor(max(1, threads))
         try:
+            pending, base = [], 0
+            for first in range(0, len(leaves), _LEAVES):
+                cells = np.ascontiguousarray(self.leaf_cells(leaves[first : first + _LEAVES]), dtype=np.int64)
+                if base + len(cells) > n:
+                    raise Unsupported(f"more than the {n} rows counted")
+                pending.append(pool.submit(decode, cells, base))
+                base += len(cells)
+            if base != n:
+                raise Unsupported(f"{base} rows, {n} counted")
             try:
-                list(run(scan, spans))
-                np.cumsum(offsets, axis=1, out=offsets)
-                data.extend(_zeros(int(offsets[j, -1]), np.uint8) for j in range(k_text))
-                list(run(gather, spans))
+                chunks = [f.result() for f in pending]
             except ValueError as exc:  # what _records found unexpected
                 raise Unsupported(str(exc)) from None
-            texts = list(run(text, range(k_text)))
         finally:
-            if pool:
-                pool.shutdown()
+            pool.shutdown(cancel_futures=True)
+        texts = [pa.chunked_array([c[j] for c in chunks], type=pa.large_string()) for j in range(k_text)]
         spilled_rows = spill.view(bool)
         whole = not spilled_rows.any()
         keep = ~spilled_rows
@@ -521,6 +537,8 @@ class _Reader:
             self.valid[kind][:, rows] = valid
 
     def _text_values(self, st, size, offset, rows, batch: int) -> None:
+        """This batch's text, one Arrow ``large_string`` array per column, copied out of the image
+        by one ``take`` while the rows' pages are still in the CPU cache."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -536,8 +554,8 @@ class _Reader:
         self.valid["text"][:, rows] = valid
         k, m = s.shape
         begin = offset[idx]  # (k, m)
-        # records in address order: their text values, with the gaps between, tile the copy in
-        # increasing order, so one large_binary array over the copy has them all as elements
+        # records in address order: their text values, with the gaps between, tile the image in
+        # increasing order, so one large_binary array over the image has them all as elements
         order = np.argsort(offset[0], kind="stable")  # the first value of each record
         rank = np.empty(m, dtype=np.int64)
         rank[order] = np.arange(m)
@@ -553,72 +571,23 @@ class _Reader:
         offsets = np.empty(len(flat) + 1, dtype=np.int64)
         offsets[:-1] = flat
         offsets[-1] = flat[-1] if m else 0
-        tiles = pa.Array.from_buffers(pa.large_binary(), len(flat), [None, pa.py_buffer(offsets), self._image_buffer()])
-        take = 2 * (rank[None, :] * k + place[:, None])  # (k, m): column-major
-        text = pc.take(tiles, take.reshape(-1), boundscheck=False, memory_pool=pa.system_memory_pool()).cast(pa.large_string())
-        _, offs, data = text.buffers()
+        if self._arrow_image is None:
+            self._arrow_image = pa.py_buffer(self.image)
+        tiles = pa.Array.from_buffers(pa.large_binary(), len(flat), [None, pa.py_buffer(offsets), self._arrow_image])
+        take = 2 * (rank[None, :] * k + place[:, None])  # (k, m): all rows of a column together
+        # the system allocator: Arrow's default (mimalloc) faulted its fresh memory in 3x slower here
+        copied = pc.take(tiles, take.reshape(-1), boundscheck=False, memory_pool=pa.system_memory_pool())
+        _, offs, data = copied.cast(pa.large_string()).buffers()  # the cast checks UTF-8
         out = []
         for j in range(k):
             ok_j = valid[j]
             nulls = int(m - np.count_nonzero(ok_j))
             bitmap = pa.py_buffer(np.packbits(ok_j, bitorder="little")) if nulls else None
-            out.append(pa.Array.from_buffers(pa.large_string(), m, [bitmap, offs.slice(j * m * 8, (m + 1) * 8), data], null_count=nulls))
+            column = offs.slice(j * m * 8, (m + 1) * 8)
+            out.append(pa.Array.from_buffers(pa.large_string(), m, [bitmap, column, data], null_count=nulls))
         self.text_chunks[batch] = out
-
-    def _image_buffer(self):
-        b = getattr(self, "_imgbuf", None)
-        if b is None:
-            import pyarrow as pa
-            b = self._imgbuf = pa.py_buffer(self.image)
-        return b
 
     def _text(self, j: int):
         import pyarrow as pa
 
         return pa.chunked_array([c[j] for c in self.text_chunks if c is not None], type=pa.large_string())
-
-    def _buffers(self):
-        bufs = getattr(self, "_bufs", None)
-        if bufs is None:
-            import pyarrow as pa
-            image = pa.py_buffer(self.image)
-            size = len(self.buf)
-            bufs = self._bufs = [image.slice(i, min(_GIB, size - i)) for i in range(0, max(size, 1), _GIB)]
-        return bufs
-
-    def _views(self, pos, length):
-        short = np.minimum(length, 13)
-        head = self.read(pos, "<u4").astype(np.int64) & _MASK_HEAD[short]
-        views = np.empty((len(pos), 2), dtype=np.int64)
-        views[:, 0] = length | (head << 32)
-        rest = self.read(pos + 4, "<i8") & _MASK_REST[short]
-        if len(self.buf) <= _GIB:
-            where = pos << 32
-        else:
-            where = (pos >> 30) | ((pos & (_GIB - 1)) << 32)
-        views[:, 1] = np.where(length <= 12, rest, where)
-        return views
-
-    def _bytes_by_arrow(self, pos: np.ndarray, length: np.ndarray) -> np.ndarray:
-        """The values at ``pos`` concatenated, copied by Arrow from ``binary_view`` views of the
-        copy (two little-endian int64 words each: the length and up to 12 bytes inline; longer
-        text as length, 4-byte prefix, buffer index and offset). Every value lies inside the
-        copy (checked in _decode_rows: records inside their page, values inside their record)."""
-        import pyarrow as pa
-
-        short = np.minimum(length, 13)
-        head = self.read(pos, "<u4").astype(np.int64) & _MASK_HEAD[short]  # the first 4 bytes
-        views = np.empty((len(pos), 2), dtype=np.int64)
-        views[:, 0] = length | (head << 32)
-        rest = self.read(pos + 4, "<i8") & _MASK_REST[short]  # the next 8
-        if len(self.buf) <= _GIB:
-            where = pos << 32  # buffer 0, offset pos
-        else:
-            where = (pos >> 30) | ((pos & (_GIB - 1)) << 32)
-        views[:, 1] = np.where(length <= 12, rest, where)
-        image = pa.py_buffer(self.image)
-        size = len(self.buf)
-        data = [image.slice(i, min(_GIB, size - i)) for i in range(0, max(size, 1), _GIB)]
-        arr = pa.Array.from_buffers(pa.binary_view(), len(pos), [None, pa.py_buffer(views), *data])
-        copied = arr.cast(pa.large_binary())
-        return np.frombuffer(copied.buffers()[2], dtype=np.uint8)[: int(length.sum())].copy()

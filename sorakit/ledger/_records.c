@@ -5,13 +5,14 @@
    then one serial type per column, varints) followed by the values: big-endian integers of
    1, 2, 3, 4, 6 or 8 bytes, big-endian IEEE doubles, the constants 0 and 1, and text.
 
-   Python (``_pages``) walks the b-tree and hands over the offsets of the leaf cells; ``scan``
-   decodes a range of them into preallocated arrays (numbers, validity, text lengths) and
-   ``gather`` copies the text into per-column buffers at offsets Python computed from those
-   lengths. Both check every read against its page and record and report anything unexpected
-   (a BLOB, text in a number column, a malformed record...) as ValueError, which Python turns
-   into "read this table with SQL instead". Neither holds the GIL while it works, so two
-   threads decode two halves at once. Nothing here allocates: every output comes from Python. */
+   Python (``_pages``) walks the b-tree and hands over the offsets of the leaf cells, a chunk of
+   leaf pages at a time; ``scan`` decodes a chunk's records into preallocated arrays (numbers and
+   validity at the chunk's rows of the whole table, text lengths for the chunk) and ``gather``
+   copies the chunk's text into per-column buffers at offsets Python computed from those lengths.
+   Both check every read against its page and record and report anything unexpected (a BLOB,
+   text in a number column, a malformed record...) as ValueError, which Python turns into "read
+   this table with SQL instead". Neither holds the GIL while it works, so threads decode chunks
+   side by side. Nothing here allocates: every output comes from Python. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,7 +23,10 @@ enum { K_SKIP = 0, K_INT = 1, K_REAL = 2, K_TEXT = 3 };
 
 typedef struct {
     const uint8_t *img;
-    int64_t len, page_size, max_local, ncols, n;
+    int64_t len, page_size, max_local, ncols;
+    int64_t m;    /* cells in this chunk */
+    int64_t base; /* the table row of the chunk's first cell */
+    int64_t n;    /* rows in the whole table: the row stride of the number outputs */
     const uint8_t *kinds; /* per table column (prefix of ncols): K_* */
     const int32_t *slots; /* per table column: its row in the output matrix of its kind */
     const int64_t *cells;
@@ -58,9 +62,9 @@ typedef struct {
     int64_t rowid;
 } Record;
 
-/* Locate the record of cell `row`. Returns NULL, or a static error message. */
-static const char *open_record(const Table *t, int64_t row, Record *r) {
-    int64_t cell = t->cells[row];
+/* Locate the record of the chunk's cell `i`. Returns NULL, or a static error message. */
+static const char *open_record(const Table *t, int64_t i, Record *r) {
+    int64_t cell = t->cells[i];
     if (cell < 0 || cell >= t->len) return "cell offset outside the file";
     int64_t page_end = (cell / t->page_size + 1) * t->page_size;
     if (page_end > t->len) return "page outside the file";
@@ -112,15 +116,16 @@ static void release_inputs(Inputs *in) {
     PyBuffer_Release(&in->slots);
 }
 
-static int table_from(Inputs *in, Table *t, Py_ssize_t lo, Py_ssize_t hi) {
+static int table_from(Inputs *in, Table *t) {
     t->img = in->image.buf;
     t->len = in->image.len;
     t->cells = in->cells.buf;
+    t->m = in->cells.len / (Py_ssize_t)sizeof(int64_t);
     t->kinds = in->kinds.buf;
     t->slots = in->slots.buf;
     t->ncols = in->kinds.len;
     if (in->slots.len != t->ncols * (Py_ssize_t)sizeof(int32_t) || t->page_size < 512 ||
-        lo < 0 || hi < lo || hi > in->cells.len / (Py_ssize_t)sizeof(int64_t) || hi > t->n) {
+        t->base < 0 || t->n < 0 || t->m > t->n - t->base) {
         PyErr_SetString(PyExc_ValueError, "inconsistent arguments");
         return -1;
     }
@@ -142,26 +147,26 @@ static int check_out(Py_buffer *b, Py_ssize_t need, const char *what) {
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(image, cells, lo, hi, page_size, max_local, kinds, slots, n, rowid, spill, ints, int_valid,\n"
+"scan(image, cells, base, n, page_size, max_local, kinds, slots, rowid, spill, ints, int_valid,\n"
 "     reals, real_valid, text_len, text_valid)\n\n"
-"Decode the records of cells[lo:hi]. Numbers go to ints/reals (int64/float64, shape (k, n)), text\n"
-"lengths to text_len[j, row + 1] (int64, shape (k, n + 1)), validity to the uint8 *_valid arrays;\n"
-"spill[row] = 1 for a record that continues on overflow pages (not decoded). ValueError on\n"
-"anything unexpected.");
+"Decode the records of the chunk's cells (int64 offsets into image), cell i being table row\n"
+"base + i of n. Numbers go to ints/reals (int64/float64, shape (k, n)), validity to the uint8\n"
+"*_valid arrays (shape (k, n)), text lengths to text_len[j, i + 1] (int64, shape (k, len(cells)\n"
+"+ 1)); spill[row] = 1 for a record that continues on overflow pages (not decoded). ValueError\n"
+"on anything unexpected.");
 
 static PyObject *scan(PyObject *self, PyObject *args) {
     Inputs in;
     Py_buffer rowid_b, spill_b, ints_b, iv_b, reals_b, rv_b, tl_b, tv_b;
-    Py_ssize_t lo, hi;
     Table t;
-    if (!PyArg_ParseTuple(args, "y*y*nnLLy*y*Lw*w*w*w*w*w*w*w*", &in.image, &in.cells, &lo, &hi,
-                          &t.page_size, &t.max_local, &in.kinds, &in.slots, &t.n, &rowid_b, &spill_b,
+    if (!PyArg_ParseTuple(args, "y*y*LLLLy*y*w*w*w*w*w*w*w*w*", &in.image, &in.cells, &t.base, &t.n,
+                          &t.page_size, &t.max_local, &in.kinds, &in.slots, &rowid_b, &spill_b,
                           &ints_b, &iv_b, &reals_b, &rv_b, &tl_b, &tv_b))
         return NULL;
     PyObject *result = NULL;
     const char *err = NULL;
     int64_t nint = 0, nreal = 0, ntext = 0;
-    if (table_from(&in, &t, lo, hi) < 0) goto done;
+    if (table_from(&in, &t) < 0) goto done;
     for (int64_t c = 0; c < t.ncols; c++) {
         int64_t *count = t.kinds[c] == K_INT ? &nint : t.kinds[c] == K_REAL ? &nreal : t.kinds[c] == K_TEXT ? &ntext : NULL;
         if (count && t.slots[c] + 1 > *count) *count = t.slots[c] + 1;
@@ -169,17 +174,18 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     if (check_out(&rowid_b, t.n * 8, "rowid") || check_out(&spill_b, t.n, "spill") ||
         check_out(&ints_b, nint * t.n * 8, "ints") || check_out(&iv_b, nint * t.n, "int_valid") ||
         check_out(&reals_b, nreal * t.n * 8, "reals") || check_out(&rv_b, nreal * t.n, "real_valid") ||
-        check_out(&tl_b, ntext * (t.n + 1) * 8, "text_len") || check_out(&tv_b, ntext * t.n, "text_valid"))
+        check_out(&tl_b, ntext * (t.m + 1) * 8, "text_len") || check_out(&tv_b, ntext * t.n, "text_valid"))
         goto done;
     int64_t *rowids = rowid_b.buf, *ints = ints_b.buf, *text_len = tl_b.buf;
     double *reals = reals_b.buf;
     uint8_t *spill = spill_b.buf, *int_valid = iv_b.buf, *real_valid = rv_b.buf, *text_valid = tv_b.buf;
-    const int64_t n = t.n;
+    const int64_t n = t.n, m = t.m;
 
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t row = lo; row < hi && !err; row++) {
+    for (int64_t i = 0; i < m && !err; i++) {
+        const int64_t row = t.base + i;
         Record r;
-        if ((err = open_record(&t, row, &r))) break;
+        if ((err = open_record(&t, i, &r))) break;
         rowids[row] = r.rowid;
         spill[row] = (uint8_t)r.spilled;
         if (r.spilled) continue;
@@ -208,7 +214,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                 break;
             case K_TEXT:
                 if (st != 0 && (st < 13 || !(st & 1))) { err = "a value in a text column is not text"; break; }
-                text_len[(int64_t)t.slots[c] * (n + 1) + row + 1] = size;
+                text_len[(int64_t)t.slots[c] * (m + 1) + i + 1] = size;
                 text_valid[at] = st != 0;
                 break;
             default:
@@ -231,19 +237,18 @@ done:
 }
 
 PyDoc_STRVAR(gather_doc,
-"gather(image, cells, lo, hi, page_size, max_local, kinds, slots, n, spill, text_offsets, data)\n\n"
-"Copy the text of the records of cells[lo:hi] (scanned before) into data[j] (one writable buffer\n"
-"per text column) at text_offsets[j, row] (int64, shape (k, n + 1): the running sums of the\n"
+"gather(image, cells, base, n, page_size, max_local, kinds, slots, spill, text_offsets, data)\n\n"
+"Copy the text of the chunk's records (scanned before) into data[j] (one writable buffer per\n"
+"text column) at text_offsets[j, i] (int64, shape (k, len(cells) + 1): the running sums of the\n"
 "lengths scan found).");
 
 static PyObject *gather(PyObject *self, PyObject *args) {
     Inputs in;
     Py_buffer spill_b, off_b;
     PyObject *data_list;
-    Py_ssize_t lo, hi;
     Table t;
-    if (!PyArg_ParseTuple(args, "y*y*nnLLy*y*Ly*y*O!", &in.image, &in.cells, &lo, &hi, &t.page_size,
-                          &t.max_local, &in.kinds, &in.slots, &t.n, &spill_b, &off_b, &PyTuple_Type, &data_list))
+    if (!PyArg_ParseTuple(args, "y*y*LLLLy*y*y*y*O!", &in.image, &in.cells, &t.base, &t.n, &t.page_size,
+                          &t.max_local, &in.kinds, &in.slots, &spill_b, &off_b, &PyTuple_Type, &data_list))
         return NULL;
     PyObject *result = NULL;
     const char *err = NULL;
@@ -257,23 +262,23 @@ static PyObject *gather(PyObject *self, PyObject *args) {
         dst[got] = data[got].buf;
         cap[got] = data[got].len;
     }
-    if (table_from(&in, &t, lo, hi) < 0) goto done;
+    if (table_from(&in, &t) < 0) goto done;
     for (int64_t c = 0; c < t.ncols; c++) {
         if (t.kinds[c] == K_TEXT && (t.slots[c] < 0 || t.slots[c] >= ntext)) {
             PyErr_SetString(PyExc_ValueError, "a text column without a buffer");
             goto done;
         }
     }
-    if (check_out(&spill_b, t.n, "spill") || check_out(&off_b, ntext * (t.n + 1) * 8, "text_offsets")) goto done;
+    if (check_out(&spill_b, t.n, "spill") || check_out(&off_b, ntext * (t.m + 1) * 8, "text_offsets")) goto done;
     const uint8_t *spill = spill_b.buf;
     const int64_t *offsets = off_b.buf;
-    const int64_t n = t.n;
+    const int64_t m = t.m;
 
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t row = lo; row < hi && !err; row++) {
-        if (spill[row]) continue;
+    for (int64_t i = 0; i < m && !err; i++) {
+        if (spill[t.base + i]) continue;
         Record r;
-        if ((err = open_record(&t, row, &r))) break;
+        if ((err = open_record(&t, i, &r))) break;
         if (r.spilled) { err = "the file changed between scan and gather"; break; }
         for (int64_t c = 0; c < t.ncols; c++) {
             uint64_t st;
@@ -282,8 +287,8 @@ static PyObject *gather(PyObject *self, PyObject *args) {
             if ((err = next_value(&r, &st, &v, &size))) break;
             if (t.kinds[c] != K_TEXT || size == 0) continue;
             int32_t j = t.slots[c];
-            int64_t at = offsets[(int64_t)j * (n + 1) + row];
-            if (at < 0 || size > cap[j] - at || offsets[(int64_t)j * (n + 1) + row + 1] - at != size) {
+            int64_t at = offsets[(int64_t)j * (m + 1) + i];
+            if (at < 0 || size > cap[j] - at || offsets[(int64_t)j * (m + 1) + i + 1] - at != size) {
                 err = "text does not fit the offsets it was scanned with";
                 break;
             }

@@ -48,7 +48,7 @@ def reference(path) -> pd.DataFrame:
 
 
 def test_the_newest_commits_still_in_the_wal_are_copied_back_and_read_from_the_file(tmp_path):
-    path = tmp_path / "l.db"
+    path = tmp_path / "my ledger #1 é%20.db"  # a name that needs quoting in a file: URI
     with Ledger(path, df_cache=False) as led:
         led.insert_many(rows(3000))
         led.insert_many(rows(5, start=3000))  # a small commit: stays in the -wal file

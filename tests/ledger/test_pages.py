@@ -67,6 +67,7 @@ def decoder(request, monkeypatch):
         from conftest import require
 
         require(_pages.native(), "the compiled record decoder sorakit/ledger/_records.c is not built (no C compiler?)")
+        monkeypatch.setattr(_pages, "_LEAVES", 3)  # many chunks even in small test files
     else:
         monkeypatch.setattr(_pages, "_native", None)
     return request.param
