@@ -290,30 +290,36 @@ def main(argv: list[str] | None = None) -> int:
         return "PASS" if ok else "FAIL"
 
     cold_label = "Ledger.df cold (page cache dropped)" if dropped else "Ledger.df cold (page cache NOT dropped)"
-    again_s = statistics.median(again["again"])
+    again_s = again["again"]
+
     def src(runs: list[dict]) -> str:
         return " / ".join(sorted({r["source"] for r in runs}))
 
-    timed = [  # (measure, seconds, load average, target in seconds or None)
-        (f"{cold_label} [{src(cold)}]", med(cold), med(cold, "load"), 3),
-        (f"Ledger.df cold (file in OS cache) [{src(cold_os)}]", med(cold_os), med(cold_os, "load"), 3),
-        (f"Ledger.df cold, no snapshot kept [{src(cold_read)}]", med(cold_read), med(cold_read, "load"), 3),
-        ("Ledger.df warm (new process) [snapshot]", med(warm), med(warm, "load"), 3),
+    def secs(runs: list[dict]) -> list[float]:
+        return [r["seconds"] for r in runs]
+
+    timed = [  # (measure, seconds of each run, load average, target in seconds or None)
+        (f"{cold_label} [{src(cold)}]", secs(cold), med(cold, "load"), 3),
+        (f"Ledger.df cold (file in OS cache) [{src(cold_os)}]", secs(cold_os), med(cold_os, "load"), 3),
+        (f"Ledger.df cold, no snapshot kept [{src(cold_read)}]", secs(cold_read), med(cold_read, "load"), 3),
+        ("Ledger.df warm (new process) [snapshot]", secs(warm), med(warm, "load"), 3),
         ("Ledger.df warm (same process) [snapshot]", again_s, again["load"], 3),
     ]
     if numpy_runs:
-        timed.append((f"Ledger.df cold, no snapshot kept [{src(numpy_runs)}]", med(numpy_runs), med(numpy_runs, "load"), 3))
+        timed.append((f"Ledger.df cold, no snapshot kept [{src(numpy_runs)}]", secs(numpy_runs), med(numpy_runs, "load"), 3))
     if baseline:
-        timed.append(("Ledger.df row by row (SQL, no snapshot)", med(baseline), med(baseline, "load"), None))
+        timed.append(("Ledger.df row by row (SQL, no snapshot)", secs(baseline), med(baseline, "load"), None))
     lines = []
     if rate is not None:
         lines.append(
             ("bulk insert rate", f"{rate:,.0f} rows/s ({cpu_rate:,.0f} per CPU-second)", ">= 20,000 rows/s",
              verdict(rate >= 20_000), f"{insert_load:.2f}")
         )
-    for name, seconds, at, target in timed:
+    for name, runs, at, target in timed:
+        seconds = statistics.median(runs)
         ok = "-" if target is None else verdict(seconds <= target)
-        lines.append((name, f"{seconds:.2f} s", "-" if target is None else f"<= {target} s", ok, f"{at:.2f}"))
+        value = f"{seconds:.2f} s ({min(runs):.2f}-{max(runs):.2f})"
+        lines.append((name, value, "-" if target is None else f"<= {target} s", ok, f"{at:.2f}"))
     cold_rss = max(r["rss_mb"] for r in cold + cold_os + cold_read)
     lines += [
         ("cost_by(model, day)", f"{agg:.3f} s ({len(frame)} groups)", "<= 1 s", verdict(agg <= 1), f"{agg_load:.2f}"),
@@ -323,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(
         f"\nsorakit ledger benchmark: {total:,} rows, SQLite, python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs; figures are medians of 3; 'load' is the 1-minute load average then"
+        f"{os.cpu_count()} CPUs; times are medians of 3 (fastest-slowest); 'load' is the 1-minute load average then"
     )
     header = ("measure", "value", "target", "result", "load")
     widths = [max(len(r[i]) for r in lines + [header]) for i in range(5)]

@@ -104,7 +104,8 @@ class Ledger:
     throw-away in-memory ledger. An existing SQLAlchemy ``Engine`` may be passed too.
 
     Every ``insert``/``update`` is one committed transaction. Opening an older ledger adds the
-    columns it lacks. Use it as a context manager, or call :meth:`close`.
+    columns it lacks. Use it as a context manager, or call :meth:`close`. ``df_cache=False``
+    turns off the columnar snapshot that speeds up :attr:`df` for big SQLite ledgers.
 
     Example::
 
