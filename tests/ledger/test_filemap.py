@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("pyarrow")
 
 from sorakit.ledger import Ledger, _filemap, _ledger, _pages  # noqa: E402
+from support.ledger import row_by_row  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not (_pages.available() and _filemap.available()), reason="needs Linux or macOS, Python 3.11+ and pyarrow 16+"
@@ -39,12 +40,7 @@ def rows(n: int, start: int = 0) -> list[dict]:
 
 def reference(path) -> pd.DataFrame:
     with Ledger(path, df_cache=False) as led:
-        available = _pages.available
-        _pages.available = lambda: False
-        try:
-            return led.df
-        finally:
-            _pages.available = available
+        return row_by_row(led)
 
 
 def test_the_newest_commits_still_in_the_wal_are_copied_back_and_read_from_the_file(tmp_path):

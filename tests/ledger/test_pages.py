@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("pyarrow")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
+from support.ledger import row_by_row  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from sorakit.ledger import (  # noqa: E402
@@ -86,16 +87,6 @@ def decoded(monkeypatch):
 
     monkeypatch.setattr(Ledger, "_read_pages", spy)
     return seen
-
-
-def row_by_row(led: Ledger) -> pd.DataFrame:
-    """What the ledger's own SQL read gives (the reference)."""
-    available = _pages.available
-    _pages.available = lambda: False
-    try:
-        return led.df
-    finally:
-        _pages.available = available
 
 
 def assert_same(led: Ledger, decoded: list[bool]) -> pd.DataFrame:
