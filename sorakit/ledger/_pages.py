@@ -34,6 +34,7 @@ database file.
 
 from __future__ import annotations
 
+import importlib.util
 import mmap
 import os
 import sys
@@ -88,13 +89,7 @@ class Unsupported(Exception):
 def available() -> bool:
     """True when this host can do it: little-endian (the numbers are byte-swapped as such), with
     pyarrow (the text comes out as Arrow arrays)."""
-    if sys.byteorder != "little":  # pragma: no cover
-        return False
-    try:
-        import pyarrow  # noqa: F401  (imported to see that it is there)
-    except ImportError:  # pragma: no cover - pyarrow is a core dependency
-        return False
-    return True
+    return sys.byteorder == "little" and importlib.util.find_spec("pyarrow") is not None
 
 
 @dataclass
