@@ -36,7 +36,7 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["FileMap", "available", "map_file"]
+__all__ = ["FileMap", "advise", "available", "map_file"]
 
 _DESCRIPTORS: dict[tuple[int, int], int] = {}
 _LOCK = threading.Lock()
@@ -57,6 +57,8 @@ def _load():
             libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int64]
             libc.munmap.restype = ctypes.c_int
             libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+            libc.madvise.restype = ctypes.c_int
+            libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
             _libc = libc
         except (OSError, AttributeError):  # pragma: no cover - no libc symbols
             _libc = False
@@ -101,6 +103,11 @@ class FileMap:
         array._owner = self  # every view of the bytes keeps the mapping alive
         return memoryview(array).cast("B")
 
+    def advise(self, advice: int) -> None:
+        """``madvise(2)`` over the whole map; a refusal is only a missed hint."""
+        if self._addr is not None and _libc:
+            _libc.madvise(self._addr, self.length, advice)
+
     def __del__(self) -> None:
         addr, self._addr = getattr(self, "_addr", None), None
         if addr is not None and _libc:
@@ -115,7 +122,23 @@ def map_file(path: Path, length: int) -> memoryview:
     size = os.fstat(fd).st_size
     if length <= 0 or size < length:
         raise OSError(f"{path} holds {size} bytes, {length} expected")
-    if hasattr(os, "posix_fadvise"):  # the OS starts reading what is not in its page cache yet
-        os.posix_fadvise(fd, 0, length, os.POSIX_FADV_WILLNEED)
     return FileMap(fd, length).view()
 
+
+
+def advise(view: memoryview, stage: str) -> None:
+    """Tell the OS how the map made by :func:`map_file` is about to be read: ``"scattered"``
+    (a page here and there: read just those pages) or ``"all"`` (start reading all of it in the
+    background now). Anything else, or a view of something else, is ignored.
+
+    Why: walking the b-tree touches a few hundred interior pages spread evenly over the file,
+    and the kernel's read-ahead took that for a sequential read and read most of the file
+    before the walk could finish (0.6-0.9 s on 891 MB, with nothing decoded meanwhile)."""
+    owner = getattr(getattr(view, "obj", None), "_owner", None)
+    if not isinstance(owner, FileMap) or not _libc:
+        return
+    if stage == "scattered" and hasattr(mmap, "MADV_RANDOM"):
+        owner.advise(mmap.MADV_RANDOM)
+    elif stage == "all" and hasattr(mmap, "MADV_WILLNEED"):
+        owner.advise(mmap.MADV_NORMAL)  # read-ahead on again (MADV_RANDOM turned it off)
+        owner.advise(mmap.MADV_WILLNEED)

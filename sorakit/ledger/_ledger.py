@@ -9,6 +9,7 @@ SQLAlchemy URL works too; PostgreSQL (``postgresql+psycopg://``) is the one test
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sqlite3
@@ -673,12 +674,13 @@ class Ledger:
         want = {name: _PAGE_KINDS[COLS[name].kind] for name in LEDGER_COLUMNS}
         try:
             image = self._mapped_file(size)
-            source = "mapped file"
+            source, advise = "mapped file", functools.partial(_filemap.advise, image)
             if image is None:
                 if serialize is None or size > _pages_max_bytes():
                     return None
-                image, source = serialize(), "copy"
-            table = _pages.read_table(image, int(root), table_columns, want, rows=count)
+                image, source, advise = serialize(), "copy", None
+            table = _pages.read_table(image, int(root), table_columns, want, rows=count, advise=advise)
+            advise = None
             del image
             if len(table.rowids) + len(table.spilled) != count:
                 return None

@@ -40,7 +40,7 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -115,6 +115,7 @@ def read_table(
     want: Mapping[str, str],
     threads: int | None = None,
     rows: int | None = None,
+    advise: Callable[[str], None] | None = None,
 ) -> TableImage:
     """Decode the columns ``want`` (name -> ``"int"``, ``"real"`` or ``"text"``) of the rowid table
     whose b-tree starts at page ``root`` of ``image`` (the database file mapped, or a copy from
@@ -125,12 +126,14 @@ def read_table(
     values as integers). ``rows``, the table's row count when the caller knows it (``count(*)`` in
     the same transaction), lets the compiled decoder start on the first leaf pages while the
     later ones are still being read from disk; a different number of rows raises Unsupported.
+    ``advise``, for a mapped file, is told how the image is about to be read: ``"scattered"``
+    (the b-tree's interior pages) and then ``"all"`` (the leaves), so the OS reads accordingly.
     Raises :class:`Unsupported` for anything it does not decode.
     """
     if threads is None:
         threads = max(1, min(4, os.cpu_count() or 1))
     try:
-        return _Reader(image, root, list(table_columns), dict(want)).run(threads, rows)
+        return _Reader(image, root, list(table_columns), dict(want), advise).run(threads, rows)
     except Unsupported:
         raise
     except (IndexError, ValueError, OverflowError, TypeError) as exc:  # a malformed image
@@ -142,7 +145,7 @@ def read_table(
 
 
 class _Reader:
-    def __init__(self, image: bytes, root: int, table_columns: list[str], want: dict[str, str]):
+    def __init__(self, image, root: int, table_columns: list[str], want: dict[str, str], advise=None):
         if sys.byteorder != "little":  # pragma: no cover - see available()
             raise Unsupported("big-endian host")
         self.image = image
@@ -179,6 +182,7 @@ class _Reader:
         self._tail[: len(buf) - self._tail_start] = buf[self._tail_start :]
         self._windows: dict[tuple[int, str], np.ndarray] = {}
         self._arrow_image = None  # the image as an Arrow buffer (numpy decoder's text)
+        self._advise = advise or (lambda stage: None)
 
     # -- reads -----------------------------------------------------------------------------------
     def _window(self, which: int, dtype: str) -> np.ndarray:
@@ -303,7 +307,9 @@ class _Reader:
 
     # -- records ---------------------------------------------------------------------------------
     def run(self, threads: int, rows: int | None = None) -> TableImage:
+        self._advise("scattered")
         leaves = self.leaf_pages()
+        self._advise("all")
         if _native is not None:
             return self._run_native(leaves, threads, rows)
         cells = self.leaf_cells(leaves)
