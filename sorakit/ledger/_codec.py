@@ -420,7 +420,8 @@ class Codec:
         """The frame :meth:`frame` would build, from columns decoded straight from SQLite pages
         (``_pages.TableImage.columns``: int64 / float64 arrays or Arrow ``large_string`` arrays,
         each with a validity mask). Raises ``ValueError`` where :meth:`frame` would not give
-        this result (e.g. a 2 in a boolean column): the caller then reads the rows with SQL."""
+        this result (e.g. a 2 in a boolean column): the caller then reads the rows with SQL. The
+        number arrays become the frame's own (changed in place, not copied)."""
         if not _ARROW_STRINGS:
             raise ValueError("pandas strings are not stored by pyarrow")
         data = {}
@@ -438,7 +439,7 @@ class Codec:
             elif kind == "float":
                 data[name] = values
             elif kind == "datetime":
-                data[name] = epoch_to_datetime(values)
+                data[name] = epoch_to_datetime(values, inplace=True)  # the decoder's array, ours
             else:  # pragma: no cover
                 raise AssertionError(kind)
         return pd.DataFrame(data, copy=False)
@@ -484,15 +485,17 @@ def _strings(seq: Sequence[Any]):
     return pd.array(seq if isinstance(seq, list) else list(seq), dtype="string")
 
 
-def epoch_to_datetime(seconds: np.ndarray):
-    """float epoch seconds (NaN = missing) to a ``datetime64[us, UTC]`` array, exact to the µs."""
+def epoch_to_datetime(seconds: np.ndarray, *, inplace: bool = False):
+    """float epoch seconds (NaN = missing) to a ``datetime64[us, UTC]`` array, exact to the µs.
+    ``inplace=True`` reuses ``seconds`` as scratch space (it is overwritten): one new array
+    instead of five, which matters for a million-row frame."""
     missing = np.isnan(seconds)
-    us = np.round(np.where(missing, 0.0, seconds) * 1e6).astype("int64")
-    m8 = us.view("M8[us]")
-    if missing.any():
-        m8 = m8.copy()
-        m8[missing] = np.datetime64("NaT")
-    return pd.array(pd.DatetimeIndex(m8).tz_localize("UTC")).astype(DATETIME_DTYPE)
+    scaled = np.multiply(seconds, 1e6, out=seconds if inplace else None)
+    np.round(scaled, out=scaled)
+    scaled[missing] = 0.0
+    us = scaled.astype("int64")
+    us[missing] = np.iinfo(np.int64).min  # NaT
+    return pd.array(us.view("M8[us]"), dtype=DATETIME_DTYPE)  # naive values read as UTC
 
 
 def _categorical(seq: Sequence[Any], dtype: Any) -> pd.Categorical:
@@ -516,10 +519,9 @@ def _masked(kind: str, values: np.ndarray, valid: np.ndarray, name: str):
     """``Int64`` / ``Int8`` / ``boolean`` arrays as ``pd.array(seq, dtype=...)`` builds them
     (masked slots hold 1, 1 and False like pandas' own), refusing what it would refuse."""
     mask = ~valid
-    if kind == "int":
-        data = values.copy()
-        data[mask] = 1
-        return pd.arrays.IntegerArray(data, mask)
+    if kind == "int":  # the decoder's array, ours to change
+        values[mask] = 1
+        return pd.arrays.IntegerArray(values, mask)
     if kind == "int8":
         if ((values < -128) | (values > 127))[valid].any():
             raise ValueError(f"{name}: a value outside Int8")
