@@ -89,6 +89,14 @@ def decoded(monkeypatch):
     return seen
 
 
+def with_page_size(path, page_size: int):
+    """``path``, made an SQLite file whose pages are ``page_size`` bytes (set before any table)."""
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA page_size = {page_size}")
+        raw.execute("CREATE TABLE placeholder (x)")
+    return path
+
+
 def assert_same(led: Ledger, decoded: list[bool]) -> pd.DataFrame:
     fast = led.df
     assert decoded and decoded[-1], "the frame was not decoded from the pages"
@@ -168,10 +176,7 @@ def test_long_prompts_that_spill_onto_overflow_pages(tmp_path, decoded):
 
 def test_updates_deletes_and_a_deep_tree(tmp_path, decoded):
     rng = random.Random(11)
-    path = tmp_path / "l.db"
-    with sqlite3.connect(path) as raw:  # small pages: a b-tree four levels deep
-        raw.execute("PRAGMA page_size = 1024")
-        raw.execute("CREATE TABLE placeholder (x)")
+    path = with_page_size(tmp_path / "l.db", 1024)  # small pages: a b-tree four levels deep
     with Ledger(path) as led:
         ids = led.insert_many(
             [
@@ -207,10 +212,7 @@ def test_updates_deletes_and_a_deep_tree(tmp_path, decoded):
 
 def test_rows_keep_table_order_when_times_tie(tmp_path, decoded):
     """Equal created_at: Ledger.df keeps the table (rowid) order, spilled rows in their place."""
-    path = tmp_path / "l.db"
-    with sqlite3.connect(path) as raw:
-        raw.execute("PRAGMA page_size = 1024")
-        raw.execute("CREATE TABLE placeholder (x)")
+    path = with_page_size(tmp_path / "l.db", 1024)
     with Ledger(path) as led:
         led.insert_many(
             [dict(prompt=("long %d " % i) * 400 if i % 97 == 0 else str(i), created_at=T0) for i in range(8_000)]
@@ -295,10 +297,7 @@ def test_rows_written_before_columns_were_added(tmp_path, decoded):
 
 @pytest.mark.parametrize("page_size", [512, 1024, 65536])
 def test_other_page_sizes(tmp_path, decoded, page_size):
-    path = tmp_path / "l.db"
-    with sqlite3.connect(path) as raw:
-        raw.execute(f"PRAGMA page_size = {page_size}")
-        raw.execute("CREATE TABLE placeholder (x)")
+    path = with_page_size(tmp_path / "l.db", page_size)
     with Ledger(path) as led:
         with led.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA page_size").scalar_one() == page_size
@@ -309,10 +308,7 @@ def test_other_page_sizes(tmp_path, decoded, page_size):
 
 
 def test_text_long_enough_for_3_byte_serial_types(tmp_path, decoded):
-    path = tmp_path / "l.db"
-    with sqlite3.connect(path) as raw:
-        raw.execute("PRAGMA page_size = 65536")
-        raw.execute("CREATE TABLE placeholder (x)")
+    path = with_page_size(tmp_path / "l.db", 65536)
     with Ledger(path) as led:
         led.insert_many([dict(prompt="p" * (i % 300), seed=i) for i in range(9_000)])  # a few 4096-row batches
         led.insert_many([dict(prompt="q" * n, notes="é" * (n // 3)) for n in (8_186, 20_000, 60_000)])
