@@ -97,6 +97,16 @@ def with_page_size(path, page_size: int):
     return path
 
 
+def tree_depth(raw: sqlite3.Connection) -> int | None:
+    """How many levels below the root the jobs b-tree has (None where SQLite lacks ``dbstat``)."""
+    try:
+        return raw.execute(
+            "SELECT max(length(path) - length(replace(path, '/', ''))) FROM dbstat WHERE name = 'jobs'"
+        ).fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
+
+
 def assert_same(led: Ledger, decoded: list[bool]) -> pd.DataFrame:
     fast = led.df
     assert decoded and decoded[-1], "the frame was not decoded from the pages"
@@ -199,12 +209,7 @@ def test_updates_deletes_and_a_deep_tree(tmp_path, decoded):
                 raw.execute(
                     "INSERT INTO jobs (rowid, job_id, prompt) VALUES (?, ?, ?)", (rowid, f"job_r{rowid}", str(rowid))
                 )
-            try:
-                depth = raw.execute(
-                    "SELECT max(length(path) - length(replace(path, '/', ''))) FROM dbstat WHERE name = 'jobs'"
-                ).fetchone()[0]
-            except sqlite3.OperationalError:  # no dbstat in this SQLite
-                depth = None
+            depth = tree_depth(raw)
         assert depth is None or depth >= 3
         df = assert_same(led, decoded)
         assert {f"job_r{r}" for r in (-(2**63), 2**63 - 1)} <= set(df["job_id"])
@@ -236,12 +241,7 @@ def test_the_decoder_walks_the_tree_in_rowid_order(tmp_path):
         )
         image = raw.serialize()
         root = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs'").fetchone()[0]
-        try:
-            depth = raw.execute(
-                "SELECT max(length(path) - length(replace(path, '/', ''))) FROM dbstat WHERE name = 'jobs'"
-            ).fetchone()[0]
-        except sqlite3.OperationalError:  # no dbstat in this SQLite
-            depth = None
+        depth = tree_depth(raw)
         expected = [r[0] for r in raw.execute("SELECT rowid FROM jobs ORDER BY rowid")]
     assert depth is None or depth >= 3
     table = _pages.read_table(image, root, ["job_id", "prompt", "seed"], {"job_id": "text", "seed": "int"})
