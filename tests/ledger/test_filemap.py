@@ -163,3 +163,22 @@ def test_a_file_shorter_than_asked_is_refused(tmp_path):
     path.write_bytes(b"x" * 100)
     with pytest.raises(OSError, match="100 bytes"):
         _filemap.map_file(path, 4096)
+
+
+def test_read_hints_apply_to_maps_and_ignore_anything_else(tmp_path):
+    path = tmp_path / "l.db"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE t (x)")
+    view = _filemap.map_file(path, 4096)
+    owner = view.obj._owner
+    seen = []
+    original = owner.advise
+    owner.advise = lambda advice: (seen.append(advice), original(advice))
+    _filemap.advise(view, "scattered")
+    _filemap.advise(view, "all")
+    _filemap.advise(view, "something else")
+    import mmap
+
+    assert seen == [mmap.MADV_RANDOM, mmap.MADV_NORMAL, mmap.MADV_WILLNEED]
+    assert bytes(view[:16]) == b"SQLite format 3\x00"  # still readable after the hints
+    _filemap.advise(memoryview(b"not a map"), "all")  # a copy: nothing to advise, no error
