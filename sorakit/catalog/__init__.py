@@ -5,19 +5,23 @@ The data lives in ``models.toml`` beside this file; adding a model or a price is
 
 from ._catalog import (
     Catalog,
+    CatalogError,
     Model,
     Offer,
     PriceRule,
     ProviderInfo,
+    Source,
     load_catalog,
     parse_size,
     resolution_tier,
+    stale_notice,
 )
 from ._estimate import CostLine, Estimate, estimate
 from ._plan import SEED_MAX, Plan, plan
 
 __all__ = [
     "Catalog",
+    "CatalogError",
     "CostLine",
     "Estimate",
     "Model",
@@ -26,9 +30,11 @@ __all__ = [
     "PriceRule",
     "ProviderInfo",
     "SEED_MAX",
+    "Source",
     "estimate",
     "load_catalog",
     "parse_size",
     "plan",
     "resolution_tier",
+    "stale_notice",
 ]

@@ -1,8 +1,21 @@
-"""Load the model catalog (``models.toml`` shipped in this package) into small typed objects."""
+"""Load the model catalog (``models.toml`` shipped in this package) into small typed objects.
+
+Every fact of an offer (its id, sizes, seconds, fps, audio, capabilities, variations, shut-down date,
+prices) names where it comes from: a ``sources`` table per offer maps the field to an entry of the
+top-level ``[sources]`` table (title, url, ``as_of``); a fact no public source confirms is listed in
+``unconfirmed`` instead. The loader refuses a shipped fact that has neither.
+
+A user's overlay (``SORAKIT_CATALOG=path.toml`` or ``Studio(catalog="path.toml")``) is merged over
+the shipped file table by table (an offer is matched by its provider) and validated the same way;
+every error names the file, the table and the field. Facts an overlay sets without a source are
+sourced to the overlay file itself.
+"""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import os
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,6 +30,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 __all__ = [
     "Catalog",
+    "CatalogError",
+    "Source",
     "Model",
     "Offer",
     "PriceRule",
@@ -24,9 +39,40 @@ __all__ = [
     "load_catalog",
     "parse_size",
     "resolution_tier",
+    "stale_notice",
 ]
 
 AudioMode = Literal["always", "optional", "never"]
+
+OFFER_FACTS = ("id", "sizes", "seconds", "fps", "audio", "capabilities", "max_variations",
+               "served_until", "replacement", "prices")
+"""The fields of an offer that state a fact about the provider, each needing a source."""
+MODEL_FACTS = ("status", "shut_down", "replacement")
+CAPABILITIES = frozenset({"text-to-video", "image-to-video", "remix", "extend", "edit", "negative-prompt", "seed"})
+ENV_OVERLAY = "SORAKIT_CATALOG"
+"""Environment variable naming a user's TOML overlay merged over the shipped catalog."""
+
+
+class CatalogError(ValueError):
+    """A catalog file is malformed. The message names the file, the table and the field.
+
+    Attributes: ``file``, ``table`` (``models."veo-3".offers[runware]``), ``field``.
+    """
+
+    def __init__(self, file: str, table: str, field: Optional[str], problem: str):
+        self.file, self.table, self.field, self.problem = file, table, field, problem
+        where = f"{file}: [{table}]" + (f" field {field!r}" if field else "")
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact comes from and the day it was read there."""
+
+    key: str
+    title: str
+    as_of: dt.date
+    url: str = ""
 
 
 def parse_size(size: str) -> tuple[int, int]:
@@ -87,7 +133,12 @@ class PriceRule:
 
 @dataclass(frozen=True)
 class Offer:
-    """One provider serving one model: its id there, what it allows and what it costs."""
+    """One provider serving one model: its id there, what it allows and what it costs.
+
+    ``served_until`` is the day the provider shut the model down (None: still served);
+    ``replacement`` the canonical model the provider (or we) suggest instead. ``sources`` maps each
+    fact field to its `Source`; ``unconfirmed`` lists the facts no public source confirms.
+    """
 
     model: str
     provider: str
@@ -105,6 +156,8 @@ class Offer:
     image_must_match_size: bool = False
     served_until: Optional[dt.date] = None
     unconfirmed: tuple[str, ...] = ()
+    replacement: Optional[str] = None
+    sources: Any = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def serves_on(self, day: dt.date) -> bool:
         """False once the provider has stopped serving the model."""
@@ -116,6 +169,16 @@ class Offer:
             if rule.matches(width, height, audio):
                 return rule
         return None
+
+    def source_of(self, fact: str) -> tuple[Source, ...]:
+        """The sources of one fact field (empty when it is unconfirmed or unsourced)."""
+        return tuple(self.sources.get(fact, ()))
+
+    @property
+    def as_of(self) -> Optional[dt.date]:
+        """The newest day any fact of this offer was checked."""
+        days = [s.as_of for srcs in self.sources.values() for s in srcs] + [r.as_of for r in self.prices]
+        return max(days, default=None)
 
 
 @dataclass(frozen=True)
@@ -129,6 +192,8 @@ class Model:
     offers: tuple[Offer, ...]
     shut_down: Optional[dt.date] = None
     notes: str = ""
+    replacement: Optional[str] = None
+    sources: Any = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def providers(self) -> tuple[str, ...]:
@@ -143,12 +208,17 @@ class Model:
 
 @dataclass(frozen=True)
 class Catalog:
-    """All models and providers. ``catalog.df`` is one row per offer."""
+    """All models and providers. ``catalog.df`` is one row per offer; ``catalog.facts`` one per fact.
+
+    ``as_of`` is the day the shipped catalog was last checked against its sources.
+    """
 
     models: dict[str, Model]
     providers: dict[str, ProviderInfo]
     source: str = ""
     _offers: tuple[Offer, ...] = field(default=(), repr=False)
+    as_of: Optional[dt.date] = None
+    sources: dict[str, Source] = field(default_factory=dict, repr=False)
 
     def model(self, name: str) -> Model:
         """The model by canonical name (raises KeyError)."""
@@ -164,8 +234,31 @@ class Catalog:
             and (live_on is None or o.serves_on(live_on))
         ]
 
+    def offer_by_id(self, provider: str, provider_model: str) -> Optional[Offer]:
+        """The offer a provider serves under its own id, or None."""
+        for o in self._offers:
+            if o.provider == provider and o.id == provider_model:
+                return o
+        return None
+
     def __iter__(self) -> Iterator[Model]:
         return iter(self.models.values())
+
+    def shutdown_text(self, model: str, provider: str) -> str:
+        """``"shut down 2026-06-30; suggested replacement: gemini-omni-flash (at runware, gemini)"``,
+        from what the catalog knows (empty parts are left out)."""
+        m = self.models.get(model)
+        o = m.offer(provider) if m is not None else None
+        parts = []
+        day = (o.served_until if o is not None else None) or (m.shut_down if m is not None else None)
+        if day is not None:
+            parts.append(f"shut down {day.isoformat()}")
+        repl = (o.replacement if o is not None else None) or (m.replacement if m is not None else None)
+        if repl:
+            today = dt.date.today()
+            where = [x.provider for x in self.offers(model=repl) if x.serves_on(today)]
+            parts.append(f"suggested replacement: {repl}" + (f" (at {', '.join(where)})" if where else ""))
+        return "; ".join(parts)
 
     @property
     def df(self):
@@ -183,57 +276,264 @@ class Catalog:
                 for r in o.prices
             ) or "unknown"
             rows.append({
-                "model": o.model, "title": m.title, "vendor": m.vendor, "status": m.status,
+                "model": o.model, "title": m.title, "vendor": m.vendor,
+                "status": "shut_down" if (m.status == "shut_down" or o.served_until is not None) else "live",
                 "provider": o.provider, "provider_model": o.id,
-                "served_until": o.served_until, "sizes": ", ".join(o.sizes),
+                "served_until": o.served_until, "replacement": o.replacement or m.replacement,
+                "sizes": ", ".join(o.sizes),
                 "seconds": ", ".join(f"{s:g}" for s in o.seconds), "fps": o.fps,
                 "audio": o.audio, "max_variations": o.max_variations,
                 "capabilities": ", ".join(sorted(o.capabilities)), "price": rates,
                 "price_as_of": max((r.as_of for r in o.prices), default=None),
+                "as_of": o.as_of, "unconfirmed": ", ".join(o.unconfirmed),
             })
         return pd.DataFrame(rows)
 
+    @property
+    def facts(self):
+        """One row per offer fact: model, provider, fact, value, source, url, as_of, unconfirmed."""
+        import pandas as pd
 
-def _offer(model: str, raw: dict[str, Any]) -> Offer:
-    sizes = tuple(raw["sizes"])
-    seconds = tuple(float(s) for s in raw["seconds"])
-    audio = raw.get("audio", "never")
-    prices = tuple(
-        PriceRule(
-            usd_per_second=float(p["usd_per_second"]),
-            as_of=p["as_of"],
-            source=p["source"],
-            resolution=p.get("resolution"),
-            sizes=tuple(p["sizes"]) if "sizes" in p else None,
-            audio=p.get("audio"),
-        )
-        for p in raw.get("prices", [])
-    )
+        rows = []
+        for o in self._offers:
+            for fact in OFFER_FACTS:
+                value = getattr(o, fact)
+                if fact == "prices":
+                    for r in o.prices:
+                        rows.append({"model": o.model, "provider": o.provider, "fact": "price",
+                                     "value": f"${r.usd_per_second:g}/s" + (f" {r.resolution}" if r.resolution else "")
+                                     + (f" {'/'.join(r.sizes)}" if r.sizes else "")
+                                     + ("" if r.audio is None else f" audio={r.audio}"),
+                                     "source": r.source, "url": "", "as_of": r.as_of,
+                                     "unconfirmed": "prices" in o.unconfirmed})
+                    if not o.prices:
+                        rows.append({"model": o.model, "provider": o.provider, "fact": "price",
+                                     "value": "unknown", "source": "", "url": "", "as_of": None,
+                                     "unconfirmed": True})
+                    continue
+                if value is None:
+                    continue
+                if isinstance(value, (tuple, frozenset)):
+                    value = ", ".join(sorted(str(v) for v in value)) if isinstance(value, frozenset) \
+                        else ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+                srcs = o.source_of(fact)
+                rows.append({"model": o.model, "provider": o.provider, "fact": fact, "value": str(value),
+                             "source": "; ".join(s.title for s in srcs), "url": "; ".join(s.url for s in srcs if s.url),
+                             "as_of": max((s.as_of for s in srcs), default=None),
+                             "unconfirmed": fact in o.unconfirmed})
+        return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- parsing
+class _Ctx:
+    """Which file each table came from, so an error names the right one."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.origin: dict[str, str] = {}
+
+    def file(self, table: str) -> str:
+        return self.origin.get(table, self.base)
+
+    def fail(self, table: str, fact: Optional[str], problem: str) -> CatalogError:
+        return CatalogError(self.file(table), table, fact, problem)
+
+
+def _table_name(model: str, provider: Any = None) -> str:
+    name = f'models."{model}"'
+    return name if provider is None else f"{name}.offers[{provider}]"
+
+
+def _as_date(ctx: _Ctx, table: str, fact: str, value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ctx.fail(table, fact, f"{value!r} is not a date; allowed: a TOML date such as 2026-11-27")
+
+
+def _str_list(ctx: _Ctx, table: str, fact: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ctx.fail(table, fact, f"{value!r} is not allowed; allowed: a non-empty list of strings")
+    return tuple(value)
+
+
+def _sources(ctx: _Ctx, data: dict) -> dict[str, Source]:
+    out = {}
+    raw = data.get("sources", {})
+    if not isinstance(raw, dict):
+        raise ctx.fail("sources", None, "must be a table of [sources.<key>] entries")
+    for key, s in raw.items():
+        table = f"sources.{key}"
+        if not isinstance(s, dict):
+            raise ctx.fail(table, None, "must be a table with title, as_of and optional url")
+        if not isinstance(s.get("title"), str) or not s["title"].strip():
+            raise ctx.fail(table, "title", f"{s.get('title')!r} is not allowed; allowed: a non-empty string")
+        if "as_of" not in s:
+            raise ctx.fail(table, "as_of", "is missing; allowed: the date the source was read (YYYY-MM-DD)")
+        out[key] = Source(key=key, title=s["title"], as_of=_as_date(ctx, table, "as_of", s["as_of"]),
+                          url=str(s.get("url", "")))
+    return out
+
+
+def _fact_sources(ctx: _Ctx, table: str, raw: Any, allowed: tuple[str, ...], known: dict[str, Source],
+                  overlay_source: Optional[Source]) -> dict[str, tuple[Source, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ctx.fail(table, "sources", "must be a table {fact = \"source-key\" or [keys]}")
+    out = {}
+    for fact, keys in raw.items():
+        if fact not in allowed:
+            raise ctx.fail(table, f"sources.{fact}", f"is not a fact; allowed: {', '.join(allowed)}")
+        keys = [keys] if isinstance(keys, str) else keys
+        if not isinstance(keys, list) or not keys:
+            raise ctx.fail(table, f"sources.{fact}", f"{keys!r} is not allowed; allowed: a source key or a list")
+        srcs = []
+        for k in keys:
+            if k not in known:
+                raise ctx.fail(table, f"sources.{fact}", f"names unknown source {k!r}; known: "
+                               + ", ".join(sorted(known)))
+            srcs.append(known[k])
+        out[fact] = tuple(srcs)
+    return out
+
+
+def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> PriceRule:
+    fact = f"prices[{i}]"
+    if not isinstance(p, dict):
+        raise ctx.fail(table, fact, "must be a table {usd_per_second, as_of, source, ...}")
+    rate = p.get("usd_per_second")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+        raise ctx.fail(table, f"{fact}.usd_per_second", f"{rate!r} is not allowed; allowed: a positive number "
+                       "(leave an unknown price out: unknown is never 0)")
+    src = p.get("source")
+    if not isinstance(src, str) or not src.strip():
+        raise ctx.fail(table, f"{fact}.source", f"{src!r} is not allowed; allowed: a source key or a text")
+    if src in known:
+        as_of = known[src].as_of if "as_of" not in p else _as_date(ctx, table, f"{fact}.as_of", p["as_of"])
+        src = known[src].title
+    elif "as_of" not in p:
+        raise ctx.fail(table, f"{fact}.as_of", "is missing; every price needs the date it was read")
+    else:
+        as_of = _as_date(ctx, table, f"{fact}.as_of", p["as_of"])
+    res = p.get("resolution")
+    if res is not None and res not in ("480p", "720p", "1080p", "4k"):
+        raise ctx.fail(table, f"{fact}.resolution", f"{res!r} is not allowed; allowed: 480p, 720p, 1080p, 4k")
+    audio = p.get("audio")
+    if audio is not None and not isinstance(audio, bool):
+        raise ctx.fail(table, f"{fact}.audio", f"{audio!r} is not allowed; allowed: true or false")
+    return PriceRule(usd_per_second=float(rate), as_of=as_of, source=src, resolution=res,
+                     sizes=_str_list(ctx, table, f"{fact}.sizes", p["sizes"]) if "sizes" in p else None,
+                     audio=audio)
+
+
+_OFFER_KEYS = {"provider", "id", "sizes", "seconds", "fps", "audio", "capabilities", "max_variations", "prices",
+               "default_size", "default_seconds", "default_audio", "image_must_match_size", "served_until",
+               "unconfirmed", "replacement", "sources", "_overlay_facts"}
+
+
+def _offer(ctx: _Ctx, model: str, raw: dict[str, Any], known: dict[str, Source],
+           strict: bool, overlay_source: Optional[Source]) -> Offer:
+    table = _table_name(model, raw.get("provider"))
+    unknown = set(raw) - _OFFER_KEYS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ctx.fail(table, name, "is not an offer field; allowed: " + ", ".join(sorted(_OFFER_KEYS - {"_overlay_facts"})))
+    for req in ("provider", "id", "sizes", "seconds"):
+        if req not in raw:
+            raise ctx.fail(table, req, "is missing")
+    if not isinstance(raw["id"], str) or not raw["id"].strip():
+        raise ctx.fail(table, "id", f"{raw['id']!r} is not allowed; allowed: the provider's model id")
+    sizes = _str_list(ctx, table, "sizes", raw["sizes"])
     for s in sizes:
-        parse_size(s)
+        try:
+            parse_size(s)
+        except ValueError:
+            raise ctx.fail(table, "sizes", f"{s!r} is not allowed; allowed: WIDTHxHEIGHT such as 1280x720") from None
+    secs = raw["seconds"]
+    if not isinstance(secs, list) or not secs or any(isinstance(s, bool) or not isinstance(s, (int, float))
+                                                      or s <= 0 for s in secs):
+        raise ctx.fail(table, "seconds", f"{secs!r} is not allowed; allowed: a non-empty list of positive numbers")
+    seconds = tuple(float(s) for s in secs)
+    audio = raw.get("audio", "never")
+    if audio not in ("always", "optional", "never"):
+        raise ctx.fail(table, "audio", f"{audio!r} is not allowed; allowed: always, optional, never")
+    caps = raw.get("capabilities", ["text-to-video"])
+    if not isinstance(caps, list) or not set(caps) <= CAPABILITIES:
+        bad = sorted(set(caps) - CAPABILITIES) if isinstance(caps, list) else caps
+        raise ctx.fail(table, "capabilities", f"{bad!r} is not allowed; allowed: {', '.join(sorted(CAPABILITIES))}")
+    mv = raw.get("max_variations", 1)
+    if isinstance(mv, bool) or not isinstance(mv, int) or mv < 1:
+        raise ctx.fail(table, "max_variations", f"{mv!r} is not allowed; allowed: a positive integer")
+    fps = raw.get("fps", 24)
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
+        raise ctx.fail(table, "fps", f"{fps!r} is not allowed; allowed: a positive number")
+    prices = raw.get("prices", [])
+    if not isinstance(prices, list):
+        raise ctx.fail(table, "prices", "must be a list of price tables")
+    unconfirmed = raw.get("unconfirmed", [])
+    if not isinstance(unconfirmed, list) or not set(unconfirmed) <= set(OFFER_FACTS) | {"status"}:
+        raise ctx.fail(table, "unconfirmed", f"{unconfirmed!r} is not allowed; allowed: a list among "
+                       + ", ".join(OFFER_FACTS + ("status",)))
+    default_size = raw.get("default_size", sizes[0])
+    if default_size not in sizes:
+        raise ctx.fail(table, "default_size", f"{default_size!r} is not allowed; allowed: {', '.join(sizes)}")
+    default_seconds = float(raw.get("default_seconds", seconds[0]))
+    if default_seconds not in seconds:
+        raise ctx.fail(table, "default_seconds", f"{default_seconds:g} is not allowed; allowed: "
+                       + ", ".join(f"{s:g}" for s in seconds))
+    sources = _fact_sources(ctx, table, raw.get("sources"), OFFER_FACTS, known, overlay_source)
+    if overlay_source is not None:  # an overlay's own facts are sourced to the overlay file
+        for fact in raw.get("_overlay_facts", ()):
+            if fact in OFFER_FACTS and fact not in (raw.get("sources") or {}):
+                sources[fact] = (overlay_source,)
+    if strict:
+        for fact in OFFER_FACTS:
+            present = fact in raw and fact != "prices"
+            if present and fact not in sources and fact not in unconfirmed:
+                raise ctx.fail(table, fact, "has no source: name one in sources.%s or list it in unconfirmed" % fact)
+    served_until = raw.get("served_until")
     return Offer(
         model=model,
         provider=raw["provider"],
         id=raw["id"],
         sizes=sizes,
         seconds=seconds,
-        fps=float(raw.get("fps", 24)),
+        fps=float(fps),
         audio=audio,
-        capabilities=frozenset(raw.get("capabilities", ["text-to-video"])),
-        max_variations=int(raw.get("max_variations", 1)),
-        prices=prices,
-        default_size=raw.get("default_size", sizes[0]),
-        default_seconds=float(raw.get("default_seconds", seconds[0])),
+        capabilities=frozenset(caps),
+        max_variations=mv,
+        prices=tuple(_price(ctx, table, i, p, known) for i, p in enumerate(prices)),
+        default_size=default_size,
+        default_seconds=default_seconds,
         default_audio=bool(raw.get("default_audio", audio == "always")),
         image_must_match_size=bool(raw.get("image_must_match_size", False)),
-        served_until=raw.get("served_until"),
-        unconfirmed=tuple(raw.get("unconfirmed", ())),
+        served_until=None if served_until is None else _as_date(ctx, table, "served_until", served_until),
+        unconfirmed=tuple(unconfirmed),
+        replacement=raw.get("replacement"),
+        sources=sources,
     )
 
 
-def _parse(data: dict[str, Any], source: str) -> Catalog:
-    providers = {
-        name: ProviderInfo(
+def _parse(data: dict[str, Any], source: str, ctx: Optional[_Ctx] = None, strict: bool = True,
+           overlay_sources: Optional[dict[str, Source]] = None) -> Catalog:
+    ctx = ctx or _Ctx(source)
+    known = _sources(ctx, data)
+    providers = {}
+    for name, p in data.get("providers", {}).items():
+        table = f"providers.{name}"
+        if not isinstance(p, dict):
+            raise ctx.fail(table, None, "must be a table")
+        for req in ("title", "protocol", "emulator_prefix"):
+            if not isinstance(p.get(req), str):
+                raise ctx.fail(table, req, "is missing" if req not in p else f"{p[req]!r} is not a string")
+        providers[name] = ProviderInfo(
             name=name,
             title=p["title"],
             protocol=p["protocol"],
@@ -244,36 +544,155 @@ def _parse(data: dict[str, Any], source: str) -> Catalog:
             key_prefix=p.get("key_prefix"),
             docs=p.get("docs", ""),
         )
-        for name, p in data.get("providers", {}).items()
-    }
     models: dict[str, Model] = {}
     all_offers: list[Offer] = []
     for name, m in data.get("models", {}).items():
-        offers = tuple(_offer(name, o) for o in m.get("offers", []))
-        for o in offers:
-            if o.provider not in providers:
-                raise ValueError(f"catalog: model {name} names unknown provider {o.provider!r}")
+        table = _table_name(name)
+        if not isinstance(m, dict):
+            raise ctx.fail(table, None, "must be a table")
+        ov = (overlay_sources or {}).get(ctx.file(table))
+        raw_offers = m.get("offers", [])
+        if not isinstance(raw_offers, list):
+            raise ctx.fail(table, "offers", "must be a list of [[offers]] tables")
+        offers = []
+        for raw in raw_offers:
+            if not isinstance(raw, dict):
+                raise ctx.fail(table, "offers", "each offer must be a table")
+            otable = _table_name(name, raw.get("provider"))
+            offer = _offer(ctx, name, raw, known, strict and ctx.file(otable) == ctx.base,
+                           (overlay_sources or {}).get(ctx.file(otable)))
+            if offer.provider not in providers:
+                raise ctx.fail(otable, "provider", f"names unknown provider {offer.provider!r}; known: "
+                               + ", ".join(sorted(providers)))
+            offers.append(offer)
+        status = m.get("status", "live")
+        if status not in ("live", "shut_down"):
+            raise ctx.fail(table, "status", f"{status!r} is not allowed; allowed: live, shut_down")
+        shut_down = m.get("shut_down")
+        msources = _fact_sources(ctx, table, m.get("sources"), MODEL_FACTS, known, ov)
+        if ov is not None:
+            for fact in m.get("_overlay_facts", ()):
+                if fact in MODEL_FACTS and fact not in (m.get("sources") or {}):
+                    msources[fact] = (ov,)
         models[name] = Model(
             name=name,
             title=m.get("title", name),
             vendor=m.get("vendor", ""),
-            status=m.get("status", "live"),
-            offers=offers,
-            shut_down=m.get("shut_down"),
+            status=status,
+            offers=tuple(offers),
+            shut_down=None if shut_down is None else _as_date(ctx, table, "shut_down", shut_down),
             notes=m.get("notes", ""),
+            replacement=m.get("replacement"),
+            sources=msources,
         )
         all_offers.extend(offers)
-    return Catalog(models=models, providers=providers, source=source, _offers=tuple(all_offers))
+    for m in models.values():
+        for holder, table in [(m, _table_name(m.name))] + [(o, _table_name(m.name, o.provider)) for o in m.offers]:
+            if holder.replacement is not None and holder.replacement not in models:
+                raise ctx.fail(table, "replacement", f"names unknown model {holder.replacement!r}; known: "
+                               + ", ".join(sorted(models)))
+    as_of = data.get("as_of")
+    return Catalog(models=models, providers=providers, source=source, _offers=tuple(all_offers),
+                   as_of=None if as_of is None else _as_date(ctx, "catalog", "as_of", as_of), sources=known)
 
 
-@lru_cache(maxsize=8)
-def _load_cached(path: str | None) -> Catalog:
+def _merge(base: dict, overlay: dict, file: str, ctx: _Ctx) -> None:
+    """Merge ``overlay`` (one user file) into ``base`` in place, recording which tables it touched."""
+    for key, value in overlay.items():
+        if key == "models":
+            if not isinstance(value, dict):
+                raise CatalogError(file, "models", None, "must be a table of [models.<name>] tables")
+            for name, m in value.items():
+                table = _table_name(name)
+                if not isinstance(m, dict):
+                    raise CatalogError(file, table, None, "must be a table")
+                target = base.setdefault("models", {}).setdefault(name, {})
+                ctx.origin[table] = file
+                target["_overlay_facts"] = [k for k in m if k != "offers"]
+                for k, v in m.items():
+                    if k != "offers":
+                        target[k] = copy.deepcopy(v)
+                offers = m.get("offers", [])
+                if not isinstance(offers, list):
+                    raise CatalogError(file, table, "offers", "must be a list of [[offers]] tables")
+                for o in offers:
+                    if not isinstance(o, dict) or not isinstance(o.get("provider"), str):
+                        raise CatalogError(file, table, "offers", "each offer needs provider = \"<name>\"")
+                    ctx.origin[_table_name(name, o["provider"])] = file
+                    existing = next((x for x in target.setdefault("offers", [])
+                                     if x.get("provider") == o["provider"]), None)
+                    if existing is None:
+                        existing = {}
+                        target["offers"].append(existing)
+                    existing.update(copy.deepcopy(o))
+                    existing["_overlay_facts"] = [k for k in o if k != "provider"] + (
+                        ["prices"] if "prices" in o else [])
+        elif key in ("providers", "sources"):
+            if not isinstance(value, dict):
+                raise CatalogError(file, key, None, f"must be a table of [{key}.<name>] tables")
+            for name, table in value.items():
+                ctx.origin[f"{key}.{name}"] = file
+                base.setdefault(key, {}).setdefault(name, {}).update(copy.deepcopy(table))
+        elif key in ("as_of", "schema_version"):
+            continue  # the shipped catalog's date stays the one the staleness notice reads
+        else:
+            raise CatalogError(file, key, None, "is not a catalog table; allowed: providers, sources, models")
+
+
+def _read(path: Path) -> dict:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise CatalogError(str(path), "file", None, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(str(path), "file", None, f"is not valid TOML ({exc})") from None
+
+
+@lru_cache(maxsize=16)
+def _load_cached(path: str | None, overlays: tuple[str, ...]) -> Catalog:
     if path is None:
         text = resources.files("sorakit.catalog").joinpath("models.toml").read_text("utf-8")
-        return _parse(tomllib.loads(text), "sorakit/catalog/models.toml")
-    return _parse(tomllib.loads(Path(path).read_text("utf-8")), str(path))
+        data, name = tomllib.loads(text), "sorakit/catalog/models.toml"
+    else:
+        data, name = _read(Path(path)), str(path)
+    if not overlays:
+        return _parse(data, name, strict=path is None)
+    ctx = _Ctx(name)
+    overlay_sources = {}
+    for file in overlays:
+        raw = _read(Path(file))
+        day = raw.get("as_of")
+        day = day if isinstance(day, dt.date) else dt.date.fromtimestamp(os.path.getmtime(file))
+        overlay_sources[file] = Source(key=f"overlay:{file}", title=f"user overlay {file}", as_of=day)
+        _merge(data, raw, file, ctx)
+    return _parse(data, name + " + " + " + ".join(overlays), ctx, strict=path is None,
+                  overlay_sources=overlay_sources)
 
 
-def load_catalog(path: str | Path | None = None) -> Catalog:
-    """The catalog shipped with sorakit, or one from a TOML file of the same shape."""
-    return _load_cached(None if path is None else str(Path(path).resolve()))
+def load_catalog(path: str | Path | None = None, *, overlays: Any = None) -> Catalog:
+    """The catalog shipped with sorakit (or one from a TOML file of the same shape), with user
+    overlays merged over it.
+
+    ``overlays``: a path or a list of paths; None (the default) means the file named by
+    ``$SORAKIT_CATALOG`` if set. Pass ``overlays=()`` for the shipped data alone.
+    Raises `CatalogError` naming the file, table and field of anything malformed.
+    """
+    if overlays is None:
+        env = os.environ.get(ENV_OVERLAY, "").strip()
+        overlays = (env,) if env else ()
+    elif isinstance(overlays, (str, os.PathLike)):
+        overlays = (overlays,)
+    resolved = tuple(str(Path(p).expanduser().resolve()) for p in overlays)
+    return _load_cached(None if path is None else str(Path(path).resolve()), resolved)
+
+
+def stale_notice(catalog: Catalog, today: dt.date, max_age_days: int = 60) -> Optional[str]:
+    """A one-line notice when the catalog was checked more than ``max_age_days`` before ``today``."""
+    if catalog.as_of is None or (today - catalog.as_of).days <= max_age_days:
+        return None
+    return (f"sorakit: the model catalog was last checked on {catalog.as_of.isoformat()} "
+            f"({(today - catalog.as_of).days} days ago); models and prices may have changed — run "
+            f"`sorakit models --check` or studio.check_catalog() to compare with the providers, "
+            f"or upgrade sorakit")

@@ -344,7 +344,7 @@ def _extend(catalog: Catalog, configs: Iterable[RelayConfig]) -> Catalog:
             models[o.model] = dataclasses.replace(
                 m, offers=tuple(x for x in m.offers if x.provider != cfg.name) + (o,))
     source = catalog.source + " + relays " + ", ".join(c.name for c in configs)
-    return Catalog(models=models, providers=providers, source=source, _offers=tuple(offers))
+    return dataclasses.replace(catalog, models=models, providers=providers, source=source, _offers=tuple(offers))
 
 
 _REGISTRY: dict[str, RelayConfig] = {}

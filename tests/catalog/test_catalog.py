@@ -12,13 +12,13 @@ SHUTDOWN = dt.date(2026, 9, 24)
 
 
 def test_documented_models_are_present():
-    expected = {"sora-2", "sora-2-pro", "veo-3", "veo-3-fast", "veo-3.1", "veo-3.1-fast",
+    expected = {"sora-2", "sora-2-pro", "veo-3", "veo-3-fast", "veo-3.1", "veo-3.1-fast", "gemini-omni-flash",
                 "kling-3-standard", "seedance-1-pro", "seedance-1-pro-fast", "hailuo-02"}
     assert expected <= set(CAT.models)
 
 
 def test_every_provider_is_described():
-    assert set(CAT.providers) == {"openai", "runware", "runcrate", "relay", "gemini"}
+    assert set(CAT.providers) == {"openai", "runware", "runcrate", "relay", "gemini", "vertex"}
     prefixes = [p.emulator_prefix for p in CAT.providers.values()]
     assert len(set(prefixes)) == len(prefixes), "each protocol needs its own emulator prefix"
 

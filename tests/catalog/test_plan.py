@@ -38,7 +38,9 @@ def test_defaults_filled_in():
 
 
 def test_provider_defaults_to_first_live_offer():
-    assert plan(VideoRequest("x" * 5, model="veo-3"), today=TODAY).offer.provider == "gemini"
+    # Google shut veo-3.0-generate-001 down at the Gemini API on 2026-06-30: runware comes first now
+    assert plan(VideoRequest("x" * 5, model="veo-3"), today=TODAY).offer.provider == "runware"
+    assert plan(VideoRequest("x" * 5, model="veo-3"), today=dt.date(2026, 6, 29)).offer.provider == "gemini"
     assert plan(VideoRequest("x" * 5, model="kling-3-standard"), today=TODAY).offer.provider == "runware"
 
 
@@ -54,7 +56,7 @@ def test_unknown_provider_lists_providers():
 
 def test_model_not_offered_by_provider():
     e = rejects("provider", prompt="hi", model="veo-3", provider="openai")
-    assert e.allowed == ["gemini", "runware"]
+    assert e.allowed == ["gemini", "runware", "runcrate"]
 
 
 def test_sora_after_shutdown_is_refused_live_but_emulated_ok():
@@ -107,8 +109,10 @@ def test_prompt_length_limits_per_provider(provider, lo, hi):
 
 
 def test_seed_where_not_accepted_and_out_of_range():
-    e = rejects("seed", prompt="hi", model="veo-3-fast", provider="gemini", seed=1)
-    assert "runware" in str(e)
+    e = rejects("seed", prompt="hi", model="veo-3.1", provider="gemini", seed=1, emulated=True)
+    assert "runware, vertex" in str(e)
+    # runware-sdk schemas: klingai:kling-video@3-standard has no seed field
+    rejects("seed", prompt="hi", model="kling-3-standard", provider="runware", seed=1)
     rejects("seed", prompt="hi", model="veo-3-fast", provider="runware", seed=-1)
     rejects("seed", prompt="hi", model="veo-3-fast", provider="runware", seed=2**32)
     assert plan(VideoRequest("hi", model="veo-3-fast", provider="runware", seed=7), today=TODAY).seed == 7
@@ -130,7 +134,9 @@ def test_audio_rules():
 
 def test_negative_prompt_only_where_supported():
     rejects("negative_prompt", prompt="hi", model="sora-2", negative_prompt="blur", emulated=True)
-    p = plan(VideoRequest("hi", model="veo-3", negative_prompt=" blur "), today=TODAY)
+    # runware-sdk schemas: the google:3@* Veo models take no negativePrompt
+    rejects("negative_prompt", prompt="hi", model="veo-3.1", provider="runware", negative_prompt="blur")
+    p = plan(VideoRequest("hi", model="kling-3-standard", negative_prompt=" blur "), today=TODAY)
     assert p.negative_prompt == "blur"
 
 
