@@ -14,7 +14,8 @@ SorakitError
 │   ├── ConflictError          409 (e.g. a reused Runware taskUUID)
 │   ├── RateLimitError         429 (retry_after seconds when the server said)
 │   ├── ServerError            5xx
-│   └── ModerationError        the provider refused the content (sync 400 or a failed job)
+│   ├── ModerationError        the provider refused the content (sync 400 or a failed job)
+│   └── ModelUnavailable       the provider no longer serves the model (shut down): never retried
 ├── TransportError         no answer at all: connection refused or reset, timeout
 ├── JobFailed              a job reached "failed" (carries the ledger job id, code, message)
 └── JobTimeout             our wait bound ran out; the job may still be running remotely (resumable)
@@ -42,6 +43,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "ModerationError",
+    "ModelUnavailable",
     "TransportError",
     "JobFailed",
     "JobTimeout",
@@ -177,6 +179,38 @@ class ServerError(ProviderError):
 
 class ModerationError(ProviderError):
     """The provider's safety system refused the prompt, the input image or the output."""
+
+
+class ModelUnavailable(ProviderError):
+    """The provider answered that the model is no longer available (shut down or unknown to it).
+
+    The real answers: Google's 404 "... is no longer available", OpenAI ``model_not_found``,
+    Runware's unknown-model codes, Runcrate's ``model_not_found``. The job fails, is marked not
+    billed and is never retried. The message names the model, the provider, the shut-down date and
+    the catalog's suggested replacement when the catalog knows them.
+
+    Attributes (besides `ProviderError`'s): ``model`` (canonical name), ``provider_model`` (the
+    provider's id), ``shut_down`` (a date or None), ``replacement`` (a canonical model or None).
+    """
+
+    code_name = "model_unavailable"
+
+    def __init__(self, message: str, *, provider: str, model: str | None = None,
+                 provider_model: str | None = None, shut_down: Any = None, replacement: str | None = None,
+                 **kwargs: Any):
+        self.model, self.provider_model = model, provider_model
+        self.shut_down, self.replacement = shut_down, replacement
+        super().__init__(message, provider=provider, **kwargs)
+
+    def explained(self, model: str, provider_model: str, detail: str, shut_down: Any = None,
+                  replacement: str | None = None) -> "ModelUnavailable":
+        """A copy whose message says which model is gone, when, and what to use instead."""
+        text = f"{model} ({provider_model}) is no longer available at {self.provider}"
+        text += f": {detail}" if detail else ""
+        text += f". The provider said: {self.message}"
+        return ModelUnavailable(text, provider=self.provider, model=model, provider_model=provider_model,
+                                shut_down=shut_down, replacement=replacement, status_code=self.status_code,
+                                code=self.code, request_id=self.request_id)
 
 
 class TransportError(SorakitError):

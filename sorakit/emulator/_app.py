@@ -91,7 +91,8 @@ class EmulatorConfig:
     """The rate-limit window on the emulator clock (shrink it in tests)."""
     moderation_terms: tuple[str, ...] = ("blocked-term",)
     """A prompt containing one (case-insensitive) makes the job fail: OpenAI status ``failed`` with
-    ``moderation_blocked``, Runware an error item ``contentModeration``. Never billed."""
+    ``moderation_blocked``, Runware a ``data`` item with ``status: "error"`` and ``error.code``
+    ``providerContentPolicyViolation``. Never billed."""
     guardrail_terms: tuple[str, ...] = ("guardrail-term",)
     """A prompt containing one is refused synchronously (OpenAI 400 ``invalid_request_error``,
     like the real-person / copyrighted-character guardrails; Runware 400)."""
@@ -114,6 +115,12 @@ class EmulatorConfig:
     """Threads rendering videos."""
     faults: FaultConfig = field(default_factory=FaultConfig)
     """Injected faults (all off by default)."""
+    shut_down: set = field(default_factory=set)
+    """``(provider, model)`` pairs (canonical name or the provider's id) the emulator answers like a
+    shut-down model, as the real service does: OpenAI 404 ``model_not_found``, Google 404 "... is no
+    longer available", Runware ``unknownModel``, Runcrate 404 ``model_not_found``; the model listings
+    leave it out. By default the emulator still serves models the catalog marks shut down (so old
+    notebooks keep running); ``emu.shut_down("veo-3", "gemini")`` adds a pair."""
 
 
 # --------------------------------------------------------------------------- surfaces
@@ -594,6 +601,24 @@ class Emulator:
     def jobs(self, provider: Optional[str] = None) -> list[Job]:
         """All jobs (not deleted) in creation order."""
         return self.store.jobs(provider)
+
+    # -- model lifecycle
+    def shut_down(self, model: str, provider: str) -> None:
+        """From now on answer ``model`` at ``provider`` the way the real service answers a retired model."""
+        self.config.shut_down.add((provider, model))
+
+    def is_shut_down(self, provider: str, offer: Any) -> bool:
+        """Whether the emulator was told ``offer`` is gone at ``provider``."""
+        return (provider, offer.model) in self.config.shut_down or (provider, offer.id) in self.config.shut_down
+
+    def listed_offers(self, provider: str) -> list:
+        """What the provider's model listing shows: its catalog offers still served today (by the
+        catalog's dates) and not shut down in this emulator."""
+        import datetime as dt
+
+        today = dt.datetime.now(dt.timezone.utc).date()
+        return [o for o in self.catalog.offers(provider=provider)
+                if o.serves_on(today) and not self.is_shut_down(provider, o)]
 
     # -- scheduling
     def moderation_hit(self, prompt: str) -> Optional[str]:

@@ -64,6 +64,7 @@ class GeminiSurface(Surface):
 
     def routes(self) -> list:
         return [
+            Route("/models", self._wrap("list", self._models), methods=["GET"]),
             Route("/models/{target}", self._wrap("create", self._start), methods=["POST"]),
             Route("/models/{model}/operations/{op}", self._wrap("poll", self._operation), methods=["GET"]),
             Route("/files/{target}", self._wrap("download", self._download), methods=["GET"]),
@@ -119,6 +120,15 @@ class GeminiSurface(Surface):
         return {"name": name, "done": True, "response": {"@type": _RESPONSE_TYPE, "generateVideoResponse": gen}}
 
     # ------------------------------------------------------------------ create
+    async def _models(self, request: Request, key: Optional[str]) -> Response:
+        """``GET /models``: ``{models: [{name: "models/<id>", displayName, supportedGenerationMethods}]}``
+        (the Gemini API's ListModels shape; Veo models list ``predictLongRunning``)."""
+        models = [{"name": f"models/{o.id}", "version": o.id.rsplit("-", 1)[-1],
+                   "displayName": self.emu.catalog.models[o.model].title,
+                   "supportedGenerationMethods": ["predictLongRunning"]}
+                  for o in self.emu.listed_offers(self.provider)]
+        return JSONResponse({"models": models})
+
     async def _start(self, request: Request, key: Optional[str]) -> Response:
         target = request.path_params["target"]
         model_id, sep, method = target.partition(":")
@@ -134,6 +144,10 @@ class GeminiSurface(Surface):
             return self.error(404, f"models/{model_id} is not found for API version v1beta, or is not supported "
                                    f"for predictLongRunning. Call ListModels to see the list of available models "
                                    f"and their supported methods. (emulated: {known})")
+        if self.emu.is_shut_down(self.provider, offer):
+            # Google's answer for a shut-down model (Gemini deprecations page; relays quote the 404)
+            return self.error(404, f"models/{model_id} is no longer available. Please see the Gemini API "
+                                   "deprecations page for the recommended replacement.")
         raw = await request.body()
         try:
             body = json.loads(raw) if raw.strip() else None

@@ -135,6 +135,7 @@ class OpenAISurface(Surface):
             Route("/videos/{video_id}/content", self._wrap("download", self._content), methods=["GET"]),
             Route("/videos/{video_id}/remix", self._wrap("create", self._remix), methods=["POST"]),
             Route("/files", self._wrap("upload", self._upload), methods=["POST"]),
+            Route("/models", self._wrap("list", self._models), methods=["GET"]),
         ]
 
     # ------------------------------------------------------------------ errors
@@ -237,6 +238,20 @@ class OpenAISurface(Surface):
             if offer.provider == "relay" and offer.id == name:
                 return offer.model
         return None
+
+    def gone(self, model: str) -> Optional[Response]:
+        """OpenAI's answer for a model it no longer serves (the emulator was told it is shut down)."""
+        offer = next((o for o in self.emu.catalog.offers(model=model, provider=self.provider)), None)
+        if offer is None or not self.emu.is_shut_down(self.provider, offer):
+            return None
+        return self.error(404, f"The model `{offer.id}` does not exist or you do not have access to it.",
+                          code="model_not_found")
+
+    async def _models(self, request: Request, key: Optional[str]) -> Response:
+        """``GET /models``: ``{object: "list", data: [{id, object: "model", created, owned_by}]}``."""
+        data = [{"id": o.id, "object": "model", "created": 1_759_708_800, "owned_by": "system"}
+                for o in self.emu.listed_offers(self.provider)]
+        return JSONResponse({"object": "list", "data": data})
 
     def _offers(self, model: str):
         cat = self.emu.catalog
@@ -357,6 +372,9 @@ class OpenAISurface(Surface):
             ids = [o.id for o in self.emu.catalog.offers(provider=self.provider)]
             return self._invalid(f"Invalid value: '{model_name}'. Supported values are: {_list_text(ids)}.",
                                  "model")
+        gone = self.gone(model)
+        if gone is not None:
+            return gone
         sizes, seconds_allowed, fps, audio = self.model_limits(model)
         size = body.get("size")
         if size is None:

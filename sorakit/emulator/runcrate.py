@@ -2,9 +2,14 @@
 
 | method + path               | does                                                                  |
 |-----------------------------|-----------------------------------------------------------------------|
-| POST /videos                | create: JSON ``{model, prompt, duration, aspect_ratio?, width?, height?}`` -> ``{id, status}`` |
+| POST /videos                | create: JSON ``{model, prompt, duration, aspect_ratio?, width?, height?, image_url?}`` -> ``{id, status}`` |
 | GET /videos/{id}            | ``{id, status: queued|processing|completed|failed, progress, ...}``   |
-| GET /videos/{id}/download   | the MP4 (Range requests); 409 before completion, 404 once expired     |
+| GET /videos/{id}/download   | the MP4 (Range requests); 404 before completion and once expired      |
+| GET /models                 | ``{object: "list", data: [{id, object: "model", type: "video"}]}``    |
+
+Sources: runcrate-sdk 0.5.0 (``POST /v1/videos`` with ``duration``; base ``https://api.runcrate.ai``),
+Runcrate's docs (``image_url`` for image-to-video; a download before completion is a 404). The
+model list follows the OpenAI-compatible shape Runcrate's other endpoints use (unconfirmed).
 
 Validation: ``model`` is a Runcrate id from the catalog (``openai/sora-2``, ``openai/sora-2-pro``);
 ``duration`` a JSON integer among the model's durations (4, 8, 12); ``width``/``height`` together
@@ -14,7 +19,7 @@ of that orientation, and it must agree with ``width``/``height``); unknown field
 Choices where the public record is silent: errors are ``{"error": {"message", "code"}}``; keys
 are ``Authorization: Bearer`` (``require_key`` as everywhere in the emulator); a moderation term
 makes the job ``failed`` with ``moderation_blocked``, a guardrail term a synchronous 400. There is
-no list endpoint and no client-chosen id, as on the real service.
+no job list and no client-chosen id, as on the real service.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from ._store import Job, key_fingerprint
 __all__ = ["RuncrateSurface"]
 
 _STATUS = {"queued": "queued", "in_progress": "processing", "completed": "completed", "failed": "failed"}
-_FIELDS = {"model", "prompt", "duration", "aspect_ratio", "width", "height"}
+_FIELDS = {"model", "prompt", "duration", "duration_seconds", "aspect_ratio", "width", "height", "image_url"}
 MAX_PROMPT = 32000
 
 
@@ -47,6 +52,7 @@ class RuncrateSurface(Surface):
             Route("/videos", self._wrap("create", self._create), methods=["POST"]),
             Route("/videos/{video_id}", self._wrap("poll", self._retrieve), methods=["GET"]),
             Route("/videos/{video_id}/download", self._wrap("download", self._download), methods=["GET"]),
+            Route("/models", self._wrap("list", self._models), methods=["GET"]),
         ]
 
     # ------------------------------------------------------------------ errors
@@ -120,8 +126,13 @@ class RuncrateSurface(Surface):
             return self._invalid(f"Unknown model {model_id!r}. Available: {', '.join(offers)}.", "model",
                                  "model_not_found")
         offer = offers[model_id]
+        if self.emu.is_shut_down(self.provider, offer):
+            return self.error(404, f"Model {model_id!r} is no longer available.", code="model_not_found",
+                              param="model")
         allowed = [int(s) for s in offer.seconds]
-        duration = body.get("duration", allowed[0])
+        if "duration" in body and "duration_seconds" in body:
+            return self._invalid("Send 'duration' or 'duration_seconds', not both.", "duration_seconds")
+        duration = body.get("duration", body.get("duration_seconds", allowed[0]))
         if isinstance(duration, float) and duration.is_integer():
             duration = int(duration)
         if isinstance(duration, bool) or not isinstance(duration, int):
@@ -134,6 +145,13 @@ class RuncrateSurface(Surface):
         if isinstance(size, Response):
             return size
         width, height = size
+        image = None
+        if body.get("image_url") is not None:
+            image = _image(body["image_url"])
+            if isinstance(image, str):
+                return self._invalid(image, "image_url")
+            if "image-to-video" not in offer.capabilities:
+                return self._invalid(f"{model_id} has no image-to-video ('image_url').", "image_url")
         if self.emu.guardrail_hit(prompt):
             return self._invalid("The prompt was rejected by the content policy (emulated guardrail).", "prompt",
                                  "content_policy_violation")
@@ -141,7 +159,7 @@ class RuncrateSurface(Surface):
             self.emu.counters.incr(self.provider, "rate_limited")
             return self.error(429, "Too many concurrent video jobs for this key.", code="concurrency_limit",
                               headers=retry_headers(1.0))
-        job = self._new_job(key, offer, prompt, width, height, float(duration))
+        job = self._new_job(key, offer, prompt, width, height, float(duration), image)
         return JSONResponse({"id": job.id, "status": "queued", "model": model_id,
                              "created_at": int(job.created_at)})
 
@@ -166,7 +184,8 @@ class RuncrateSurface(Surface):
             sizes = [s for s in sizes if (s[0] > s[1]) == (aspect == "16:9")]
         return sizes[0]
 
-    def _new_job(self, key: Optional[str], offer, prompt: str, width: int, height: int, seconds: float) -> Job:
+    def _new_job(self, key: Optional[str], offer, prompt: str, width: int, height: int, seconds: float,
+                 image: Optional[bytes] = None) -> Job:
         from ._render import RenderSpec
 
         emu = self.emu
@@ -177,7 +196,7 @@ class RuncrateSurface(Surface):
         audio = offer.audio != "never"
         spec = None if blocked else RenderSpec(model=offer.model, prompt=prompt, seed=seed, width=width,
                                                height=height, seconds=seconds, fps=int(round(offer.fps)),
-                                               audio=audio)
+                                               audio=audio, input_image=image)
         job = Job(
             id="vid_" + emu.ids.hex(12), provider=self.provider, key=key_fingerprint(key), model=offer.model,
             provider_model=offer.id, prompt=prompt, width=width, height=height, seconds=seconds,
@@ -190,6 +209,11 @@ class RuncrateSurface(Surface):
         emu.counters.incr(self.provider, "creates")
         emu.counters.note_create(self.provider, [job.id], prompt, accepted=True)
         return job
+
+    async def _models(self, request: Request, key: Optional[str]) -> Response:
+        data = [{"id": o.id, "object": "model", "type": "video", "owned_by": o.id.split("/")[0]}
+                for o in self.emu.listed_offers(self.provider)]
+        return JSONResponse({"object": "list", "data": data})
 
     # ------------------------------------------------------------------ read
     async def _retrieve(self, request: Request, key: Optional[str]) -> Response:
@@ -206,11 +230,9 @@ class RuncrateSurface(Surface):
             return self.error(404, f"Video {video_id!r} not found.")
         now = self.emu.clock.now()
         status, _ = job.state(now)
-        if status == "failed":
-            return self.error(409, f"Video {video_id!r} failed; there is nothing to download.", code="video_failed")
-        if status != "completed":
-            return self.error(409, f"Video {video_id!r} is {_STATUS[status]}; download it once completed.",
-                              code="video_not_ready")
+        if status != "completed":  # Runcrate answers 404 until the video exists (its docs)
+            return self.error(404, f"Video {video_id!r} is {_STATUS[status]}; there is no file to download"
+                              + (" (it failed)." if status == "failed" else " yet."), code="not_found")
         if now >= job.finish_at + self.emu.config.url_ttl_seconds or \
                 self.emu.faults.decide("expire_urls", self.provider, "download"):
             return self.error(404, f"Video {video_id!r} has expired.", code="video_expired")
@@ -219,6 +241,18 @@ class RuncrateSurface(Surface):
         except Exception as exc:  # a render failure is the emulator's bug: say so
             return self.error(500, f"The emulator could not render {video_id!r}: {exc}")
         return self.media(request, info.path, "video/mp4")
+
+
+def _image(value: Any) -> Union[bytes, str]:
+    """The bytes of an ``image_url`` data URI, or a message saying why not (offline: no fetching)."""
+    from ._app import decode_data_url
+
+    if not isinstance(value, str):
+        return "'image_url' must be a string (a URL or a data URI)."
+    if value.startswith(("http://", "https://")):
+        return "The sorakit emulator works offline and does not fetch image URLs: send a data URI."
+    data = decode_data_url(value) if value.startswith("data:") else None
+    return data or "'image_url' is neither a URL nor a valid data URI."
 
 
 async def _json_body(request: Request) -> Union[dict, str]:

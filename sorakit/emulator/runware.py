@@ -11,8 +11,8 @@
 - ``getResponse`` returns one item per result: ``status`` ``processing`` until done, then
   ``success`` with ``videoUUID``, ``videoURL``, ``seed``, ``outputs.videoId`` and (when the create
   had ``includeCost``) ``cost`` in USD = catalog rate × duration (null when the catalog has no
-  price). A failed result (moderation) is an item of ``errors`` with ``status: "error"``, code
-  ``contentModeration`` and ``cost: 0`` — the poll itself still answers 200.
+  price). A failed result (moderation) is an item of ``data`` with ``status: "error"`` and a nested
+  ``error: {code: "providerContentPolicyViolation", message}`` and ``cost: 0`` (the poll answers 200).
   An unknown ``taskUUID`` is a 404 ``taskNotFound``.
 - ``authentication`` (``apiKey``) is accepted in place of the ``Authorization`` header.
 - With ``EmulatorConfig.balance_usd`` set, a task costing more than what is left is refused with
@@ -144,6 +144,8 @@ class RunwareSurface(Surface):
                                  "connectionSessionUUID": self.emu.ids.uuid4("sessions")})
                 elif task_type == "videoInference":
                     data.append(self._video_inference(task, key))
+                elif task_type == "modelSearch":
+                    data.append(self._model_search(task))
                 elif task_type == "getResponse":
                     items, failed = self._get_response(task, request)
                     data.extend(items)
@@ -151,7 +153,7 @@ class RunwareSurface(Surface):
                 else:
                     raise _TaskError(400, "invalidTaskType",
                                      f"Unsupported taskType {task_type!r}: the emulator serves videoInference, "
-                                     "getResponse and authentication.", "taskType")
+                                     "getResponse, modelSearch and authentication.", "taskType")
             except _TaskError as exc:
                 item = {"code": exc.code, "message": exc.message}
                 if exc.parameter:
@@ -195,10 +197,19 @@ class RunwareSurface(Surface):
 
         model = task.get("model")
         offer = self._offer(model)
+        if offer is not None and emu.is_shut_down(self.provider, offer):
+            # unconfirmed wire: runware-sdk's own code for a model it no longer knows is ``unknownModel``
+            raise _TaskError(400, "unknownModel", f"The model {model!r} is no longer available.", "model")
         if offer is None:
             known = sorted(o.id for o in emu.catalog.offers(provider=self.provider))
             raise _TaskError(400, "invalidModel", f"Invalid value for 'model' parameter: {model!r} is not a known "
                              f"video model. Known: {', '.join(known)}.", "model")
+
+        # per-model fields as the runware-sdk schemas publish them (the catalog mirrors them):
+        # a field the model's schema lacks is refused like the service does (``unknownParameter``)
+        for name, capability in (("seed", "seed"), ("negativePrompt", "negative-prompt")):
+            if name in task and capability not in offer.capabilities:
+                raise _TaskError(400, "unknownParameter", f"Unknown parameter '{name}' for model {model}.", name)
 
         prompt = task.get("positivePrompt")
         lo, hi = self.info.prompt_chars
@@ -395,7 +406,7 @@ class RunwareSurface(Surface):
                 finish_at=finish,
                 kind="remix" if source is not None else "generate",
                 source_id=source.id if source is not None else None,
-                error=("contentModeration", "The request was flagged by content moderation (emulated: the prompt "
+                error=("providerContentPolicyViolation", "The request was flagged by content moderation (emulated: the prompt "
                        f"contains {blocked!r}).") if blocked else None,
                 group=task_uuid,
                 index=i,
@@ -405,6 +416,28 @@ class RunwareSurface(Surface):
             )
             jobs.append(emu.add_job(job))
         return jobs
+
+    # ------------------------------------------------------------------ modelSearch
+    def _model_search(self, task: dict) -> dict:
+        """``modelSearch`` (runware-sdk ``ModelSearchParams``/``ModelSearchResult``): ``{taskType,
+        taskUUID, totalResults, results: [{air, name, status, capabilities}]}`` with ``search``,
+        ``capabilities``, ``limit`` and ``offset``. Capabilities are tagged ``io:text-to-video``,
+        ``io:image-to-video`` (Runware's model cards)."""
+        results = []
+        for o in self.emu.listed_offers(self.provider):
+            caps = ["io:text-to-video"] + (["io:image-to-video"] if "image-to-video" in o.capabilities else [])
+            results.append({"air": o.id, "name": self.emu.catalog.models[o.model].title, "status": "live",
+                            "category": "video", "capabilities": caps})
+        search = task.get("search")
+        if isinstance(search, str) and search.strip():
+            results = [r for r in results if search.lower() in (r["air"] + " " + r["name"]).lower()]
+        wanted = task.get("capabilities")
+        if isinstance(wanted, list) and wanted:
+            results = [r for r in results if set(wanted) & set(r["capabilities"])]
+        offset = task.get("offset", 0) if _is_int(task.get("offset", 0)) else 0
+        limit = task.get("limit", 20) if _is_int(task.get("limit", 20)) else 20
+        return {"taskType": "modelSearch", "taskUUID": task.get("taskUUID"), "totalResults": len(results),
+                "results": results[offset:offset + max(1, min(limit, 100))]}
 
     # ------------------------------------------------------------------ getResponse
     def _get_response(self, task: dict, request: Request) -> tuple[list[dict], list[dict]]:
@@ -437,12 +470,14 @@ class RunwareSurface(Surface):
                     item["cost"] = job.cost
                 data.append(item)
             else:
+                # a failed result is an item of ``data`` with a nested error (PROTOCOLS §2; the
+                # runware-sdk reads ``{error: {code, message}}``), never an ``errors`` entry
                 code, message = job.error or ("error", "The task failed.")
-                item = {"code": code, "message": message, "taskType": "videoInference", "taskUUID": task_uuid,
-                        "status": "error"}
+                item = {"taskType": "videoInference", "taskUUID": task_uuid, "status": "error",
+                        "error": {"code": code, "message": message}}
                 if job.extra.get("include_cost"):
                     item["cost"] = 0.0
-                errors.append(item)
+                data.append(item)
         return data, errors
 
     def video_url(self, request: Request, job: Job) -> str:

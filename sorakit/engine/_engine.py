@@ -76,6 +76,7 @@ from .._exceptions import (
     ConflictError,
     JobFailed,
     JobTimeout,
+    ModelUnavailable,
     NotFoundError,
     PermissionDenied,
     ProviderError,
@@ -461,6 +462,8 @@ class Engine:
         if status == "completed":
             return row
         if status in ("failed", "cancelled"):
+            if isinstance(self._errors.get(job_id), ModelUnavailable):
+                raise self._errors[job_id]
             raise JobFailed(job_id, row.get("error_code"), row.get("error_message"))
         err = self._errors.get(job_id)
         if err is not None and not isinstance(err, _Deadline):
@@ -721,6 +724,15 @@ class Engine:
                     return "created"
                 await self._fail_rows(t, t.job_ids, "conflict", "the provider refused the create as a conflict",
                                       attempts=attempts)
+                return "failed"
+            except ModelUnavailable as exc:  # shut down: failed, not billed, never retried
+                exc = exc.explained(plan.model.name, plan.offer.id,
+                                    self.catalog.shutdown_text(plan.model.name, plan.offer.provider),
+                                    plan.offer.served_until or plan.model.shut_down,
+                                    plan.offer.replacement or plan.model.replacement)
+                await self._fail_rows(t, t.job_ids, ModelUnavailable.code_name, exc.message, attempts=attempts)
+                for jid in t.job_ids:
+                    self._errors[jid] = exc
                 return "failed"
             except ProviderError as exc:
                 await self._fail_rows(t, t.job_ids, exc.code or type(exc).__name__, exc.message,

@@ -21,18 +21,27 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Optional
 
 import httpx
 
-from .._exceptions import ProviderError, provider_error_for_status
+from .._exceptions import ModelUnavailable, ProviderError, provider_error_for_status
 from .._types import JobState
 from ..catalog import Plan, ProviderInfo
 
-__all__ = ["Provider", "Variant", "as_float", "as_int", "header_float"]
+__all__ = ["ListedModel", "Provider", "Variant", "as_float", "as_int", "header_float"]
 
 Variant = str
 """Content variant: ``"video"``, ``"thumbnail"`` or ``"spritesheet"`` (what the provider offers)."""
+
+
+@dataclass(frozen=True)
+class ListedModel:
+    """One model a provider's listing endpoint names: its id there and whether it makes video."""
+
+    id: str
+    video: bool
 
 
 def header_float(response: httpx.Response, name: str, scale: float = 1.0) -> Optional[float]:
@@ -116,10 +125,22 @@ class Provider(ABC):
         url = path if path.startswith(("http://", "https://")) else self.url(path)
         return httpx.Request(method, url, params=params, headers=headers, **kwargs)
 
+    def model_gone(self, status_code: int, code: Optional[str], message: str) -> bool:
+        """Whether an error answer means "this model is no longer served" (→ `ModelUnavailable`).
+
+        OpenAI (and Runcrate, OpenAI-style errors) answer code ``model_not_found``; Google answers 404
+        "models/... is no longer available" (Gemini deprecations page; relays quote it). Subclasses
+        add their own codes.
+        """
+        text = (message or "").lower()
+        return code == "model_not_found" or (status_code == 404 and "no longer available" in text)
+
     def error(self, response: httpx.Response, message: str, code: str | None = None,
               param: str | None = None) -> ProviderError:
         """A `ProviderError` of the right class for this response (never includes the key)."""
         cls = provider_error_for_status(response.status_code, code)
+        if self.model_gone(response.status_code, code, message):
+            cls = ModelUnavailable
         retry_after = header_float(response, "retry-after-ms", 0.001) or header_float(response, "retry-after")
         return cls(
             message, provider=self.name, status_code=response.status_code, code=code,
@@ -194,6 +215,18 @@ class Provider(ABC):
     def matches(self, plan: Plan, state: JobState, created_after: float) -> bool:
         """Whether a listed job is the one `plan` created (used in reconciliation)."""
         return False
+
+    # -- model listing (drift detection: `sorakit models --check`) -----------------------------
+    lists_models: ClassVar[bool] = False
+    """True when `build_models` / `parse_models` can ask the service which models it serves now."""
+
+    def build_models(self, page: Any = None) -> httpx.Request:
+        """The request for one page of the service's model listing (``page`` from `parse_models`)."""
+        raise NotImplementedError(f"{self.name} has no model listing")
+
+    def parse_models(self, response: httpx.Response) -> tuple[list[ListedModel], Any]:
+        """(models on this page, the next page's token or None)."""
+        raise NotImplementedError(f"{self.name} has no model listing")
 
     def build_delete(self, provider_job_id: str) -> httpx.Request:
         raise NotImplementedError(f"{self.name} cannot delete jobs")

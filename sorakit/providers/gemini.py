@@ -44,7 +44,7 @@ import httpx
 from .._exceptions import ValidationError
 from .._types import JobState
 from ..catalog import Plan, resolution_tier
-from ._base import Provider, Variant, as_int, header_float
+from ._base import ListedModel, Provider, Variant, as_int, header_float
 
 __all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST"]
 
@@ -72,6 +72,27 @@ class GeminiProvider(Provider):
     create_is_idempotent: ClassVar[bool] = False
     supports_reconcile: ClassVar[bool] = False
     variants: ClassVar[tuple[str, ...]] = ("video",)
+    lists_models: ClassVar[bool] = True
+
+    # -- model listing --------------------------------------------------------------------------
+    def build_models(self, page: Any = None) -> httpx.Request:
+        """``GET /models?pageSize=1000[&pageToken=...]`` (Gemini API ListModels)."""
+        params = {"pageSize": 1000, **({"pageToken": page} if page else {})}
+        return self.request("GET", "models", params=params)
+
+    def parse_models(self, response: httpx.Response) -> tuple[list[ListedModel], Any]:
+        """``{models: [{name: "models/<id>", supportedGenerationMethods: [...]}], nextPageToken?}``.
+        A video model generates with ``predictLongRunning`` (Veo) or is named ``veo-*`` / ``*omni*``."""
+        self.raise_for_error(response)
+        body = self.json_object(response)
+        out = []
+        for m in body.get("models") or []:
+            if not isinstance(m, dict) or not m.get("name"):
+                continue
+            mid = str(m["name"]).split("/", 1)[-1]
+            methods = m.get("supportedGenerationMethods") or []
+            out.append(ListedModel(mid, "predictLongRunning" in methods or mid.startswith("veo") or "omni" in mid))
+        return out, body.get("nextPageToken") or None
 
     def auth_headers(self) -> dict[str, str]:
         """``x-goog-api-key: <key>`` (not ``Authorization``)."""

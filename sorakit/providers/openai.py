@@ -17,7 +17,7 @@ import httpx
 
 from .._types import JobState
 from ..catalog import Plan
-from ._base import Provider, Variant, as_float, as_int, header_float
+from ._base import ListedModel, Provider, Variant, as_float, as_int, header_float
 
 __all__ = ["OpenAIProvider", "format_seconds"]
 
@@ -54,6 +54,20 @@ class OpenAIProvider(Provider):
     create_is_idempotent: ClassVar[bool] = False
     supports_reconcile: ClassVar[bool] = True
     variants: ClassVar[tuple[str, ...]] = ("video", "thumbnail", "spritesheet")
+    lists_models: ClassVar[bool] = True
+
+    # -- model listing --------------------------------------------------------------------------
+    def build_models(self, page: Any = None) -> httpx.Request:
+        """``GET /models`` (OpenAI API reference: Models, list)."""
+        return self.request("GET", "models")
+
+    def parse_models(self, response: httpx.Response) -> tuple[list[ListedModel], Any]:
+        """``{object: "list", data: [{id, object: "model", ...}]}``. The list has no modality field:
+        a ``sora`` id (or one the catalog names at this provider) counts as a video model."""
+        self.raise_for_error(response)
+        data = self.json_object(response).get("data") or []
+        ids = [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id")]
+        return [ListedModel(i, i.startswith("sora")) for i in ids], None
 
     # -- create ------------------------------------------------------------------------------
     def model_id(self, plan: Plan) -> str:

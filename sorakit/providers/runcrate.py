@@ -1,12 +1,15 @@
-"""The Runcrate protocol (``https://runcrate.com/v1``): OpenAI's Sora models behind a small JSON API.
+"""The Runcrate protocol (``https://api.runcrate.ai/v1``): video models behind a small JSON API.
 
-Pure mapping, no I/O.
+Pure mapping, no I/O. Sources: the official ``runcrate-sdk`` 0.5.0 (inference host
+``https://api.runcrate.ai``, ``POST /v1/videos`` with ``duration``) and Runcrate's docs (models,
+durations, ``image_url`` for image-to-video, a download before completion answers 404).
 
 ```
-POST /videos                {model: "openai/sora-2", prompt, duration: 4|8|12, aspect_ratio?,
-                             width?, height?}                      -> {id, status}
+POST /videos                {model: "google/veo-3.0" | ..., prompt, duration, aspect_ratio?,
+                             width?, height?, image_url?}          -> {id, status}
 GET  /videos/{id}           -> {id, status: queued|processing|completed|failed, ...}
-GET  /videos/{id}/download  -> MP4 bytes
+GET  /videos/{id}/download  -> MP4 bytes (404 until completed)
+GET  /models                -> {data: [{id, ...}]} (drift detection; shape unconfirmed)
 ```
 
 Keys (``RUNCRATE_API_KEY``) start with ``rc_live_``. A malformed key for Runcrate's own host is
@@ -35,10 +38,12 @@ import httpx
 from .._exceptions import ConfigurationError, ValidationError
 from .._types import JobState
 from ..catalog import Plan, ProviderInfo
-from ._base import Provider, Variant, as_float, as_int, header_float
+from ._base import ListedModel, Provider, Variant, as_float, as_int, header_float
 from .relay import lenient_error_details
 
 __all__ = ["RuncrateProvider", "check_api_key", "aspect_ratio"]
+
+_VIDEO_FAMILIES = ("sora", "veo", "kling", "seedance", "hailuo", "wan", "video")
 
 _STATUS = {
     "queued": "queued", "pending": "queued", "submitted": "queued",
@@ -94,6 +99,24 @@ class RuncrateProvider(Provider):
     create_is_idempotent: ClassVar[bool] = False
     supports_reconcile: ClassVar[bool] = False
     variants: ClassVar[tuple[str, ...]] = ("video",)
+    lists_models: ClassVar[bool] = True
+
+    # -- model listing --------------------------------------------------------------------------
+    def build_models(self, page: Any = None) -> httpx.Request:
+        """``GET /models`` (OpenAI-compatible list; the shape is unconfirmed for video models)."""
+        return self.request("GET", "models")
+
+    def parse_models(self, response: httpx.Response) -> tuple[list[ListedModel], Any]:
+        """``{data: [{id, type?}]}``: ``type`` ``video`` when given, else a video family in the id."""
+        self.raise_for_error(response)
+        out = []
+        for m in self.json_object(response).get("data") or []:
+            if not isinstance(m, dict) or not m.get("id"):
+                continue
+            mid, kind = str(m["id"]), str(m.get("type") or "").lower()
+            video = kind == "video" if kind else any(f in mid.lower() for f in _VIDEO_FAMILIES)
+            out.append(ListedModel(mid, video))
+        return out, None
 
     def __init__(self, info: ProviderInfo, *, base_url: str | None = None, api_key: str | None = None,
                  **options: Any):
@@ -123,13 +146,18 @@ class RuncrateProvider(Provider):
         }
         if self.options.get("send_aspect_ratio", True):
             body["aspect_ratio"] = aspect_ratio(plan.width, plan.height)
+        if plan.input_image is not None:  # image-to-video: Runcrate's docs name ``image_url`` (URL or data URI)
+            import base64
+
+            mime = plan.input_image_mime or "image/png"
+            body["image_url"] = f"data:{mime};base64," + base64.b64encode(plan.input_image).decode("ascii")
+        elif plan.input_image_url is not None:
+            body["image_url"] = plan.input_image_url
         return body
 
     def build_create(self, plan: Plan, client_ref: str) -> httpx.Request:
         if plan.action != "generate":
             raise ValidationError("action", plan.action, ["generate"], "Runcrate only generates new videos")
-        if plan.input_image is not None or plan.input_image_url is not None:
-            raise ValidationError("input_image", "<image>", "None", "Runcrate has no image-to-video")
         return self.request("POST", "videos", json_body=self.body(plan))
 
     def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:

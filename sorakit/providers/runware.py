@@ -12,28 +12,54 @@ Only ``status == "success"`` means done; ``processing`` (and the older ``pending
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from .._exceptions import ConflictError, ModerationError, NotFoundError, ProviderError
+from .._exceptions import ConflictError, ModelUnavailable, ModerationError, NotFoundError, ProviderError
 from .._types import JobState
 from ..catalog import Plan
-from ._base import Provider, Variant, as_float, as_int
+from ._base import ListedModel, Provider, Variant, as_float, as_int
 
 __all__ = ["RunwareProvider"]
 
 _RUNNING = {"processing", "pending", "queued", "in_progress", "started", "running"}
 _NOT_FOUND_CODES = ("notfound", "not_found", "unknowntask", "tasknotfound", "invalidtaskuuid")
 _CONFLICT_CODES = ("conflict", "duplicate", "alreadyexists", "already_exists")
-_MODERATION_CODES = ("moderation", "safety", "nsfw", "content_policy", "contentpolicy", "blocked")
+_MODERATION_CODES = ("moderation", "safety", "nsfw", "content_policy", "contentpolicy", "blocked",
+                     "sensitivecontent", "unsafecontent", "invalidprovidercontent")
+"""Safety codes, matched loosely; runware-sdk ``errors.py`` ``_SAFETY_CODES`` lists the real ones:
+contentPolicyViolation, providerContentPolicyViolation, sensitiveContentDetected, unsafeContentDetected,
+nsfwContentDetected, promptBlocked, imageBlocked, moderationFailed, invalidProviderContent."""
+_GONE_CODES = ("unknownmodel", "modelnotfound", "modeldisabled", "modeldeprecated", "modelretired")
+"""A model Runware no longer serves (runware-sdk ``errors.py``: ``unknownModel`` is the SDK's code for a
+model missing from its registry; ``modelDisabled`` a server code). Not ``modelUnavailable`` /
+``modelNotReady``: the SDK counts those as temporary (retryable) provider errors."""
 
 
 def _norm(code: Any) -> str:
     return str(code or "").replace("-", "").replace(" ", "").lower()
 
 
+
+
+def _item_error(item: dict) -> tuple[str, str]:
+    """(code, message) of a failed result item. Runware nests them: ``{"status": "error", "error":
+    {"code", "message"}}`` (PROTOCOLS §2; runware-sdk ``parse_api_error`` reads the same envelope).
+    A safety code becomes ``moderation_blocked`` so the ledger and `ModerationError` agree across
+    providers; the provider's own code stays in the message."""
+    err = item.get("error")
+    if isinstance(err, dict):
+        code, message = err.get("code"), err.get("message")
+    else:
+        code, message = item.get("code") or item.get("errorCode"), err if isinstance(err, str) else item.get("message")
+    code = str(code or "error")
+    message = str(message or "the task failed")
+    if any(c in _norm(code) for c in _MODERATION_CODES):
+        return "moderation_blocked", f"{message} (runware code {code})"
+    return code, message
 
 
 class RunwareProvider(Provider):
@@ -50,6 +76,40 @@ class RunwareProvider(Provider):
     create_is_idempotent: ClassVar[bool] = True
     supports_reconcile: ClassVar[bool] = False
     variants: ClassVar[tuple[str, ...]] = ("video",)
+    lists_models: ClassVar[bool] = True
+
+    # -- model listing --------------------------------------------------------------------------
+    def build_models(self, page: Any = None) -> httpx.Request:
+        """A ``modelSearch`` task for video models, 100 per page (runware-sdk ``ModelSearchParams``)."""
+        import uuid
+
+        task = {"taskType": "modelSearch", "taskUUID": str(uuid.uuid4()),
+                "capabilities": ["io:text-to-video", "io:image-to-video"], "limit": 100, "offset": int(page or 0)}
+        return self.request("POST", self.base_url, json_body=[task])
+
+    def parse_models(self, response: httpx.Response) -> tuple[list[ListedModel], Any]:
+        """``data: [{taskType: "modelSearch", totalResults, results: [{air, status, capabilities}]}]``.
+        A model whose ``status`` is not ``live`` (deprecated, coming-soon) counts as not served."""
+        self.raise_for_error(response)
+        body = self._body(response)
+        self._raise_task_errors(body, response, "", allow_failed_items=False)
+        out, total, offset = [], 0, 0
+        for item in body.get("data") or []:
+            if not isinstance(item, dict) or item.get("taskType") != "modelSearch":
+                continue
+            total = as_int(item.get("totalResults")) or 0
+            results = [r for r in item.get("results") or [] if isinstance(r, dict) and r.get("air")]
+            offset += len(results)
+            for r in results:
+                if str(r.get("status") or "live").lower() != "live":
+                    continue
+                caps = [str(c) for c in r.get("capabilities") or []]
+                out.append(ListedModel(str(r["air"]), not caps or any(c.endswith("-to-video") for c in caps)))
+        try:  # the page token is the offset: read back the one this request asked for
+            asked = int(json.loads(response.request.content)[0].get("offset") or 0)
+        except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+            asked = 0
+        return out, (asked + offset if offset and asked + offset < total else None)
 
     # -- create -------------------------------------------------------------------------------
     def task(self, plan: Plan, client_ref: str) -> dict[str, Any]:
@@ -148,9 +208,14 @@ class RunwareProvider(Provider):
             return str(e.get("message") or response.reason_phrase), e.get("code"), e.get("parameter")
         return super().error_details(body, response)
 
+    def model_gone(self, status_code: int, code: str | None, message: str) -> bool:
+        return _norm(code) in _GONE_CODES or super().model_gone(status_code, code, message)
+
     def error(self, response: httpx.Response, message: str, code: str | None = None,
               param: str | None = None) -> ProviderError:
         err = super().error(response, message, code, param)
+        if isinstance(err, ModelUnavailable):
+            return err
         n = _norm(code)
         cls = None
         if any(c in n for c in _CONFLICT_CODES):
@@ -233,10 +298,8 @@ class RunwareProvider(Provider):
                 provider_video_id=str(video_id) if video_id else None,
                 seed=as_int(item.get("seed")),
                 billed_cost=as_float(item.get("cost")),
-                error_code=(str(item.get("code") or item.get("errorCode") or "error")
-                            if status == "failed" else None),
-                error_message=(str(item.get("message") or item.get("error") or "the task failed")
-                               if status == "failed" else None),
+                error_code=_item_error(item)[0] if status == "failed" else None,
+                error_message=_item_error(item)[1] if status == "failed" else None,
                 variation_index=index,
                 raw=item,
             ))

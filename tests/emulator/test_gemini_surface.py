@@ -123,7 +123,7 @@ def test_image_to_video_and_veo_31_portrait_1080p(emu, client):
 def test_gemini_provider_round_trip(emu, client):
     emu.config.require_key = KEY
     prov = GeminiProvider(CAT.providers["gemini"], base_url=BASE, api_key=KEY)
-    p = plan(VideoRequest("a tide pool at dawn", model="veo-3-fast", provider="gemini", negative_prompt="text"))
+    p = plan(VideoRequest("a tide pool at dawn", model="veo-3-fast", provider="gemini", negative_prompt="text"), emulated=True)
     [s] = prov.parse_create(p, client.send(prov.build_create(p, "r")), "r")
     assert s.status == "submitted"
     [run] = prov.parse_poll(s.provider_job_id, client.send(prov.build_poll(s.provider_job_id)))
@@ -135,7 +135,7 @@ def test_gemini_provider_round_trip(emu, client):
     assert req.headers["x-goog-api-key"] == KEY
     assert httpx.Client(transport=emu.sync_transport()).send(req).status_code == 200
     # the safety filter arrives as a failed state, not a crash
-    f = plan(VideoRequest("blocked-term", model="veo-3-fast", provider="gemini"))
+    f = plan(VideoRequest("blocked-term", model="veo-3-fast", provider="gemini"), emulated=True)
     [s] = prov.parse_create(f, client.send(prov.build_create(f, "r")), "r")
     emu.test_clock.advance(60)
     [bad] = prov.parse_poll(s.provider_job_id, client.send(prov.build_poll(s.provider_job_id)))
@@ -145,7 +145,7 @@ def test_gemini_provider_round_trip(emu, client):
 def test_google_errors_read_by_the_provider(emu, client):
     prov = GeminiProvider(CAT.providers["gemini"], base_url=BASE, api_key="AIzaWRONG")
     emu.config.require_key = KEY
-    p = plan(VideoRequest("x", model="veo-3-fast", provider="gemini"))
+    p = plan(VideoRequest("x", model="veo-3-fast", provider="gemini"), emulated=True)
     with pytest.raises(BadRequestError) as e:
         prov.parse_create(p, client.send(prov.build_create(p, "r")), "r")
     assert e.value.code == "INVALID_ARGUMENT" and "API_KEY_INVALID" in e.value.message

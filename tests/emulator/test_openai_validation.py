@@ -65,7 +65,7 @@ def test_models_snapshots_and_relay_models(emu_client):
     assert r.status_code == 200 and r.json()["model"] == "veo-3-fast"
     r = emu_client.post(V, json={"prompt": "x", "model": "kling-v3", "size": "1280x720", "seconds": "5"})
     assert r.status_code == 200
-    err = _error(emu_client.post(V, json={"prompt": "x", "model": "veo-3-fast", "seconds": "4"}))
+    err = _error(emu_client.post(V, json={"prompt": "x", "model": "veo-3-fast", "seconds": "5"}))
     assert err["param"] == "seconds"
 
 

@@ -58,7 +58,9 @@ def first_frame(data: bytes) -> np.ndarray:
 
 
 def test_number_results_include_cost_and_distinct_files(rw, emulator):
-    task, r = submit(rw, numberResults=3, seed=7, includeCost=True)
+    # seed: openai:3@1 takes none (the catalog follows Runware's schemas), google:3@1 does
+    task, r = submit(rw, model="google:3@1", duration=4, numberResults=3, seed=7, includeCost=True,
+                     providerSettings={"google": {"generateAudio": False}})
     assert r.status_code == 200
     assert r.json() == {"data": [{"taskType": "videoInference", "taskUUID": task["taskUUID"]}]}
     first = rw.post("", json=[{"taskType": "getResponse", "taskUUID": task["taskUUID"]}]).json()
@@ -70,7 +72,7 @@ def test_number_results_include_cost_and_distinct_files(rw, emulator):
     assert [i["seed"] for i in items] == [7, 8, 9]
     assert len({i["videoUUID"] for i in items}) == 3
     assert all(i["outputs"]["videoId"] == i["videoUUID"] for i in items)
-    assert all(i["cost"] == pytest.approx(0.10 * 4) for i in items)  # catalog: $0.10/s for openai:3@1
+    assert all(i["cost"] == pytest.approx(0.10 * 4) for i in items)  # catalog: $0.10/s google:3@1 silent
     hashes = set()
     for item in items:
         assert item["videoURL"].startswith(rw.base_url.scheme + "://127.0.0.1:")
@@ -137,7 +139,9 @@ def test_reused_task_uuid_is_a_conflict(rw, emulator):
     ({"model": "openai:9@9"}, "invalidModel", "model"),
     ({"duration": 7}, "invalidDuration", "duration"),
     ({"numberResults": 5}, "invalidNumberResults", "numberResults"),
-    ({"seed": -1}, "invalidSeed", "seed"),
+    ({"model": "google:3@1", "seed": -1}, "invalidSeed", "seed"),
+    ({"seed": 7}, "unknownParameter", "seed"),  # openai:3@1 has no seed field
+    ({"model": "google:3@1", "negativePrompt": "blur"}, "unknownParameter", "negativePrompt"),
     ({"outputQuality": 10}, "invalidOutputQuality", "outputQuality"),
     ({"outputFormat": "WEBM"}, "unsupportedOutputFormat", "outputFormat"),
     ({"deliveryMethod": "sync"}, "invalidDeliveryMethod", "deliveryMethod"),
@@ -199,14 +203,17 @@ def test_request_level_errors(rw, emulator_server, emulator):
     assert emulator.counters["runware"]["rate_limited"] == 2 and emulator.counters["runware"]["auth_failures"] == 1
 
 
-def test_moderation_is_an_error_item_and_costs_nothing(rw):
+def test_moderation_is_a_failed_data_item_and_costs_nothing(rw):
     task, r = submit(rw, positivePrompt="a scene with the blocked-term", numberResults=2, includeCost=True)
     assert r.status_code == 200
     body = poll(rw, task["taskUUID"])
-    assert body["data"] == [] and len(body["errors"]) == 2
-    for err in body["errors"]:
-        assert err["status"] == "error" and err["code"] == "contentModeration" and err["cost"] == 0
-        assert err["taskUUID"] == task["taskUUID"] and err["taskType"] == "videoInference"
+    assert "errors" not in body and len(body["data"]) == 2
+    for item in body["data"]:
+        assert item["status"] == "error" and item["cost"] == 0
+        assert item["error"]["code"] == "providerContentPolicyViolation" and item["error"]["message"]
+        assert item["taskUUID"] == task["taskUUID"] and item["taskType"] == "videoInference"
+    from runware.errors import derive_code  # the official SDK judges the code a safety one
+    assert derive_code(body["data"][0]["error"]["code"]) == "safety"
 
 
 def test_video_url_expires(rw, emulator):

@@ -109,7 +109,7 @@ def test_moderation_failures_record_code_and_no_charge(studio, emulator):
                          variations=2, progress=False)
     for job in rw:
         r = job.row
-        assert r["status"] == "failed" and r["error_code"] == "contentModeration"
+        assert r["status"] == "failed" and r["error_code"] == "moderation_blocked"
         assert (r["billed_cost"], r["billed_cost_source"]) == (0.0, "provider")
     # the synchronous guardrail (HTTP 400) is a failure too, sent once, not retried
     with pytest.raises(JobFailed) as e:

@@ -27,7 +27,10 @@ def prov(**kw):
 
 
 def mk(model="veo-3-fast", **kw):
-    return plan(VideoRequest(kw.pop("prompt", "a hummingbird in slow motion"), model=model, provider="gemini", **kw))
+    # Google shut the Developer-API Veo models down (2026-06-30 / 2026-10-22); relays and the emulator
+    # still speak this wire shape, so the mapping is tested on an emulated plan
+    return plan(VideoRequest(kw.pop("prompt", "a hummingbird in slow motion"), model=model, provider="gemini", **kw),
+                emulated=True)
 
 
 def resp(status, body, headers=None):

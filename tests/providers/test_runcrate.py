@@ -26,7 +26,7 @@ def sora(**kw):
 
 
 def resp(status, body=None, *, headers=None, text=None):
-    req = httpx.Request("GET", "https://runcrate.com/v1/videos/x")
+    req = httpx.Request("GET", "https://api.runcrate.ai/v1/videos/x")
     if text is not None:
         return httpx.Response(status, text=text, headers=headers, request=req)
     return httpx.Response(status, json=body, headers=headers, request=req)
@@ -35,7 +35,7 @@ def resp(status, body=None, *, headers=None, text=None):
 def test_create_request_has_int_duration_exact_size_and_bearer_key():
     req = provider().build_create(sora(seconds="8", size="720x1280"), "ref-1")
     assert req.method == "POST"
-    assert str(req.url) == "https://runcrate.com/v1/videos"
+    assert str(req.url) == "https://api.runcrate.ai/v1/videos"
     assert req.headers["authorization"] == f"Bearer {KEY}"
     body = json.loads(req.content)
     assert body == {"model": "openai/sora-2", "prompt": "a red fox in snow", "duration": 8,
@@ -78,7 +78,7 @@ def test_create_answer_and_poll_statuses():
     assert (s.provider_job_id, s.status, s.provider_video_id) == ("vid_1", "queued", "vid_1")
     [s] = p.parse_create(sora(), resp(200, {"id": "vid_1"}), "r")
     assert s.status == "submitted"
-    assert p.build_poll("vid_1").url == "https://runcrate.com/v1/videos/vid_1"
+    assert p.build_poll("vid_1").url == "https://api.runcrate.ai/v1/videos/vid_1"
     seen = [p.parse_poll("vid_1", resp(200, {"id": "vid_1", "status": st, "progress": 40}))[0].status
             for st in ("queued", "processing", "completed", "failed")]
     assert seen == ["queued", "in_progress", "completed", "failed"]
@@ -101,7 +101,7 @@ def test_download_uses_the_download_endpoint_with_the_key():
     p = provider()
     [s] = p.parse_poll("vid_9", resp(200, {"id": "vid_9", "status": "completed"}))
     req = p.build_download(s)
-    assert str(req.url) == "https://runcrate.com/v1/videos/vid_9/download"
+    assert str(req.url) == "https://api.runcrate.ai/v1/videos/vid_9/download"
     assert req.headers["authorization"] == f"Bearer {KEY}"
     with pytest.raises(ValueError):
         p.build_download(s, "thumbnail")
@@ -135,6 +135,6 @@ def test_not_idempotent_and_no_reconcile():
 def test_key_check_applies_to_runcrates_host_not_to_the_emulator():
     RuncrateProvider(INFO, base_url="http://127.0.0.1:8000/runcrate/v1", api_key="sk-emulator-local")
     with pytest.raises(ConfigurationError):
-        RuncrateProvider(INFO, base_url="https://runcrate.com/v1/", api_key="sk-emulator-local")
+        RuncrateProvider(INFO, base_url="https://api.runcrate.ai/v1/", api_key="sk-emulator-local")
     with pytest.raises(ConfigurationError):
         RuncrateProvider(INFO, base_url="http://127.0.0.1:8000/runcrate/v1", api_key="bad", check_key=True)

@@ -46,16 +46,19 @@ def test_registry_and_idempotent_create():
 
 
 def test_video_inference_task_carries_every_field():
-    req = provider().build_create(veo(seed=7, variations=3, negative_prompt="blur", audio=False), UUID)
+    req = provider().build_create(veo(seed=7, variations=3, audio=False), UUID)
     assert req.method == "POST" and str(req.url) == "https://api.runware.ai/v1"
     assert req.headers["authorization"] == f"Bearer {KEY}"
     (task,) = json.loads(req.content)
     assert task == {
         "taskType": "videoInference", "taskUUID": UUID, "model": "google:3@1",
-        "positivePrompt": "a heron takes off", "negativePrompt": "blur", "duration": 8, "seed": 7,
+        "positivePrompt": "a heron takes off", "duration": 8, "seed": 7,
         "numberResults": 3, "deliveryMethod": "async", "includeCost": True, "outputFormat": "MP4",
         "width": 1280, "height": 720, "providerSettings": {"google": {"generateAudio": False}},
     }
+    # negativePrompt only where the runware-sdk schema has it (klingai:kling-video@3-standard)
+    (kling,) = json.loads(provider().build_create(veo(model="kling-3-standard", negative_prompt="blur"), UUID).content)
+    assert kling["negativePrompt"] == "blur" and "seed" not in kling
 
 
 def test_frame_image_is_a_data_uri_and_replaces_width_height():
@@ -114,12 +117,34 @@ def test_several_results_become_several_states_with_cost_and_seed():
     assert states[0].video_url.endswith("v0.mp4")
 
 
-def test_failed_result_in_errors_envelope_is_a_failed_state():
-    body = {"data": [], "errors": [{"code": "contentModeration", "message": "blocked by moderation",
-                                    "taskType": "videoInference", "taskUUID": UUID, "status": "error",
-                                    "cost": 0.0}]}
+SAFETY_CODES = ["contentPolicyViolation", "providerContentPolicyViolation", "sensitiveContentDetected",
+                "unsafeContentDetected", "nsfwContentDetected", "moderationFailed", "promptBlocked"]
+
+
+@pytest.mark.parametrize("code", SAFETY_CODES)
+def test_failed_item_inside_data_with_a_safety_code_is_moderation(code):
+    """Runware sends a failed result as a ``data`` item with a nested ``error`` (PROTOCOLS §2); the
+    safety codes are runware-sdk ``errors.py``'s. Before, sorakit read flat code/message and showed
+    code "error" with a stringified dict."""
+    body = {"data": [{"taskType": "videoInference", "taskUUID": UUID, "status": "error", "cost": 0.0,
+                      "error": {"code": code, "message": "blocked by the provider's policy"}}]}
     (st,) = provider().parse_poll(UUID, resp(200, body))
-    assert st.status == "failed" and st.error_code == "contentModeration" and st.billed_cost == 0.0
+    assert st.status == "failed" and st.error_code == "moderation_blocked" and st.billed_cost == 0.0
+    assert st.error_message == f"blocked by the provider's policy (runware code {code})"
+
+
+def test_failed_item_inside_data_with_another_code_keeps_it():
+    body = {"data": [{"taskType": "videoInference", "taskUUID": UUID, "status": "error",
+                      "error": {"code": "inferenceError", "message": "the provider failed"}}]}
+    (st,) = provider().parse_poll(UUID, resp(200, body))
+    assert (st.status, st.error_code, st.error_message) == ("failed", "inferenceError", "the provider failed")
+
+
+@pytest.mark.parametrize("code", SAFETY_CODES)
+def test_synchronous_safety_refusal_is_a_moderation_error(code):
+    body = {"errors": [{"code": code, "message": "no", "taskType": "videoInference", "taskUUID": UUID}]}
+    with pytest.raises(ModerationError):
+        provider().parse_create(veo(), resp(400, body), UUID)
 
 
 def test_error_envelopes_raise_the_right_class():
