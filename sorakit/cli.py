@@ -4,6 +4,7 @@
 sorakit demo [--out out] [--notebooks notebooks] [--time-scale 0.02]
 sorakit emulator [--host 127.0.0.1] [--port 8000] [--time-scale 1.0] [--seed 0]
                  [--require-key KEY] [--media-dir DIR] [--generation-seconds S] [--url-ttl S]
+sorakit models [--all] [--catalog overlay.toml] [--check [--emulator URL]]
 ```
 
 Subcommands live in `COMMANDS` (name → `Command`): to add one (``demo``, ...), write an
@@ -110,10 +111,73 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(out_dir=args.out, notebooks_dir=args.notebooks, time_scale=args.time_scale)
 
 
+# --------------------------------------------------------------------------- models
+def _models_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--check", action="store_true",
+                   help="ask each provider whose API key is set which models it serves now and report "
+                        "what the catalog gets wrong (exit status 1 when something drifted)")
+    p.add_argument("--all", action="store_true", help="also list offers that are shut down")
+    p.add_argument("--catalog", action="append", default=None, metavar="TOML",
+                   help="overlay merged over the shipped catalog (default: $SORAKIT_CATALOG); repeatable")
+    p.add_argument("--emulator", default=None, metavar="URL",
+                   help="with --check: ask a running `sorakit emulator` (its root URL) instead of the services")
+
+
+def _cell(value) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    widths = {c: max([len(c)] + [len(_cell(r.get(c))) for r in rows]) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns).rstrip()]
+    for r in rows:
+        lines.append("  ".join(_cell(r.get(c)).ljust(widths[c]) for c in columns).rstrip())
+    return "\n".join(lines)
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    import asyncio
+    import datetime as dt
+
+    from .catalog import load_catalog
+
+    catalog = load_catalog(overlays=args.catalog)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    if not args.check:
+        df = catalog.df
+        rows = [r for r in df.to_dict("records") if args.all or r["status"] == "live"]
+        for r in rows:
+            r["id"] = r["provider_model"]
+            r["as_of"] = r["as_of"].isoformat() if r["as_of"] is not None else "unconfirmed"
+            if r["status"] != "live":
+                r["status"] = f"shut down {r['served_until'] or ''}".strip()
+        print(f"sorakit catalog checked {catalog.as_of} ({catalog.source}); {len(rows)} offers"
+              + ("" if args.all else " served today (--all adds the shut-down ones)"))
+        print(_table(rows, ["model", "provider", "id", "status", "sizes", "seconds", "price", "as_of"]))
+        return 0
+
+    from .engine._check import check, findings_frame, summary
+    from .engine._config import resolve_setups
+
+    if args.emulator:
+        setups, _ = resolve_setups(catalog, emulate=True, emulator_base_url=args.emulator)
+    else:
+        setups, _ = resolve_setups(catalog, emulate=None)
+    rows = findings_frame(asyncio.run(check(catalog, setups, auto_emulated=not args.emulator,
+                                            today=today))).to_dict("records")
+    where = f"the emulator at {args.emulator}" if args.emulator else "the providers whose API key is set"
+    print(f"sorakit: catalog of {catalog.as_of} checked against {where}")
+    print(_table(rows, ["provider", "checked", "finding", "model", "provider_model", "detail"]))
+    print(summary(rows))
+    return 1 if any(r["finding"] in ("gone", "new", "still_listed") for r in rows) else 0
+
+
 COMMANDS: dict[str, Command] = {
     "emulator": Command("serve the offline provider emulator over HTTP", _emulator_arguments, _run_emulator),
     "demo": Command("run the companion notebooks on the built-in emulator; reports go to out/",
                     _demo_arguments, _run_demo),
+    "models": Command("print the model catalog; --check compares it with what the providers serve now",
+                      _models_arguments, _run_models),
 }
 
 

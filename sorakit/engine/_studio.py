@@ -36,7 +36,8 @@ import httpx
 
 from .._exceptions import ConfigurationError, ValidationError
 from .._types import TERMINAL, VideoRequest
-from ..catalog import Catalog, Estimate, Plan, estimate as catalog_estimate, load_catalog, plan as make_plan
+from ..catalog import (Catalog, Estimate, Plan, estimate as catalog_estimate, load_catalog, plan as make_plan,
+                       stale_notice)
 from ..media import store_bytes
 from ..providers import provider_class
 from ._budget import Budget, BudgetStatus
@@ -56,11 +57,18 @@ DEFAULT_MODEL = "veo-3-fast"
 """The model used when none is named: live, cheap, and served by two providers."""
 
 
-def _default_catalog() -> Catalog:
-    """The shipped catalog, extended with the relays registered in this process."""
+def _default_catalog(overlays: Any = None) -> Catalog:
+    """The shipped catalog with the user's overlays (default ``$SORAKIT_CATALOG``), extended with
+    the relays registered in this process."""
     from ..providers.relay import registered_relays, relay_catalog
 
-    return relay_catalog(load_catalog()) if registered_relays() else load_catalog()
+    cat = load_catalog(overlays=overlays)
+    return relay_catalog(cat) if registered_relays() else cat
+
+
+def _today() -> dt.date:
+    """Today (UTC); one seam so tests judge the catalog's age against a date they choose."""
+    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def _emulate_from_env() -> Union[None, bool, set]:
@@ -489,8 +497,10 @@ class Studio:
         policy: engine timing (`sorakit.engine.Policy`), for tests and tuning.
         provider_options: ``{provider: {option: value}}`` passed to the provider (e.g. relay
             ``model_ids``).
-        catalog: the model catalog (default: the shipped one plus every relay registered with
-            `sorakit.providers.relay.register_relay`).
+        catalog: the model catalog: a `Catalog`, or the path of a TOML overlay (or a list of paths)
+            merged over the shipped catalog (default: the shipped one with ``$SORAKIT_CATALOG``
+            merged over it); every relay registered with `sorakit.providers.relay.register_relay`
+            is added. A shipped catalog checked more than 60 days ago gets a one-line notice.
     """
 
     def __init__(
@@ -509,11 +519,11 @@ class Studio:
         resume: bool = True,
         policy: Optional[Policy] = None,
         provider_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        catalog: Optional[Catalog] = None,
+        catalog: Union[Catalog, str, os.PathLike, Sequence[Union[str, os.PathLike]], None] = None,
     ):
         from ..ledger import Ledger
 
-        self.catalog: Catalog = catalog if catalog is not None else _default_catalog()
+        self.catalog: Catalog = catalog if isinstance(catalog, Catalog) else _default_catalog(catalog)
         if emulate is None:
             emulate = _emulate_from_env()
         if time_scale is None:
@@ -566,6 +576,9 @@ class Studio:
                               budget=self._budget, max_wait=self.max_wait, policy=self._policy)
         if notice:
             _notice(notice)
+        stale = stale_notice(self.catalog, _today())
+        if stale:
+            _notice(stale)
         if resume:
             self._auto_resume()
 
@@ -641,6 +654,22 @@ class Studio:
             return rt
 
     # ------------------------------------------------------------------ info
+    def check_catalog(self, timeout: float = 30.0):
+        """Ask each provider this session can reach which models it serves now; a DataFrame of
+        findings against the catalog: ``gone`` (catalog says served, provider no longer lists it),
+        ``new`` (a video model the catalog lacks), ``still_listed``, ``ok``, and ``not_checked``
+        with the reason (e.g. no API key). Providers emulated for lack of a key are not checked;
+        with ``emulate=True`` the emulator answers from its own catalog."""
+        from ._check import check, findings_frame
+
+        rows = self._loop.run(check(self.catalog, self._setups, auto_emulated=self._emulate is None,
+                                    today=_today(), timeout=timeout))
+        for name, why in self._unavailable.items():
+            for r in rows:
+                if r["provider"] == name and r["finding"] == "not_checked":
+                    r["detail"] = f"{r['detail']}; sorakit cannot use it: {why}"
+        return findings_frame(rows)
+
     def emulated(self, provider: Optional[str] = None) -> bool:
         """Whether ``provider`` (or, with None, every provider) goes to the emulator."""
         if provider is None:

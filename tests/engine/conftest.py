@@ -15,6 +15,16 @@ def _quiet(monkeypatch):
     monkeypatch.setenv("SORAKIT_QUIET", "1")
 
 
+@pytest.fixture(autouse=True)
+def _catalog_day(monkeypatch):
+    """Studios judge the catalog's age against the day it was checked, never the wall clock
+    (a test that wants the staleness notice patches ``_today`` itself)."""
+    from sorakit.catalog import load_catalog
+    from sorakit.engine import _studio
+
+    monkeypatch.setattr(_studio, "_today", lambda: load_catalog(overlays=()).as_of)
+
+
 @pytest.fixture
 def make_studio(tmp_path, emulator_server):
     """``make_studio(**kw)``: a Studio on a ledger in tmp_path, emulated by ``emulator_server``."""

@@ -138,3 +138,35 @@ def test_key_check_applies_to_runcrates_host_not_to_the_emulator():
         RuncrateProvider(INFO, base_url="https://api.runcrate.ai/v1/", api_key="sk-emulator-local")
     with pytest.raises(ConfigurationError):
         RuncrateProvider(INFO, base_url="http://127.0.0.1:8000/runcrate/v1", api_key="bad", check_key=True)
+
+
+def test_runcrate_base_is_the_sdks_inference_host():
+    """runcrate-sdk 0.5.0 posts ``/v1/videos`` to ``https://api.runcrate.ai``: the catalog's base
+    URL is that host plus ``/v1`` (it was ``https://runcrate.com/v1``, a host that is not its API)."""
+    config = pytest.importorskip("runcrate._config")
+    assert INFO.base_url == config._DEFAULT_INFERENCE_URL + "/v1"
+
+
+def test_image_to_video_is_sent_as_image_url(tmp_path):
+    """Runcrate's docs name ``image_url`` for image-to-video; an overlay that grants the capability
+    makes the plan carry an image, which goes out as a data URI (bytes) or as the URL given."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    overlay = tmp_path / "i2v.toml"
+    overlay.write_text('[[models."veo-3".offers]]\nprovider = "runcrate"\n'
+                       'capabilities = ["text-to-video", "image-to-video"]\n')
+    cat = load_catalog(overlays=[overlay])
+    buf = io.BytesIO()
+    Image.new("RGB", (1280, 720), (10, 20, 30)).save(buf, "PNG")
+    p = plan(VideoRequest("a drone shot", model="veo-3", provider="runcrate", input_image=buf.getvalue()), cat,
+             emulated=True)
+    body = json.loads(provider().build_create(p, "r").content)
+    assert body["image_url"].startswith("data:image/png;base64,")
+    assert base64.b64decode(body["image_url"].split(",", 1)[1]) == buf.getvalue()
+    assert (body["model"], body["duration"]) == ("google/veo-3.0", 8)
+    p = plan(VideoRequest("a drone shot", model="veo-3", provider="runcrate",
+                          input_image="https://example.com/frame.png"), cat, emulated=True)
+    assert json.loads(provider().build_create(p, "r").content)["image_url"] == "https://example.com/frame.png"
