@@ -209,10 +209,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    from .catalog import CatalogError
+    from ._exceptions import SorakitError
+
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except (CatalogError, SorakitError) as exc:  # a bad overlay or setting: say it, no traceback
+        print(f"sorakit: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

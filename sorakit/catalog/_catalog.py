@@ -266,6 +266,7 @@ class Catalog:
         import pandas as pd
 
         rows = []
+        today = dt.datetime.now(dt.timezone.utc).date()
         for o in self._offers:
             m = self.models[o.model]
             rates = "; ".join(
@@ -277,7 +278,7 @@ class Catalog:
             ) or "unknown"
             rows.append({
                 "model": o.model, "title": m.title, "vendor": m.vendor,
-                "status": "shut_down" if (m.status == "shut_down" or o.served_until is not None) else "live",
+                "status": "live" if o.serves_on(today) and m.status == "live" else "shut_down",
                 "provider": o.provider, "provider_model": o.id,
                 "served_until": o.served_until, "replacement": o.replacement or m.replacement,
                 "sizes": ", ".join(o.sizes),

@@ -191,3 +191,15 @@ def test_overlay_that_is_not_toml(tmp_path):
     path = write(tmp_path, "[models\n")
     with pytest.raises(CatalogError, match="is not valid TOML"):
         load_catalog(overlays=[path])
+
+
+def test_the_readme_overlay_example_works(tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text("utf-8")
+    example = re.search(r"```toml\n# team-catalog.toml\n(.*?)```", readme, re.S).group(1)
+    cat = load_catalog(overlays=[write(tmp_path, example, "team-catalog.toml")])
+    assert cat.model("kling-3-standard").offer("runware").price(1280, 720, True).usd_per_second == 0.09
+    assert cat.model("veo-3").offer("runware").served_until == dt.date(2026, 12, 31)
+    assert cat.model("wan-2.5").offer("runware").price(1280, 720, False).source == "Runware model page"
