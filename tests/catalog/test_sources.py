@@ -7,6 +7,7 @@ import pytest
 
 from sorakit.catalog import CatalogError, load_catalog, resolution_tier, parse_size, stale_notice
 from sorakit.catalog._catalog import OFFER_FACTS
+from support.catalog import WAN_OVERLAY
 
 CAT = load_catalog(overlays=())
 task_map = pytest.importorskip("runware.types.task_map", reason="runware-sdk (test extra) reads the pinned schemas")
@@ -137,15 +138,7 @@ provider = "runware"
 served_until = 2026-12-01
 replacement = "gemini-omni-flash"
 
-[models."wan-2.5"]
-title = "Wan 2.5"
-vendor = "Alibaba"
-[[models."wan-2.5".offers]]
-provider = "runware"
-id = "alibaba:wan@2.5"
-sizes = ["1280x720"]
-seconds = [5, 10]
-""")
+""" + WAN_OVERLAY)
     cat = load_catalog(overlays=[path])
     kling = cat.model("kling-3-standard").offer("runware")
     assert kling.price(1280, 720, False).usd_per_second == 0.09

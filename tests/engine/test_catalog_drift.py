@@ -12,17 +12,8 @@ from sorakit.catalog import load_catalog
 from sorakit.cli import main
 from sorakit.emulator import Emulator, EmulatorConfig, EmulatorServer
 from sorakit.engine import _studio
+from support.catalog import WAN_OVERLAY
 
-EXTRA = """
-[models."wan-2.5"]
-title = "Wan 2.5"
-vendor = "Alibaba"
-[[models."wan-2.5".offers]]
-provider = "runware"
-id = "alibaba:wan@2.5"
-sizes = ["1280x720"]
-seconds = [5]
-"""
 
 
 @pytest.fixture
@@ -30,7 +21,7 @@ def drifted_server(tmp_path, emulator_media_dir):
     """An emulator server whose provider serves one model more than sorakit's catalog knows
     (its catalog has an overlay) and was told kling-3-standard is gone at runware."""
     overlay = tmp_path / "provider-side.toml"
-    overlay.write_text(EXTRA)
+    overlay.write_text(WAN_OVERLAY)
     emu = Emulator(EmulatorConfig(time_scale=0.01, seed=5), media_dir=emulator_media_dir,
                    catalog=load_catalog(overlays=[overlay]))
     emu.shut_down("kling-3-standard", "runware")
