@@ -103,7 +103,7 @@ def test_fault_storm_ends_in_the_right_terminal_states(studio, emulator):
 def test_a_video_gone_for_good_fails_clearly_and_keeps_the_charge(studio, emulator):
     emulator.config.url_ttl_seconds = 0.0                # expired the moment it completes
     job = studio.generate("expired before download", model="kling-3-standard", provider="runware",
-                          seed=9, progress=False, wait=False)
+                          progress=False, wait=False)  # no seed: Runware's Kling 3.0 schema has none
     with pytest.raises(Exception):
         job.wait(timeout=30)
     row = job.row

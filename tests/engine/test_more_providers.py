@@ -159,7 +159,7 @@ def test_a_registered_relay_runs_end_to_end(make_studio, emulator, monkeypatch):
                                               "source": "relay.example.org/pricing"}})
     try:
         # the Studio takes its catalog from load_catalog(); extend it with the registered relays
-        monkeypatch.setattr("sorakit.engine._studio.load_catalog", lambda: relay_catalog(load_catalog()))
+        monkeypatch.setattr("sorakit.engine._studio.load_catalog", lambda **kw: relay_catalog(load_catalog(**kw)))
         studio = make_studio()
         job = studio.generate("a crane folds itself", model="seedance-1-pro", provider="studio-relay",
                               size="854x480", seconds=5, progress=False)
