@@ -45,6 +45,7 @@ from ._store import (
     JobStore,
     LatencyModel,
     RateLimiter,
+    RequestLog,
     SeededIds,
     SystemClock,
     key_fingerprint,
@@ -121,6 +122,11 @@ class EmulatorConfig:
     longer available", Runware ``unknownModel``, Runcrate 404 ``model_not_found``; the model listings
     leave it out. By default the emulator still serves models the catalog marks shut down (so old
     notebooks keep running); ``emu.shut_down("veo-3", "gemini")`` adds a pair."""
+    google_file_uri_scheme: str = "https"
+    """Scheme of the Gemini API's file URIs. ``https`` as on the real service: google-genai's
+    ``files.download(file=video)`` takes the file name only from an ``https://`` URI and fetches it
+    through its own base URL. ``http`` for a client that follows the URI literally to a plain-HTTP
+    emulator."""
 
 
 # --------------------------------------------------------------------------- surfaces
@@ -139,6 +145,7 @@ def _surface_classes() -> dict[str, type["Surface"]]:
     from . import runcrate as _runcrate  # noqa: F401  (registers RuncrateSurface)
     from . import relay as _relay  # noqa: F401  (registers RelaySurface)
     from . import gemini as _gemini  # noqa: F401  (registers GeminiSurface)
+    from . import vertex as _vertex  # noqa: F401  (registers VertexSurface)
 
     return dict(_SURFACES)
 
@@ -170,12 +177,22 @@ class Surface:
         self.info = info
         self.provider = info.name
         self.prefix = info.emulator_prefix.rstrip("/")
+        self.mount = self.mount_path()
         self.app = Starlette(
             routes=self.routes(),
             exception_handlers={404: self._not_found, 405: self._not_allowed},
         )
 
     # -- to implement
+    def mount_path(self) -> str:
+        """Where the root app hands requests to this surface (default: the prefix itself).
+
+        Routes are relative to it. Google's surfaces mount one level above their versioned prefix
+        (``/gemini`` for ``/gemini/v1beta``) so that every API version, and every unknown path
+        under the service, is answered by the service itself, in its own error shape.
+        """
+        return self.prefix
+
     def routes(self) -> list:
         """Starlette routes, relative to the prefix."""
         raise NotImplementedError
@@ -432,9 +449,14 @@ class _RootApp:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        if scope["type"] != "http":  # websockets are not spoken here
-            if scope["type"] == "websocket":
+        if scope["type"] == "websocket":  # surfaces with WebSocket routes (Runware) answer; others close
+            surface = self._surface_for(scope)
+            if surface is None:
                 await send({"type": "websocket.close", "code": 1000})
+                return
+            await surface.app(self._child_scope(scope, surface), receive, send)
+            return
+        if scope["type"] != "http":
             return
         request_id = "req_" + self.emu.ids.hex(16, "request-ids")
         rid = request_id.encode()
@@ -448,20 +470,39 @@ class _RootApp:
 
         scope = dict(scope)
         scope["sorakit.request_id"] = request_id
+        recorder = self.emu.requests.recorder(scope, receive)
+        try:
+            surface = self._surface_for(scope)
+            if surface is not None:
+                await surface.app(self._child_scope(scope, surface), recorder.receive, send_with_id)
+                return
+            root = scope.get("root_path", "")
+            path = scope["path"]
+            route_path = path[len(root):] if root and path.startswith(root) else path
+            await self._own(scope, recorder.receive, send_with_id, route_path)
+        finally:
+            recorder.finish()
+
+    def _surface_for(self, scope) -> Optional["Surface"]:
         root = scope.get("root_path", "")
         path = scope["path"]
         route_path = path[len(root):] if root and path.startswith(root) else path
-        for surface in self.emu.surfaces.values():
-            prefix = surface.prefix
-            if route_path == prefix or route_path.startswith(prefix + "/"):
-                child = dict(scope)
-                child["root_path"] = root + prefix
-                if route_path == prefix:
-                    child["path"] = path + "/"
-                    child["raw_path"] = (scope.get("raw_path") or path.encode()) + b"/"
-                await surface.app(child, receive, send_with_id)
-                return
-        await self._own(scope, receive, send_with_id, route_path)
+        for surface in sorted(self.emu.surfaces.values(), key=lambda s: -len(s.mount)):
+            if route_path == surface.mount or route_path.startswith(surface.mount + "/"):
+                return surface
+        return None
+
+    @staticmethod
+    def _child_scope(scope, surface: "Surface") -> dict:
+        root = scope.get("root_path", "")
+        path = scope["path"]
+        route_path = path[len(root):] if root and path.startswith(root) else path
+        child = dict(scope)
+        child["root_path"] = root + surface.mount
+        if route_path == surface.mount:
+            child["path"] = path + "/"
+            child["raw_path"] = (scope.get("raw_path") or path.encode()) + b"/"
+        return child
 
     async def _own(self, scope, receive, send, route_path: str) -> None:
         if route_path in ("", "/") and scope["method"] in ("GET", "HEAD"):
@@ -569,6 +610,8 @@ class Emulator:
         self.store = JobStore()
         self.counters = Counters()
         self.limiter = RateLimiter()
+        self.requests = RequestLog()
+        """Every request received, in order (`RequestLog`): what clients really sent."""
         self.ids = SeededIds(self.config.seed)
         self.faults = FaultInjector(self)
         self._lock = threading.Lock()

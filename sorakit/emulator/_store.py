@@ -33,6 +33,8 @@ __all__ = [
     "SeededIds",
     "RateLimiter",
     "key_fingerprint",
+    "LoggedRequest",
+    "RequestLog",
 ]
 
 
@@ -478,3 +480,100 @@ def key_fingerprint(api_key: Optional[str]) -> str:
         return "anonymous"
     return "key_" + hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
+
+
+# --------------------------------------------------------------------------- request log
+_SECRET_HEADERS = frozenset({"authorization", "x-goog-api-key", "x-api-key", "api-key", "cookie"})
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the emulator received it (secret header values masked)."""
+
+    method: str
+    """``GET``, ``POST``... or ``WS`` for one WebSocket message."""
+    path: str
+    """The path below the emulator's root (``/gemini/v1beta/interactions``)."""
+    query: str
+    headers: Mapping[str, str]
+    """Lower-case names; ``authorization`` / ``x-goog-api-key`` values are ``"***"``."""
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ``ValueError`` when it is not JSON)."""
+        import json as _json
+
+        return _json.loads(self.body)
+
+
+class RequestLog:
+    """The last ``maxlen`` requests, in arrival order: what clients really sent.
+
+    Tests compare what two clients send for one intent (sorakit's provider vs an official SDK)
+    from here, without a proxy in between.
+    """
+
+    def __init__(self, maxlen: int = 2000, max_body: int = 4 << 20) -> None:
+        from collections import deque
+
+        self._entries: "deque[LoggedRequest]" = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+        self.max_body = max_body
+
+    def add(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, method: Optional[str] = None, path_contains: Optional[str] = None) -> list[LoggedRequest]:
+        with self._lock:
+            out = list(self._entries)
+        return [e for e in out if (method is None or e.method == method)
+                and (path_contains is None or path_contains in e.path)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    @staticmethod
+    def headers_of(scope: Mapping[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in scope.get("headers", []):
+            name = k.decode("latin-1").lower()
+            out[name] = "***" if name in _SECRET_HEADERS else v.decode("latin-1")
+        return out
+
+    def recorder(self, scope: Mapping[str, Any], receive) -> "_Recorder":
+        """Wrap an ASGI ``receive``: the request is logged once its body has arrived (or, for a
+        handler that never reads the body, when `_Recorder.finish` is called after it)."""
+        return _Recorder(self, scope, receive)
+
+
+class _Recorder:
+    def __init__(self, log: RequestLog, scope: Mapping[str, Any], receive) -> None:
+        self.log, self.scope, self._receive = log, scope, receive
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.done = False
+
+    async def receive(self):
+        message = await self._receive()
+        if message["type"] == "http.request" and not self.done:
+            body = message.get("body", b"")
+            if self.size < self.log.max_body:
+                self.chunks.append(body[: self.log.max_body - self.size])
+            self.size += len(body)
+            if not message.get("more_body", False):
+                self.finish()
+        return message
+
+    def finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        s = self.scope
+        self.log.add(LoggedRequest(s["method"], s["path"], s.get("query_string", b"").decode("latin-1"),
+                                   RequestLog.headers_of(s), b"".join(self.chunks)))

@@ -1,23 +1,35 @@
-"""Veo through the Gemini API as the emulator serves it, under ``/gemini/v1beta``.
+"""Google's Gemini Developer API as the emulator serves it, mounted at ``/gemini``.
 
-| method + path                                   | does                                             |
-|-------------------------------------------------|--------------------------------------------------|
-| POST /models/{model}:predictLongRunning         | start: ``{instances: [{prompt, image?}], parameters}`` -> ``{name, done: false}`` |
-| GET /models/{model}/operations/{id}             | the operation; once ``done``: samples, filtered result, or ``error`` |
-| GET /files/{id}:download?alt=media              | the MP4 (needs the key when the emulator requires one; kept two days) |
+The catalog's prefix is ``/gemini/v1beta``; the surface is mounted one level up so that every API
+version and every unknown path under ``/gemini`` answers in Google's error shape.
+
+| method + path                                          | does                                      |
+|--------------------------------------------------------|-------------------------------------------|
+| POST /v1beta/models/{model}:predictLongRunning         | Veo (old Developer-API shape, still spoken by relays and google-genai 2.x): ``{name, done: false}`` |
+| GET  /v1beta/models/{model}/operations/{id}            | the operation; once ``done``: samples, filtered result, or ``error`` |
+| GET  /v1beta/files/{id}:download?alt=media             | the MP4 (needs the key when the emulator requires one; kept two days) |
+| POST /{v1beta,v1,v1alpha}/interactions                 | Gemini Omni Flash through the Interactions API (`sorakit.emulator.interactions`) |
+| GET  /{v1beta,v1,v1alpha}/interactions/{id}            | the interaction: ``in_progress`` → ``completed`` (video inline or URI) / ``failed`` |
 
 The key comes in ``x-goog-api-key`` (or ``?key=``). Errors are Google's
 ``{"error": {"code", "message", "status", "details"?}}``: a missing key 403 PERMISSION_DENIED, a
 wrong one 400 INVALID_ARGUMENT (reason ``API_KEY_INVALID``), an unknown model 404 NOT_FOUND, 429
 RESOURCE_EXHAUSTED, 5xx INTERNAL / UNAVAILABLE.
 
-Validation as in API-key mode: one instance with a ``prompt`` (1–1024 characters); ``image`` as
-``{bytesBase64Encoded, mimeType}``; ``parameters``: ``aspectRatio`` ``16:9``/``9:16``,
-``resolution`` ``720p``/``1080p`` (the pair must be one of the model's sizes), ``durationSeconds``
-among the model's durations, ``sampleCount`` up to its ``max_variations``, ``negativePrompt``,
-``personGeneration`` (``allow_all``/``allow_adult``/``dont_allow``). ``seed`` and ``generateAudio``
-are refused with 400 INVALID_ARGUMENT saying they are Vertex AI parameters; unknown fields are
-refused as the real API does ("Unknown name ... Cannot find field.").
+Veo validation (`sorakit.emulator._google.parse_veo`) takes every field google-genai 2.x writes in
+this mode: instance ``prompt``, ``image``, ``lastFrame``, ``referenceImages`` (asset/style),
+``video`` (``{uri}`` of an earlier output: extension by 7 s); parameters ``aspectRatio``,
+``resolution`` (720p/1080p, 4k where the model offers it), ``durationSeconds``, ``sampleCount``,
+``negativePrompt``, ``personGeneration``, ``enhancePrompt``; top-level ``webhookConfig``. The
+enterprise-only parameters (``seed``, ``generateAudio``, ``storageUri``...) are refused with 400
+INVALID_ARGUMENT naming them, unknown fields as the real API does ("Unknown name ... Cannot find
+field.").
+
+Sample URIs are ``https://{host}/gemini/v1beta/files/{id}:download?alt=media`` by default
+(``EmulatorConfig.google_file_uri_scheme``) as on the real service: the official SDK's
+``files.download(file=video)`` extracts the file name only from an ``https://`` URI and downloads it
+through its own base URL (google-genai ``_transformers.t_file_name``). Set the scheme to ``"http"``
+for a client that fetches the URI literally from a plain-HTTP emulator.
 
 A prompt with a moderation term gives a ``done`` operation with **no samples** and
 ``raiMediaFilteredCount`` / ``raiMediaFilteredReasons`` (what the real service does); a guardrail term
@@ -26,8 +38,6 @@ a synchronous 400 INVALID_ARGUMENT.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any, Optional
 
@@ -35,81 +45,66 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, image_size, register_surface, retry_headers
-from ._store import Job, key_fingerprint
+from ._app import register_surface, retry_headers
+from ._google import GoogleSurface, parse_veo, version_mount
+from ._store import Job
+from .interactions import InteractionsMixin
 
 __all__ = ["GeminiSurface", "FILE_TTL_SECONDS"]
 
 FILE_TTL_SECONDS = 2 * 24 * 3600.0
 """Generated files are kept two days."""
 
-MAX_PROMPT = 1024
-_GRPC = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-         405: "UNIMPLEMENTED", 409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-         502: "UNAVAILABLE", 503: "UNAVAILABLE"}
-_PARAMETERS = {"aspectRatio", "resolution", "durationSeconds", "negativePrompt", "sampleCount",
-               "personGeneration", "seed", "generateAudio", "numberOfVideos"}
-_VERTEX_ONLY = {"seed", "generateAudio"}
-_PERSON = ("allow_all", "allow_adult", "dont_allow")
-_SIZES = {("720p", "16:9"): "1280x720", ("720p", "9:16"): "720x1280",
-          ("1080p", "16:9"): "1920x1080", ("1080p", "9:16"): "1080x1920"}
 _RESPONSE_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse"
+_VEO_VERSION = "v1beta"
 
 
 @register_surface
-class GeminiSurface(Surface):
-    """``models/{model}:predictLongRunning``, operations and file downloads."""
+class GeminiSurface(InteractionsMixin, GoogleSurface):
+    """Veo ``models/{model}:predictLongRunning``, operations, files, and the Interactions API."""
 
     protocol = "gemini"
-
-    def routes(self) -> list:
-        return [
-            Route("/models", self._wrap("list", self._models), methods=["GET"]),
-            Route("/models/{target}", self._wrap("create", self._start), methods=["POST"]),
-            Route("/models/{model}/operations/{op}", self._wrap("poll", self._operation), methods=["GET"]),
-            Route("/files/{target}", self._wrap("download", self._download), methods=["GET"]),
-        ]
-
-    # ------------------------------------------------------------------ errors
-    def error(self, status: int, message: str, *, code: Optional[str] = None, param: Optional[str] = None,
-              headers: Optional[dict] = None, kind: Optional[str] = None, reason: Optional[str] = None,
-              **extra: Any) -> Response:
-        """``{"error": {"code": <http status>, "message", "status": <gRPC status>, "details"?}}``."""
-        err: dict[str, Any] = {"code": status, "message": message, "status": _GRPC.get(status, "UNKNOWN")}
-        if reason:
-            err["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
-                               "domain": "googleapis.com"}]
-        return JSONResponse({"error": err}, status_code=status, headers=headers)
-
-    def _invalid(self, message: str) -> Response:
-        return self.error(400, message)
-
-    # ------------------------------------------------------------------ plumbing
-    @staticmethod
-    def api_key(request: Request) -> Optional[str]:
-        """The key from ``x-goog-api-key`` or the ``key`` query parameter."""
-        return request.headers.get("x-goog-api-key") or request.query_params.get("key") or None
-
     unlimited_operations = frozenset({"download"})
 
-    def auth_error(self, api_key: Optional[str]) -> Response:
-        if api_key is None:
-            return self.error(403, "Method doesn't allow unregistered callers (callers without established "
-                                   "identity). Please use API Key or other form of API consumer identity "
-                                   "to call this API.")
-        return self.error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
+    def mount_path(self) -> str:
+        return version_mount(self.prefix)
 
-    def _offer(self, model_id: str):
-        return next((o for o in self.emu.catalog.offers(provider=self.provider) if o.id == model_id), None)
+    def routes(self) -> list:
+        v = _VEO_VERSION
+        return [
+            Route(f"/{v}/models", self._wrap("list", self._models), methods=["GET"]),
+            Route(f"/{v}/models/{{target}}", self._wrap("create", self._start), methods=["POST"]),
+            Route(f"/{v}/models/{{model}}/operations/{{op}}", self._wrap("poll", self._operation), methods=["GET"]),
+            Route(f"/{v}/files/{{target}}", self._wrap("download", self._download), methods=["GET"]),
+            *self.interaction_routes(),
+        ]
+
+    # ------------------------------------------------------------------ helpers
+    def file_uri(self, request: Request, file_id: str) -> str:
+        """A sample's URI: ``https://`` like the real service (see the module docstring)."""
+        base = self.base_url(request)
+        scheme = self.emu.config.google_file_uri_scheme
+        if scheme and "://" in base:
+            base = scheme + "://" + base.split("://", 1)[1]
+        return f"{base}/files/{file_id}:download?alt=media"
+
+    def _file_job(self, ref: str) -> Optional[Job]:
+        """The job behind a file URI / ``files/{id}`` name made by this surface."""
+        tail = ref.split("/files/", 1)[1] if "/files/" in ref else ref[len("files/"):] if ref.startswith("files/") else ""
+        file_id = tail.split(":", 1)[0].split("?", 1)[0]
+        job = self.emu.store.get(file_id, self.provider) if file_id else None
+        if job is None or job.spec is None or not job.terminal(self.emu.clock.now()):
+            return None
+        return job
 
     # ------------------------------------------------------------------ objects
-    def operation(self, name: str, base: str) -> dict:
-        """The operation object, as of now; sample URIs under ``base``."""
+    def operation(self, name: str, request: Request) -> dict:
+        """The operation object, as of now."""
         jobs = self.emu.store.group(name)
         now = self.emu.clock.now()
         if not all(j.terminal(now) for j in jobs):
             return {"name": name, "done": False}
-        samples = [{"video": {"uri": f"{base}/files/{j.id}:download?alt=media"}} for j in jobs if j.error is None]
+        samples = [{"video": {"uri": self.file_uri(request, j.id)}} for j in jobs if j.error is None]
         filtered = [j for j in jobs if j.error is not None]
         gen: dict[str, Any] = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateVideoResponse"}
         if samples:
@@ -125,7 +120,8 @@ class GeminiSurface(Surface):
         (the Gemini API's ListModels shape; Veo models list ``predictLongRunning``)."""
         models = [{"name": f"models/{o.id}", "version": o.id.rsplit("-", 1)[-1],
                    "displayName": self.emu.catalog.models[o.model].title,
-                   "supportedGenerationMethods": ["predictLongRunning"]}
+                   # Omni is reached through interactions, not a generation method (unconfirmed listing)
+                   "supportedGenerationMethods": [] if self.is_interactions_model(o) else ["predictLongRunning"]}
                   for o in self.emu.listed_offers(self.provider)]
         return JSONResponse({"models": models})
 
@@ -138,12 +134,11 @@ class GeminiSurface(Surface):
             return self.error(404, f"models/{model_id} does not support {method} in this emulator; "
                                    f"use predictLongRunning.")
         self.emu.counters.incr(self.provider, "create_calls")
-        offer = self._offer(model_id)
-        if offer is None:
-            known = ", ".join(o.id for o in self.emu.catalog.offers(provider=self.provider))
+        offer = self.offer_by_id(model_id)
+        if offer is None or self.is_interactions_model(offer):
             return self.error(404, f"models/{model_id} is not found for API version v1beta, or is not supported "
                                    f"for predictLongRunning. Call ListModels to see the list of available models "
-                                   f"and their supported methods. (emulated: {known})")
+                                   f"and their supported methods. (emulated: {self.known_veo_ids()})")
         if self.emu.is_shut_down(self.provider, offer):
             # Google's answer for a shut-down model (Gemini deprecations page; relays quote the 404)
             return self.error(404, f"models/{model_id} is no longer available. Please see the Gemini API "
@@ -153,112 +148,27 @@ class GeminiSurface(Surface):
             body = json.loads(raw) if raw.strip() else None
         except ValueError:
             body = None
-        if not isinstance(body, dict):
-            return self._invalid("Invalid JSON payload received. Expected an object.")
-        for name in body:
-            if name not in ("instances", "parameters"):
-                return self._invalid(f"Invalid JSON payload received. Unknown name \"{name}\": Cannot find field.")
-        instances = body.get("instances")
-        if not isinstance(instances, list) or len(instances) != 1 or not isinstance(instances[0], dict):
-            return self._invalid("instances must hold exactly one instance.")
-        inst = instances[0]
-        for name in inst:
-            if name not in ("prompt", "image"):
-                return self._invalid(f"Invalid JSON payload received. Unknown name \"{name}\" at 'instances[0]': "
-                                     f"Cannot find field.")
-        prompt = inst.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            return self._invalid("A prompt is required.")
-        if len(prompt) > MAX_PROMPT:
-            return self._invalid(f"The prompt is longer than {MAX_PROMPT} characters.")
-        image = None
-        if inst.get("image") is not None:
-            img = inst["image"]
-            if not isinstance(img, dict) or not isinstance(img.get("bytesBase64Encoded"), str):
-                return self._invalid("image must be {bytesBase64Encoded, mimeType} in API-key mode.")
-            try:
-                image = base64.b64decode(img["bytesBase64Encoded"], validate=True)
-            except (binascii.Error, ValueError):
-                image = None
-            if not image or image_size(image) is None:
-                return self._invalid("image.bytesBase64Encoded is not a readable image.")
-            if img.get("mimeType") not in ("image/png", "image/jpeg", "image/webp"):
-                return self._invalid(f"image.mimeType {img.get('mimeType')!r} is not supported; use image/png, "
-                                     f"image/jpeg or image/webp.")
-            if "image-to-video" not in offer.capabilities:
-                return self._invalid(f"{model_id} has no image-to-video.")
-        params = body.get("parameters") or {}
-        if not isinstance(params, dict):
-            return self._invalid("parameters must be an object.")
-        for name in params:
-            if name not in _PARAMETERS:
-                return self._invalid(f"Invalid JSON payload received. Unknown name \"{name}\" at 'parameters': "
-                                     f"Cannot find field.")
-            if name in _VERTEX_ONLY:
-                return self._invalid(f"`{name}` isn't supported by this model in the Gemini API; it is a "
-                                     f"Vertex AI parameter.")
-        aspect = params.get("aspectRatio", "16:9")
-        resolution = params.get("resolution", "720p")
-        if aspect not in ("16:9", "9:16"):
-            return self._invalid(f"aspectRatio {aspect!r} is not supported; use 16:9 or 9:16.")
-        if resolution not in ("720p", "1080p"):
-            return self._invalid(f"resolution {resolution!r} is not supported; use 720p or 1080p.")
-        size = _SIZES[(resolution, aspect)]
-        if size not in offer.sizes:
-            return self._invalid(f"{model_id} does not support resolution {resolution} with aspectRatio {aspect}.")
-        allowed = [int(s) for s in offer.seconds]
-        duration = params.get("durationSeconds", max(allowed))
-        if isinstance(duration, str) and duration.isdigit():
-            duration = int(duration)
-        if isinstance(duration, float) and duration.is_integer():
-            duration = int(duration)
-        if isinstance(duration, bool) or not isinstance(duration, int) or duration not in allowed:
-            return self._invalid(f"durationSeconds {duration!r} is out of bounds for {model_id}; supported: "
-                                 f"{', '.join(map(str, allowed))}.")
-        count = params.get("sampleCount", params.get("numberOfVideos", 1))
-        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= offer.max_variations:
-            return self._invalid(f"sampleCount must be from 1 to {offer.max_variations} for {model_id}.")
-        neg = params.get("negativePrompt")
-        if neg is not None and not isinstance(neg, str):
-            return self._invalid("negativePrompt must be a string.")
-        person = params.get("personGeneration")
-        if person is not None and person not in _PERSON:
-            return self._invalid(f"personGeneration {person!r} is not supported; use {', '.join(_PERSON)}.")
-        if self.emu.guardrail_hit(prompt):
-            return self._invalid("The prompt could not be submitted: it violates the usage guidelines "
-                                 "(emulated guardrail).")
+
+        def lookup(ref: str):
+            job = self._file_job(ref)
+            return None if job is None else (job.seconds, job.width, job.height)
+
+        veo = parse_veo(body, offer, enterprise=False, video_lookup=lookup)
+        if isinstance(veo, str):
+            return self.invalid(veo)
+        if self.emu.guardrail_hit(veo.prompt):
+            return self.invalid("The prompt could not be submitted: it violates the usage guidelines "
+                                "(emulated guardrail).")
         if self.emu.over_concurrency(self.provider, key):
             self.emu.counters.incr(self.provider, "rate_limited")
             return self.error(429, "Resource has been exhausted (e.g. check quota).", headers=retry_headers(1.0))
         name = f"models/{model_id}/operations/{self.emu.ids.hex(6)}"
-        width, height = (int(v) for v in size.split("x"))
-        for i in range(count):
-            self._new_job(key, name, i, offer, prompt, width, height, float(duration), image)
+        source = self._file_job(veo.source_video) if veo.source_video else None
+        for i in range(veo.count):
+            self.new_veo_job(key, name, i, offer, veo, source=source)
         self.emu.counters.incr(self.provider, "creates")
-        self.emu.counters.note_create(self.provider, [name], prompt, accepted=True)
+        self.emu.counters.note_create(self.provider, [name], veo.prompt, accepted=True)
         return JSONResponse({"name": name, "done": False})
-
-    def _new_job(self, key, name, index, offer, prompt, width, height, seconds, image) -> Job:
-        from ._render import RenderSpec
-
-        emu = self.emu
-        blocked = emu.moderation_hit(prompt)
-        created, start, finish = emu.timeline(self.provider, key, offer.model, seconds, width, height,
-                                              fails=blocked is not None)
-        seed = emu.new_seed()
-        spec = None if blocked else RenderSpec(model=offer.model, prompt=prompt, seed=seed, width=width,
-                                               height=height, seconds=seconds, fps=int(round(offer.fps)),
-                                               audio=True, input_image=image)
-        job = Job(
-            id=emu.ids.hex(6), provider=self.provider, key=key_fingerprint(key), model=offer.model,
-            provider_model=offer.id, prompt=prompt, width=width, height=height, seconds=seconds, fps=offer.fps,
-            audio=True, seed=seed, created_at=created, start_at=start, finish_at=finish,
-            error=("safety_filtered", "Video generation was blocked by the safety filter: the prompt may violate "
-                                      f"the usage guidelines (emulated: it contains {blocked!r}).")
-            if blocked else None,
-            group=name, index=index, spec=spec,
-        )
-        return emu.add_job(job)
 
     # ------------------------------------------------------------------ read
     async def _operation(self, request: Request, key: Optional[str]) -> Response:
@@ -267,7 +177,7 @@ class GeminiSurface(Surface):
         jobs = self.emu.store.group(name)
         if not jobs or jobs[0].provider != self.provider:
             return self.error(404, f"Operation {name} not found.")
-        return JSONResponse(self.operation(name, self.base_url(request)))
+        return JSONResponse(self.operation(name, request))
 
     async def _download(self, request: Request, key: Optional[str]) -> Response:
         target = request.path_params["target"]

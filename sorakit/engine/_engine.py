@@ -1083,8 +1083,10 @@ class Engine:
                     raise _Deadline()
                 state = self._state_of(jid)
                 try:
-                    got = await media_download(rt.client, prov.build_download(state, "video"),
-                                               self.media_dir, raise_for_error=prov.raise_for_error)
+                    got = await media_download(
+                        rt.client, prov.build_download(state, "video"), self.media_dir,
+                        raise_for_error=prov.raise_for_error,
+                        decode=(lambda r, s=state: prov.decode_media(s, r)) if prov.inline_media(state) else None)
                     self.stats["downloads"] += 1
                     break
                 except (NotFoundError, PermissionDenied) as exc:

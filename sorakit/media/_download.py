@@ -124,13 +124,24 @@ async def download(
     suffix: Optional[str] = None,
     raise_for_error: Optional[Callable[[httpx.Response], None]] = None,
     chunk_size: int = 1 << 16,
+    decode: Optional[Callable[[httpx.Response], bytes]] = None,
 ) -> Download:
     """Stream ``request``'s body into the cache and return where it landed.
 
     ``suffix`` defaults from the content type (``.mp4`` when unknown). A non-2xx answer is read
     and passed to ``raise_for_error`` (the provider's error mapping), else `httpx.HTTPStatusError`.
     Fewer bytes than ``Content-Length`` raise `IncompleteDownload`; nothing is left on disk.
+    ``decode`` (for APIs that answer with the file inline in a JSON document) reads the whole
+    answer and returns the file's bytes, which are stored instead of the body.
     """
+    if decode is not None:
+        response = await client.send(request)
+        if not response.is_success:
+            if raise_for_error is not None:
+                raise_for_error(response)
+            response.raise_for_status()
+        data = decode(response)
+        return await asyncio.to_thread(store_bytes, data, media_dir, suffix or ".mp4")
     media_dir = Path(media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
     tmp = media_dir / f".partial-{uuid.uuid4().hex}"

@@ -204,6 +204,15 @@ class Provider(ABC):
     def build_download(self, state: JobState, variant: Variant = "video") -> httpx.Request:
         """The request that fetches a finished job's file (``variant`` among `variants`)."""
 
+    def inline_media(self, state: JobState) -> bool:
+        """True when `build_download` fetches a JSON document holding the file inline (base64)
+        rather than the file itself; the engine then stores `decode_media`'s bytes."""
+        return False
+
+    def decode_media(self, state: JobState, response: httpx.Response) -> bytes:
+        """The file's bytes from the document `build_download` fetched (see `inline_media`)."""
+        raise NotImplementedError(f"{self.name} serves files, not inline media")
+
     def build_list(self, after: str | None = None, limit: int = 100) -> httpx.Request:
         """A request listing recent jobs (to reconcile a create whose outcome is unknown)."""
         raise NotImplementedError(f"{self.name} cannot list jobs")

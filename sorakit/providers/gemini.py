@@ -1,6 +1,8 @@
-"""Google Veo through the Gemini API (API-key mode): long-running operations.
+"""The Gemini Developer API (API-key mode): Veo long-running operations and Gemini Omni Flash.
 
-Pure mapping, no I/O.
+Pure mapping, no I/O. Two wire shapes behind one provider, chosen by model id: ``gemini-*``
+models (Gemini Omni Flash) go through the Interactions API (`sorakit.providers._interactions`,
+remix/edit = ``previous_interaction_id``); Veo ids through ``predictLongRunning``:
 
 ```
 POST {base}/models/{model}:predictLongRunning     header x-goog-api-key
@@ -12,6 +14,11 @@ GET  {base}/{name}            -> {name, done, response?: {generateVideoResponse:
                                  error?: {code, message, status}}
 GET  {video.uri}              (absolute; needs the key header; kept about two days)
 ```
+
+A file URI that names this provider's own host under another scheme (the emulator serves
+``https://`` URIs over plain HTTP, as google-genai needs them) is downloaded by file name through
+the base URL, which is what the official SDK's ``files.download`` does
+(``_transformers.t_file_name`` + its own base URL).
 
 What users trip over, handled here:
 
@@ -44,6 +51,7 @@ import httpx
 from .._exceptions import ValidationError
 from .._types import JobState
 from ..catalog import Plan, resolution_tier
+from . import _interactions as omni
 from ._base import ListedModel, Provider, Variant, as_int, header_float
 
 __all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST"]
@@ -145,6 +153,8 @@ class GeminiProvider(Provider):
         return {"instances": [instance], "parameters": params}
 
     def build_create(self, plan: Plan, client_ref: str) -> httpx.Request:
+        if omni.is_interactions_model(plan.provider_model):
+            return self.request("POST", "interactions", json_body=omni.interaction_body(plan))
         if plan.action != "generate":
             raise ValidationError("action", plan.action, ["generate"],
                                   "the Gemini API only generates new videos")
@@ -155,6 +165,11 @@ class GeminiProvider(Provider):
         """The operation ``{name, done: false}`` -> a ``submitted`` state named by the operation."""
         self.raise_for_error(response)
         op = self.json_object(response)
+        if omni.is_interactions_model(plan.provider_model):
+            if not op.get("id"):
+                raise self.error(response, "the interaction has no id", "invalid_response")
+            omni.check_interaction_id(str(op["id"]))
+            return omni.interaction_states(op, self._expiry(response))
         if not op.get("name"):
             raise self.error(response, "the operation has no name", "invalid_response")
         if op.get("done"):
@@ -162,14 +177,27 @@ class GeminiProvider(Provider):
         return [JobState(provider_job_id=str(op["name"]), status="submitted", raw=op)]
 
     # -- poll ---------------------------------------------------------------------------------
+    @staticmethod
+    def is_interaction(provider_job_id: str) -> bool:
+        """Operation names start ``models/``; interaction ids do not."""
+        return not provider_job_id.startswith("models/")
+
     def build_poll(self, provider_job_id: str) -> httpx.Request:
+        if self.is_interaction(provider_job_id):
+            return self.request("GET", "interactions/" + omni.check_interaction_id(provider_job_id))
         return self.request("GET", quote(provider_job_id.lstrip("/"), safe="/-._~"))
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
         op = self.json_object(response)
+        if self.is_interaction(provider_job_id):
+            op.setdefault("id", provider_job_id)
+            return omni.interaction_states(op, self._expiry(response))
         op.setdefault("name", provider_job_id)
         return self.operation_states(op, response)
+
+    def _expiry(self, response: httpx.Response | None) -> float:
+        return self._now(response) + float(self.options.get("file_lifetime_s", FILE_LIFETIME_S))
 
     def operation_states(self, op: Mapping[str, Any], response: httpx.Response | None = None) -> list[JobState]:
         """An operation -> states: running, failed (``error``), filtered, or one per sample."""
@@ -197,7 +225,7 @@ class GeminiProvider(Provider):
                 uris.append(str(uri))
         filtered = as_int(gen.get("raiMediaFilteredCount")) or 0
         reasons = [str(r) for r in gen.get("raiMediaFilteredReasons") or [] if r]
-        expires = self._now(response) + float(self.options.get("file_lifetime_s", FILE_LIFETIME_S))
+        expires = self._expiry(response)
         states = [
             JobState(provider_job_id=name, status="completed", progress=100, video_url=uri,
                      video_url_expires_at=expires, provider_video_id=_file_name(uri),
@@ -221,13 +249,44 @@ class GeminiProvider(Provider):
 
     # -- download -----------------------------------------------------------------------------
     def build_download(self, state: JobState, variant: Variant = "video") -> httpx.Request:
-        """GET the sample's URI; the key header goes only to the Gemini host or below the base URL."""
+        """The video: its URI (the key only to the Gemini host or below the base URL), a file of this
+        host by name through the base URL, or — for an interaction that delivered the video inline —
+        the interaction itself (`decode_media` takes the bytes out)."""
         if variant != "video":
             raise ValueError(f"{self.name} offers only the 'video' variant")
+        if self.inline_media(state):
+            return self.build_poll(state.provider_job_id)
         if not state.video_url:
             raise ValueError("the job has no video URI yet")
-        headers = self.auth_headers() if self.key_allowed_for(state.video_url) else {}
-        return httpx.Request("GET", state.video_url, headers=headers)
+        if self.key_allowed_for(state.video_url):
+            return httpx.Request("GET", state.video_url, headers=self.auth_headers())
+        by_name = self._same_host_file(state.video_url)
+        if by_name is not None:
+            return self.request("GET", f"files/{by_name}:download", params={"alt": "media"})
+        return httpx.Request("GET", state.video_url)
+
+    def inline_media(self, state: JobState) -> bool:
+        """An Omni job without a URI: its video is inline in the interaction."""
+        return not state.video_url and bool(state.provider_job_id) and self.is_interaction(state.provider_job_id)
+
+    def decode_media(self, state: JobState, response: httpx.Response) -> bytes:
+        """The inline video of the interaction `build_download` re-read."""
+        try:
+            return omni.video_bytes(self.json_object(response))
+        except ValueError as exc:
+            raise self.error(response, str(exc), "no_output") from None
+
+    def _same_host_file(self, url: str) -> Optional[str]:
+        """The file id of an ``https`` URI that is this provider's base URL but for the scheme
+        (the emulator over plain HTTP), else None."""
+        u, b = urlsplit(url), urlsplit(self.base_url)
+        base_path = b.path.rstrip("/")
+        if (u.scheme, b.scheme) != ("https", "http") or (u.netloc or "").lower() != (b.netloc or "").lower() \
+                or not u.path.startswith(base_path + "/files/"):
+            return None
+        name = _file_name(url)
+        file_id = name.split("/", 1)[1] if name else ""
+        return file_id if file_id and all(c.isalnum() or c in "-_" for c in file_id) else None
 
     def key_allowed_for(self, url: str) -> bool:
         """True when ``url`` is on the official Gemini host (https) or under this provider's base URL."""

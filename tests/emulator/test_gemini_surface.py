@@ -50,7 +50,8 @@ def test_operation_lifecycle_and_keyed_download(emu, client):
     assert done["done"] is True
     [sample] = done["response"]["generateVideoResponse"]["generatedSamples"]
     uri = sample["video"]["uri"]
-    assert uri.startswith(BASE + "/files/") and uri.endswith(":download?alt=media")
+    # https like the real service (google-genai files.download only reads names from https URIs)
+    assert uri.startswith(BASE.replace("http://", "https://") + "/files/") and uri.endswith(":download?alt=media")
     anon = httpx.Client(transport=emu.sync_transport())
     r = anon.get(uri)
     assert r.status_code == 403 and r.json()["error"]["status"] == "PERMISSION_DENIED"
@@ -75,7 +76,8 @@ def test_safety_filter_gives_a_done_operation_without_samples(emu, client):
 @pytest.mark.parametrize("params,text", [
     ({"seed": 1}, "Vertex AI"),
     ({"generateAudio": False}, "Vertex AI"),
-    ({"fps": 24}, "Unknown name \"fps\""),
+    ({"fps": 24}, "Enterprise Agent Platform"),
+    ({"bogus": 1}, "Unknown name \"bogus\""),
     ({"durationSeconds": 5}, "durationSeconds"),
     ({"aspectRatio": "1:1"}, "aspectRatio"),
     ({"resolution": "1080p", "aspectRatio": "9:16"}, "does not support"),  # veo-3 fast: 1080p only 16:9
