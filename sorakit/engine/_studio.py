@@ -984,6 +984,10 @@ class Studio:
             raise ValidationError("job", src.id, "a completed job",
                                   f"only a completed video can be remixed (this one is {row.get('status')})")
         fields.setdefault("tags", tuple(row.get("tags") or ()))
+        # a remix continues the source video: its size and length unless the caller says otherwise
+        for name in ("size", "seconds"):
+            if row.get(name) is not None and fields.get(name) is None:
+                fields[name] = row[name]
         return self.generate(prompt, row.get("model"), row.get("provider"), wait=wait, timeout=timeout,
                              progress=progress, action="remix", source_video_id=src.video_id, **fields)
 

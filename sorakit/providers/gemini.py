@@ -54,7 +54,7 @@ from ..catalog import Plan, resolution_tier
 from . import _interactions as omni
 from ._base import ListedModel, Provider, Variant, as_int, header_float
 
-__all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST"]
+__all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST", "google_error_details"]
 
 FILE_LIFETIME_S = 2 * 24 * 3600
 """Generated videos are kept on the server about two days."""
@@ -107,24 +107,7 @@ class GeminiProvider(Provider):
         return {"x-goog-api-key": self._api_key} if self._api_key else {}
 
     def error_details(self, body: Any, response: httpx.Response) -> tuple[str, Optional[str], Optional[str]]:
-        """Google's ``{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT", "details"}}``.
-
-        The code is the ``status`` text (``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED``,
-        ``PERMISSION_DENIED``...); an ``ErrorInfo`` reason (``API_KEY_INVALID``) is added to the message.
-        """
-        if isinstance(body, list) and body and isinstance(body[0], dict):
-            body = body[0]  # some Google front ends wrap the error in a list
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            e = body["error"]
-            message = str(e.get("message") or response.reason_phrase or f"HTTP {response.status_code}")
-            code = e.get("status") or (str(e["code"]) if e.get("code") is not None else None)
-            reasons = [d.get("reason") for d in e.get("details") or []
-                       if isinstance(d, dict) and d.get("reason")]
-            if reasons and reasons[0] not in message:
-                message = f"{message} [{reasons[0]}]"
-            return message, code, None
-        text = response.text.strip()[:300] if response.content else ""
-        return text or response.reason_phrase or f"HTTP {response.status_code}", None, None
+        return google_error_details(body, response)
 
     # -- create -------------------------------------------------------------------------------
     def body(self, plan: Plan) -> dict[str, Any]:
@@ -315,3 +298,25 @@ def _file_name(uri: str) -> Optional[str]:
     if "/files/" not in path:
         return None
     return "files/" + path.split("/files/", 1)[1].split(":", 1)[0]
+
+
+def google_error_details(body: Any, response: httpx.Response) -> tuple[str, Optional[str], Optional[str]]:
+    """Google's ``{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT", "details"}}``.
+
+    The code is the ``status`` text (``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED``,
+    ``PERMISSION_DENIED``...); an ``ErrorInfo`` reason (``API_KEY_INVALID``) is added to the message.
+    """
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]  # some Google front ends wrap the error in a list
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        e = body["error"]
+        message = str(e.get("message") or response.reason_phrase or f"HTTP {response.status_code}")
+        code = e.get("status") or (str(e["code"]) if e.get("code") is not None else None)
+        reasons = [d.get("reason") for d in e.get("details") or []
+                   if isinstance(d, dict) and d.get("reason")]
+        if reasons and reasons[0] not in message:
+            message = f"{message} [{reasons[0]}]"
+        return message, code, None
+    text = response.text.strip()[:300] if response.content else ""
+    return text or response.reason_phrase or f"HTTP {response.status_code}", None, None
+

@@ -1,0 +1,114 @@
+"""Gemini Omni Flash (Interactions API) and Veo 3.1 on the enterprise platform, end to end:
+a Studio over real loopback HTTP against the emulator, results in the ledger."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import pytest
+from PIL import Image
+
+from engine._helpers import assert_complete
+from sorakit import JobFailed
+from sorakit.emulator import EmulatorConfig
+
+
+@pytest.fixture
+def emulator_config():
+    return EmulatorConfig(time_scale=0.01, seed=91)
+
+
+def png(width: int, height: int, color=(30, 90, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def probe(path) -> tuple[int, int, float]:
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        return v.codec_context.width, v.codec_context.height, float(c.duration / 1e6)
+
+
+# ------------------------------------------------------------------------- Gemini Omni Flash
+def test_omni_generate_then_remix_continues_the_interaction(studio, emulator):
+    first = studio.generate("a paper boat on a puddle", model="gemini-omni-flash", provider="gemini",
+                            seconds=6, size="720x1280", seed=5, progress=False)
+    row = first.row
+    assert_complete(row)
+    assert row["provider_model"] == "gemini-omni-flash-preview"
+    iid = row["provider_job_id"]
+    assert iid.startswith("v1_")
+    w, h, dur = probe(row["file_path"])
+    assert (w, h) == (720, 1280) and dur == pytest.approx(6, abs=0.2)
+    # the inline base64 video never reaches the ledger
+    assert len(str(row["extra"])) < 5000
+
+    second = first.remix("now it is raining harder", progress=False)
+    r2 = second.row
+    assert_complete(r2)
+    assert r2["action"] == "remix" and r2["source_video_id"] == iid
+    [create] = [e for e in emulator.requests.entries("POST", "/interactions") if
+                e.json().get("previous_interaction_id")]
+    assert create.json()["previous_interaction_id"] == iid
+    edited = emulator.store.group(r2["provider_job_id"])[0]
+    assert edited.kind == "edit" and edited.source_id == iid
+    # the edit keeps the conversation's size and seed
+    assert (edited.width, edited.height, edited.seed) == (720, 1280, 5)
+
+
+def test_omni_image_to_video_sends_the_image_inline(studio, emulator):
+    image = png(1280, 720)
+    job = studio.generate("the sketch starts to move", model="gemini-omni-flash", provider="gemini",
+                          seconds=4, input_image=image, progress=False)
+    assert_complete(job.row)
+    [emu_job] = emulator.jobs("gemini")
+    assert emu_job.spec.input_image == image
+
+
+def test_omni_safety_block_is_a_clear_failure(studio, emulator):
+    with pytest.raises(JobFailed) as e:
+        studio.generate("a blocked-term parade", model="gemini-omni-flash", provider="gemini", progress=False)
+    assert e.value.code == "safety_filtered" and "safety filter" in e.value.message
+    assert studio.ledger.get(e.value.job_id)["billed_cost"] == 0
+
+
+# ------------------------------------------------------------------------- Veo 3.1, enterprise
+def test_vertex_veo_with_seed_variations_and_audio_off(studio, emulator):
+    batch = studio.generate("a lighthouse in a storm", model="veo-3.1-fast", provider="vertex", seconds=4,
+                            seed=40, variations=2, audio=False, progress=False)
+    jobs = list(batch)
+    assert len(jobs) == 2
+    for job in jobs:
+        assert_complete(job.row)
+    seeds = sorted(j.seed for j in emulator.jobs("vertex"))
+    assert seeds == [40, 41]  # sample i gets seed + i
+    rows = [j.row for j in jobs]
+    assert {r["provider_model"] for r in rows} == {"veo-3.1-fast-generate-001"}
+    assert all(r["estimated_cost"] == pytest.approx(0.10 * 4) for r in rows)  # video-only price
+    assert rows[0]["sha256"] != rows[1]["sha256"]
+    [create] = emulator.requests.entries("POST", ":predictLongRunning")
+    assert create.path.startswith("/vertex/v1/publishers/google/models/veo-3.1-fast-generate-001")  # express
+    assert create.json()["parameters"]["generateAudio"] is False
+
+
+def test_vertex_veo_4k_at_a_project_path(make_studio, emulator):
+    studio = make_studio(provider_options={"vertex": {"project": "proj-7", "location": "europe-west4",
+                                                      "api_version": "v1beta1"}})
+    job = studio.generate("a glacier calving", model="veo-3.1", provider="vertex", seconds=4, size="3840x2160",
+                          progress=False)
+    assert_complete(job.row)
+    [create] = emulator.requests.entries("POST", ":predictLongRunning")
+    assert create.path == ("/vertex/v1beta1/projects/proj-7/locations/europe-west4/publishers/google/models/"
+                           "veo-3.1-generate-001:predictLongRunning")
+    assert create.json()["parameters"]["resolution"] == "4k"
+    polls = emulator.requests.entries("POST", ":fetchPredictOperation")
+    assert polls and all(p.json() == {"operationName": job.row["provider_job_id"]} for p in polls)
+    assert probe(job.row["file_path"])[:2] == (3840, 2160)
+
+
+def test_vertex_safety_filter(studio, emulator):
+    with pytest.raises(JobFailed) as e:
+        studio.generate("blocked-term fireworks", model="veo-3.1", provider="vertex", seconds=4, progress=False)
+    assert e.value.code == "safety_filtered"
