@@ -7,7 +7,7 @@ version and every unknown path under ``/gemini`` answers in Google's error shape
 |--------------------------------------------------------|-------------------------------------------|
 | POST /v1beta/models/{model}:predictLongRunning         | Veo (old Developer-API shape, still spoken by relays and google-genai 2.x): ``{name, done: false}`` |
 | GET  /v1beta/models/{model}/operations/{id}            | the operation; once ``done``: samples, filtered result, or ``error`` |
-| GET  /v1beta/files/{id}:download?alt=media             | the MP4 (needs the key when the emulator requires one; kept two days) |
+| GET  /{v1beta,v1,v1alpha}/files/{id}:download?alt=media | the MP4 (needs the key when the emulator requires one; kept two days); google-genai 3.x asks ``/v1/`` |
 | POST /{v1beta,v1,v1alpha}/interactions                 | Gemini Omni Flash through the Interactions API (`sorakit.emulator.interactions`) |
 | GET  /{v1beta,v1,v1alpha}/interactions/{id}            | the interaction: ``in_progress`` → ``completed`` (video inline or URI) / ``failed`` |
 
@@ -48,7 +48,7 @@ from starlette.routing import Route
 from ._app import register_surface, retry_headers
 from ._google import GoogleSurface, parse_veo, version_mount
 from ._store import Job
-from .interactions import InteractionsMixin
+from .interactions import API_VERSIONS, InteractionsMixin
 
 __all__ = ["GeminiSurface", "FILE_TTL_SECONDS"]
 
@@ -75,7 +75,7 @@ class GeminiSurface(InteractionsMixin, GoogleSurface):
             Route(f"/{v}/models", self._wrap("list", self._models), methods=["GET"]),
             Route(f"/{v}/models/{{target}}", self._wrap("create", self._start), methods=["POST"]),
             Route(f"/{v}/models/{{model}}/operations/{{op}}", self._wrap("poll", self._operation), methods=["GET"]),
-            Route(f"/{v}/files/{{target}}", self._wrap("download", self._download), methods=["GET"]),
+            Route("/{version}/files/{target}", self._wrap("download", self._download), methods=["GET"]),
             *self.interaction_routes(),
         ]
 
@@ -180,6 +180,8 @@ class GeminiSurface(InteractionsMixin, GoogleSurface):
         return JSONResponse(self.operation(name, request))
 
     async def _download(self, request: Request, key: Optional[str]) -> Response:
+        if request.path_params["version"] not in API_VERSIONS:
+            return self.error(404, f"The requested URL {request.url.path} was not found on this server.")
         target = request.path_params["target"]
         file_id, _, method = target.partition(":")
         if method != "download":
