@@ -56,7 +56,7 @@ def _config(emulator: Emulator, host: str, port: int, log_level: str) -> uvicorn
         host=host,
         port=port,
         http=_DroppableH11,
-        ws="none",
+        ws="websockets-sansio",  # Runware's WebSocket protocol (the official SDKs' default transport)
         lifespan="off",
         log_level=log_level,
         access_log=False,

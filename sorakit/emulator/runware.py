@@ -78,8 +78,11 @@ class RunwareSurface(Surface):
     protocol = "runware"
 
     def routes(self) -> list:
+        from .runware_ws import runware_websocket_route
+
         return [
             Route("/", self._tasks, methods=["POST"]),
+            runware_websocket_route(self, "/"),  # the official SDKs' default transport
             Route("/media/{name}", self._media, methods=["GET"]),
         ]
 
