@@ -164,3 +164,64 @@ def test_google_errors_read_by_the_provider(emu, client):
     with pytest.raises(RateLimitError) as e:
         good.parse_create(p, client.send(good.build_create(p, "r")), "r")
     assert e.value.code == "RESOURCE_EXHAUSTED" and e.value.retry_after
+
+
+def _img(color=(10, 200, 90)):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), color).save(buf, "PNG")
+    return {"bytesBase64Encoded": base64.b64encode(buf.getvalue()).decode(), "mimeType": "image/png"}
+
+
+def test_every_field_google_genai_2_sends_is_accepted(emu, client):
+    """lastFrame, referenceImages, enhancePrompt and a top-level webhookConfig (google-genai 2.34
+    ``_GenerateVideosConfig_to_mldev``), then a video extension of the result by its file URI."""
+    model = "veo-3.1-generate-preview"
+    r = client.post(f"/models/{model}:predictLongRunning", json={
+        "instances": [{"prompt": "a door opens", "image": _img(), "lastFrame": _img((200, 0, 0))}],
+        "parameters": {"durationSeconds": 8, "enhancePrompt": True},
+        "webhookConfig": {"uri": "https://example.invalid/hook"}})
+    assert r.status_code == 200, r.text
+    r = client.post(f"/models/{model}:predictLongRunning", json={
+        "instances": [{"prompt": "a toy robot", "referenceImages": [{"image": _img(), "referenceType": "asset"},
+                                                                   {"image": _img(), "referenceType": "STYLE"}]}],
+        "parameters": {"durationSeconds": 8}})
+    assert r.status_code == 200, r.text
+    name = r.json()["name"]
+    emu.test_clock.advance(120)
+    uri = client.get(f"/{name}").json()["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
+    ext = client.post(f"/models/{model}:predictLongRunning", json={
+        "instances": [{"prompt": "it keeps walking", "video": {"uri": uri}}], "parameters": {}})
+    assert ext.status_code == 200, ext.text
+    [job] = emu.store.group(ext.json()["name"])
+    assert job.kind == "extend" and job.seconds == 8 + 7
+
+
+@pytest.mark.parametrize("instance,text", [
+    ({"prompt": "x", "lastFrame": "AAAA"}, "lastFrame needs instances[0].image"),
+    ({"prompt": "x", "referenceImages": [{"image": {"bytesBase64Encoded": "AAAA", "mimeType": "image/png"}}]},
+     "referenceImages[0].image.bytesBase64Encoded"),
+    ({"prompt": "x", "referenceImages": [{"referenceType": "pose"}]}, "referenceType"),
+    ({"prompt": "x", "video": {"uri": "https://elsewhere.example/files/abc:download"}}, "not a video this service made"),
+    ({"prompt": "x", "mask": {}}, "Unknown name \"mask\""),
+])
+def test_new_fields_are_validated_by_name(client, instance, text):
+    r = client.post("/models/veo-3.1-generate-preview:predictLongRunning",
+                    json={"instances": [instance], "parameters": {}})
+    assert r.status_code == 400 and text in r.json()["error"]["message"], r.text
+
+
+def test_every_path_under_the_prefix_answers_in_googles_shape(emu):
+    with httpx.Client(transport=emu.sync_transport(), base_url="http://emulator") as c:
+        for method, path in (("GET", "/gemini/v1/unknown"), ("POST", "/gemini/v2/models/x:predictLongRunning"),
+                             ("DELETE", "/gemini/v1beta/files/abc:download"), ("GET", "/vertex/v1/x")):
+            r = c.request(method, path)
+            err = r.json()["error"]
+            assert r.status_code in (404, 405) and err["code"] == r.status_code and "status" in err, (path, r.text)
+
+
+def test_the_request_log_records_what_was_sent(emu, client):
+    emu.requests.clear()
+    start(client, durationSeconds=8)
+    [entry] = emu.requests.entries("POST")
+    assert entry.path == f"/gemini/v1beta/models/{FAST}:predictLongRunning"
+    assert entry.headers["x-goog-api-key"] == "***" and entry.json()["parameters"] == {"durationSeconds": 8}
