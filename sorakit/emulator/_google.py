@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ._app import Surface, image_size
+from ._app import Surface, image_size, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["GoogleSurface", "GRPC_STATUS", "VeoInput", "parse_veo", "version_mount"]
@@ -80,6 +81,25 @@ class GoogleSurface(Surface):
                                    "identity). Please use API Key or other form of API consumer identity "
                                    "to call this API.")
         return self.error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
+
+    @staticmethod
+    async def json_body(request: Request) -> Any:
+        """The request body as JSON, or None when it is empty or not JSON."""
+        raw = await request.body()
+        try:
+            return json.loads(raw) if raw.strip() else None
+        except ValueError:
+            return None
+
+    def refuse_early(self, prompt: str, key: Optional[str], quota_message: str) -> Optional[Response]:
+        """The synchronous refusals every Google create shares: guardrail 400, concurrency 429."""
+        if self.emu.guardrail_hit(prompt):
+            return self.invalid("The prompt could not be submitted: it violates the usage guidelines "
+                                "(emulated guardrail).")
+        if self.emu.over_concurrency(self.provider, key):
+            self.emu.counters.incr(self.provider, "rate_limited")
+            return self.error(429, quota_message, headers=retry_headers(1.0))
+        return None
 
     def offer_by_id(self, model_id: str):
         return next((o for o in self.emu.catalog.offers(provider=self.provider) if o.id == model_id), None)

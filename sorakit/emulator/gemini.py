@@ -38,14 +38,13 @@ a synchronous 400 INVALID_ARGUMENT.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import register_surface, retry_headers
+from ._app import register_surface
 from ._google import GoogleSurface, parse_veo, version_mount
 from ._store import Job
 from .interactions import API_VERSIONS, InteractionsMixin
@@ -143,11 +142,7 @@ class GeminiSurface(InteractionsMixin, GoogleSurface):
             # Google's answer for a shut-down model (Gemini deprecations page; relays quote the 404)
             return self.error(404, f"models/{model_id} is no longer available. Please see the Gemini API "
                                    "deprecations page for the recommended replacement.")
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = None
+        body = await self.json_body(request)
 
         def lookup(ref: str):
             job = self._file_job(ref)
@@ -156,12 +151,9 @@ class GeminiSurface(InteractionsMixin, GoogleSurface):
         veo = parse_veo(body, offer, enterprise=False, video_lookup=lookup)
         if isinstance(veo, str):
             return self.invalid(veo)
-        if self.emu.guardrail_hit(veo.prompt):
-            return self.invalid("The prompt could not be submitted: it violates the usage guidelines "
-                                "(emulated guardrail).")
-        if self.emu.over_concurrency(self.provider, key):
-            self.emu.counters.incr(self.provider, "rate_limited")
-            return self.error(429, "Resource has been exhausted (e.g. check quota).", headers=retry_headers(1.0))
+        refused = self.refuse_early(veo.prompt, key, "Resource has been exhausted (e.g. check quota).")
+        if refused is not None:
+            return refused
         name = f"models/{model_id}/operations/{self.emu.ids.hex(6)}"
         source = self._file_job(veo.source_video) if veo.source_video else None
         for i in range(veo.count):

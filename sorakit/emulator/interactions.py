@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 import re
 from typing import Any, Optional
 
@@ -36,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import image_size, retry_headers
+from ._app import image_size
 from ._store import Job, key_fingerprint
 
 __all__ = ["InteractionsMixin", "API_VERSIONS", "is_interactions_model_id"]
@@ -92,11 +91,7 @@ class InteractionsMixin:
         if version not in API_VERSIONS:
             return self.error(404, f"The requested URL {request.url.path} was not found on this server.")
         self.emu.counters.incr(self.provider, "create_calls")
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = None
+        body = await self.json_body(request)
         if not isinstance(body, dict):
             return self.invalid("Invalid JSON payload received. Expected an object.")
         model_id = body.get("model")
@@ -115,13 +110,10 @@ class InteractionsMixin:
             parsed = self._parse_interaction(body, offer)
         except _Bad as exc:
             return self.invalid(str(exc))
-        prompt, image, source = parsed["prompt"], parsed["image"], parsed["source"]
-        if self.emu.guardrail_hit(prompt):
-            return self.invalid("The prompt could not be submitted: it violates the usage guidelines "
-                                "(emulated guardrail).")
-        if self.emu.over_concurrency(self.provider, key):
-            self.emu.counters.incr(self.provider, "rate_limited")
-            return self.error(429, "Resource has been exhausted (e.g. check quota).", headers=retry_headers(1.0))
+        prompt = parsed["prompt"]
+        refused = self.refuse_early(prompt, key, "Resource has been exhausted (e.g. check quota).")
+        if refused is not None:
+            return refused
         job = self._new_interaction_job(key, offer, parsed)
         self.emu.counters.incr(self.provider, "creates")
         self.emu.counters.note_create(self.provider, [job.group], prompt, accepted=True)

@@ -36,14 +36,13 @@ removed samples, ``raiMediaFilteredCount`` / ``raiMediaFilteredReasons``.
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any, Optional
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import register_surface, retry_headers
+from ._app import register_surface
 from ._google import GoogleSurface, parse_veo
 from ._store import Job
 
@@ -111,13 +110,6 @@ class VertexSurface(GoogleSurface):
         return await self._start(request, key, model_id, p.get("project") or EXPRESS_PROJECT,
                                  p.get("location") or EXPRESS_LOCATION)
 
-    async def _body(self, request: Request) -> Any:
-        raw = await request.body()
-        try:
-            return json.loads(raw) if raw.strip() else None
-        except ValueError:
-            return None
-
     # ------------------------------------------------------------------ create
     async def _start(self, request: Request, key: Optional[str], model_id: str, project: str,
                      location: str) -> Response:
@@ -128,17 +120,14 @@ class VertexSurface(GoogleSurface):
                                    f"models/{model_id}` not found. (emulated: {self.known_ids()})")
         if self.emu.is_shut_down(self.provider, offer):
             return self.error(404, f"Publisher Model `publishers/google/models/{model_id}` is no longer available.")
-        body = await self._body(request)
+        body = await self.json_body(request)
         veo = parse_veo(body, offer, enterprise=True, video_lookup=self._lookup_gcs)
         if isinstance(veo, str):
             return self.invalid(veo)
-        if self.emu.guardrail_hit(veo.prompt):
-            return self.invalid("The prompt could not be submitted: it violates the usage guidelines "
-                                "(emulated guardrail).")
-        if self.emu.over_concurrency(self.provider, key):
-            self.emu.counters.incr(self.provider, "rate_limited")
-            return self.error(429, "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_"
-                                   "base_model.", headers=retry_headers(1.0))
+        refused = self.refuse_early(veo.prompt, key, "Quota exceeded for aiplatform.googleapis.com/"
+                                                     "online_prediction_requests_per_base_model.")
+        if refused is not None:
+            return refused
         op_id = self.emu.ids.uuid4()
         name = (f"projects/{project}/locations/{location}/publishers/google/models/{model_id}/"
                 f"operations/{op_id}")
@@ -199,7 +188,7 @@ class VertexSurface(GoogleSurface):
             return self.error(500, f"The emulator could not render {name}: {exc}")
 
     async def _fetch(self, request: Request, model_id: str) -> Response:
-        body = await self._body(request)
+        body = await self.json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("operationName"), str):
             return self.invalid("operationName is required.")
         for field_name in body:

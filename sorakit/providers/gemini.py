@@ -54,7 +54,7 @@ from ..catalog import Plan, resolution_tier
 from . import _interactions as omni
 from ._base import ListedModel, Provider, Variant, as_int, header_float
 
-__all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST", "google_error_details"]
+__all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST", "google_error_details", "veo_body"]
 
 FILE_LIFETIME_S = 2 * 24 * 3600
 """Generated videos are kept on the server about two days."""
@@ -112,28 +112,7 @@ class GeminiProvider(Provider):
     # -- create -------------------------------------------------------------------------------
     def body(self, plan: Plan) -> dict[str, Any]:
         """The ``predictLongRunning`` body for `plan`."""
-        instance: dict[str, Any] = {"prompt": plan.prompt}
-        if plan.input_image is not None:
-            instance["image"] = {
-                "bytesBase64Encoded": base64.b64encode(plan.input_image).decode("ascii"),
-                "mimeType": plan.input_image_mime or "image/png",
-            }
-        elif plan.input_image_url is not None:
-            raise ValidationError("input_image", plan.input_image_url,
-                                  "image bytes, a file path or a data: URL",
-                                  "the Gemini API takes the image inline, not as a URL")
-        seconds = float(plan.seconds)
-        params: dict[str, Any] = {
-            "aspectRatio": "16:9" if plan.width >= plan.height else "9:16",
-            "resolution": resolution_tier(plan.width, plan.height),
-            "durationSeconds": int(seconds) if seconds.is_integer() else seconds,
-            "sampleCount": plan.variations,
-        }
-        if plan.negative_prompt:
-            params["negativePrompt"] = plan.negative_prompt
-        if self.options.get("person_generation"):
-            params["personGeneration"] = self.options["person_generation"]
-        return {"instances": [instance], "parameters": params}
+        return veo_body(plan, "the Gemini API", self.options.get("person_generation"))
 
     def build_create(self, plan: Plan, client_ref: str) -> httpx.Request:
         if omni.is_interactions_model(plan.provider_model):
@@ -320,3 +299,27 @@ def google_error_details(body: Any, response: httpx.Response) -> tuple[str, Opti
     text = response.text.strip()[:300] if response.content else ""
     return text or response.reason_phrase or f"HTTP {response.status_code}", None, None
 
+
+def veo_body(plan: Plan, service: str, person_generation: Optional[str] = None) -> dict[str, Any]:
+    """The Veo ``predictLongRunning`` body both Google protocols share (image inline)."""
+    instance: dict[str, Any] = {"prompt": plan.prompt}
+    if plan.input_image is not None:
+        instance["image"] = {
+            "bytesBase64Encoded": base64.b64encode(plan.input_image).decode("ascii"),
+            "mimeType": plan.input_image_mime or "image/png",
+        }
+    elif plan.input_image_url is not None:
+        raise ValidationError("input_image", plan.input_image_url, "image bytes, a file path or a data: URL",
+                              f"{service} takes the image inline, not as a URL")
+    seconds = float(plan.seconds)
+    params: dict[str, Any] = {
+        "aspectRatio": "16:9" if plan.width >= plan.height else "9:16",
+        "resolution": resolution_tier(plan.width, plan.height),
+        "durationSeconds": int(seconds) if seconds.is_integer() else seconds,
+        "sampleCount": plan.variations,
+    }
+    if plan.negative_prompt:
+        params["negativePrompt"] = plan.negative_prompt
+    if person_generation:
+        params["personGeneration"] = person_generation
+    return {"instances": [instance], "parameters": params}

@@ -49,9 +49,9 @@ import httpx
 
 from .._exceptions import ConfigurationError, ValidationError
 from .._types import JobState
-from ..catalog import Plan, resolution_tier
+from ..catalog import Plan
 from ._base import Provider, Variant, as_int
-from .gemini import google_error_details
+from .gemini import google_error_details, veo_body
 
 __all__ = ["VertexProvider", "SCOPES", "SAFETY_CODE"]
 
@@ -149,30 +149,15 @@ class VertexProvider(Provider):
                 f"models/{model}")
 
     def body(self, plan: Plan) -> dict[str, Any]:
-        instance: dict[str, Any] = {"prompt": plan.prompt}
-        if plan.input_image is not None:
-            instance["image"] = {"bytesBase64Encoded": base64.b64encode(plan.input_image).decode("ascii"),
-                                 "mimeType": plan.input_image_mime or "image/png"}
-        elif plan.input_image_url is not None:
-            raise ValidationError("input_image", plan.input_image_url, "image bytes, a file path or a data: URL",
-                                  "the enterprise platform takes the image inline (or from gs://), not as a URL")
-        seconds = float(plan.seconds)
-        params: dict[str, Any] = {
-            "aspectRatio": "16:9" if plan.width >= plan.height else "9:16",
-            "resolution": resolution_tier(plan.width, plan.height),
-            "durationSeconds": int(seconds) if seconds.is_integer() else seconds,
-            "sampleCount": plan.variations,
-            "generateAudio": bool(plan.audio),
-        }
+        """The Gemini API's Veo body plus what only the enterprise platform takes: sound, seed."""
+        body = veo_body(plan, "the enterprise platform", self.options.get("person_generation"))
+        params = body["parameters"]
+        params["generateAudio"] = bool(plan.audio)
         if plan.seed is not None:
             params["seed"] = plan.seed
-        if plan.negative_prompt:
-            params["negativePrompt"] = plan.negative_prompt
-        if self.options.get("person_generation"):
-            params["personGeneration"] = self.options["person_generation"]
         if self.options.get("enhance_prompt") is not None:
             params["enhancePrompt"] = bool(self.options["enhance_prompt"])
-        return {"instances": [instance], "parameters": params}
+        return body
 
     def build_create(self, plan: Plan, client_ref: str) -> httpx.Request:
         if plan.action != "generate":
