@@ -6,8 +6,15 @@ under the catalog's ``emulator_prefix`` for that provider:
 | surface                      | prefix         | module                         |
 |------------------------------|----------------|--------------------------------|
 | OpenAI Videos API (Sora)     | ``/openai/v1``  | `sorakit.emulator.openai`      |
-| Runware task API             | ``/runware/v1`` | `sorakit.emulator.runware`     |
+| Runware task API (REST + WebSocket) | ``/runware/v1`` | `sorakit.emulator.runware`, `sorakit.emulator.runware_ws` |
+| Runcrate                     | ``/runcrate/v1`` | `sorakit.emulator.runcrate`   |
+| ``videos/generations`` relay | ``/relay/v1``   | `sorakit.emulator.relay`       |
+| Gemini API: Omni Flash (interactions), Veo | ``/gemini`` (all versions) | `sorakit.emulator.gemini`, `sorakit.emulator.interactions` |
+| Veo on the Enterprise Agent Platform | ``/vertex`` (v1, v1beta1) | `sorakit.emulator.vertex` |
 | GET ``/``                    |                | JSON index of the surfaces     |
+
+``emu.requests`` (`RequestLog`) keeps what clients sent (secret headers masked), so tests can
+compare two clients' requests for one intent.
 
 All surfaces share one job store (state derived from an injectable clock: ``queued`` →
 ``in_progress`` with rising ``progress`` → ``completed`` / ``failed``), one renderer
