@@ -94,7 +94,7 @@ def test_google_developer_api_veo_is_shut_down_with_dates_and_replacement():
         assert o.served_until == day and o.replacement == "gemini-omni-flash"
         assert {s.key for s in o.source_of("served_until")} & {"gemini-deprecations"}
     assert "shut down 2026-10-22" in CAT.shutdown_text("veo-3.1", "gemini")
-    assert "gemini-omni-flash (at runware)" in CAT.shutdown_text("veo-3.1", "gemini")
+    assert "gemini-omni-flash (at runware, gemini)" in CAT.shutdown_text("veo-3.1", "gemini")
     assert CAT.model("veo-3.1").offer("vertex").id == "veo-3.1-generate-001"
     assert CAT.model("gemini-omni-flash").offer("runware").id == "google:gemini@omni-flash-1.1"
     assert CAT.providers["runcrate"].base_url == "https://api.runcrate.ai/v1"

@@ -26,10 +26,8 @@ def test_create_status_download(client, server):
                                        aspect_ratio="9:16")
     assert job.status == "queued" and job.id
     assert client.models.get_video_status(job.id).status in ("queued", "processing")
-    # before completion the emulator answers 409 (PROTOCOLS §3 says 404): either way the SDK raises
-    # one of its own typed errors, which is what a caller of the SDK handles
-    with pytest.raises(runcrate.ConflictError):
-        client.models.download_video(job.id)
+    with pytest.raises(runcrate.NotFoundError):
+        client.models.download_video(job.id)  # 404 before completion (PROTOCOLS §3)
     emu.test_clock.advance(600)
     assert client.models.get_video_status(job.id).status == "completed"
     w, h, seconds, _ = probe(client.models.download_video(job.id))
