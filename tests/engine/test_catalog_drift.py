@@ -75,7 +75,7 @@ def test_without_keys_it_says_what_it_could_not_check(make_studio, monkeypatch, 
     assert (df.finding == "not_checked").all() and len(df) == len(studio.catalog.providers)
     runware = df[df.provider == "runware"].iloc[0]
     assert runware.detail == "no API key: set RUNWARE_API_KEY to check it"
-    assert "its protocol 'vertex' has no client" in df[df.provider == "vertex"].iloc[0].detail
+    assert df[df.provider == "vertex"].iloc[0].detail == "no API key: set GOOGLE_CLOUD_API_KEY to check it"
     assert emulator.counters.total("requests") == 0
 
 

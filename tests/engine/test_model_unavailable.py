@@ -13,7 +13,7 @@ from sorakit import JobFailed, ModelUnavailable
 @pytest.mark.parametrize("model,provider,kw,says", [
     # Google: 404 "... is no longer available"; the catalog knows the date and the replacement
     ("veo-3.1", "gemini", {}, ["veo-3.1 (veo-3.1-generate-preview) is no longer available at gemini",
-                               "shut down 2026-10-22", "suggested replacement: gemini-omni-flash (at runware)"]),
+                               "shut down 2026-10-22", "suggested replacement: gemini-omni-flash (at runware, gemini)"]),
     # OpenAI: 404 model_not_found
     ("sora-2", "openai", {"seconds": 4}, ["sora-2 (sora-2) is no longer available at openai",
                                           "shut down 2026-09-24"]),
