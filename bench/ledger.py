@@ -1,40 +1,38 @@
-"""Benchmark of the SQLite job ledger at scale.
+"""Benchmark of the SQLite job ledger at 10,000, 100,000 and 1,000,000 jobs, in one run.
 
-    python bench/ledger.py [--rows 1000000] [--batch 20000] [--keep DIR] [--reuse]
-                           [--no-drop-caches] [--row-by-row] [--numpy]
+    python bench/ledger.py [--sizes 10000,100000,1000000] [--repeats 3] [--batch 20000]
+                           [--drop-caches] [--keep DIR]
 
-Creates a temporary SQLite ledger, fills it with realistic rows (prompts of 80-200 characters,
-10 models on 5 providers, 60 days, mostly completed jobs with costs, hashes, paths and URLs) and
-prints a table of measured figures against their targets, each with the 1-minute load average at
-the time (other work on the machine slows every figure):
+For each size it creates a temporary SQLite ledger, fills it with realistic rows (prompts of
+80-200 characters, 10 models on 5 providers, 60 days, mostly completed jobs with costs, hashes,
+paths and URLs) and measures, side by side:
 
-* bulk insert rate: ``Ledger.insert_many`` in batches (one transaction each), rows per second;
-* ``Ledger.df`` cold: a new process opens the ledger with no ``-df.arrow`` snapshot on disk and
-  (as root, unless ``--no-drop-caches``) the OS page cache dropped, then reads ``Ledger.df``
-  (which then writes the snapshot in a background thread; the process waits for it before it
-  exits). Also the same with the file in the OS cache, and with ``df_cache=False`` (no snapshot
-  written at all). Median of 3. The table says where the pages came from (the mapped file or a
-  copy) and which record decoder ran (compiled, or numpy);
-* ``Ledger.df`` warm: with the snapshot on disk, in a new process (a restarted kernel) and again
-  in the same process (a re-run cell). Median of 3;
-* ``--row-by-row``: the cold read without the page decoder and without the snapshot (the SQL
-  fallback, what every read cost before), for comparison;
-* ``--numpy``: the cold read with the numpy record decoder instead of the compiled one (what an
-  install without a C compiler gets), for comparison;
-* ``Ledger.cost_by(["model", "day"])``: median of 3 (SQL GROUP BY);
-* file size on disk (database + WAL, and the snapshot) and the peak RSS of the processes that
-  loaded the frame.
+* ``insert_many`` rate: batches of ``--batch`` rows, one transaction each (row generation is not
+  timed), rows per second;
+* ``Ledger.df`` cold: a new Python process (a freshly started kernel) opens the ledger with no
+  ``-df.arrow`` snapshot on disk and reads ``Ledger.df`` through ``sqlite3``; the database file is
+  in the OS page cache unless ``--drop-caches`` (root only; it slows everything else on the
+  machine too);
+* ``pd.read_sql("SELECT * FROM jobs", sqlite3.connect(path))`` in a new process: the plain pandas
+  read of the same table, for comparison (object columns, epoch floats, no categoricals);
+* ``Ledger.df`` warm: in a new process with the snapshot on disk (a restarted kernel), and a
+  second ``.df`` in the same process (a re-run cell);
+* ``Ledger.cost_by(["model", "day"])`` (SQL GROUP BY);
+* peak RSS of the cold and the ``read_sql`` processes, and the file sizes.
 
-Row generation is not timed. Exit status is 0 even when a target is missed: this is a report.
+Each time is the median of ``--repeats`` runs, shown with the 1-minute load average at the time
+(other work on the machine slows every figure). Exit status is 0 even when a target is missed:
+this is a report. Targets: 100,000 jobs cold <= 1.5 s, warm <= 0.3 s; 1,000,000 cold <= 15 s;
+insert >= 20,000 rows/s.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
 
 from sorakit.ledger import Ledger  # noqa: E402
 
@@ -147,29 +147,31 @@ def make_rows(n: int, start: int, total: int, rng: random.Random) -> list[dict]:
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
-import json, resource, sys, time
+import json, resource, sqlite3, sys, time
 sys.path.insert(0, sys.argv[3])
-from sorakit.ledger import Ledger, _pages
+import pandas as pd
+from sorakit.ledger import Ledger
 path, mode = sys.argv[1], sys.argv[2]
-if mode == "row-by-row":
-    _pages.available = lambda: False
-if mode == "numpy":
-    _pages._native = None
-with Ledger(path, df_cache=(mode not in ("row-by-row", "read-only", "numpy"))) as led:
+again = []
+if mode == "read_sql":
+    con = sqlite3.connect(path)
     t = time.perf_counter()
-    df = led.df
+    df = pd.read_sql("SELECT * FROM jobs", con)
     first = time.perf_counter() - t
-    again = []
-    if mode == "again":
-        for _ in range(3):
-            df = None
-            t = time.perf_counter()
-            df = led.df
-            again.append(time.perf_counter() - t)
-    source = led._last_full_read or "snapshot"
-    if source != "snapshot" and source != "rows":
-        source += ", " + ("compiled" if _pages.native() else "numpy") + " decoder"
-print(json.dumps({"seconds": first, "again": again, "rows": len(df), "source": source,
+    con.close()
+else:
+    with Ledger(path) as led:
+        t = time.perf_counter()
+        df = led.df
+        first = time.perf_counter() - t
+        if mode == "again":
+            led._snapshots.wait()
+            for _ in range(int(sys.argv[4])):
+                df = None
+                t = time.perf_counter()
+                df = led.df
+                again.append(time.perf_counter() - t)
+print(json.dumps({"seconds": first, "again": again, "rows": len(df),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -189,152 +191,157 @@ def load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
-def load_in_child(path: Path, mode: str) -> dict:
-    """``Ledger.df`` timed in a new Python process (as a freshly started kernel sees it)."""
+def in_child(path: Path, mode: str, repeats: int = 0) -> dict:
+    """One timed read in a new Python process (as a freshly started kernel sees it)."""
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), mode, str(ROOT)], check=True, capture_output=True, text=True
+        [sys.executable, "-c", CHILD, str(path), mode, str(ROOT), str(repeats)],
+        check=True, capture_output=True, text=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["load"] = load()
     return result
 
 
-def _median_time(fn, repeats: int = 3) -> tuple[float, object, float]:
-    times, loads = [], []
-    result = None
-    for _ in range(repeats):
-        result = None
-        gc.collect()
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-        loads.append(load())
-    return statistics.median(times), result, statistics.median(loads)
+class Figure:
+    """A median of timed runs and the median load average while they ran."""
+
+    def __init__(self, seconds: list[float], loads: list[float]):
+        self.seconds = statistics.median(seconds)
+        self.low, self.high = min(seconds), max(seconds)
+        self.load = statistics.median(loads)
+
+    def cell(self) -> str:
+        return f"{self.seconds:.3f} s ({self.low:.2f}-{self.high:.2f}) @{self.load:.1f}"
 
 
-def _cold(path: Path, snapshot: Path, drop: bool, mode: str = "default", repeats: int = 3) -> tuple[list[dict], bool]:
-    runs, dropped = [], drop
-    for _ in range(repeats):
+def measure(path: Path, rows: int, args: argparse.Namespace) -> dict[str, object]:
+    rng = random.Random(7)
+    insert_time, done = 0.0, 0
+    with Ledger(path) as led:
+        snapshot = led.df_cache_path
+        while done < rows:
+            n = min(args.batch, rows - done)
+            batch = make_rows(n, done, rows, rng)
+            t = time.perf_counter()
+            led.insert_many(batch)
+            insert_time += time.perf_counter() - t
+            done += n
+        assert len(led) == rows
+    out: dict[str, object] = {"insert": (rows / insert_time, load())}
+
+    cold = []
+    for _ in range(args.repeats):
         snapshot.unlink(missing_ok=True)
-        if drop:
-            dropped = drop_page_cache() and dropped
-        runs.append(load_in_child(path, mode))
-    return runs, dropped
+        if args.drop_caches and not drop_page_cache():
+            raise SystemExit("--drop-caches needs root (writes /proc/sys/vm/drop_caches)")
+        cold.append(in_child(path, "cold"))  # also leaves a snapshot behind (for >= MIN_ROWS)
+    assert all(r["rows"] == rows for r in cold)
+    out["cold"] = Figure([r["seconds"] for r in cold], [r["load"] for r in cold])
+    out["cold_rss"] = max(r["rss_mb"] for r in cold)
+
+    plain = []
+    for _ in range(args.repeats):
+        if args.drop_caches:
+            drop_page_cache()
+        plain.append(in_child(path, "read_sql"))
+    assert all(r["rows"] == rows for r in plain)
+    out["read_sql"] = Figure([r["seconds"] for r in plain], [r["load"] for r in plain])
+    out["read_sql_rss"] = max(r["rss_mb"] for r in plain)
+
+    warm = [in_child(path, "warm") for _ in range(args.repeats)]
+    out["warm"] = Figure([r["seconds"] for r in warm], [r["load"] for r in warm])
+    again = in_child(path, "again", args.repeats)
+    out["again"] = Figure(again["again"], [again["load"]])
+
+    with Ledger(path) as led:
+        times, loads = [], []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            groups = led.cost_by(["model", "day"])
+            times.append(time.perf_counter() - t)
+            loads.append(load())
+    out["cost_by"] = Figure(times, loads)
+    out["groups"] = len(groups)
+    db_mb = sum(os.path.getsize(str(path) + s) for s in ("", "-wal") if os.path.exists(str(path) + s)) / 1e6
+    snap_mb = snapshot.stat().st_size / 1e6 if snapshot.exists() else 0.0
+    out["size"] = f"{db_mb:,.0f} MB + {snap_mb:,.0f} MB snapshot"
+    return out
+
+
+TARGETS = {  # (measure, rows) -> target
+    ("cold", 100_000): 1.5,
+    ("warm", 100_000): 0.3,
+    ("again", 100_000): 0.3,
+    ("cold", 1_000_000): 15.0,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated job counts")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per timed figure (the median is shown)")
     ap.add_argument("--batch", type=int, default=20_000, help="rows per insert_many call (one transaction)")
-    ap.add_argument("--keep", type=Path, default=None, help="put the ledger in this directory and keep it")
-    ap.add_argument("--reuse", action="store_true", help="with --keep: measure the ledger already there")
-    ap.add_argument("--no-drop-caches", action="store_true", help="never drop the OS page cache")
-    ap.add_argument("--row-by-row", action="store_true", help="also time the SQL row-by-row read")
-    ap.add_argument("--numpy", action="store_true", help="also time the numpy record decoder")
+    ap.add_argument("--drop-caches", action="store_true", help="drop the OS page cache before each cold read")
+    ap.add_argument("--keep", type=Path, default=None, help="put the ledgers in this directory and keep them")
     args = ap.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
     tmp = None
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        path = args.keep / "bench-ledger.db"
-        if not args.reuse:
-            for suffix in ("", "-wal", "-shm", "-df.arrow", "-df.parquet"):
-                Path(str(path) + suffix).unlink(missing_ok=True)
+        folder = args.keep
     else:
         tmp = tempfile.TemporaryDirectory(prefix="sorakit-bench-")
-        path = Path(tmp.name) / "bench-ledger.db"
+        folder = Path(tmp.name)
     print(f"load average at the start: {load():.2f}", flush=True)
+    results = {}
+    for rows in sizes:
+        path = folder / f"bench-{rows}.db"
+        for suffix in ("", "-wal", "-shm", "-df.arrow"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        print(f"{rows:,} jobs: inserting and timing ...", flush=True)
+        results[rows] = measure(path, rows, args)
 
-    rate = cpu_rate = insert_load = None
-    if not (args.reuse and path.exists()):
-        rng = random.Random(7)
-        insert_time = insert_cpu = 0.0
-        done = 0
-        print(f"inserting {args.rows:,} rows in batches of {args.batch:,} into {path} ...", flush=True)
-        with Ledger(path) as led:
-            while done < args.rows:
-                n = min(args.batch, args.rows - done)
-                rows = make_rows(n, done, args.rows, rng)
-                t, c = time.perf_counter(), time.process_time()
-                led.insert_many(rows)
-                insert_time += time.perf_counter() - t
-                insert_cpu += time.process_time() - c
-                done += n
-            assert len(led) == args.rows
-        rate, cpu_rate, insert_load = args.rows / insert_time, args.rows / insert_cpu, load()
-    with Ledger(path) as led:
-        total = len(led)
-        snapshot = led.df_cache_path
+    def verdict(key: str, rows: int, seconds: float) -> str:
+        target = TARGETS.get((key, rows))
+        if target is None:
+            return ""
+        return f" {'PASS' if seconds <= target else 'FAIL'} <={target:g}"
 
-    print("timing Ledger.df (each load in a new process) ...", flush=True)
-    cold, dropped = _cold(path, snapshot, not args.no_drop_caches)
-    cold_os, _ = _cold(path, snapshot, False)
-    cold_read, _ = _cold(path, snapshot, False, "read-only")
-    assert all(r["rows"] == total for r in cold + cold_os + cold_read)
-    load_in_child(path, "default")  # writes the snapshot again (the read-only runs removed it)
-    warm = [load_in_child(path, "default") for _ in range(3)]
-    again = load_in_child(path, "again")
-    baseline = _cold(path, snapshot, False, "row-by-row")[0] if args.row_by_row else None
-    numpy_runs = _cold(path, snapshot, False, "numpy")[0] if args.numpy else None
-
-    with Ledger(path) as led:
-        led.df  # make sure the snapshot exists for the size figure
-        agg, frame, agg_load = _median_time(lambda: led.cost_by(["model", "day"]))
-    size_mb = sum(os.path.getsize(str(path) + s) for s in ("", "-wal") if os.path.exists(str(path) + s)) / 1e6
-    snap_mb = snapshot.stat().st_size / 1e6 if snapshot.exists() else 0.0
-
-    def med(runs: list[dict], key: str = "seconds") -> float:
-        return statistics.median(r[key] for r in runs)
-
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
-
-    cold_label = "Ledger.df cold (page cache dropped)" if dropped else "Ledger.df cold (page cache NOT dropped)"
-    again_s = again["again"]
-
-    def src(runs: list[dict]) -> str:
-        return " / ".join(sorted({r["source"] for r in runs}))
-
-    def secs(runs: list[dict]) -> list[float]:
-        return [r["seconds"] for r in runs]
-
-    timed = [  # (measure, seconds of each run, load average, target in seconds or None)
-        (f"{cold_label} [{src(cold)}]", secs(cold), med(cold, "load"), 3),
-        (f"Ledger.df cold (file in OS cache) [{src(cold_os)}]", secs(cold_os), med(cold_os, "load"), 3),
-        (f"Ledger.df cold, no snapshot kept [{src(cold_read)}]", secs(cold_read), med(cold_read, "load"), 3),
-        ("Ledger.df warm (new process) [snapshot]", secs(warm), med(warm, "load"), 3),
-        ("Ledger.df warm (same process) [snapshot]", again_s, again["load"], 3),
+    lines = [("measure", *[f"{n:,} jobs" for n in sizes])]
+    timed = [
+        ("cold", "Ledger.df cold (new process, no snapshot)"),
+        ("read_sql", "pd.read_sql SELECT * (new process)"),
+        ("warm", "Ledger.df warm (new process, snapshot)"),
+        ("again", "Ledger.df warm (same process, again)"),
+        ("cost_by", "cost_by(['model', 'day'])"),
     ]
-    if numpy_runs:
-        timed.append((f"Ledger.df cold, no snapshot kept [{src(numpy_runs)}]", secs(numpy_runs), med(numpy_runs, "load"), 3))
-    if baseline:
-        timed.append(("Ledger.df row by row (SQL, no snapshot)", secs(baseline), med(baseline, "load"), None))
-    lines = []
-    if rate is not None:
-        lines.append(
-            ("bulk insert rate", f"{rate:,.0f} rows/s ({cpu_rate:,.0f} per CPU-second)", ">= 20,000 rows/s",
-             verdict(rate >= 20_000), f"{insert_load:.2f}")
-        )
-    for name, runs, at, target in timed:
-        seconds = statistics.median(runs)
-        ok = "-" if target is None else verdict(seconds <= target)
-        value = f"{seconds:.2f} s ({min(runs):.2f}-{max(runs):.2f})"
-        lines.append((name, value, "-" if target is None else f"<= {target} s", ok, f"{at:.2f}"))
-    cold_rss = max(r["rss_mb"] for r in cold + cold_os + cold_read)
-    lines += [
-        ("cost_by(model, day)", f"{agg:.3f} s ({len(frame)} groups)", "<= 1 s", verdict(agg <= 1), f"{agg_load:.2f}"),
-        ("file size on disk", f"{size_mb:,.0f} MB (+ {snap_mb:,.0f} MB snapshot)", "-", "-", "-"),
-        ("peak RSS, cold load process", f"{cold_rss:,.0f} MB", "-", "-", "-"),
-        ("peak RSS, warm load process", f"{max(r['rss_mb'] for r in warm):,.0f} MB", "-", "-", "-"),
-    ]
+    for key, label in timed:
+        cells = []
+        for n in sizes:
+            fig = results[n][key]
+            cells.append(fig.cell() + verdict(key, n, fig.seconds))
+        lines.append((label, *cells))
+    lines.append((
+        "insert_many rate @load",
+        *[f"{results[n]['insert'][0]:,.0f} rows/s @{results[n]['insert'][1]:.1f}"
+          + (" PASS" if results[n]["insert"][0] >= 20_000 else " FAIL") + " >=20000" for n in sizes],
+    ))
+    lines.append(("peak RSS: Ledger.df cold / read_sql",
+                  *[f"{results[n]['cold_rss']:,.0f} / {results[n]['read_sql_rss']:,.0f} MB" for n in sizes]))
+    lines.append(("cost_by groups", *[str(results[n]["groups"]) for n in sizes]))
+    lines.append(("files on disk", *[str(results[n]["size"]) for n in sizes]))
+    cache = "page cache dropped before each cold read" if args.drop_caches else "files in the OS page cache"
     print(
-        f"\nsorakit ledger benchmark: {total:,} rows, SQLite, python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs; times are medians of 3 (fastest-slowest); 'load' is the 1-minute load average then"
+        f"\nsorakit ledger benchmark: SQLite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, "
+        f"pandas {pd.__version__}, {os.cpu_count()} CPUs, {cache}.\nTimes: median of {args.repeats} "
+        "(fastest-slowest) @ the 1-minute load average then."
     )
-    header = ("measure", "value", "target", "result", "load")
-    widths = [max(len(r[i]) for r in lines + [header]) for i in range(5)]
-    for row in [header, tuple("-" * w for w in widths), *lines]:
+    widths = [max(len(r[i]) for r in lines) for i in range(len(lines[0]))]
+    for i, row in enumerate(lines):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
     if tmp is not None:
         tmp.cleanup()
     return 0

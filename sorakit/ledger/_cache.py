@@ -1,25 +1,24 @@
-"""A columnar snapshot of a large SQLite ledger, so ``Ledger.df`` need not decode every row each time.
+"""A columnar snapshot of a large SQLite ledger, so ``Ledger.df`` need not convert every row each time.
 
-A full read of a million jobs takes ~20 s row by row through ``sqlite3`` and about 2 s on two
-cores when decoded straight from the database pages (``_pages``); the same frame loads in about
-0.15 s from an uncompressed Arrow IPC file, memory-mapped, and writing that file takes about
-0.6 s. Measured on the same frame in new processes: Parquet with LZ4 took 1-2 s to write and 1-2
-s to read (364 MB against 840 MB); LZ4-compressed Arrow IPC 1.0 s and 0.65 s (418 MB).
-So for SQLite ledgers of at least ``MIN_ROWS`` rows, ``Ledger.df`` keeps ``<ledger file>-df.arrow``
-beside the database and, on the next call, reads it plus only the rows whose ``_rev`` (the write
-transaction counter, see ``_schema``) is newer. (Earlier sorakit versions wrote ``-df.parquet``; that
-file is removed when the new one is written.)
+Reading every row through ``sqlite3`` and turning it into typed columns costs about a second per
+100,000 jobs (see ``bench/ledger.py``); the same frame loads from an uncompressed Arrow IPC file in
+a few hundredths of that. So for SQLite ledgers of at least ``MIN_ROWS`` rows, ``Ledger.df`` keeps
+``<ledger file>-df.arrow`` beside the database and, on the next call, reads it plus only the rows
+whose ``_rev`` stamp (see ``_schema``) is newer than the snapshot's. The file is read into memory,
+not mapped: a snapshot truncated or replaced underneath (a backup restore, a sync tool) is then an
+unreadable snapshot, rebuilt from the database, never a crashed kernel. (Earlier sorakit versions
+wrote ``-df.parquet``; that file is removed when the new one is written.)
 
 The snapshot is written by a background thread (:class:`Writer`), so the first ``Ledger.df`` of a
-big ledger returns as soon as the frame is decoded; the thread works on its own copy of the
-frame's number columns (text columns are immutable Arrow arrays, shared), so changing the returned
-frame right away cannot leak into the file. ``Ledger.close()`` and interpreter exit wait for it.
+big ledger returns as soon as the frame is read; the thread works on its own copy of the frame's
+number columns (text columns are immutable Arrow arrays, shared), so changing the returned frame
+right away cannot leak into the file. ``Ledger.close()`` and interpreter exit wait for it.
 
 The snapshot is only a cache: the database stays the truth. A snapshot is ignored when it belongs
-to another ledger (``ledger_id``), another schema version, or when its row count does not add up
-(rows deleted behind sorakit's back); it is rebuilt from the database then. Deleting it is always
-safe. Rows changed with raw SQL that does not bump ``_rev`` are the one thing it cannot see:
-delete the file (or open the ledger with ``df_cache=False``) after such edits.
+to another ledger (``ledger_id``), another schema or snapshot format, or when its row count does
+not add up (rows deleted behind sorakit's back); it is rebuilt from the database then. Deleting it
+is always safe. Rows changed with raw SQL that does not set ``_rev`` are the one thing it cannot
+see: delete the file (or open the ledger with ``df_cache=False``) after such edits.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from ._schema import LEDGER_COLUMNS, LEDGER_DTYPES, SCHEMA_VERSION
 MIN_ROWS = 50_000
 """Below this many rows a full read is fast enough and no snapshot file is written."""
 
-FORMAT = 2
+FORMAT = 3  # 3: ``rev`` is the largest ``_rev`` stamp (2 counted write transactions in ``meta``)
 _META_KEY = b"sorakit.ledger"
 
 
@@ -62,7 +61,7 @@ def _legacy_path(db_snapshot: Path) -> Path:
 @dataclass
 class Snapshot:
     frame: pd.DataFrame
-    rev: int
+    rev: int  # the largest ``_rev`` stamp in the ledger when the frame was read
     ledger_id: str
 
 
@@ -72,7 +71,7 @@ def read(path: Path) -> Snapshot | None:
     import pyarrow.ipc as ipc
 
     try:
-        with pa.memory_map(str(path)) as source:
+        with pa.OSFile(str(path), "rb") as source:  # read, not mapped (see the module docstring)
             reader = ipc.open_file(source)
             schema = reader.schema
             info = json.loads((schema.metadata or {}).get(_META_KEY, b"{}"))

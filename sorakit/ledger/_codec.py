@@ -416,34 +416,6 @@ class Codec:
         df = pd.DataFrame(data, copy=False)
         return df
 
-    def frame_from_decoded(self, columns: Mapping[str, tuple[Any, np.ndarray]]) -> pd.DataFrame:
-        """The frame :meth:`frame` would build, from columns decoded straight from SQLite pages
-        (``_pages.TableImage.columns``: int64 / float64 arrays or Arrow ``large_string`` arrays,
-        each with a validity mask). Raises ``ValueError`` where :meth:`frame` would not give
-        this result (e.g. a 2 in a boolean column): the caller then reads the rows with SQL. The
-        number arrays become the frame's own (changed in place, not copied)."""
-        if not _ARROW_STRINGS:
-            raise ValueError("pandas strings are not stored by pyarrow")
-        data = {}
-        for name, (values, valid) in columns.items():
-            col = COLS.get(name)
-            if col is None:
-                continue
-            kind = col.kind
-            if kind in ("id", "str", "tags", "json"):
-                data[name] = pd.arrays.ArrowStringArray(values)
-            elif kind == "cat":
-                data[name] = _categorical_from_arrow(values, LEDGER_DTYPES[name])
-            elif kind in ("int", "int8", "bool"):
-                data[name] = _masked(kind, values, valid, name)
-            elif kind == "float":
-                data[name] = values
-            elif kind == "datetime":
-                data[name] = epoch_to_datetime(values, inplace=True)  # the decoder's array, ours
-            else:  # pragma: no cover
-                raise AssertionError(kind)
-        return pd.DataFrame(data, copy=False)
-
     def _column(self, col: _Col, seq: Sequence[Any]):
         kind = col.kind
         if kind in ("id", "str", "tags", "json"):
@@ -485,17 +457,24 @@ def _strings(seq: Sequence[Any]):
     return pd.array(seq if isinstance(seq, list) else list(seq), dtype="string")
 
 
-def epoch_to_datetime(seconds: np.ndarray, *, inplace: bool = False):
+def epoch_to_datetime(seconds: np.ndarray):
     """float epoch seconds (NaN = missing) to a ``datetime64[us, UTC]`` array, exact to the µs.
-    ``inplace=True`` reuses ``seconds`` as scratch space (it is overwritten): one new array
-    instead of five, which matters for a million-row frame."""
+    ``seconds`` is used as scratch space (overwritten): one new array instead of five."""
     missing = np.isnan(seconds)
-    scaled = np.multiply(seconds, 1e6, out=seconds if inplace else None)
+    scaled = np.multiply(seconds, 1e6, out=seconds)
     np.round(scaled, out=scaled)
     scaled[missing] = 0.0
     us = scaled.astype("int64")
     us[missing] = np.iinfo(np.int64).min  # NaT
     return pd.array(us.view("M8[us]"), dtype=DATETIME_DTYPE)  # naive values read as UTC
+
+
+def category_order(dtype: Any, seen: Iterable[str]) -> list[str]:
+    """The categories of a ledger column holding the values ``seen``: a fixed order (status,
+    action, billed_cost_source) first, then any other value (from a newer sorakit) sorted."""
+    seen = set(seen)
+    fixed = [str(c) for c in dtype.categories] if isinstance(dtype, pd.CategoricalDtype) else []
+    return fixed + sorted(seen.difference(fixed))
 
 
 def _categorical(seq: Sequence[Any], dtype: Any) -> pd.Categorical:
@@ -504,53 +483,8 @@ def _categorical(seq: Sequence[Any], dtype: Any) -> pd.Categorical:
         values = values.reshape(-1)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     uniques = [str(u) for u in uniques]
-    if isinstance(dtype, pd.CategoricalDtype):
-        fixed = [str(c) for c in dtype.categories]
-        categories = fixed + sorted(u for u in uniques if u not in fixed)  # values from newer versions
-    else:
-        categories = sorted(uniques)
+    categories = category_order(dtype, uniques)
     position = {c: i for i, c in enumerate(categories)}
     lookup = np.array([position[u] for u in uniques] + [-1], dtype="int64")
     new_codes = lookup[codes]  # the NA sentinel -1 picks the trailing -1
-    return pd.Categorical.from_codes(new_codes, categories=pd.Index(categories))
-
-
-def _masked(kind: str, values: np.ndarray, valid: np.ndarray, name: str):
-    """``Int64`` / ``Int8`` / ``boolean`` arrays as ``pd.array(seq, dtype=...)`` builds them
-    (masked slots hold 1, 1 and False like pandas' own), refusing what it would refuse."""
-    mask = ~valid
-    if kind == "int":  # the decoder's array, ours to change
-        values[mask] = 1
-        return pd.arrays.IntegerArray(values, mask)
-    if kind == "int8":
-        if ((values < -128) | (values > 127))[valid].any():
-            raise ValueError(f"{name}: a value outside Int8")
-        data = values.astype(np.int8)
-        data[mask] = 1
-        return pd.arrays.IntegerArray(data, mask)
-    if ((values != 0) & (values != 1))[valid].any():
-        raise ValueError(f"{name}: a value that is not 0 or 1")
-    data = values == 1
-    data[mask] = False
-    return pd.arrays.BooleanArray(data, mask)
-
-
-def _categorical_from_arrow(values: Any, dtype: Any) -> pd.Categorical:
-    """What :func:`_categorical` gives, from an Arrow string array (dictionary-encoded in C++)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(values, pa.ChunkedArray):  # one dictionary for the whole column
-        values = values.combine_chunks()
-    encoded = values.dictionary_encode()
-    uniques = [str(u) for u in encoded.dictionary.to_pylist()]
-    if isinstance(dtype, pd.CategoricalDtype):
-        fixed = [str(c) for c in dtype.categories]
-        categories = fixed + sorted(u for u in uniques if u not in fixed)
-    else:
-        categories = sorted(uniques)
-    position = {c: i for i, c in enumerate(categories)}
-    lookup = np.array([position[u] for u in uniques] + [-1], dtype="int64")
-    indices = pc.fill_null(encoded.indices, pa.scalar(len(uniques), encoded.indices.type))
-    new_codes = lookup[np.asarray(indices.to_numpy(zero_copy_only=False), dtype="int64")]
     return pd.Categorical.from_codes(new_codes, categories=pd.Index(categories))

@@ -9,11 +9,10 @@ SQLAlchemy URL works too; PostgreSQL (``postgresql+psycopg://``) is the one test
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
-import sqlite3
 import threading
+import time
 import uuid
 import warnings
 from contextlib import contextmanager
@@ -28,8 +27,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from .._exceptions import ValidationError
-from . import _cache, _filemap, _pages
-from ._codec import Codec, new_job_id, split_tags
+from . import _cache
+from ._codec import Codec, category_order, new_job_id, split_tags
 from ._errors import JobNotFound, LedgerError
 from ._schema import (
     ACTIONS,
@@ -52,13 +51,9 @@ ENV_VAR = "SORAKIT_LEDGER"
 _BUSY_TIMEOUT_MS = 60_000
 _PG_LOCK_KEY = 0x736F72616B6974  # "sorakit": serialises schema set-up between processes
 _SECRET_QUERY_KEYS = ("password", "passwd", "secret", "token", "sslpassword", "key")
-_PAGES_MIN_BYTES = 16 << 20
-"""Full reads of SQLite files at least this big decode a copy of their pages (``_pages``). Below it
-(some 18,000 typical rows) reading row by row takes a quarter of a second or less anyway."""
-_PAGE_KINDS = {
-    "id": "text", "str": "text", "cat": "text", "tags": "text", "json": "text",
-    "int": "int", "int8": "int", "bool": "int", "float": "real", "datetime": "real",
-}
+_CHUNK_ROWS = 50_000
+"""Rows fetched and turned into columns at a time by a frame read: a million-row read then never
+holds more than this many rows as Python tuples (they take some 3x the memory of the frame)."""
 _FILTERS = ("model", "provider", "status", "tag", "since", "until", "emulated", "batch_id", "action")
 
 
@@ -121,7 +116,6 @@ class Ledger:
         self._owns_engine = True
         self._path: Path | None = None
         self._df_cache_enabled = df_cache
-        self._last_full_read: str | None = None  # where the last full read came from (tests, bench)
         self._snapshots = _cache.Writer()
         if isinstance(location, Engine):
             engine = location
@@ -213,7 +207,7 @@ class Ledger:
         with self._conn() as conn:
             if self._schema_ok(conn):
                 return
-        with self._write(bump=False) as conn:
+        with self._write() as conn:
             if self._t.dialect == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
             self._migrate(conn)
@@ -229,7 +223,7 @@ class Ledger:
         if any(i.name not in indexes for i in self._t.jobs.indexes):
             return False
         meta = self._meta(conn)
-        if "rev" not in meta or "ledger_id" not in meta:
+        if "ledger_id" not in meta:
             return False
         version = _int_or(meta.get("schema_version"), 0)
         self._warn_if_newer(version)
@@ -268,7 +262,6 @@ class Ledger:
         self._warn_if_newer(version)
         wanted = {
             "schema_version": str(max(version, SCHEMA_VERSION)),
-            "rev": current.get("rev", "0"),
             "ledger_id": current.get("ledger_id") or uuid.uuid4().hex,
             "created_at": current.get("created_at") or datetime.now(timezone.utc).isoformat(),
         }
@@ -317,22 +310,35 @@ class Ledger:
             yield
 
     @contextmanager
-    def _write(self, bump: bool = True) -> Iterator[sa.Connection]:
-        """One committed write transaction; the ``rev`` counter is bumped first (see _schema)."""
+    def _write(self) -> Iterator[sa.Connection]:
+        """One committed write transaction. Nothing shared is touched besides the rows written:
+        no counter row, so writers on a server database never queue behind each other."""
         with self._maybe_lock():
             with self.engine.connect() as conn:
                 conn.execution_options(sorakit_write=True)
-                with conn.begin():
-                    if bump:
-                        meta = self._t.meta
-                        stmt = (
-                            meta.update()
-                            .where(meta.c.key == "rev")
-                            .values(value=sa.cast(sa.cast(meta.c.value, sa.BigInteger) + 1, sa.Text))
-                            .returning(meta.c.value)
-                        )
-                        conn.info["rev"] = int(conn.execute(stmt).scalar_one())
-                    yield conn
+                conn.info.pop(REV, None)  # the stamp belongs to one transaction (see _stamp)
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    conn.info.pop(REV, None)
+
+    def _stamp(self, conn: sa.Connection) -> dict[str, int]:
+        """``{"_rev": n}`` for the rows this SQLite write transaction touches, ``{}`` elsewhere.
+
+        ``n`` is the time in microseconds, or one more than the largest stamp in the table if that
+        is not smaller (a clock set back): read from the ``_rev`` index inside the transaction,
+        which ``BEGIN IMMEDIATE`` makes the only writer of the file, so stamps only grow in
+        commit order and the ``Ledger.df`` snapshot can ask for the rows stamped after its own.
+        Nothing is stamped on other databases: nothing there needs it (see ``_schema``).
+        """
+        if REV not in self._t.jobs.c:
+            return {}
+        cached = conn.info.get(REV)
+        if cached is None:
+            top = conn.exec_driver_sql(f"SELECT max({REV}) FROM jobs").scalar()
+            cached = conn.info[REV] = max(time.time_ns() // 1000, (top or 0) + 1)
+        return {REV: cached}
 
     def _fetch(self, conn: sa.Connection, stmt: sa.Executable) -> tuple[list[str], list[tuple]]:
         result = conn.execute(stmt)
@@ -375,21 +381,24 @@ class Ledger:
         """
         cached = getattr(self, "_insert_compiled", None)
         if cached is None:
-            keys = [*LEDGER_COLUMNS, REV]
+            keys = self._insert_keys()
             compiled = self._t.jobs.insert().compile(dialect=conn.dialect, column_keys=keys)
             order = list(compiled.positiontup) if compiled.positional else None
             cached = self._insert_compiled = (str(compiled), order)
         return cached
 
+    def _insert_keys(self) -> list[str]:
+        return [c.name for c in self._t.jobs.columns]
+
     def _insert_rows(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        rev = conn.info["rev"]
+        stamp = self._stamp(conn)
         for row in rows:
-            row[REV] = rev
+            row.update(stamp)
         sql, order = self._insert_sql(conn)
         if order is not None:
             params: list[Any] = [tuple([r.get(k) for k in order]) for r in rows]
         else:
-            keys = [*LEDGER_COLUMNS, REV]
+            keys = self._insert_keys()
             params = [{k: r.get(k) for k in keys} for r in rows]
         try:
             if len(params) == 1:
@@ -439,7 +448,7 @@ class Ledger:
             enc["updated_at"] = self._codec.now()
         jobs = self._t.jobs
         with self._write() as conn:
-            enc[REV] = conn.info["rev"]
+            enc.update(self._stamp(conn))
             result = conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(**enc))
             if result.rowcount == 0:
                 raise JobNotFound(job_id, self._location)
@@ -472,7 +481,7 @@ class Ledger:
                 new = current + [t for t in tags if t not in current]
             else:
                 new = [t for t in current if t not in tags]
-            values = {"tags": ",".join(new) or None, "updated_at": self._codec.now(), REV: conn.info["rev"]}
+            values = {"tags": ",".join(new) or None, "updated_at": self._codec.now(), **self._stamp(conn)}
             conn.execute(jobs.update().where(jobs.c.job_id == job_id).values(**values))
         return new
 
@@ -520,9 +529,7 @@ class Ledger:
 
         A fresh frame each time: changing it does not change the ledger. For SQLite ledgers of
         50,000 rows or more a columnar snapshot (``<file>-df.arrow``, see :attr:`df_cache_path`)
-        makes repeated loads fast: only rows changed since it was written are read from SQL.
-        Without a snapshot, a big SQLite ledger is decoded in bulk straight from its pages (see
-        ``sorakit.ledger._pages``) instead of row by row: the same frame, about 8x faster.
+        makes repeated loads fast: only rows written since it was saved are read from SQL.
         """
         path = self.df_cache_path
         if path is None:
@@ -540,19 +547,16 @@ class Ledger:
     def _cached_frame(self, path: Path) -> pd.DataFrame:
         snap = _cache.read(path)
         jobs = self._t.jobs
-        with _no_gc():
-            with self._conn() as conn:  # one read transaction: rev, count and rows agree
-                meta = self._meta(conn)
-                rev, ledger_id = _int_or(meta.get("rev"), 0), meta.get("ledger_id", "")
-                count = int(conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one())
-                if snap is not None and (snap.ledger_id != ledger_id or snap.rev > rev):
-                    snap = None
-                if snap is not None:
-                    names, raw = self._fetch(conn, self._select().where(jobs.c[REV] > snap.rev))
-                    fresh = self._codec.frame(names, raw)
-                    del raw
-                else:
-                    fresh = self._read_all(conn)
+        with self._conn() as conn, conn.begin():  # one read transaction: stamp, count and rows agree
+            ledger_id = self._meta(conn).get("ledger_id", "")
+            stamp = int(conn.exec_driver_sql(f"SELECT coalesce(max({REV}), 0) FROM jobs").scalar_one())
+            count = int(conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one())
+            if snap is not None and (snap.ledger_id != ledger_id or snap.rev > stamp):
+                snap = None
+            if snap is not None:
+                fresh = self._read(conn, self._select().where(jobs.c[REV] > snap.rev))
+            else:
+                fresh = self._read(conn, self._select())
         if snap is None:
             df = _sorted(fresh)
             changed = len(df)
@@ -570,7 +574,7 @@ class Ledger:
                     pass
                 return self._frame([])
         if count >= _cache.MIN_ROWS and (snap is None or changed >= max(10_000, count // 20)):
-            self._snapshots.start(path, df, rev, ledger_id)
+            self._snapshots.start(path, df, stamp, ledger_id)
         return df
 
     def query(
@@ -631,109 +635,24 @@ class Ledger:
         return clauses
 
     def _frame(self, where: list[sa.ColumnElement[bool]]) -> pd.DataFrame:
+        with self._conn() as conn:
+            return _sorted(self._read(conn, self._select().where(*where)))
+
+    def _read(self, conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
+        """The rows of ``stmt`` as a typed frame, fetched ``_CHUNK_ROWS`` at a time from the
+        driver's cursor, each chunk turned into columns before the next is fetched."""
         with _no_gc():
-            with self._conn() as conn:
-                if not where:
-                    df = self._read_all(conn)
-                else:
-                    names, raw = self._fetch(conn, self._select().where(*where))
-                    df = self._codec.frame(names, raw)
-                    del raw
-        return _sorted(df)
-
-    def _read_all(self, conn: sa.Connection) -> pd.DataFrame:
-        """Every row (in table order, not yet sorted) inside the caller's read transaction: from
-        the pages of an SQLite copy when the table is big (see ``_pages``), else row by row."""
-        if self._t.dialect == "sqlite" and _pages.available():
-            df = self._read_pages(conn)
-            if df is not None:
-                return df
-        names, raw = self._fetch(conn, self._select())
-        self._last_full_read = "rows"
-        return self._codec.frame(names, raw)
-
-    def _read_pages(self, conn: sa.Connection) -> pd.DataFrame | None:
-        """The whole table decoded from its pages in this read transaction, rows that spill onto
-        overflow pages read with SQL; None (read row by row) when the table is small, or anything
-        in it is not what the decoder expects. The pages come from the file itself, mapped, when
-        it holds exactly this transaction's snapshot (:meth:`_mapped_file`), else from a copy
-        (``serialize()``) unless that copy would be too big for memory."""
-        pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
-        size = pages * int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
-        if size < _PAGES_MIN_BYTES:
-            return None
-        # this SELECT (or the caller's) holds the read transaction whose snapshot is decoded
-        root = conn.exec_driver_sql(
-            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
-        ).scalar_one_or_none()
-        table_columns = [row[1] for row in conn.exec_driver_sql("PRAGMA table_info(jobs)")]
-        serialize = getattr(conn.connection.driver_connection, "serialize", None)
-        if root is None:
-            return None
-        count = int(conn.exec_driver_sql("SELECT count(*) FROM jobs").scalar_one())
-        want = {name: _PAGE_KINDS[COLS[name].kind] for name in LEDGER_COLUMNS}
-        try:
-            image = self._mapped_file(size)
-            source, advise = "mapped file", functools.partial(_filemap.advise, image)
-            if image is None:
-                if serialize is None or size > _pages_max_bytes():
-                    return None
-                image, source, advise = serialize(), "copy", None
-            table = _pages.read_table(image, int(root), table_columns, want, rows=count, advise=advise)
-            advise = None
-            del image
-            if len(table.rowids) + len(table.spilled) != count:
-                return None
-            df = self._codec.frame_from_decoded(table.columns)
-        except (_pages.Unsupported, ValueError, MemoryError, sqlite3.Error):
-            return None
-        if len(table.spilled):
-            df = self._with_spilled_rows(conn, df, table.rowids, table.spilled)
-        self._last_full_read = source
-        return df
-
-    def _mapped_file(self, size: int) -> memoryview | None:
-        """The first ``size`` bytes of the database file, mapped read-only (see ``_filemap``),
-        when they are exactly the snapshot of the read transaction the caller holds; else None.
-
-        In WAL mode the newest pages may still be in the ``-wal`` file only. A passive
-        checkpoint, from a second connection, copies them into the database file up to the
-        oldest open snapshot, never past it; if afterwards every frame of the log is in the
-        file (``log == checkpointed``), no page of the file is older than the caller's snapshot,
-        none is newer (the caller's open snapshot stops any later copy), and none will change
-        until the caller's transaction ends. A writer that committed after the caller's
-        snapshot, or an older reader elsewhere, leaves frames behind: then None (the caller
-        copies its snapshot with ``serialize()`` instead). Outside WAL mode the checkpoint
-        reports ``-1, -1`` and the caller's SHARED lock keeps every writer out of the file.
-        """
-        if self._path is None or not _filemap.available() or not self._path.is_file():
-            return None
-        try:  # mode=rw: never create a file
-            side = sqlite3.connect(f"{self._path.as_uri()}?mode=rw", uri=True, isolation_level=None, timeout=0)
+            result = conn.execute(stmt)
+            names = list(result.keys())
+            cursor = result.cursor
+            parts = []
             try:
-                _busy, log, checkpointed = side.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                while rows := cursor.fetchmany(_CHUNK_ROWS):
+                    parts.append(self._codec.frame(names, rows))
+                    del rows
             finally:
-                side.close()  # SQLite's own close: it keeps descriptors other connections' locks need
-            if log != checkpointed:
-                return None
-            return _filemap.map_file(self._path, size)
-        except (sqlite3.Error, OSError):
-            return None
-
-    def _with_spilled_rows(self, conn, df: pd.DataFrame, rowids: np.ndarray, spilled: np.ndarray) -> pd.DataFrame:
-        """``df`` plus the rows whose record spills onto overflow pages, read with SQL, in rowid order."""
-        prep = conn.dialect.identifier_preparer
-        columns = ", ".join(prep.quote(n) for n in LEDGER_COLUMNS)
-        raw: list[tuple] = []
-        ids = spilled.tolist()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            sql = f"SELECT rowid, {columns} FROM jobs WHERE rowid IN ({marks}) ORDER BY rowid"
-            raw.extend(conn.exec_driver_sql(sql, tuple(chunk)).all())
-        extra = self._codec.frame(list(LEDGER_COLUMNS), [r[1:] for r in raw])
-        order = np.argsort(np.concatenate([rowids, np.array([r[0] for r in raw], dtype=np.int64)]), kind="stable")
-        return _concat([df, extra]).take(order).reset_index(drop=True)
+                result.close()
+        return _concat(parts) if parts else self._codec.frame(names, [])
 
     def __len__(self) -> int:
         with self._conn() as conn:
@@ -935,15 +854,6 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _pages_max_bytes() -> int:
-    """The largest database ``_read_pages`` copies into memory: a quarter of the RAM (the copy
-    and the frame decoded from it are alive together for a moment)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
-        return 4 << 30
-
-
 def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
@@ -987,11 +897,7 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
         for p in parts:
             col = p[name]
             seen.update(str(c) for c in col.cat.remove_unused_categories().cat.categories)
-        if isinstance(dtype, pd.CategoricalDtype) and dtype.categories is not None:
-            fixed = [str(c) for c in dtype.categories]
-            categories = fixed + sorted(seen - set(fixed))
-        else:
-            categories = sorted(seen)
+        categories = category_order(dtype, seen)
         for p in parts:
             p[name] = p[name].cat.set_categories(categories)
     return pd.concat(parts, ignore_index=True)

@@ -9,9 +9,14 @@ The table is built per SQL dialect so each backend stores values in its fastest 
   million string parses, and ``datetime(created_at, 'unixepoch')`` still shows them readably
   in the ``sqlite3`` shell.
 
-Besides the public columns the table has ``_rev``: the number of the write transaction that last
-touched the row (from the ``meta`` counter ``rev``). It lets ``Ledger.df`` reuse a local columnar
-snapshot and read only what changed since. It never appears in ``Ledger.df`` or in row dicts.
+On SQLite the table has one more column, ``_rev``: a stamp (microseconds since the epoch, always
+larger than every stamp before it) written with every row a transaction inserts or changes. It
+lets ``Ledger.df`` reuse a local columnar snapshot and read only the rows stamped since. SQLite
+admits one writer at a time anyway, so finding the next stamp (the top of the ``_rev`` index) costs
+no concurrency. Server databases have no snapshot and need no stamp: there a write touches only
+its own rows, and concurrent writers never queue behind a shared counter. (Ledgers written by earlier
+sorakit versions also bumped a ``rev`` row in ``meta`` on every write; it is left alone and unused.)
+The column never appears in ``Ledger.df`` or in row dicts.
 """
 
 from __future__ import annotations
@@ -164,7 +169,7 @@ model, status, action and billed_cost_source (the last three with a fixed catego
 
 DATETIME_COLUMNS = tuple(c.name for c in _COLS if c.kind == "datetime")
 
-REV = "_rev"  # internal change counter column
+REV = "_rev"  # internal change stamp column (SQLite only)
 
 
 def _sql_type(col: _Col, dialect: str) -> sa.types.TypeEngine:
@@ -211,7 +216,8 @@ def build_tables(dialect: str) -> Tables:
             cols.append(sa.Column(c.name, sa.Text(), primary_key=True))
         else:
             cols.append(sa.Column(c.name, _sql_type(c, dialect), nullable=True))
-    cols.append(sa.Column(REV, sa.BigInteger(), nullable=True))
+    if dialect == "sqlite":
+        cols.append(sa.Column(REV, sa.BigInteger(), nullable=True))
     jobs = sa.Table(
         "jobs",
         md,
@@ -220,9 +226,9 @@ def build_tables(dialect: str) -> Tables:
         # pending(): only jobs that are not terminal are in this (small, partial) index, so a
         # million finished jobs cost it nothing; ACTIVE_SQL must match its WHERE word for word
         sa.Index("ix_jobs_active", "created_at", "job_id", sqlite_where=ACTIVE, postgresql_where=ACTIVE),
-        sa.Index("ix_jobs_rev", REV),  # rows changed since the Ledger.df snapshot
     )
     if dialect == "sqlite":
+        sa.Index("ix_jobs_rev", jobs.c[REV])  # rows changed since the Ledger.df snapshot
         # SQLite aggregates by sorting every row; this index hands cost_by(["model", "day"]), the
         # everyday spend report, its groups already in order (PostgreSQL hash-aggregates instead).
         sa.Index(
