@@ -16,7 +16,7 @@ help:
 	@echo "make emulator  serve the emulator on http://127.0.0.1:8000"
 	@echo "make bench     run the benchmarks in bench/"
 
-$(STAMP): pyproject.toml setup.py sorakit/ledger/_records.c
+$(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "sorakit needs Python >= 3.10 (PYTHON=$(PYTHON))")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing sorakit into $(VENV) (log: $(VENV)/install.log) ..."

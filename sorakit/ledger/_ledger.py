@@ -877,10 +877,19 @@ def _flatten_tags(tags: tuple[Any, ...]) -> list[str]:
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` oldest first, jobs created at the same time by job id: one order however it was read."""
+    if len(df) < 2:
+        return df
     created = df["created_at"]
-    if len(df) > 1 and not created.is_monotonic_increasing:
-        df = df.sort_values(["created_at", "job_id"], kind="stable", na_position="last", ignore_index=True)
-    return df
+    if created.is_monotonic_increasing:
+        times = created.array.asi8  # int64 microseconds (no NaT: that is never monotonic)
+        ties = times[1:] == times[:-1]
+        if not ties.any():
+            return df
+        ids = df["job_id"].to_numpy(dtype=object)
+        if (ids[1:][ties] >= ids[:-1][ties]).all():
+            return df
+    return df.sort_values(["created_at", "job_id"], kind="stable", na_position="last", ignore_index=True)
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timezone
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -84,3 +85,50 @@ def test_a_ledger_from_a_newer_sorakit_opens_with_a_warning(tmp_path):
     with led:
         assert len(led) == 1
         led.insert(prompt="still writable")
+
+
+def _as_before_stamps(led: Ledger) -> None:
+    """Turn a ledger into what sorakit wrote before writes stopped bumping a shared counter: a
+    ``_rev`` column (with its index) holding write-transaction numbers and a ``rev`` row in ``meta``."""
+    with led.engine.begin() as conn:
+        if led.engine.dialect.name != "sqlite":  # SQLite ledgers still have the column
+            conn.exec_driver_sql("ALTER TABLE jobs ADD COLUMN _rev BIGINT")
+            conn.exec_driver_sql("CREATE INDEX ix_jobs_rev ON jobs (_rev)")
+        ids = [r[0] for r in conn.exec_driver_sql("SELECT job_id FROM jobs ORDER BY job_id")]
+        for n, job in enumerate(ids, start=1):
+            conn.exec_driver_sql("UPDATE jobs SET _rev = %d WHERE job_id = '%s'" % (n, job))
+        conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('rev', '%d')" % len(ids))
+
+
+def _meta(led: Ledger) -> list[tuple]:
+    with led.engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql("SELECT key, value FROM meta ORDER BY key")]
+
+
+def test_ledgers_with_the_old_write_counter_open_and_stop_bumping_it(ledger_url, monkeypatch):
+    from sorakit.ledger import _cache
+
+    monkeypatch.setattr(_cache, "MIN_ROWS", 3)
+    with Ledger(ledger_url) as led:
+        old = led.insert_many([{"prompt": f"old {i}", "created_at": CREATED, "billed_cost": 0.1} for i in range(4)])
+        _as_before_stamps(led)
+    with Ledger(ledger_url) as led:
+        meta = _meta(led)
+        assert ("rev", "4") in meta
+        before = led.df  # on SQLite this writes a snapshot (MIN_ROWS is 3)
+        led._snapshots.wait()
+        assert list(before["job_id"]) == old
+        new = led.insert(prompt="new", created_at=CREATED, billed_cost=1.0)
+        led.update(old[0], status="failed")
+        led.tag(old[1], "kept")
+        assert _meta(led) == meta  # the counter row is left as it was: no write touches it
+        df = led.df  # snapshot plus the rows written since
+        with Ledger(ledger_url, df_cache=False) as plain:
+            pd.testing.assert_frame_equal(df, plain.df)
+        assert set(df["job_id"]) == {*old, new}
+        assert df.set_index("job_id").loc[old[0], "status"] == "failed"
+        assert led.get(old[1])["tags"] == ["kept"]
+        if led.engine.dialect.name == "sqlite":  # stamps keep growing past the old counter values
+            with led.engine.connect() as conn:
+                stamps = dict(conn.exec_driver_sql("SELECT job_id, _rev FROM jobs").all())
+            assert min(stamps[new], stamps[old[0]], stamps[old[1]]) > max(stamps[j] for j in old[2:])
