@@ -194,3 +194,20 @@ def test_leftovers_of_killed_writers_and_old_parquet_snapshots_are_removed(tmp_p
         _snapshot(led)
         assert snapshot.exists() and not orphan.exists() and not legacy.exists()
         assert mine.exists()
+
+
+def test_a_snapshot_truncated_underneath_is_rebuilt_not_fatal(tmp_path):
+    """A sync tool or a backup restore may cut the file short while a notebook runs: the snapshot
+    is read, not mapped, so that is an unreadable snapshot (rebuilt), never a crashed kernel."""
+    path = tmp_path / "l.db"
+    with Ledger(path) as led:
+        _fill(led)
+        _snapshot(led)
+        snapshot = led.df_cache_path
+        whole = snapshot.read_bytes()
+        for cut in (len(whole) // 2, len(whole) - 8):
+            with open(snapshot, "r+b") as f:  # in place, the way rsync --inplace would
+                f.truncate(cut)
+            assert _cache.read(snapshot) is None
+            pd.testing.assert_frame_equal(_snapshot(led), _fresh(path))
+            assert _cache.read(snapshot) is not None  # written again
