@@ -640,7 +640,15 @@ class Ledger:
 
     def _read(self, conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
         """The rows of ``stmt`` as a typed frame, fetched ``_CHUNK_ROWS`` at a time from the
-        driver's cursor, each chunk turned into columns before the next is fetched."""
+        driver's cursor, each chunk turned into columns before the next is fetched.
+
+        Why the driver's own rows: the libraries that read SQLite straight into Arrow
+        (adbc-driver-sqlite, connectorx) ship their own build of SQLite (apache/arrow-adbc#4143),
+        and two SQLite copies with one file open in the same process release each other's POSIX
+        locks when either closes it. Pushing the columns through SQLite's text (JSON, CSV)
+        instead loses digits: SQLite renders a REAL with 15 of them (0.1 + 0.2 becomes 0.3, epoch
+        seconds lose their microseconds). ``bench/ledger.py`` prints what this path costs.
+        """
         with _no_gc():
             result = conn.execute(stmt)
             names = list(result.keys())
