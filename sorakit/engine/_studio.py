@@ -253,6 +253,15 @@ class Job:
         self.studio.ledger.note(self.id, text)
         return self
 
+    def retry_download(self, *, wait: bool = True, timeout: Optional[float] = None,
+                       progress: bool = False) -> "Job":
+        """Download again the video of a job that failed with ``download_failed`` (the provider
+        made it, the engine gave up fetching it). Waits for it unless ``wait=False``."""
+        self.studio._retry_download([self.id], timeout)
+        if wait:
+            self.studio._wait_blocking([self.id], timeout=None, progress=progress, target=self, raise_=True)
+        return self
+
     def remix(self, prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
               progress: bool = True, **fields: Any) -> "Job":
         """A new job remixing this one's video with ``prompt``."""
@@ -815,8 +824,8 @@ class Studio:
     # ------------------------------------------------------------------ waiting
     async def _wait_ids(self, ids: list[str], timeout: Optional[float], raise_: bool) -> None:
         eng = self._engine
-        for jid in ids:  # jobs not driven in this session: drive them now
-            if not eng.is_active(jid) and jid not in eng._events:
+        for jid in ids:  # jobs nobody drives now (another session's, or stopped): drive them
+            if not eng.is_active(jid):
                 row = await eng._db_call(self.ledger.get, jid)
                 if row.get("status") not in TERMINAL:
                     await eng.resume_rows([row], lambda r: self._runtime(r.get("provider"), bool(r.get("emulated"))))
@@ -1041,6 +1050,18 @@ class Studio:
         if wait and ids:
             await self._loop.arun(self._wait_ids(ids, None, raise_=False))
         return [Job(self, i) for i in ids]
+
+    def _retry_download(self, ids: list[str], timeout: Optional[float]) -> None:
+        async def go() -> None:
+            for jid in ids:
+                row = await self._engine._db_call(self.ledger.get, jid)
+                rt = self._runtime(row.get("provider"), bool(row.get("emulated")))
+                if rt is None:
+                    raise ConfigurationError(f"job {jid}: its provider {row.get('provider')!r} cannot be "
+                                             f"reached in this session")
+                await self._engine.retry_download(row, rt, timeout)
+
+        self._loop.run(go())
 
     async def _resume(self, rows: list[dict], timeout: Optional[float]) -> list[str]:
         driving, skipped = await self._engine.resume_rows(
