@@ -50,10 +50,9 @@ class Budget:
     """Thread-safe session spend; `reserve` checks and commits atomically."""
 
     def __init__(self, cap: Optional[float] = None):
-        if cap is not None and (not isinstance(cap, (int, float)) or cap < 0):
-            from .._exceptions import ValidationError
+        from ._validate import number
 
-            raise ValidationError("budget", cap, "None or a non-negative number of USD")
+        number("budget", cap, strict=False, what="None or a finite number of USD >= 0")  # NaN would turn the cap off
         self.cap = None if cap is None else float(cap)
         self._lock = threading.Lock()
         self._amounts: dict[str, float] = {}
