@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) bench/ledger.py
 	$(PY) bench/emulator.py
 	$(PY) bench/batch.py
+	$(PY) bench/memory.py
 
 clean:
 	rm -rf out .pytest_cache tests/artifacts
