@@ -260,7 +260,8 @@ class Job:
         made it, the engine gave up fetching it). Waits for it unless ``wait=False``."""
         self.studio._retry_download([self.id], timeout)
         if wait:
-            self.studio._wait_blocking([self.id], timeout=None, progress=progress, target=self, raise_=True)
+            self.studio._wait_blocking([self.id], timeout=None, progress=progress, target=self, raise_=True,
+                                       drive=False)
         return self
 
     def remix(self, prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
@@ -827,13 +828,18 @@ class Studio:
         return [r["job_id"] for r in all_rows]
 
     # ------------------------------------------------------------------ waiting
-    async def _wait_ids(self, ids: list[str], timeout: Optional[float], raise_: bool) -> None:
+    async def _wait_ids(self, ids: list[str], timeout: Optional[float], raise_: bool, drive: bool = True) -> None:
+        """Wait for ``ids``. ``drive``: a job nobody drives now (another session's, or one the
+        engine stopped: ``timed_out_waiting``, ``unknown``) is driven again first, bounded by
+        ``timeout`` — a user's ``job.wait()`` / ``batch.wait()``. The wait right after a submit or
+        resume passes False: a job that stopped already is reported, not restarted."""
         eng = self._engine
-        for jid in ids:  # jobs nobody drives now (another session's, or stopped): drive them
+        for jid in ids if drive else ():
             if not eng.is_active(jid):
                 row = await eng._db_call(self.ledger.get, jid)
                 if row.get("status") not in TERMINAL:
-                    await eng.resume_rows([row], lambda r: self._runtime(r.get("provider"), bool(r.get("emulated"))))
+                    await eng.resume_rows([row], lambda r: self._runtime(r.get("provider"), bool(r.get("emulated"))),
+                                          timeout)
         waits = [eng.wait(j, timeout) for j in ids]
         if raise_ and len(ids) == 1:
             await waits[0]
@@ -845,10 +851,10 @@ class Studio:
                     raise r
 
     def _wait_blocking(self, ids: list[str], *, timeout: Optional[float], progress: bool, target: Any,
-                       raise_: bool) -> None:
+                       raise_: bool, drive: bool = True) -> None:
         shower = self._progress(ids, target) if progress else None
         try:
-            self._loop.run(self._wait_ids(ids, timeout, raise_),
+            self._loop.run(self._wait_ids(ids, timeout, raise_, drive),
                            tick=shower.tick if shower is not None else None)
         except KeyboardInterrupt:
             if shower is not None:
@@ -903,7 +909,8 @@ class Studio:
                                      else Batch(self, [Job(self, i) for i in ids], batch_id))
         self.last = result
         if wait:
-            self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=len(ids) == 1)
+            self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=len(ids) == 1,
+                                drive=False)
         return result
 
     def submit(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
@@ -951,7 +958,7 @@ class Studio:
         result = Batch(self, [Job(self, i) for i in ids], batch_id)
         self.last = result
         if wait:
-            self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=False)
+            self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=False, drive=False)
         return result
 
     async def agenerate(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
@@ -968,7 +975,7 @@ class Studio:
                                      else Batch(self, [Job(self, i) for i in ids], batch_id))
         self.last = result
         if wait:
-            await self._loop.arun(self._wait_ids(ids, None, raise_=len(ids) == 1))
+            await self._loop.arun(self._wait_ids(ids, None, raise_=len(ids) == 1, drive=False))
         return result
 
     async def abatch(self, prompts: Union[str, Sequence[str]], models: Union[str, Sequence[str], None] = None,
@@ -985,7 +992,7 @@ class Studio:
         result = Batch(self, [Job(self, i) for i in ids], batch_id)
         self.last = result
         if wait:
-            await self._loop.arun(self._wait_ids(ids, None, raise_=False))
+            await self._loop.arun(self._wait_ids(ids, None, raise_=False, drive=False))
         return result
 
     def estimate(self, prompts: Union[str, Sequence[str]], models: Union[str, Sequence[str], None] = None,
@@ -1065,7 +1072,7 @@ class Studio:
         jobs = [Job(self, i) for i in ids]
         if wait and ids:
             self._wait_blocking(ids, timeout=None, progress=progress,
-                                target=Batch(self, jobs) if len(jobs) != 1 else jobs[0], raise_=False)
+                                target=Batch(self, jobs) if len(jobs) != 1 else jobs[0], raise_=False, drive=False)
         return jobs
 
     async def aresume(self, *, wait: bool = True, timeout: Optional[float] = None,
@@ -1075,7 +1082,7 @@ class Studio:
         rows = await self._loop.arun(self._engine._db_call(self._resumable, force))
         ids = await self._loop.arun(self._resume(rows, timeout))
         if wait and ids:
-            await self._loop.arun(self._wait_ids(ids, None, raise_=False))
+            await self._loop.arun(self._wait_ids(ids, None, raise_=False, drive=False))
         return [Job(self, i) for i in ids]
 
     def _retry_download(self, ids: list[str], timeout: Optional[float]) -> None:

@@ -67,3 +67,19 @@ def test_a_refused_poll_leaves_the_job_resumable_with_its_error_recorded(make_st
     assert_complete(job.row)
     assert job.row["error_code"] is None
     assert emulator.counters.prompt_creates("a poll the provider refuses") == 1
+
+
+@pytest.mark.parametrize("emulator_clock", [ManualClock()])     # the job cannot finish by itself
+def test_a_generate_whose_wait_bound_ran_out_is_reported_not_restarted(make_studio, emulator):
+    """generate(timeout=...) ends with JobTimeout and the job left timed_out_waiting (resumable);
+    the wait after the submit must not quietly start driving it again with the default bound."""
+    from sorakit import JobTimeout
+
+    studio = make_studio(max_wait=3600)       # re-driven with this bound, the call would hang
+    with pytest.raises(JobTimeout):
+        studio.generate("bounded by its timeout", model="sora-2", timeout=0.5, progress=False)
+    job = studio.jobs()[0]
+    assert job.status == "timed_out_waiting" and not studio._engine.is_active(job.id)
+    emulator.clock.advance(3600)
+    job.wait(timeout=30)                                        # an explicit wait drives it again
+    assert_complete(job.row)
