@@ -17,7 +17,6 @@ create times out) and `two_writers_trial` (two processes append to one ledger at
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import signal
@@ -32,16 +31,16 @@ from typing import Iterator, Optional
 
 from sorakit._types import TERMINAL
 from sorakit.emulator import Emulator, EmulatorConfig, EmulatorServer, FaultConfig
-from sorakit.engine import Policy, Studio
+from sorakit.engine import Studio
 from sorakit.ledger import Ledger
+
+from engine._helpers import fast_policy, sha256_of
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CHILD = HERE / "_crash_child.py"
 CRASH_OPENAI = [f"crash trial openai job {i}" for i in range(10)]
 CRASH_RUNWARE = [f"crash trial runware job {i}" for i in range(10)]
-FAST = dict(poll_initial=0.05, poll_max=0.5, retry_initial=0.02, retry_max=0.3, reconcile_grace=0.5,
-            reconcile_slack=60.0, progress_write_interval=0.1, request_timeout=10.0)
 STORMS = ("random", "all-downloads-fail", "all-polls-fail", "all-creates-time-out")
 
 
@@ -74,10 +73,6 @@ class Tally:
         return ", ".join(f"{n.replace('_', ' ')}: {getattr(self, n)}" for n in self.COUNTS)
 
 
-def fast_policy(**kw) -> Policy:
-    return Policy(**{**FAST, **kw})
-
-
 @contextmanager
 def served(config: EmulatorConfig, render_dir: Path) -> Iterator[tuple[Emulator, EmulatorServer]]:
     """A fresh emulator on 127.0.0.1 (renders cached by content in ``render_dir``)."""
@@ -89,19 +84,11 @@ def served(config: EmulatorConfig, render_dir: Path) -> Iterator[tuple[Emulator,
         emu.close()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def check_file(row: dict, tally: Tally, label: str) -> None:
     """A completed row's file is on disk, complete and checksum-true."""
     path = Path(row.get("file_path") or "")
     if not path.is_file() or path.stat().st_size != row.get("bytes") or not row.get("bytes") \
-            or _sha256(path) != row.get("sha256"):
+            or sha256_of(path) != row.get("sha256"):
         tally.problem("corrupt_files", f"{label}: {row['job_id']} file {path} is missing or not checksum-true")
 
 
