@@ -517,10 +517,12 @@ class Engine:
                 await asyncio.gather(*t.downloads)
         except _Deadline as exc:
             t.error = exc
+            await self._settle_downloads(t)
             await self._mark_timed_out(t)
         except _Suspend as exc:
             t.error = exc.error
             log.warning("sorakit: stopped driving %s: %s", t.job_ids, exc.error)
+            await self._settle_downloads(t)
             await self._stop_rows(t, exc.error)
         except asyncio.CancelledError:
             t.error = SorakitError("the engine was closed while the job was running; resume() finishes it")
@@ -531,6 +533,7 @@ class Engine:
             t.error = exc
             log.exception("sorakit: unexpected error driving %s", t.job_ids)
             try:
+                await self._settle_downloads(t)
                 await self._stop_rows(t, exc)
             except Exception:  # the ledger itself failed: the row keeps its last committed state
                 log.exception("sorakit: could not record why %s stopped", t.job_ids)
@@ -545,6 +548,14 @@ class Engine:
                         del _DRIVERS[jid]
                 if current is t or current is None:
                     self._release(jid)
+
+    @staticmethod
+    async def _settle_downloads(t: _Task) -> None:
+        """Let downloads already under way finish (each ends by the task's deadline) before the
+        task's rows are marked stopped: a row is never judged while its download still runs."""
+        pending = [d for d in t.downloads if not d.done()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def _release(self, jid: str) -> None:
         """Wake the job's waiters and drop its per-job state (the ledger has the record)."""
