@@ -44,7 +44,7 @@ from ._budget import Budget, BudgetStatus
 from ._config import default_media_dir, resolve_setups
 from ._engine import OWNER, Engine, Policy, Runtime, owned_elsewhere
 from ._loop import EngineLoop, get_loop
-from . import _validate as check
+from . import _validate as checks
 
 __all__ = ["Studio", "Job", "Batch"]
 
@@ -239,19 +239,19 @@ class Job:
     # -- annotating
     def rate(self, n: Optional[int]) -> "Job":
         """Rate 1–5 (None clears)."""
-        self.studio.ledger.rate(self.id, check.rating(n))
+        self.studio.ledger.rate(self.id, checks.rating(n))
         return self
 
     def tag(self, *tags: str) -> "Job":
-        self.studio.ledger.tag(self.id, *check.tag_list("tags", tags))
+        self.studio.ledger.tag(self.id, *checks.tag_list("tags", tags))
         return self
 
     def untag(self, *tags: str) -> "Job":
-        self.studio.ledger.untag(self.id, *check.tag_list("tags", tags))
+        self.studio.ledger.untag(self.id, *checks.tag_list("tags", tags))
         return self
 
     def note(self, text: Optional[str]) -> "Job":
-        self.studio.ledger.note(self.id, check.text("text", text))
+        self.studio.ledger.note(self.id, checks.text("text", text))
         return self
 
     def retry_download(self, *, wait: bool = True, timeout: Optional[float] = None,
@@ -534,7 +534,7 @@ class Studio:
     ):
         from ..ledger import Ledger
 
-        check.studio_args(ledger=ledger, emulate=emulate, keys=keys, base_urls=base_urls, budget=budget,
+        checks.studio_args(ledger=ledger, emulate=emulate, keys=keys, base_urls=base_urls, budget=budget,
                           time_scale=time_scale, media_dir=media_dir, max_wait=max_wait,
                           concurrency=concurrency, emulator=emulator, resume=resume, policy=policy,
                           provider_options=provider_options, catalog=catalog)
@@ -736,9 +736,9 @@ class Studio:
             name = sorted(unknown)[0]
             raise ValidationError(name, fields[name], sorted(_REQUEST_FIELDS | {"prompt", "model", "provider"}),
                                   f"unknown argument {name!r}")
-        check.request_fields(prompt, model, provider, fields)
+        checks.request_fields(prompt, model, provider, fields)
         if "tags" in fields:
-            fields["tags"] = check.tag_list("tags", fields["tags"])
+            fields["tags"] = checks.tag_list("tags", fields["tags"])
         return VideoRequest(prompt=prompt, model=model or DEFAULT_MODEL, provider=provider, **fields)
 
     def _plan(self, req: VideoRequest) -> tuple[Plan, Runtime]:
@@ -898,7 +898,7 @@ class Studio:
 
         Raises `ValidationError` (nothing sent), `BudgetExceeded`, `JobFailed`, `JobTimeout`.
         """
-        check.call_options(timeout=timeout, budget=budget, wait=wait, progress=progress,
+        checks.call_options(timeout=timeout, budget=budget, wait=wait, progress=progress,
                            allow_unknown_cost=allow_unknown_cost)
         req = self._request(prompt, model, provider, dict(fields))
         p, rt = self._plan(req)
@@ -921,10 +921,10 @@ class Studio:
                              budget=budget, allow_unknown_cost=allow_unknown_cost, **fields)
 
     def _batch_plans(self, prompts, models, seeds, providers, common: dict) -> list[tuple[Plan, Runtime]]:
-        check.texts("prompts", prompts, allow_none=False, allowed="one prompt or a non-empty list of prompts")
-        check.texts("models", models)
-        check.texts("providers", providers)
-        check.seeds_arg(seeds)
+        checks.texts("prompts", prompts, allow_none=False, allowed="one prompt or a non-empty list of prompts")
+        checks.texts("models", models)
+        checks.texts("providers", providers)
+        checks.seeds_arg(seeds)
         prompts_l = _as_list(prompts, [])
         models_l = _as_list(models, [DEFAULT_MODEL])
         seeds_l = _as_list(seeds, [None])
@@ -949,7 +949,7 @@ class Studio:
         transaction. ``wait=False`` returns at once; failures never raise here (see
         ``Batch.failed``).
         """
-        check.call_options(timeout=timeout, budget=budget, wait=wait, progress=progress,
+        checks.call_options(timeout=timeout, budget=budget, wait=wait, progress=progress,
                            allow_unknown_cost=allow_unknown_cost)
         items = self._batch_plans(prompts, models, seeds, providers, dict(common))
         batch_id = f"batch_{uuid.uuid4().hex[:12]}"
@@ -965,7 +965,7 @@ class Studio:
                         wait: bool = True, timeout: Optional[float] = None, budget: Optional[float] = None,
                         allow_unknown_cost: bool = False, **fields: Any) -> Union[Job, Batch]:
         """``await studio.agenerate(...)``: `generate` for async code (a notebook's loop, asyncio)."""
-        check.call_options(timeout=timeout, budget=budget, wait=wait, allow_unknown_cost=allow_unknown_cost)
+        checks.call_options(timeout=timeout, budget=budget, wait=wait, allow_unknown_cost=allow_unknown_cost)
         req = self._request(prompt, model, provider, dict(fields))
         p, rt = self._plan(req)
         batch_id = f"batch_{uuid.uuid4().hex[:12]}" if p.variations > 1 else None
@@ -984,7 +984,7 @@ class Studio:
                      budget: Optional[float] = None, timeout: Optional[float] = None,
                      allow_unknown_cost: bool = False, **common: Any) -> Batch:
         """``await studio.abatch(...)``: `batch` for async code."""
-        check.call_options(timeout=timeout, budget=budget, wait=wait, allow_unknown_cost=allow_unknown_cost)
+        checks.call_options(timeout=timeout, budget=budget, wait=wait, allow_unknown_cost=allow_unknown_cost)
         items = self._batch_plans(prompts, models, seeds, providers, dict(common))
         batch_id = f"batch_{uuid.uuid4().hex[:12]}"
         prepared = self._prepare(items, batch_id, budget=budget, allow_unknown_cost=allow_unknown_cost)
@@ -1001,22 +1001,22 @@ class Studio:
         """What `batch` with the same arguments would cost (validated; nothing is sent)."""
         options = {k: common.pop(k) for k in ("wait", "budget", "timeout", "progress", "allow_unknown_cost")
                    if k in common}
-        check.call_options(**options)
+        checks.call_options(**options)
         items = self._batch_plans(prompts, models, seeds, providers, dict(common))
         return catalog_estimate([p for p, _ in items], self.catalog)
 
     def remix(self, job: Union[Job, str], prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
               progress: bool = True, **fields: Any) -> Union[Job, Batch]:
         """A new job remixing a completed job's video with ``prompt`` (same model and provider)."""
-        check.call_options(timeout=timeout, wait=wait, progress=progress)
+        checks.call_options(timeout=timeout, wait=wait, progress=progress)
         if not isinstance(job, (Job, str)):
             raise ValidationError("job", job, "a Job or a job id")
-        check.text("prompt", prompt, allow_none=False)
+        checks.text("prompt", prompt, allow_none=False)
         for name in ("model", "provider", "action", "source_video_id"):
             if name in fields:
                 raise ValidationError(name, fields[name], "not given: a remix keeps the source job's "
                                       f"model and provider and remixes its video")
-        check.request_fields(prompt, None, None, fields)
+        checks.request_fields(prompt, None, None, fields)
         src = job if isinstance(job, Job) else self.job(job)
         row = src.row
         if row.get("status") != "completed":
@@ -1065,8 +1065,8 @@ class Studio:
         Rows driven by another live process on this machine are left alone (``force=True`` takes
         them anyway). Returns the jobs; with ``wait=True`` after they are done (failures do not raise).
         """
-        check.call_options(timeout=timeout, wait=wait, progress=progress)
-        check.flag("force", force)
+        checks.call_options(timeout=timeout, wait=wait, progress=progress)
+        checks.flag("force", force)
         rows = self._resumable(force)
         ids = self._loop.run(self._resume(rows, timeout))
         jobs = [Job(self, i) for i in ids]
@@ -1077,8 +1077,8 @@ class Studio:
 
     async def aresume(self, *, wait: bool = True, timeout: Optional[float] = None,
                       force: bool = False) -> list[Job]:
-        check.call_options(timeout=timeout, wait=wait)
-        check.flag("force", force)
+        checks.call_options(timeout=timeout, wait=wait)
+        checks.flag("force", force)
         rows = await self._loop.arun(self._engine._db_call(self._resumable, force))
         ids = await self._loop.arun(self._resume(rows, timeout))
         if wait and ids:
