@@ -355,8 +355,9 @@ class Engine:
         self._last_progress_write: dict[str, float] = {}
         self._events: dict[str, asyncio.Event] = {}
         self._errors: dict[str, BaseException] = {}
-        self._recent: collections.OrderedDict[str, dict] = collections.OrderedDict()
-        """Last known status/progress of recently finished jobs (bounded; for progress displays).
+        self._recent: collections.OrderedDict[str, tuple[dict, Optional[BaseException]]] = collections.OrderedDict()
+        """(last status/progress, error) of recently finished jobs (bounded; for progress displays
+        and for a wait that begins after the job ended).
         Per-job state (``_rows``, ``_live``, ``_events``, ``_errors``) is dropped when a task ends,
         so a kernel that runs thousands of jobs stays flat; the ledger keeps the record."""
         self._active: dict[str, _Task] = {}
@@ -425,7 +426,7 @@ class Engine:
         """Latest known status/progress per job (from memory; for progress displays)."""
         out = {}
         for j in job_ids:
-            live = self._live.get(j) or self._recent.get(j)
+            live = self._live.get(j) or self._recent.get(j, (None, None))[0]
             out[j] = dict(live) if live else {}
         return out
 
@@ -470,8 +471,8 @@ class Engine:
             return await other.wait(job_id, timeout)  # another Studio of this process drives it
         if ev is None:
             row = await self._db_call(self.ledger.get, job_id)
-            if row.get("status") in TERMINAL:
-                return self._result(job_id, row, started)
+            if row.get("status") in TERMINAL:  # finished (and forgotten) before this wait began
+                return self._result(job_id, row, started, self._recent.get(job_id, (None, None))[1])
             raise JobTimeout(job_id, 0.0)
         try:
             if timeout is None:
@@ -490,8 +491,8 @@ class Engine:
         if status == "completed":
             return row
         if status in ("failed", "cancelled"):
-            if isinstance(self._errors.get(job_id), ModelUnavailable):
-                raise self._errors[job_id]
+            if isinstance(err, ModelUnavailable):
+                raise err
             raise JobFailed(job_id, row.get("error_code"), row.get("error_message"))
         if err is not None and not isinstance(err, _Deadline):
             raise err
@@ -566,8 +567,8 @@ class Engine:
         ev = self._events.pop(jid, None)
         for rt in self.runtimes.values():
             rt.claimed.discard(row.get("provider_job_id"))  # committed: the ledger now says who owns it
-        if live is not None:
-            self._recent[jid] = live
+        if live is not None or error is not None:
+            self._recent[jid] = (live or {}, error)
             while len(self._recent) > _RECENT:
                 self._recent.popitem(last=False)
         if ev is not None:
