@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--chunk", type=int, default=250)
     ap.add_argument("--gen", type=float, default=0.05)
+    ap.add_argument("--sqlite-cache-kib", type=int, default=None,
+                    help="cap SQLite's page cache per connection (to tell its growth from a leak)")
     args = ap.parse_args()
 
     from sorakit.engine import Policy, Studio
@@ -85,6 +87,16 @@ def main() -> None:
                     progress_write_interval=1.0)
     studio = Studio(tmp / "ledger.db", media_dir=tmp / "media", emulate=True, emulator=url, policy=policy,
                     concurrency=128, resume=False)
+    if args.sqlite_cache_kib is not None:
+        import sqlalchemy as sa
+
+        engine = studio.ledger.engine
+
+        @sa.event.listens_for(engine, "connect")
+        def _small_cache(conn, _record):  # runs after the ledger's own pragmas
+            conn.execute(f"PRAGMA cache_size = -{int(args.sqlite_cache_kib)}")
+
+        engine.dispose()  # reconnect with the cap
     try:
         t0 = time.monotonic()
         run_jobs(studio, args.warmup, args.chunk)
@@ -107,7 +119,9 @@ def main() -> None:
         proc.join(10)
         shutil.rmtree(tmp, ignore_errors=True)
     n = max(1, args.jobs - args.first)
-    print(f"memory: {rows} jobs in one Studio in {elapsed:.0f} s (ledger file {db_mb:.1f} MB)")
+    cache = "default" if args.sqlite_cache_kib is None else f"{args.sqlite_cache_kib} KiB"
+    print(f"memory: {rows} jobs in one Studio in {elapsed:.0f} s (ledger file {db_mb:.1f} MB, "
+          f"SQLite page cache per connection: {cache})")
     print(f"  {'after':>16}  {'RSS MB':>8}  {'anon MB':>8}  {'file MB':>8}  {'py blocks':>10}  {'gc objects':>10}")
     for label, m in ((f"warm-up {args.warmup:,}", warm), (f"{args.first:,} jobs", first), (f"{args.jobs:,} jobs", last)):
         print(f"  {label:>16}  {m['VmRSS']:8.1f}  {m['RssAnon']:8.1f}  {m['RssFile']:8.1f}  {m['blocks']:>10,}  "
