@@ -9,8 +9,8 @@ Flat means: after a warm-up, RSS grows by (close to) nothing per finished job. T
 job's per-job state (``_rows``, ``_live``, ``_events`` ...) when its task ends; the ledger keeps
 the record. Printed: RSS after the warm-up, after ``--first`` jobs and after ``--jobs`` jobs, and
 the growth per 1,000 jobs between the two, split into the heap (anon), mapped files, and the Python
-heap itself (allocated blocks, tracked objects): the figure that would show a leak. The SQLite page
-cache (``cache_size``, 32 MiB per connection) fills as the ledger grows, which RSS shows too.
+heap itself (allocated blocks, tracked objects): the figure that would show a leak of Python
+objects. RSS is read after ``malloc_trim`` (glibc), so freed heap pages kept by malloc do not count.
 
     python bench/memory.py                      # 1,000 and 10,000 jobs
     python bench/memory.py --first 200 --jobs 1000
@@ -40,6 +40,13 @@ def rss_mb() -> dict[str, float]:
     """VmRSS and its parts: RssAnon (the heap: what would leak) and RssFile (mapped files, such as
     the SQLite ledger's pages, which grow with the ledger's size, not with what is kept alive)."""
     out = {}
+    gc.collect()
+    try:  # hand freed heap pages back to the OS, so RSS shows what is live, not what malloc keeps
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     with open("/proc/self/status") as f:
         for line in f:
             key = line.split(":", 1)[0]
@@ -130,7 +137,7 @@ def main() -> None:
         d = last[key] - first[key]
         print(f"  growth {args.first:,} -> {args.jobs:,} jobs, {name}: {d:+.1f} MB ({d / n * 1000:+.2f} MB per 1,000 jobs)")
     print(f"  Python heap growth: {last['blocks'] - first['blocks']:+,} blocks, {last['objects'] - first['objects']:+,} "
-          f"objects over {n:,} jobs (anon growth beyond it is SQLite's page cache, up to 32 MiB a connection)")
+          f"objects over {n:,} jobs")
     print(f"  engine per-job state at the end: {per_job}")
 
 
