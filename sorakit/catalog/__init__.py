@@ -17,7 +17,7 @@ from ._catalog import (
     stale_notice,
 )
 from ._estimate import CostLine, Estimate, estimate
-from ._plan import SEED_MAX, Plan, plan
+from ._plan import SEED_MAX, Plan, plan, split_model
 
 __all__ = [
     "Catalog",
@@ -36,5 +36,6 @@ __all__ = [
     "parse_size",
     "plan",
     "resolution_tier",
+    "split_model",
     "stale_notice",
 ]

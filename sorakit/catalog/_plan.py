@@ -23,7 +23,7 @@ from .._exceptions import ValidationError
 from .._types import VideoRequest
 from ._catalog import Catalog, Model, Offer, PriceRule, ProviderInfo, load_catalog, parse_size
 
-__all__ = ["Plan", "plan", "SEED_MAX"]
+__all__ = ["Plan", "plan", "split_model", "SEED_MAX"]
 
 SEED_MAX = 2**32 - 1
 ACTIONS = ("generate", "remix", "extend", "edit")
@@ -203,6 +203,27 @@ def _inspect_image(data: bytes) -> tuple[int, int, str]:
                       "the input image cannot be read") from None
 
 
+def split_model(model: object, provider: object = None) -> tuple[object, object]:
+    """``"model@provider"`` into ``(model, provider)``: the one place this spelling is parsed.
+
+    A plain model name passes through with ``provider`` unchanged. ``"veo-3-fast@runware"`` with
+    ``provider=None`` (or ``"runware"``) gives ``("veo-3-fast", "runware")``; with a different
+    ``provider=`` it is a `ValidationError` naming both. Non-strings pass through for the field
+    checks to judge.
+    """
+    if not isinstance(model, str) or "@" not in model:
+        return model, provider
+    name, _, at = model.partition("@")
+    name, at = name.strip(), at.strip()
+    if not name or not at or "@" in at:
+        raise _choice("model", model, "a model name, or 'model@provider' (e.g. 'veo-3-fast@runware')")
+    if provider is not None and provider != at:
+        raise _choice("provider", provider, [at],
+                      f"model={model!r} names provider {at!r} but provider={provider!r} was given; "
+                      f"name the provider once")
+    return name, at
+
+
 def plan(
     request: VideoRequest,
     catalog: Catalog | None = None,
@@ -218,6 +239,9 @@ def plan(
     cat = catalog or load_catalog()
     today = today or dt.datetime.now(dt.timezone.utc).date()
     req = request
+    if isinstance(req.model, str) and "@" in req.model:
+        model_name, provider_name = split_model(req.model, req.provider)
+        req = req.replace(model=model_name, provider=provider_name)
 
     if not isinstance(req.model, str) or req.model not in cat.models:
         raise _choice("model", req.model, sorted(cat.models), _suggest(str(req.model), cat.models))

@@ -22,6 +22,27 @@ from ._form import StudioForm, form
 from ._gallery import Gallery, gallery, show_batch
 from ._player import VideoPlayer, player
 
+
+class _Hooks:
+    """What the engine calls to show jobs (`sorakit.engine._hooks.DisplayHooks`)."""
+
+    show_job = staticmethod(show_job)
+    show_batch = staticmethod(show_batch)
+    show_progress = staticmethod(show_progress)
+    form = staticmethod(form)
+    gallery = staticmethod(gallery)
+    compare = staticmethod(compare)
+    browse = staticmethod(browse)
+
+
+def _register() -> None:
+    from ..engine._hooks import register_display
+
+    register_display(_Hooks())
+
+
+_register()
+
 __all__ = [
     "form",
     "show_job",

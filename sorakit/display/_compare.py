@@ -16,11 +16,6 @@ from ._rows import Item, is_studio, items_of
 __all__ = ["CompareGrid", "compare"]
 
 
-def _split(spec: str) -> tuple[str, Optional[str]]:
-    model, _, provider = str(spec).partition("@")
-    return model.strip(), (provider.strip() or None)
-
-
 class CompareGrid(StaticFallback, widgets.VBox):
     """A matrix of tiles: ``cells[(prompt, column)]`` is the list of items in that cell."""
 
@@ -87,36 +82,14 @@ def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,
     """Compare models side by side: rows are prompts, columns are ``model@provider``.
 
     ``compare(studio, prompts=[...], models=["veo-3-fast", "kling-3-standard@runware"], seconds=5)``
-    submits every prompt to every model (returns at once; tiles fill in live). A request a model
-    cannot take shows its validation message in its cell, the others still run.
+    submits every prompt to every model as ONE ``studio.batch`` (one budget check, one ledger
+    transaction; returns at once, tiles fill in live). A request a model cannot take shows its
+    validation message in its cell, the others still run; over budget, nothing is sent and every
+    cell says why.
     ``compare(jobs)`` (Jobs, rows or a DataFrame) or ``compare(studio)`` arranges existing jobs.
     """
     if is_studio(studio_or_jobs) and prompts is not None:
-        st = studio_or_jobs
-        prompts = list(prompts)
-        specs = list(models or [])
-        if not specs:
-            raise ValueError("compare(studio, prompts=..., models=[...]) needs at least one model")
-        columns: list[str] = []
-        cells: dict[tuple[str, str], list[Any]] = {}
-        for spec in specs:
-            model, provider = _split(spec)
-            col = f"{model}@{provider}" if provider else model
-            for prompt in prompts:
-                try:
-                    job = st.submit(prompt, model=model, provider=provider, **request_fields)
-                except Exception as exc:  # shown in its cell, not as a traceback
-                    cells.setdefault((prompt, col), []).append(error_text(exc))
-                    continue
-                jobs = as_jobs(job)
-                for j in jobs:
-                    item = items_of([j], st, status=None)[0][0]
-                    # the provider the catalog picked when none was named
-                    cells.setdefault((prompt, model_at(item.row)), []).append(item)
-        for (p, c) in cells:
-            if c not in columns:
-                columns.append(c)
-        return CompareGrid(prompts, columns, cells)
+        return _run(studio_or_jobs, list(prompts), list(models or []), request_fields)
 
     items, _total = items_of(studio_or_jobs, studio, limit=limit,
                              status="completed" if is_studio(studio_or_jobs) else None)
@@ -139,3 +112,46 @@ def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,
         bare = {m for m in models if "@" not in m}
         columns = [c for c in columns if c in wanted_cols or c.split("@")[0] in bare]
     return CompareGrid(prompts_seen, columns, cells)
+
+
+def _run(st: Any, prompts: list[str], specs: list[str], request_fields: dict) -> CompareGrid:
+    """The grid of a new comparison, submitted through the Studio's public batch call."""
+    if not specs:
+        raise ValueError("compare(studio, prompts=..., models=[...]) needs at least one model")
+    cells: dict[tuple[str, str], list[Any]] = {}
+    for prompt in prompts:  # every cell in request order, filled below
+        for spec in specs:
+            cells.setdefault((prompt, str(spec).strip()), [])
+    try:
+        batch = st.batch(prompts, models=specs, wait=False, progress=False, skip_invalid=True, **request_fields)
+    except Exception as exc:  # over budget or a bad argument: nothing was sent; every cell says why
+        for key in cells:
+            cells[key].append(error_text(exc))
+        return CompareGrid(prompts, list(dict.fromkeys(c for _, c in cells)), cells)
+    for r in batch.rejected:
+        cells.setdefault((r.prompt, str(r.model).strip()), []).append(error_text(r.error))
+    items, _ = items_of(list(batch), st, status=None, limit=None)
+    for item in items:
+        spec = _spec_of(item.row, specs)
+        cells.setdefault((str(item.row.get("prompt")), spec), []).append(item)
+    # a column for a model without provider shows the provider the catalog picked
+    final: dict[tuple[str, str], list[Any]] = {}
+    for (p, c), entries in cells.items():
+        col = c
+        if "@" not in c:
+            picked = {model_at(e.row) for e in entries if isinstance(e, Item)}
+            if len(picked) == 1:
+                col = picked.pop()
+        final.setdefault((p, col), []).extend(entries)
+    columns = list(dict.fromkeys(c for _, c in final))
+    return CompareGrid(prompts, columns, {k: v for k, v in final.items() if v})
+
+
+def _spec_of(row: dict, specs: list[str]) -> str:
+    """The column (as the user wrote it) a job's row belongs to."""
+    at = model_at(row)
+    for spec in specs:
+        s = str(spec).strip()
+        if s == at or s == row.get("model"):
+            return s
+    return at

@@ -473,7 +473,7 @@ class StudioForm(StaticFallback, widgets.VBox):
         try:
             fields = self.request_fields()
             prompt = self.prompt.value
-            if fields.get("action") == "remix" and hasattr(self.studio, "remix"):
+            if fields.get("action") == "remix":
                 result = self._remix(prompt)
             else:
                 result = self.studio.submit(prompt, **fields)
@@ -491,18 +491,8 @@ class StudioForm(StaticFallback, widgets.VBox):
         return result
 
     def _remix(self, prompt: str) -> Any:
-        src = self.remix_from.value
-        import inspect
-
-        try:
-            params = inspect.signature(self.studio.remix).parameters
-        except (TypeError, ValueError):
-            params = {}
-        if "wait" in params:
-            return self.studio.remix(src, prompt, wait=False, **({"progress": False} if "progress" in params else {}))
-        row = self.studio.ledger.get(src)
-        return self.studio.submit(prompt, model=row["model"], provider=row["provider"],
-                                action="remix", source_video_id=self._video_id(row))
+        """A remix through the Studio's own ``remix`` (it keeps the source's model and provider)."""
+        return self.studio.remix(self.remix_from.value, prompt, wait=False, progress=False)
 
     # -- static fallback ----------------------------------------------------------------------
     def _static_html(self) -> str:

@@ -1,16 +1,21 @@
 """The engine: the only layer that waits. One asyncio core on its own loop in a daemon thread.
 
 ```
-Studio (blocking + async API)  ──▶  EngineLoop (daemon thread)  ──▶  Engine (submit · poll ·
+Studio (blocking + *_async API)  ──▶  EngineLoop (daemon thread)  ──▶  Engine (submit · poll ·
 Job, Batch                             run_coroutine_threadsafe          reconcile · download ·
                                        asyncio.wrap_future               resume) ──▶ Ledger
 ```
+Modules: ``_studio`` (Studio), ``_job`` (Job, Batch), ``_launch`` (the one path from arguments to
+running jobs, blocking or async), ``_connect`` (providers and the emulator), ``_config`` (keys,
+URLs, environment), ``_progress`` (text progress), ``_hooks`` (`DisplayHooks`, the interface
+`sorakit.display` registers), ``_engine``, ``_budget``, ``_validate``, ``_check``, ``_loop``.
 See `sorakit.engine._engine` for the retry and reconciliation rules.
 """
 
 from ._budget import Budget, BudgetStatus, UnknownCost
 from ._config import EMULATOR_NOTICE, ProviderSetup, Secret, resolve_setups
 from ._engine import Engine, Policy, Runtime
+from ._hooks import DisplayHooks, register_display
 from ._loop import EngineLoop, get_loop
 from ._studio import Batch, Job, Studio
 
@@ -19,6 +24,7 @@ __all__ = [
     "Budget",
     "BudgetStatus",
     "EMULATOR_NOTICE",
+    "DisplayHooks",
     "Engine",
     "EngineLoop",
     "Job",
@@ -29,5 +35,6 @@ __all__ = [
     "Studio",
     "UnknownCost",
     "get_loop",
+    "register_display",
     "resolve_setups",
 ]

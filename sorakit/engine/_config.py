@@ -29,7 +29,15 @@ import httpx
 from .._exceptions import ConfigurationError
 from ..catalog import Catalog, ProviderInfo
 
-__all__ = ["Secret", "ProviderSetup", "resolve_setups", "default_media_dir", "emulator_root", "EMULATOR_NOTICE"]
+__all__ = ["Secret", "ProviderSetup", "resolve_setups", "default_media_dir", "emulator_root", "EMULATOR_NOTICE",
+           "emulate_from_env", "time_scale_from_env", "notice", "DEFAULT_CONCURRENCY",
+           "DEFAULT_EMULATOR_TIME_SCALE"]
+
+DEFAULT_CONCURRENCY = 32
+"""Jobs per provider in flight at once (the services queue excess jobs server-side)."""
+DEFAULT_EMULATOR_TIME_SCALE = 0.1
+"""The built-in emulator runs ten times faster than the real services (sora-2 ≈ 6 s).
+``SORAKIT_TIME_SCALE`` overrides it."""
 
 EMULATOR_NOTICE = ("sorakit: no API keys found — using the built-in emulator; "
                    "jobs are marked emulated and cost nothing")
@@ -195,3 +203,37 @@ def resolve_setups(
     elif forced is True:
         notice = "sorakit: emulate=True — using the built-in emulator; jobs are marked emulated and cost nothing"
     return setups, notice
+
+
+def emulate_from_env() -> Union[None, bool, set]:
+    """``SORAKIT_EMULATE``: ``1``/``true`` emulate everything (CI, demos, a safe default on a
+    machine that has real keys), ``0``/``false`` nothing, ``runware,gemini`` just those."""
+    value = os.environ.get("SORAKIT_EMULATE", "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "all"):
+        return True
+    if value in ("0", "false", "no", "none"):
+        return False
+    return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def time_scale_from_env() -> Optional[float]:
+    """``SORAKIT_TIME_SCALE``: the built-in emulator's speed (a positive number)."""
+    value = os.environ.get("SORAKIT_TIME_SCALE", "").strip()
+    if not value:
+        return None
+    try:
+        scale = float(value)
+    except ValueError:
+        raise ConfigurationError(f"SORAKIT_TIME_SCALE={value!r} is not a number; allowed: a positive number") from None
+    if scale <= 0:
+        raise ConfigurationError(f"SORAKIT_TIME_SCALE={value!r} is not allowed; allowed: a positive number")
+    return scale
+
+
+def notice(text: str) -> None:
+    """A one-line notice on stdout (``SORAKIT_QUIET`` silences them)."""
+    if os.environ.get("SORAKIT_QUIET"):
+        return
+    print(text, flush=True)

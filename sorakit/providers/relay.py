@@ -13,14 +13,14 @@ There is no shared standard, so everything that differs between relays is config
 base URL, the create and poll paths (new-api uses ``video/generations``), the environment variable
 holding the key, the auth header, and the relay's own names for the models.
 
-Registering a relay
--------------------
+Adding a relay
+--------------
 A few lines make a relay a provider like any other, with its own name in the catalog, the plan,
 the ledger and comparisons::
 
-    from sorakit.providers.relay import register_relay
+    from sorakit.providers.relay import make_relay
 
-    cfg = register_relay(
+    cfg = make_relay(
         "myrelay",
         base_url="https://relay.example.com/v1",     # ends with the version segment, like OpenAI's
         key_env="MYRELAY_API_KEY",
@@ -30,8 +30,11 @@ the ledger and comparisons::
         prices={"veo-3-fast": {"usd_per_second": 0.12, "as_of": "2026-11-01",
                                "source": "relay.example.com/pricing"}},
     )
-    catalog = cfg.extend(load_catalog())        # or relay_catalog(): every registered relay
-    plan(VideoRequest("a fox", model="veo-3-fast", provider="myrelay"), catalog)
+    studio = sorakit.Studio(relays=[cfg])        # this studio drives it (or pass the dict of arguments)
+    plan(VideoRequest("a fox", model="veo-3-fast@myrelay"), cfg.extend(load_catalog()))
+
+(``register_relay`` with the same arguments is the older, process-wide spelling: deprecated, it
+still records the relay for every Studio opened afterwards.)
 
 What a registered relay offers is data, copied and never invented: for each model in ``models``,
 the limits (sizes, seconds, capabilities, audio, ...) come from the catalog's canonical ``relay``
@@ -63,6 +66,7 @@ import dataclasses
 import datetime as dt
 import re
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable, Mapping, Optional, Union
 from urllib.parse import urljoin, urlsplit
@@ -77,7 +81,10 @@ from ._base import Provider, Variant, as_float, as_int, header_float
 __all__ = [
     "RelayConfig",
     "RelayProvider",
+    "make_relay",
     "register_relay",
+    "relay_configs",
+    "with_relays",
     "unregister_relay",
     "registered_relays",
     "relay_config",
@@ -351,7 +358,7 @@ _REGISTRY: dict[str, RelayConfig] = {}
 _LOCK = threading.Lock()
 
 
-def register_relay(
+def make_relay(
     name: str,
     *,
     base_url: str,
@@ -366,12 +373,12 @@ def register_relay(
     webhook_url: Optional[str] = None,
     catalog: Catalog | None = None,
 ) -> RelayConfig:
-    """Register a relay under ``name`` and return its `RelayConfig`.
+    """A checked `RelayConfig` for the relay ``name`` (nothing is registered anywhere).
 
     Checks everything at once (raises `ConfigurationError`): the name, the base URL, the paths,
     that every model exists in ``catalog`` and every size maps to a relay resolution/aspect ratio.
-    Registering the same name again replaces the earlier registration. Use ``cfg.extend(catalog)``
-    or `relay_catalog` for a catalog in which the relay serves its models.
+    Give it to a studio: ``Studio(relays=[make_relay(...)])`` or just the arguments as a dict,
+    ``Studio(relays=[{"name": ..., "base_url": ..., "models": {...}}])``.
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigurationError(f"relay name {name!r}: use lowercase letters, digits, '-' or '_' (max 40)")
@@ -402,9 +409,54 @@ def register_relay(
     if unpriced:
         raise ConfigurationError(f"relay {name!r}: prices for models it does not serve: {sorted(unpriced)}")
     cfg.offers(cat)  # validates models, overrides, sizes and prices
+    return cfg
+
+
+def register_relay(name: str, **kwargs: Any) -> RelayConfig:
+    """Deprecated: relays belong to a studio, ``Studio(relays=[{"name": name, ...}])``.
+
+    Still works: checks like `make_relay` and records the relay process-wide, where every Studio
+    opened afterwards finds it. Registering the same name again replaces the earlier one.
+    """
+    warnings.warn("register_relay() is deprecated: pass relays to the studio that uses them, "
+                  "Studio(relays=[{'name': ..., 'base_url': ..., 'models': {...}}])",
+                  DeprecationWarning, stacklevel=2)
+    cfg = make_relay(name, **kwargs)
     with _LOCK:
         _REGISTRY[name] = cfg
     return cfg
+
+
+def relay_configs(relays: Optional[Iterable[Any]], catalog: Catalog | None = None) -> dict[str, RelayConfig]:
+    """``Studio(relays=...)`` as ``{name: RelayConfig}``: each item a `RelayConfig` or a dict of
+    `make_relay`'s arguments (``name`` included); a mapping ``{name: {...}}`` works too."""
+    if relays is None:
+        return {}
+    if isinstance(relays, Mapping):
+        relays = [r if isinstance(r, RelayConfig) else {"name": n, **dict(r)} for n, r in relays.items()]
+    elif isinstance(relays, (str, bytes, RelayConfig)) or not isinstance(relays, Iterable):
+        raise ConfigurationError(f"relays={relays!r}: give a list of relays (dicts of make_relay's "
+                                 f"arguments, or RelayConfig)")
+    out: dict[str, RelayConfig] = {}
+    for r in relays:
+        if isinstance(r, Mapping):
+            args = dict(r)
+            if "name" not in args:
+                raise ConfigurationError(f"relay {args!r}: give its name (and base_url, models)")
+            r = make_relay(args.pop("name"), catalog=catalog, **args)
+        elif not isinstance(r, RelayConfig):
+            raise ConfigurationError(f"relay {r!r}: a dict of make_relay's arguments or a RelayConfig")
+        if r.name in out:
+            raise ConfigurationError(f"relay {r.name!r} is given twice")
+        out[r.name] = r
+    return out
+
+
+def with_relays(catalog: Catalog, scoped: Iterable[RelayConfig] = ()) -> Catalog:
+    """``catalog`` with the relays registered process-wide (deprecated) and then ``scoped`` ones
+    (a studio's own, which win on a name clash)."""
+    configs = {**registered_relays(), **{c.name: c for c in scoped}}
+    return _extend(catalog, configs.values()) if configs else catalog
 
 
 def unregister_relay(name: str) -> None:

@@ -72,8 +72,8 @@ def test_studio_in_a_running_kernel(nest, kernel, tmp_path, emulator, emulator_s
     assert text.strip() == "45"
     text, _ = kernel.run("await j2.wait_async(timeout=60)\nprint(j2.status)")
     assert text.strip() == "completed"
-    text, _ = kernel.run("j3 = await s.agenerate('an owl by top-level await', model='sora-2')\n"
-                         "b = await s.abatch(['a', 'bb'], models='sora-2')\n"
+    text, _ = kernel.run("j3 = await s.generate_async('an owl by top-level await', model='sora-2')\n"
+                         "b = await s.batch_async(['a', 'bb'], models='sora-2')\n"
                          "print(j3.status, b.done)")
     assert text.split() == ["completed", "True"]
     text, _ = kernel.run("j4 = s.generate('with the progress display', model='sora-2')\nprint(j4.status)")

@@ -13,8 +13,9 @@ def _insert_unsent(studio, prompt, **kw):
     """Rows written exactly as a submit writes them, as if the process died before sending."""
     req = studio._request(prompt, kw.pop("model", "sora-2"), kw.pop("provider", None), kw)
     p, rt = studio._plan(req)
-    prepared = studio._prepare([(p, rt)], None, budget=None, allow_unknown_cost=True)
-    return studio._loop.run(studio._engine.insert(prepared[0][2]))
+    launch = studio._prepare([(p, rt)], as_batch=False, budget=None, allow_unknown_cost=True, timeout=None,
+                             wait=False, raise_=False)
+    return studio._loop.run(studio._engine.insert(launch.prepared[0][2]))
 
 
 def test_rows_never_sent_are_sent_once_on_resume(make_studio, emulator, tmp_path, capsys, monkeypatch):

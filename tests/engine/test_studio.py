@@ -69,8 +69,8 @@ def test_batch_is_the_product_and_runs_concurrently(studio, emulator):
 
 def test_async_api_from_a_running_event_loop(studio, emulator):
     async def main():
-        job = await studio.agenerate("a kite over the dunes", model="sora-2", provider="openai")
-        batch = await studio.abatch(["a snail race", "a snowy owl"], models="seedance-1-pro",
+        job = await studio.generate_async("a kite over the dunes", model="sora-2", provider="openai")
+        batch = await studio.batch_async(["a snail race", "a snowy owl"], models="seedance-1-pro",
                                     size="864x480", seconds=5, seeds=[1, 2])
         return job, batch
 

@@ -123,7 +123,7 @@ def test_the_counters_see_a_request(rig):
     assert rows2 == rows + 1 and requests2 > requests
 
 
-@pytest.mark.parametrize("entry", ["generate", "submit", "agenerate"])
+@pytest.mark.parametrize("entry", ["generate", "submit", "generate_async"])
 @pytest.mark.parametrize("param", sorted(BAD_OPTIONS.keys() | BAD_REQUEST.keys()))
 @SETTINGS
 @given(data=st.data())
@@ -136,26 +136,26 @@ def test_generate_refuses_bad_arguments(rig, entry, param, data):
         kwargs.pop("progress")
         if param in ("wait", "progress"):
             return
-    if entry == "agenerate":
+    if entry == "generate_async":
         kwargs.pop("progress")
         if param == "progress":
             return
     kwargs[param] = value
     if param == "provider" and isinstance(value, str):
         kwargs["model"] = "sora-2"
-    if entry == "agenerate":
-        _refused(lambda: asyncio.run(studio.agenerate(**kwargs)), param, snapshot)
+    if entry == "generate_async":
+        _refused(lambda: asyncio.run(studio.generate_async(**kwargs)), param, snapshot)
     else:
         _refused(lambda: getattr(studio, entry)(**kwargs), param, snapshot)
 
 
-@pytest.mark.parametrize("entry", ["batch", "abatch", "estimate"])
+@pytest.mark.parametrize("entry", ["batch", "batch_async", "estimate"])
 @pytest.mark.parametrize("param", sorted(BAD_BATCH.keys() | BAD_OPTIONS.keys() | {"tags", "seconds"}))
 @SETTINGS
 @given(data=st.data())
 def test_batch_and_estimate_refuse_bad_arguments(rig, entry, param, data):
     studio, _, snapshot = rig
-    if entry == "abatch" and param == "progress":
+    if entry == "batch_async" and param == "progress":
         return
     strategy = _pick(param, BAD_BATCH, BAD_OPTIONS, BAD_REQUEST)
     kwargs = {"prompts": ["one valid prompt"], "models": "sora-2", param: data.draw(strategy)}
@@ -163,8 +163,8 @@ def test_batch_and_estimate_refuse_bad_arguments(rig, entry, param, data):
         kwargs.setdefault("progress", False)
     expected = "model" if param == "models" and isinstance(kwargs[param], str) else \
         "provider" if param == "providers" and isinstance(kwargs[param], str) else param
-    if entry == "abatch":
-        _refused(lambda: asyncio.run(studio.abatch(**kwargs)), expected, snapshot)
+    if entry == "batch_async":
+        _refused(lambda: asyncio.run(studio.batch_async(**kwargs)), expected, snapshot)
     else:
         _refused(lambda: getattr(studio, entry)(**kwargs), expected, snapshot)
 

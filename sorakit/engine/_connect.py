@@ -1,0 +1,131 @@
+"""Which providers a Studio can drive, and how: its runtimes (one per provider and mode) and the
+emulator behind the emulated ones. Part of `Studio` (a mixin over its attributes ``catalog``,
+``_setups``, ``_engine``, ``_keys``, ``_base_urls``, ``_options``, ``_concurrency``,
+``_emulator*``, ``_time_scale``, ``_policy``, ``_lock``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping, Optional
+
+import httpx
+
+from .._exceptions import ConfigurationError, ValidationError
+from ..providers import provider_class
+from ._config import DEFAULT_CONCURRENCY, DEFAULT_EMULATOR_TIME_SCALE, resolve_setups
+from ._engine import Runtime
+
+__all__ = ["Connections", "LazyEmulatorTransport"]
+
+
+class LazyEmulatorTransport(httpx.AsyncBaseTransport):
+    """An httpx async transport that creates the Studio's built-in emulator on the first request."""
+
+    def __init__(self, studio: Any):
+        self._studio = studio
+        self._inner = None
+
+    async def handle_async_request(self, request):
+        if self._inner is None:
+            emu = self._studio._builtin_emulator()
+            self._inner = emu.transport()
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
+
+    def __repr__(self) -> str:
+        return "<built-in emulator transport>"
+
+
+class Connections:
+    """The Studio's providers: implemented protocols, concurrency, the emulator, runtimes."""
+
+    @staticmethod
+    def _implemented(protocol: str) -> bool:
+        try:
+            provider_class(protocol)
+            return True
+        except ConfigurationError:
+            return False
+
+    def _concurrency_for(self, provider: str) -> int:
+        c = self._concurrency
+        if isinstance(c, Mapping):
+            return int(c.get(provider, DEFAULT_CONCURRENCY))
+        if c is None:
+            return DEFAULT_CONCURRENCY
+        if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+            raise ValidationError("concurrency", c, "a positive integer or {provider: int}")
+        return c
+
+    def _emulator_transport(self):
+        """The transport to the emulator: None for a server URL; an in-process app otherwise
+        (the built-in emulator is created on first use)."""
+        if self._emulator_url is not None:
+            return None
+        if self._emulator_arg is not None:
+            self._emulator = self._emulator_arg
+            transport = getattr(self._emulator, "transport", None)
+            if callable(transport):
+                return transport()
+            return httpx.ASGITransport(app=self._emulator.app)
+        return LazyEmulatorTransport(self)
+
+    def _builtin_emulator(self):
+        with self._lock:
+            if self._emulator is None:
+                from ..emulator import Emulator, EmulatorConfig
+
+                scale = DEFAULT_EMULATOR_TIME_SCALE if self._time_scale is None else float(self._time_scale)
+                self._emulator = Emulator(EmulatorConfig(time_scale=scale))
+                self._owns_emulator = True
+            return self._emulator
+
+    def _runtime(self, provider: str, emulated: bool) -> Optional[Runtime]:
+        """The runtime for rows of ``provider`` (emulated or live), built on demand for resume."""
+        key = (provider, bool(emulated))
+        rt = self._engine.runtimes.get(key)
+        if rt is not None:
+            return rt
+        info = self.catalog.providers.get(provider)
+        if info is None or not self._implemented(info.protocol):
+            return None
+        with self._lock:
+            if emulated:
+                transport = self._emulator_transport()
+                setups, _ = resolve_setups(self.catalog, emulate=True, keys=self._keys,
+                                           emulator_base_url=self._emulator_url,
+                                           emulator_transport=transport, options=self._options)
+            else:
+                setups, _ = resolve_setups(self.catalog, emulate=None, keys=self._keys,
+                                           base_urls=self._base_urls, options=self._options)
+                if setups[provider].emulated:
+                    return None  # no key for the live service in this session
+            try:
+                rt = Runtime(setups[provider], self._concurrency_for(provider), self._policy)
+            except ConfigurationError:
+                return None
+            self._engine.runtimes[key] = rt
+            return rt
+
+    def _row_runtime(self, row: dict) -> Optional[Runtime]:
+        return self._runtime(row.get("provider"), bool(row.get("emulated")))
+
+    def _candidates(self, model: str) -> list[str]:
+        """Providers serving ``model`` that this session can drive (live and serving, or emulated),
+        in catalog order."""
+        m = self.catalog.models.get(model)
+        if m is None:
+            return []
+        today = dt.datetime.now(dt.timezone.utc).date()
+        driven = {(n, e) for (n, e) in self._engine.runtimes}
+        out = []
+        for offer in m.offers:
+            setup = self._setups.get(offer.provider)
+            if setup is None or (offer.provider, setup.emulated) not in driven:
+                continue
+            if setup.emulated or offer.serves_on(today):
+                out.append(offer.provider)
+        return out

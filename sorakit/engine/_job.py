@@ -1,0 +1,289 @@
+"""The handles a user holds: `Job` (one video, by its ledger id) and `Batch` (jobs started
+together). Both read the ledger fresh on every access and wait through their Studio."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+
+from .._types import TERMINAL
+from . import _validate as checks
+from ._hooks import call_hook
+
+if TYPE_CHECKING:
+    from ._studio import Studio
+
+__all__ = ["Job", "Batch"]
+
+
+# ====================================================================================== Job
+class Job:
+    """One video job, by its ledger id. Every property reads the ledger (fresh).
+
+    ``job.wait()`` blocks until it is done (raising `JobFailed` / `JobTimeout`), ``job.file_path``
+    is the video on disk, ``job.cost`` what it cost (billed when known, else the estimate).
+    """
+
+    __slots__ = ("studio", "id")
+
+    def __init__(self, studio: "Studio", job_id: str):
+        self.studio = studio
+        self.id = job_id
+
+    # -- reading
+    @property
+    def row(self) -> dict:
+        """The job's ledger row, fresh (a dict of Python values)."""
+        return self.studio.ledger.get(self.id)
+
+    @property
+    def status(self) -> str:
+        return self.row.get("status") or "pending"
+
+    @property
+    def progress(self) -> Optional[int]:
+        live = self.studio._engine.snapshot([self.id]).get(self.id) or {}
+        if live.get("progress") is not None:
+            return live["progress"]
+        return self.row.get("progress")
+
+    @property
+    def done(self) -> bool:
+        """True once nothing more will happen (completed, failed or cancelled)."""
+        return self.status in TERMINAL
+
+    @property
+    def file_path(self) -> Optional[Path]:
+        p = self.row.get("file_path")
+        return Path(p) if p else None
+
+    @property
+    def poster_path(self) -> Optional[Path]:
+        p = self.row.get("poster_path")
+        return Path(p) if p else None
+
+    @property
+    def video_id(self) -> Optional[str]:
+        """The provider's id of the finished video (for remix / extend / edit)."""
+        row = self.row
+        return (row.get("extra") or {}).get("video_id") or row.get("provider_job_id")
+
+    @property
+    def cost(self) -> Optional[float]:
+        """Billed cost when known, else the estimate (None when neither is known)."""
+        row = self.row
+        for key in ("billed_cost", "estimated_cost"):
+            v = row.get(key)
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                if key == "billed_cost" and row.get("billed_cost_source") == "none" and row.get("status") != "failed":
+                    continue
+                return float(v)
+        return None
+
+    @property
+    def error(self) -> Optional[str]:
+        row = self.row
+        if row.get("error_code") or row.get("error_message"):
+            return f"{row.get('error_code') or 'error'}: {row.get('error_message') or ''}".strip()
+        return None
+
+    # -- waiting
+    def wait(self, timeout: Optional[float] = None, *, progress: bool = False) -> "Job":
+        """Block until the job is done and return it.
+
+        Raises `JobFailed` when it failed, `JobTimeout` when ``timeout`` (this call's bound) or the
+        engine's wait bound ran out (the job stays in the ledger; ``wait`` again or ``resume``).
+        """
+        self.studio._wait_blocking([self.id], timeout=timeout, progress=progress, target=self, raise_=True)
+        return self
+
+    async def wait_async(self, timeout: Optional[float] = None) -> "Job":
+        """``await job.wait_async()`` from any event loop (a notebook cell, an async script)."""
+        await self.studio._loop.arun(self.studio._wait_ids([self.id], timeout, raise_=True))
+        return self
+
+    # -- annotating
+    def rate(self, n: Optional[int]) -> "Job":
+        """Rate 1–5 (None clears)."""
+        self.studio.ledger.rate(self.id, checks.rating(n))
+        return self
+
+    def tag(self, *tags: str) -> "Job":
+        self.studio.ledger.tag(self.id, *checks.tag_list("tags", tags))
+        return self
+
+    def untag(self, *tags: str) -> "Job":
+        self.studio.ledger.untag(self.id, *checks.tag_list("tags", tags))
+        return self
+
+    def note(self, text: Optional[str]) -> "Job":
+        self.studio.ledger.note(self.id, checks.text("text", text))
+        return self
+
+    def retry_download(self, *, wait: bool = True, timeout: Optional[float] = None,
+                       progress: bool = False) -> "Job":
+        """Download again the video of a job that failed with ``download_failed`` (the provider
+        made it, the engine gave up fetching it). Waits for it unless ``wait=False``."""
+        self.studio._retry_download([self.id], timeout)
+        if wait:
+            self.studio._wait_blocking([self.id], timeout=None, progress=progress, target=self, raise_=True,
+                                       drive=False)
+        return self
+
+    def remix(self, prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
+              progress: bool = True, **fields: Any) -> "Job":
+        """A new job remixing this one's video with ``prompt``."""
+        return self.studio.remix(self, prompt, wait=wait, timeout=timeout, progress=progress, **fields)
+
+    # -- showing
+    def __repr__(self) -> str:
+        try:
+            row = self.row
+        except Exception:
+            return f"<Job {self.id}>"
+        prompt = (row.get("prompt") or "")
+        prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
+        emu = " emulated" if row.get("emulated") else ""
+        return (f"<Job {self.id} {row.get('status')} {row.get('model')}@{row.get('provider')}{emu} "
+                f"{prompt!r}>")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(("Job", self.id))
+
+    def _repr_html_(self) -> str:
+        row = self.row
+        parts = [f"<b>{html.escape(str(row.get('model')))}</b> @ {html.escape(str(row.get('provider')))}",
+                 html.escape(str(row.get("status"))),
+                 html.escape((row.get("prompt") or "")[:120])]
+        if row.get("error_code"):
+            parts.append(f"<span style='color:#c4242f'>{html.escape(self.error or '')}</span>")
+        if row.get("file_path"):
+            parts.append(f"<code>{html.escape(str(row.get('file_path')))}</code>")
+        img = ""
+        poster = row.get("poster_path")
+        if poster and Path(poster).is_file():
+            import base64
+
+            mime = "image/webp" if poster.endswith(".webp") else "image/jpeg"
+            data = base64.b64encode(Path(poster).read_bytes()).decode()
+            img = f"<img src='data:{mime};base64,{data}' style='max-width:320px'/><br/>"
+        return f"<div>{img}{' · '.join(parts)}</div>"
+
+    def _ipython_display_(self) -> None:
+        ran, _ = call_hook("show_job", self)
+        if ran:
+            return
+        from IPython.display import HTML, display
+
+        display(HTML(self._repr_html_()))
+
+
+# ==================================================================================== Batch
+class Batch(Sequence[Job]):
+    """Jobs started together: a sequence of `Job` with batch-level waiting and a ledger view."""
+
+    def __init__(self, studio: "Studio", jobs: Sequence[Job], batch_id: Optional[str] = None,
+                 rejected: Sequence[Any] = ()):
+        self.studio = studio
+        self.jobs = list(jobs)
+        self.id = batch_id
+        self.rejected = list(rejected)
+        """Combinations ``batch(..., skip_invalid=True)`` did not send: ``(prompt, model,
+        provider, error)`` tuples, the error a `ValidationError` (or `ConfigurationError`)."""
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return Batch(self.studio, self.jobs[i], self.id, self.rejected)
+        return self.jobs[i]
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(self.jobs)
+
+    @property
+    def ids(self) -> list[str]:
+        return [j.id for j in self.jobs]
+
+    def _rows(self) -> list[dict]:
+        if self.id is not None:
+            rows = {r["job_id"]: r for r in self.studio.ledger.rows(batch_id=self.id)}
+            return [rows[j] for j in self.ids if j in rows]
+        return [self.studio.ledger.get(j) for j in self.ids]
+
+    @property
+    def df(self):
+        """The batch's ledger rows as a DataFrame (same columns and dtypes as ``Ledger.df``)."""
+        if self.id is not None:
+            df = self.studio.ledger.query(batch_id=self.id)
+            return df[df["job_id"].isin(self.ids)].reset_index(drop=True)
+        df = self.studio.ledger.df
+        return df[df["job_id"].isin(self.ids)].reset_index(drop=True)
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per status."""
+        out: dict[str, int] = {}
+        for r in self._rows():
+            out[r.get("status") or "pending"] = out.get(r.get("status") or "pending", 0) + 1
+        return out
+
+    @property
+    def done(self) -> bool:
+        return all(r.get("status") in TERMINAL for r in self._rows())
+
+    @property
+    def completed(self) -> list[Job]:
+        return [Job(self.studio, r["job_id"]) for r in self._rows() if r.get("status") == "completed"]
+
+    @property
+    def failed(self) -> list[Job]:
+        return [Job(self.studio, r["job_id"]) for r in self._rows() if r.get("status") in ("failed", "cancelled")]
+
+    @property
+    def cost(self) -> float:
+        """Billed where known, else estimated, summed over the batch (unknown prices count 0)."""
+        total = 0.0
+        for r in self._rows():
+            for key in ("billed_cost", "estimated_cost"):
+                v = r.get(key)
+                if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                    total += float(v)
+                    break
+        return round(total, 6)
+
+    def summary(self) -> str:
+        c = self.counts()
+        running = sum(n for s, n in c.items() if s not in TERMINAL)
+        parts = [f"{c.get('completed', 0)} completed"]
+        if running:
+            parts.append(f"{running} running")
+        if c.get("failed"):
+            parts.append(f"{c['failed']} failed")
+        if c.get("cancelled"):
+            parts.append(f"{c['cancelled']} cancelled")
+        return f"{len(self)} job(s): " + ", ".join(parts) + f" · ${self.cost:.2f}"
+
+    def wait(self, timeout: Optional[float] = None, *, raise_on_error: bool = False,
+             progress: bool = False) -> "Batch":
+        """Block until every job is done (failures do not raise unless ``raise_on_error``)."""
+        self.studio._wait_blocking(self.ids, timeout=timeout, progress=progress, target=self,
+                                   raise_=raise_on_error)
+        return self
+
+    async def wait_async(self, timeout: Optional[float] = None, *, raise_on_error: bool = False) -> "Batch":
+        await self.studio._loop.arun(self.studio._wait_ids(self.ids, timeout, raise_=raise_on_error))
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Batch {self.id or ''} {self.summary()}>".replace("  ", " ")
+
+    def _ipython_display_(self) -> None:
+        ran, _ = call_hook("show_batch", self)
+        if not ran:
+            print(repr(self))
