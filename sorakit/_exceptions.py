@@ -2,9 +2,15 @@
 
 ```
 SorakitError
-├── ValidationError        bad input, caught before any network call (names field, value, allowed)
-├── ConfigurationError     missing or malformed settings: an absent or ill-formed API key, a bad URL
+├── ValidationError        bad input, caught before any network call (names field, value, allowed;
+│                          also a ValueError)
+├── ConfigurationError     missing or malformed settings: an absent or ill-formed API key, a bad URL,
+│                          a provider this session cannot use
+├── CatalogError           a catalog file (models.toml or an overlay) is malformed (also a ValueError)
 ├── BudgetExceeded         a submit whose estimate would cross the spending cap (nothing was sent)
+│   └── UnknownCost            a cap is set and some request has no known price (nothing was sent)
+├── LedgerError            the ledger cannot be opened or used (bad location, not a ledger, closed)
+│   └── JobNotFound            no row with that job id (also a KeyError)
 ├── ProviderError          the service answered with an error (provider, status, code, request id)
 │   ├── BadRequestError        400 / 422
 │   ├── AuthenticationError    401
@@ -17,9 +23,15 @@ SorakitError
 │   ├── ModerationError        the provider refused the content (sync 400 or a failed job)
 │   └── ModelUnavailable       the provider no longer serves the model (shut down): never retried
 ├── TransportError         no answer at all: connection refused or reset, timeout
+│   └── IncompleteDownload     the connection ended before Content-Length bytes arrived (retried)
 ├── JobFailed              a job reached "failed" (carries the ledger job id, code, message)
 └── JobTimeout             our wait bound ran out; the job may still be running remotely (resumable)
 ```
+Every class here is exported from `sorakit` (``sorakit.JobNotFound``...); the modules that raise
+them (``sorakit.ledger``, ``sorakit.media``, ``sorakit.catalog``) re-export their own. The
+emulator's injected network faults are deliberately not in the tree: they stand in for the
+operating system's ``ConnectionResetError``.
+
 An API key is never part of any message or repr here: `ProviderError` is built from the
 response, never from the request headers.
 """
@@ -32,7 +44,11 @@ __all__ = [
     "SorakitError",
     "ValidationError",
     "ConfigurationError",
+    "CatalogError",
     "BudgetExceeded",
+    "UnknownCost",
+    "LedgerError",
+    "JobNotFound",
     "ProviderError",
     "BadRequestError",
     "AuthenticationError",
@@ -45,6 +61,7 @@ __all__ = [
     "ModerationError",
     "ModelUnavailable",
     "TransportError",
+    "IncompleteDownload",
     "JobFailed",
     "JobTimeout",
     "provider_error_for_status",
@@ -104,6 +121,20 @@ class BudgetExceeded(SorakitError):
             f"{scope} budget of ${cap:.2f} would be exceeded by ${self.over:.2f} "
             f"(already committed ${spent:.2f}, this submit ${estimate:.2f}); nothing was sent"
         )
+
+
+class UnknownCost(BudgetExceeded):
+    """A budget is set but the catalog has no price for some request. Nothing was sent."""
+
+    def __init__(self, cap: float, spent: float, count: int, what: str, scope: str = "studio"):
+        self.cap, self.spent, self.estimate, self.scope = cap, spent, float("nan"), scope
+        self.over = float("nan")
+        self.count = count
+        Exception.__init__(
+            self,
+            f"{scope} budget of ${cap:.2f} is set but {count} request(s) have no known price "
+            f"({what}); nothing was sent. Pass allow_unknown_cost=True to send them anyway "
+            f"(they count as $0 against the budget until the provider reports a cost).")
 
 
 class ProviderError(SorakitError):
@@ -215,6 +246,48 @@ class ModelUnavailable(ProviderError):
 
 class TransportError(SorakitError):
     """No HTTP answer: connection refused or reset, or a timeout. The outcome of a POST is unknown."""
+
+
+class IncompleteDownload(TransportError):
+    """The connection ended before ``Content-Length`` bytes arrived. Safe to retry (a GET)."""
+
+    def __init__(self, url: str, expected: int, received: int):
+        self.url, self.expected, self.received = url, expected, received
+        super().__init__(f"download of {url} stopped after {received} of {expected} bytes")
+
+
+class CatalogError(SorakitError, ValueError):
+    """A catalog file is malformed. The message names the file, the table and the field.
+
+    Attributes: ``file``, ``table`` (``models."veo-3".offers[runware]``), ``field``.
+    """
+
+    def __init__(self, file: str, table: str, field: str | None, problem: str):
+        self.file, self.table, self.field, self.problem = file, table, field, problem
+        where = f"{file}: [{table}]" + (f" field {field!r}" if field else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class LedgerError(SorakitError):
+    """The ledger cannot be opened or used: unreachable database, a table that is not a ledger,
+    a closed ledger. Messages show the location with any password masked."""
+
+
+class JobNotFound(LedgerError, KeyError):
+    """No ledger row has this job id. Also a ``KeyError``, so ``except KeyError`` works.
+
+    Attributes:
+        job_id: the id that was looked up.
+    """
+
+    def __init__(self, job_id: object, location: str | None = None):
+        self.job_id = job_id
+        where = f" in {location}" if location else ""
+        self.message = f"no job {job_id!r}{where}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return self.message
 
 
 class JobFailed(SorakitError):

@@ -53,8 +53,9 @@ class VideoRequest:
 
     prompt: str
     """What the video should show. Length limits depend on the provider (OpenAI 1–32000, Runware 2–6000)."""
-    model: str = "sora-2"
-    """Canonical model name from the catalog: ``sora-2``, ``veo-3-fast``, ``kling-3-standard``, ..."""
+    model: Optional[str] = None
+    """Canonical model name from the catalog: ``seedance-1-pro``, ``veo-3-fast``, ``kling-3-standard``,
+    ...; ``"model@provider"`` names the provider too. None = the catalog's ``default_model``."""
     provider: Optional[str] = None
     """Which service runs it: ``openai``, ``runware``, ``runcrate``, ``relay``, ``gemini``.
     None picks the first provider in the catalog that serves the model."""

@@ -28,6 +28,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from .._exceptions import CatalogError
+
 __all__ = [
     "Catalog",
     "CatalogError",
@@ -51,18 +53,6 @@ MODEL_FACTS = ("status", "shut_down", "replacement")
 CAPABILITIES = frozenset({"text-to-video", "image-to-video", "remix", "extend", "edit", "negative-prompt", "seed"})
 ENV_OVERLAY = "SORAKIT_CATALOG"
 """Environment variable naming a user's TOML overlay merged over the shipped catalog."""
-
-
-class CatalogError(ValueError):
-    """A catalog file is malformed. The message names the file, the table and the field.
-
-    Attributes: ``file``, ``table`` (``models."veo-3".offers[runware]``), ``field``.
-    """
-
-    def __init__(self, file: str, table: str, field: Optional[str], problem: str):
-        self.file, self.table, self.field, self.problem = file, table, field, problem
-        where = f"{file}: [{table}]" + (f" field {field!r}" if field else "")
-        super().__init__(f"{where}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -219,6 +209,8 @@ class Catalog:
     _offers: tuple[Offer, ...] = field(default=(), repr=False)
     as_of: Optional[dt.date] = None
     sources: dict[str, Source] = field(default_factory=dict, repr=False)
+    default_model: Optional[str] = None
+    """The model a request without one gets (``default_model`` in ``models.toml``)."""
 
     def model(self, name: str) -> Model:
         """The model by canonical name (raises KeyError)."""
@@ -593,8 +585,13 @@ def _parse(data: dict[str, Any], source: str, ctx: Optional[_Ctx] = None, strict
                 raise ctx.fail(table, "replacement", f"names unknown model {holder.replacement!r}; known: "
                                + ", ".join(sorted(models)))
     as_of = data.get("as_of")
+    default_model = data.get("default_model")
+    if default_model is not None and default_model not in models:
+        raise ctx.fail("catalog", "default_model", f"names unknown model {default_model!r}; known: "
+                       + ", ".join(sorted(models)))
     return Catalog(models=models, providers=providers, source=source, _offers=tuple(all_offers),
-                   as_of=None if as_of is None else _as_date(ctx, "catalog", "as_of", as_of), sources=known)
+                   as_of=None if as_of is None else _as_date(ctx, "catalog", "as_of", as_of), sources=known,
+                   default_model=default_model)
 
 
 def _merge(base: dict, overlay: dict, file: str, ctx: _Ctx) -> None:

@@ -239,6 +239,10 @@ def plan(
     cat = catalog or load_catalog()
     today = today or dt.datetime.now(dt.timezone.utc).date()
     req = request
+    if req.model is None:
+        if cat.default_model is None:
+            raise _choice("model", None, sorted(cat.models), "this catalog names no default_model")
+        req = req.replace(model=cat.default_model)
     if isinstance(req.model, str) and "@" in req.model:
         model_name, provider_name = split_model(req.model, req.provider)
         req = req.replace(model=model_name, provider=provider_name)

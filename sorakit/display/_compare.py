@@ -6,7 +6,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 import ipywidgets as widgets
 
-from ._base import StaticFallback, as_jobs, error_text, html, style_widget, with_class
+from ._base import StaticFallback, error_text, html, style_widget, with_class
 from ._card import JobCard
 from ._format import esc, model_at, truncate
 from ._gallery import caption_html, totals_text

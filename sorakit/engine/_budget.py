@@ -13,23 +13,9 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .._exceptions import BudgetExceeded
+from .._exceptions import BudgetExceeded, UnknownCost
 
 __all__ = ["Budget", "BudgetStatus", "UnknownCost"]
-
-
-class UnknownCost(BudgetExceeded):
-    """A budget is set but the catalog has no price for some request. Nothing was sent."""
-
-    def __init__(self, cap: float, spent: float, count: int, what: str, scope: str = "studio"):
-        self.cap, self.spent, self.estimate, self.scope = cap, spent, float("nan"), scope
-        self.over = float("nan")
-        self.count = count
-        Exception.__init__(
-            self,
-            f"{scope} budget of ${cap:.2f} is set but {count} request(s) have no known price "
-            f"({what}); nothing was sent. Pass allow_unknown_cost=True to send them anyway "
-            f"(they count as $0 against the budget until the provider reports a cost).")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,54 @@ class LazyEmulatorTransport(httpx.AsyncBaseTransport):
 class Connections:
     """The Studio's providers: implemented protocols, concurrency, the emulator, runtimes."""
 
+    def _build_runtimes(self) -> dict[tuple[str, bool], Runtime]:
+        """A runtime per provider this session can drive; why not for the others (``_unavailable``)."""
+        self._unavailable: dict[str, str] = {}
+        runtimes: dict[tuple[str, bool], Runtime] = {}
+        for name, setup in self._setups.items():
+            if not self._implemented(setup.info.protocol):
+                self._unavailable[name] = f"its protocol {setup.info.protocol!r} has no client"
+                continue
+            try:
+                runtimes[(name, setup.emulated)] = Runtime(setup, self._concurrency_for(name), self._policy)
+            except ConfigurationError as exc:  # e.g. a relay without a base URL: usable once configured
+                self._unavailable[name] = str(exc)
+        return runtimes
+
+    def check_catalog(self, timeout: float = 30.0):
+        """Ask each provider this session can reach which models it serves now; a DataFrame of
+        findings against the catalog: ``gone`` (catalog says served, provider no longer lists it),
+        ``new`` (a video model the catalog lacks), ``still_listed``, ``ok``, and ``not_checked``
+        with the reason (e.g. no API key). Providers emulated for lack of a key are not checked;
+        with ``emulate=True`` the emulator answers from its own catalog."""
+        from ._check import check, findings_frame
+
+        rows = self._loop.run(check(self.catalog, self._setups, auto_emulated=self._emulate is None,
+                                    today=dt.datetime.now(dt.timezone.utc).date(), timeout=timeout))
+        for name, why in self._unavailable.items():
+            for r in rows:
+                if r["provider"] == name and r["finding"] == "not_checked":
+                    r["detail"] = f"{r['detail']}; sorakit cannot use it: {why}"
+        return findings_frame(rows)
+
+    def emulated(self, provider: Optional[str] = None) -> bool:
+        """Whether ``provider`` (or, with None, every provider) goes to the emulator."""
+        if provider is None:
+            return all(s.emulated for s in self._setups.values())
+        setup = self._setups.get(provider)
+        return bool(setup and setup.emulated)
+
+    @property
+    def providers(self) -> dict[str, str]:
+        """``{provider: "live" | "emulated"}`` for the providers this session can drive."""
+        return {name: s.mode for name, s in self._setups.items() if name not in self._unavailable}
+
+    @property
+    def emulator(self):
+        """The in-process emulator (None when using a server URL or only live services)."""
+        return self._emulator
+
+
     @staticmethod
     def _implemented(protocol: str) -> bool:
         try:

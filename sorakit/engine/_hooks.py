@@ -14,7 +14,9 @@ import logging
 import threading
 from typing import Any, Optional, Protocol
 
-__all__ = ["DisplayHooks", "register_display", "display_hooks", "call_hook", "logger"]
+from .._exceptions import ConfigurationError
+
+__all__ = ["DisplayHooks", "NotebookViews", "register_display", "display_hooks", "call_hook", "logger"]
 
 logger = logging.getLogger("sorakit")
 
@@ -79,3 +81,33 @@ def call_hook(name: str, *args: Any, **kwargs: Any) -> tuple[bool, Any]:
     except Exception:
         logger.exception("sorakit: the notebook display's %s() failed; falling back to text", name)
         return False, None
+
+
+class NotebookViews:
+    """The Studio's notebook views, each drawn by the registered display (part of `Studio`)."""
+
+    def _ui(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        hooks = display_hooks()
+        fn = getattr(hooks, name, None) if hooks is not None else None
+        if fn is None:
+            raise ConfigurationError(f"sorakit.display provides no {name}() in this installation "
+                                     f"(it needs ipywidgets)")
+        return fn(*args, **kwargs)
+
+    def form(self, **kwargs: Any):
+        """A request form (sorakit.display)."""
+        return self._ui("form", self, **kwargs)
+
+    def gallery(self, jobs: Any = None, **kwargs: Any):
+        """Completed videos as a grid (sorakit.display)."""
+        return self._ui("gallery", self if jobs is None else jobs, **kwargs)
+
+    def compare(self, jobs: Any = None, **kwargs: Any):
+        """Side by side: ``compare(prompts=[...], models=[...])`` runs them as one `batch`;
+        ``compare(jobs)`` arranges existing jobs (rows are prompts, columns ``model@provider``;
+        sorakit.display)."""
+        return self._ui("compare", self if jobs is None else jobs, studio=self, **kwargs)
+
+    def browse(self, **kwargs: Any):
+        """The ledger browser (sorakit.display)."""
+        return self._ui("browse", self, **kwargs)

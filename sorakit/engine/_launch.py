@@ -24,14 +24,14 @@ from .._types import TERMINAL, VideoRequest
 from ..catalog import Plan, plan as make_plan, split_model
 from ..media import store_bytes
 from . import _validate as checks
-from ._engine import OWNER, Runtime
+from ._config import notice
+from ._engine import OWNER, Runtime, owned_elsewhere
 from ._hooks import call_hook
 from ._job import Batch, Job
 from ._progress import TextProgress, in_kernel
 
 __all__ = ["Launcher", "Launch", "Rejected"]
 
-DEFAULT_MODEL = "veo-3-fast"
 REQUEST_FIELDS = {f for f in VideoRequest.__dataclass_fields__} - {"prompt", "model", "provider"}
 
 
@@ -85,7 +85,7 @@ class Launcher:
         model, provider = split_model(model, provider)
         if "tags" in fields:
             fields["tags"] = checks.tag_list("tags", fields["tags"])
-        return VideoRequest(prompt=prompt, model=model or DEFAULT_MODEL, provider=provider, **fields)
+        return VideoRequest(prompt=prompt, model=model or self.catalog.default_model, provider=provider, **fields)
 
     def _plan(self, req: VideoRequest) -> tuple[Plan, Runtime]:
         """Validate; with no provider given, the first one (catalog order) that accepts the request."""
@@ -129,7 +129,7 @@ class Launcher:
         checks.flag("skip_invalid", skip_invalid)
         items, rejected = [], []
         for prompt, model, provider, seed in itertools.product(
-                as_list(prompts, []), as_list(models, [DEFAULT_MODEL]),
+                as_list(prompts, []), as_list(models, [self.catalog.default_model]),
                 as_list(providers, [None]), as_list(seeds, [None])):
             fields = dict(common)
             if seed is not None:
@@ -190,6 +190,37 @@ class Launcher:
         self._budget.reserve(amounts, batch_cap=budget, allow_unknown_cost=allow_unknown_cost, what=what)
         return Launch(prepared, batch_id, as_batch, timeout, wait, raise_, list(rejected or []))
 
+    # ------------------------------------------------------------------ resuming
+    def _resumable(self, force: bool = False) -> list[dict]:
+        rows = self.ledger.pending()
+        if force:
+            return rows
+        return [r for r in rows if not owned_elsewhere(r)]
+
+    def _retry_download(self, ids: list[str], timeout: Optional[float]) -> None:
+        async def go() -> None:
+            for jid in ids:
+                row = await self._engine._db_call(self.ledger.get, jid)
+                rt = self._row_runtime(row)
+                if rt is None:
+                    raise ConfigurationError(f"job {jid}: its provider {row.get('provider')!r} cannot be "
+                                             f"reached in this session")
+                await self._engine.retry_download(row, rt, timeout)
+
+        self._loop.run(go())
+
+    def _auto_resume(self) -> None:
+        try:
+            rows = self._resumable()
+        except Exception:  # a ledger we cannot read fully must not stop the studio opening
+            return
+        if not rows:
+            return
+        ids = self._loop.run(self._resume_rows(rows, None))
+        if ids:
+            notice(f"sorakit: resuming {len(ids)} unfinished job(s) from the ledger in the background "
+                   f"(studio.resume() waits for them)")
+
     # ------------------------------------------------------------------ on the engine loop
     async def _launch(self, launch: Launch) -> Union[Job, Batch]:
         """Commit all rows (one transaction), start every task, hand back the Job/Batch and, when
@@ -214,7 +245,6 @@ class Launcher:
         return launch.result
 
     async def _resume_rows(self, rows: list[dict], timeout: Optional[float]) -> list[str]:
-        from ._config import notice
 
         driving, skipped = await self._engine.resume_rows(rows, self._row_runtime, timeout)
         if skipped:

@@ -32,14 +32,15 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
-from .._exceptions import ConfigurationError, ValidationError
+from .._exceptions import ValidationError
 from ..catalog import Catalog, Estimate, estimate as catalog_estimate, load_catalog, stale_notice
 from ..providers.relay import relay_configs, with_relays
 from . import _validate as checks
 from ._budget import Budget, BudgetStatus
 from ._config import default_media_dir, emulate_from_env, notice, resolve_setups, time_scale_from_env
 from ._connect import Connections
-from ._engine import Engine, Policy, Runtime, owned_elsewhere
+from ._engine import Engine, Policy
+from ._hooks import NotebookViews
 from ._job import Batch, Job
 from ._launch import Launcher
 from ._loop import EngineLoop, get_loop
@@ -59,7 +60,7 @@ def _deprecated(old: str, new: str) -> None:
                   DeprecationWarning, stacklevel=3)
 
 
-class Studio(Launcher, Connections):
+class Studio(Launcher, Connections, NotebookViews):
     """Generate videos from a notebook or a script; every job lands on disk and in the ledger.
 
     Args:
@@ -160,16 +161,7 @@ class Studio(Launcher, Connections):
         self._budget = Budget(budget)
         self._loop: EngineLoop = get_loop()
         self._policy = policy or Policy()
-        self._unavailable: dict[str, str] = {}
-        runtimes: dict[tuple[str, bool], Runtime] = {}
-        for name, setup in self._setups.items():
-            if not self._implemented(setup.info.protocol):
-                self._unavailable[name] = f"its protocol {setup.info.protocol!r} has no client"
-                continue
-            try:
-                runtimes[(name, setup.emulated)] = Runtime(setup, self._concurrency_for(name), self._policy)
-            except ConfigurationError as exc:  # e.g. a relay without a base URL: usable once configured
-                self._unavailable[name] = str(exc)
+        runtimes = self._build_runtimes()
         self._engine = Engine(self.ledger, self.catalog, runtimes, media_dir=self.media_dir,
                               budget=self._budget, max_wait=self.max_wait, policy=self._policy)
         if setup_notice:
@@ -180,40 +172,7 @@ class Studio(Launcher, Connections):
         if resume:
             self._auto_resume()
 
-    # ------------------------------------------------------------------ info
-    def check_catalog(self, timeout: float = 30.0):
-        """Ask each provider this session can reach which models it serves now; a DataFrame of
-        findings against the catalog: ``gone`` (catalog says served, provider no longer lists it),
-        ``new`` (a video model the catalog lacks), ``still_listed``, ``ok``, and ``not_checked``
-        with the reason (e.g. no API key). Providers emulated for lack of a key are not checked;
-        with ``emulate=True`` the emulator answers from its own catalog."""
-        from ._check import check, findings_frame
-
-        rows = self._loop.run(check(self.catalog, self._setups, auto_emulated=self._emulate is None,
-                                    today=_today(), timeout=timeout))
-        for name, why in self._unavailable.items():
-            for r in rows:
-                if r["provider"] == name and r["finding"] == "not_checked":
-                    r["detail"] = f"{r['detail']}; sorakit cannot use it: {why}"
-        return findings_frame(rows)
-
-    def emulated(self, provider: Optional[str] = None) -> bool:
-        """Whether ``provider`` (or, with None, every provider) goes to the emulator."""
-        if provider is None:
-            return all(s.emulated for s in self._setups.values())
-        setup = self._setups.get(provider)
-        return bool(setup and setup.emulated)
-
-    @property
-    def providers(self) -> dict[str, str]:
-        """``{provider: "live" | "emulated"}`` for the providers this session can drive."""
-        return {name: s.mode for name, s in self._setups.items() if name not in self._unavailable}
-
-    @property
-    def emulator(self):
-        """The in-process emulator (None when using a server URL or only live services)."""
-        return self._emulator
-
+    # ------------------------------------------------------------------ info (providers: see _connect)
     @property
     def budget(self) -> BudgetStatus:
         """``cap``, ``spent`` (committed this session), ``remaining``."""
@@ -370,12 +329,6 @@ class Studio(Launcher, Connections):
         return self._engine.subscribe(callback)
 
     # ------------------------------------------------------------------ resume
-    def _resumable(self, force: bool = False) -> list[dict]:
-        rows = self.ledger.pending()
-        if force:
-            return rows
-        return [r for r in rows if not owned_elsewhere(r)]
-
     def resume(self, *, wait: bool = True, timeout: Optional[float] = None, progress: bool = True,
                force: bool = False) -> list[Job]:
         """Finish every unfinished job in the ledger without submitting anything twice.
@@ -410,59 +363,6 @@ class Studio(Launcher, Connections):
         """Deprecated alias of `resume_async`."""
         _deprecated("aresume", "resume_async")
         return await self.resume_async(*args, **kwargs)
-
-    def _retry_download(self, ids: list[str], timeout: Optional[float]) -> None:
-        async def go() -> None:
-            for jid in ids:
-                row = await self._engine._db_call(self.ledger.get, jid)
-                rt = self._row_runtime(row)
-                if rt is None:
-                    raise ConfigurationError(f"job {jid}: its provider {row.get('provider')!r} cannot be "
-                                             f"reached in this session")
-                await self._engine.retry_download(row, rt, timeout)
-
-        self._loop.run(go())
-
-    def _auto_resume(self) -> None:
-        try:
-            rows = self._resumable()
-        except Exception:  # a ledger we cannot read fully must not stop the studio opening
-            return
-        if not rows:
-            return
-        ids = self._loop.run(self._resume_rows(rows, None))
-        if ids:
-            notice(f"sorakit: resuming {len(ids)} unfinished job(s) from the ledger in the background "
-                   f"(studio.resume() waits for them)")
-
-    # ------------------------------------------------------------------ UI (sorakit.display)
-    def _ui(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        from ._hooks import display_hooks
-
-        hooks = display_hooks()
-        fn = getattr(hooks, name, None) if hooks is not None else None
-        if fn is None:
-            raise ConfigurationError(f"sorakit.display provides no {name}() in this installation "
-                                     f"(it needs ipywidgets)")
-        return fn(*args, **kwargs)
-
-    def form(self, **kwargs: Any):
-        """A request form (sorakit.display)."""
-        return self._ui("form", self, **kwargs)
-
-    def gallery(self, jobs: Any = None, **kwargs: Any):
-        """Completed videos as a grid (sorakit.display)."""
-        return self._ui("gallery", self if jobs is None else jobs, **kwargs)
-
-    def compare(self, jobs: Any = None, **kwargs: Any):
-        """Side by side: ``compare(prompts=[...], models=[...])`` runs them as one `batch`;
-        ``compare(jobs)`` arranges existing jobs (rows are prompts, columns ``model@provider``;
-        sorakit.display)."""
-        return self._ui("compare", self if jobs is None else jobs, studio=self, **kwargs)
-
-    def browse(self, **kwargs: Any):
-        """The ledger browser (sorakit.display)."""
-        return self._ui("browse", self, **kwargs)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

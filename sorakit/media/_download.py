@@ -27,7 +27,7 @@ from typing import Callable, Optional
 
 import httpx
 
-from .._exceptions import TransportError
+from .._exceptions import IncompleteDownload  # noqa: F401 (raised here, re-exported by sorakit.media)
 
 __all__ = [
     "Download",
@@ -46,14 +46,6 @@ _SUFFIX_OF_TYPE = {
     "video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov",
     "image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png",
 }
-
-
-class IncompleteDownload(TransportError):
-    """The connection ended before ``Content-Length`` bytes arrived. Safe to retry (a GET)."""
-
-    def __init__(self, url: str, expected: int, received: int):
-        self.url, self.expected, self.received = url, expected, received
-        super().__init__(f"download of {url} stopped after {received} of {expected} bytes")
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,20 @@ seconds = [5]
 """)
     with pytest.raises(ValueError, match="nowhere"):
         load_catalog(path)
+
+
+def test_the_default_model_is_live_today_with_a_confirmed_status():
+    """One default model for every entry point, and one a user can actually run today."""
+    import datetime as dt
+
+    from sorakit import VideoRequest, plan
+
+    cat = load_catalog()
+    today = dt.datetime.now(dt.timezone.utc).date()
+    model = cat.models[cat.default_model]
+    assert model.status == "live"
+    live = [o for o in model.offers if o.serves_on(today) and "status" not in o.unconfirmed]
+    assert live, f"{cat.default_model}: no offer is live with a confirmed status"
+    assert VideoRequest("a fox").model is None                      # filled in by the plan
+    p = plan(VideoRequest("a red fox in the snow"), cat)
+    assert p.model.name == cat.default_model and p.offer in live and p.price is not None
