@@ -12,7 +12,7 @@ import ipywidgets as widgets
 
 from .._exceptions import ValidationError
 from .._types import VideoRequest
-from ..catalog import SEED_MAX, plan
+from ..catalog import SEED_MAX, plan, split_model
 from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html, is_emulated,
                     style_widget, with_class)
 from ._card import JobCard
@@ -139,6 +139,8 @@ class StudioForm(StaticFallback, widgets.VBox):
         self._on_image()
         self.submit_button.on_click(lambda _b: self.submit())
 
+        model, provider = split_model(model, provider)  # "veo-3-fast@runware" names both
+        model = model if model is not None else self.catalog.default_model
         if model is not None and model in self.catalog.models:
             self.model.value = model
         else:

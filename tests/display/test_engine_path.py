@@ -113,3 +113,14 @@ def test_form_remix_goes_through_studio_remix(studio, monkeypatch):
     result = f.submit()
     assert seen == [((src.id, "the same kite at dusk"), {"wait": False, "progress": False})]
     assert result.row["action"] == "remix" and result.row["source_video_id"] == src.video_id
+
+
+def test_form_takes_model_at_provider_and_defaults_to_the_catalogs_model(studio):
+    from sorakit.display import form
+
+    f = form(studio, model="seedance-1-pro@relay")
+    assert (f.model.value, f.provider.value) == ("seedance-1-pro", "relay")
+    assert form(studio).model.value == studio.catalog.default_model
+    with pytest.raises(Exception) as e:
+        form(studio, model="seedance-1-pro@runware", provider="relay")
+    assert getattr(e.value, "field", None) == "provider"

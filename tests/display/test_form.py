@@ -155,8 +155,7 @@ def test_unexpected_errors_are_shown_too(fake, monkeypatch):
 
 
 def test_submit_returns_at_once_and_appends_a_card(fake):
-    f = form(fake)
-    f.model.value, f.provider.value = "veo-3-fast", "runware"
+    f = form(fake, model="veo-3-fast@runware")  # opened on this model: its default size and duration
     f.prompt.value = "a corgi surfing"
     f.seed.value = "7"
     f.variations.value = 2

@@ -10,11 +10,10 @@ import pytest
 from PIL import Image
 
 from engine._helpers import assert_complete
-from sorakit import JobFailed
-from sorakit.catalog import load_catalog
+from sorakit import JobFailed, ValidationError
 from sorakit.emulator import EmulatorConfig, FaultConfig
 from sorakit.engine import Batch
-from sorakit.providers.relay import register_relay, relay_catalog, unregister_relay
+from sorakit.providers.relay import register_relay, unregister_relay
 
 
 @pytest.fixture
@@ -150,25 +149,42 @@ def test_relay_image_to_video_and_failure(studio, emulator):
     assert e.value.code == "content_policy_violation"
 
 
-def test_a_registered_relay_runs_end_to_end(make_studio, emulator, monkeypatch):
-    register_relay("studio-relay", base_url="https://relay.example.org/v1", key_env="STUDIO_RELAY_KEY",
-                   models={"seedance-1-pro": "doubao-seedance-pro"},
-                   paths={"create": "video/generations", "poll": "video/generations/{id}"},
-                   auth_header="x-api-key", auth_scheme=None,
-                   prices={"seedance-1-pro": {"usd_per_second": 0.05, "as_of": "2026-11-01",
-                                              "source": "relay.example.org/pricing"}})
+RELAY = dict(name="studio-relay", base_url="https://relay.example.org/v1", key_env="STUDIO_RELAY_KEY",
+             models={"seedance-1-pro": "doubao-seedance-pro"},
+             paths={"create": "video/generations", "poll": "video/generations/{id}"},
+             auth_header="x-api-key", auth_scheme=None,
+             prices={"seedance-1-pro": {"usd_per_second": 0.05, "as_of": "2026-11-01",
+                                        "source": "relay.example.org/pricing"}})
+
+
+def _relay_job(studio, emulator):
+    job = studio.generate("a crane folds itself", model="seedance-1-pro@studio-relay",
+                          size="854x480", seconds=5, progress=False)
+    row = job.row
+    assert_complete(row)
+    assert (row["provider"], row["provider_model"]) == ("studio-relay", "doubao-seedance-pro")
+    assert row["estimated_cost"] == pytest.approx(0.25)
+    [emu_job] = emulator.jobs("relay")
+    assert emu_job.provider_model == "doubao-seedance-pro"
+
+
+def test_a_relay_given_to_the_studio_runs_end_to_end_and_stays_in_it(make_studio, emulator, tmp_path):
+    studio = make_studio(relays=[RELAY])
+    assert "studio-relay" in studio.catalog.providers and "studio-relay" in studio.relays
+    _relay_job(studio, emulator)
+    other = make_studio(ledger=tmp_path / "other.db")             # scoped: another studio lacks it
+    assert "studio-relay" not in other.catalog.providers
+    with pytest.raises(ValidationError) as e:
+        other.submit("a crane", model="seedance-1-pro@studio-relay", size="854x480", seconds=5)
+    assert e.value.field == "provider"
+
+
+def test_register_relay_is_a_deprecated_alias_that_still_works(make_studio, emulator):
+    args = dict(RELAY)
+    with pytest.warns(DeprecationWarning, match="Studio\\(relays="):
+        register_relay(args.pop("name"), **args)
     try:
-        # the Studio takes its catalog from load_catalog(); extend it with the registered relays
-        monkeypatch.setattr("sorakit.engine._studio.load_catalog", lambda **kw: relay_catalog(load_catalog(**kw)))
-        studio = make_studio()
-        job = studio.generate("a crane folds itself", model="seedance-1-pro", provider="studio-relay",
-                              size="854x480", seconds=5, progress=False)
-        row = job.row
-        assert_complete(row)
-        assert (row["provider"], row["provider_model"]) == ("studio-relay", "doubao-seedance-pro")
-        assert row["estimated_cost"] == pytest.approx(0.25)
-        [emu_job] = emulator.jobs("relay")
-        assert emu_job.provider_model == "doubao-seedance-pro"
+        _relay_job(make_studio(), emulator)
     finally:
         unregister_relay("studio-relay")
 
