@@ -777,12 +777,7 @@ class Engine:
                 continue
             except httpx.TransportError as exc:
                 log.info("sorakit: create of %s: outcome unknown (%s)", t.job_ids[0], type(exc).__name__)
-                if prov.create_is_idempotent:
-                    await self._write_rows(t.job_ids, attempts=attempts)
-                    return "unknown"
-                await self._write_rows(t.job_ids, status="unknown",
-                                       error_message=f"create outcome unknown ({type(exc).__name__}); reconciling")
-                return "unknown"
+                return await self._outcome_unknown(t, attempts, f"create outcome unknown ({type(exc).__name__})")
             if response.status_code == 429:
                 retry_after = _retry_after(prov, response)
                 self.stats["retries"] += 1
@@ -790,12 +785,7 @@ class Engine:
                 attempt += 1
                 continue
             if response.status_code >= 500:
-                if prov.create_is_idempotent:
-                    await self._write_rows(t.job_ids, attempts=attempts)
-                    return "unknown"
-                await self._write_rows(t.job_ids, status="unknown",
-                                       error_message=f"create answered HTTP {response.status_code}; reconciling")
-                return "unknown"
+                return await self._outcome_unknown(t, attempts, f"create answered HTTP {response.status_code}")
             try:
                 states = prov.parse_create(plan, response, t.client_ref)
             except ConflictError:
@@ -832,6 +822,16 @@ class Engine:
             if any(s.status in ("completed", "failed") for s in states):
                 await self._apply(t, states)
             return "created"
+
+    async def _outcome_unknown(self, t: _Task, attempts: int, why: str) -> str:
+        """A create that may or may not have made the job (no answer, or a 5xx after sending).
+        Client-named tasks just count the attempt (the next step polls the name); other rows
+        become ``unknown`` with ``why`` and are reconciled by listing, never re-sent blindly."""
+        if t.rt.provider.create_is_idempotent:
+            await self._write_rows(t.job_ids, attempts=attempts)
+        else:
+            await self._write_rows(t.job_ids, status="unknown", error_message=f"{why}; reconciling")
+        return "unknown"
 
     async def _reconcile(self, t: _Task) -> bool:
         """Non-idempotent creates: find the job a lost create made. True = adopted."""
