@@ -1,6 +1,6 @@
 """Argument checks of the public API, in one place (issue 11, defect 5).
 
-Every entry point — `Studio(...)`, ``generate``/``agenerate``, ``submit``, ``batch``/``abatch``,
+Every entry point — `Studio(...)`, ``generate``/``generate_async``, ``submit``, ``batch``/``batch_async``,
 ``estimate``, ``remix``/``Job.remix``, ``Job.rate``, ``Job.tag`` — calls these *before* anything is
 written or sent, so a wrong-typed or out-of-range argument is a `ValidationError` naming the
 parameter, the value and what is allowed — never a ``TypeError`` from deep inside, and never a
