@@ -101,7 +101,7 @@ class Job:
 
     async def wait_async(self, timeout: Optional[float] = None) -> "Job":
         """``await job.wait_async()`` from any event loop (a notebook cell, an async script)."""
-        await self.studio._loop.arun(self.studio._wait_ids([self.id], timeout, raise_=True))
+        await self.studio._loop.run_async(self.studio._wait_ids([self.id], timeout, raise_=True))
         return self
 
     # -- annotating
@@ -277,7 +277,7 @@ class Batch(Sequence[Job]):
         return self
 
     async def wait_async(self, timeout: Optional[float] = None, *, raise_on_error: bool = False) -> "Batch":
-        await self.studio._loop.arun(self.studio._wait_ids(self.ids, timeout, raise_=raise_on_error))
+        await self.studio._loop.run_async(self.studio._wait_ids(self.ids, timeout, raise_=raise_on_error))
         return self
 
     def __repr__(self) -> str:

@@ -8,7 +8,7 @@ caller thread (script, notebook cell)          engine thread (this module)
 ─────────────────────────────────────          ───────────────────────────
 blocking:  run(coro)  ──run_coroutine_threadsafe──▶  loop.run_forever()
            waits on a concurrent Future in short slices (Ctrl-C interrupts the wait only)
-async:     await arun(coro) ──asyncio.wrap_future──▶  same loop
+async:     await run_async(coro) ──asyncio.wrap_future──▶ same loop
 ```
 One loop per process, started on first use, shared by every `Studio`.
 """
@@ -90,6 +90,13 @@ class EngineLoop:
                     tick()
 
     async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Deprecated alias of `run_async` (sorakit names coroutines ``*_async``)."""
+        import warnings
+
+        warnings.warn("EngineLoop.arun is deprecated; use EngineLoop.run_async", DeprecationWarning, stacklevel=2)
+        return await self.run_async(coro)
+
+    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await ``coro`` on the engine loop from another loop (a notebook's, a script's)."""
         try:
             running = asyncio.get_running_loop()

@@ -218,7 +218,7 @@ class Studio(Launcher, Connections, NotebookViews):
         """``await studio.generate_async(...)``: `generate` for async code (a notebook's loop, asyncio)."""
         launch = self._generate_launch(prompt, model, provider, wait=wait, timeout=timeout, budget=budget,
                                        allow_unknown_cost=allow_unknown_cost, fields=fields)
-        return await self._loop.arun(self._launch(launch))
+        return await self._loop.run_async(self._launch(launch))
 
     def submit(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
                timeout: Optional[float] = None, budget: Optional[float] = None,
@@ -263,7 +263,7 @@ class Studio(Launcher, Connections, NotebookViews):
         launch = self._batch_launch(prompts, models, seeds, providers, wait=wait, budget=budget, timeout=timeout,
                                     allow_unknown_cost=allow_unknown_cost, skip_invalid=skip_invalid,
                                     common=common)
-        return await self._loop.arun(self._launch(launch))
+        return await self._loop.run_async(self._launch(launch))
 
     async def agenerate(self, *args: Any, **kwargs: Any) -> Union[Job, Batch]:
         """Deprecated alias of `generate_async`."""
@@ -357,7 +357,7 @@ class Studio(Launcher, Connections, NotebookViews):
         """``await studio.resume_async()``: `resume` for async code."""
         checks.call_options(timeout=timeout, wait=wait)
         checks.flag("force", force)
-        return await self._loop.arun(self._resume_launch(force, timeout, wait, []))
+        return await self._loop.run_async(self._resume_launch(force, timeout, wait, []))
 
     async def aresume(self, *args: Any, **kwargs: Any) -> list[Job]:
         """Deprecated alias of `resume_async`."""

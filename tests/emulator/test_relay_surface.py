@@ -13,7 +13,7 @@ from PIL import Image
 from sorakit import VideoRequest, plan
 from sorakit._exceptions import BadRequestError, ModerationError
 from sorakit.catalog import load_catalog
-from sorakit.providers.relay import RelayProvider, register_relay, unregister_relay
+from sorakit.providers.relay import RelayProvider, make_relay
 
 CAT = load_catalog()
 KEY = "sk-relay-TESTKEY0000"
@@ -153,26 +153,24 @@ def test_relay_provider_round_trip_with_variations(emu, client):
     assert client.send(req).status_code == 200
 
 
-def test_registered_relay_round_trip_against_the_emulator(emu, client):
-    cfg = register_relay("newapi-test", base_url="https://newapi.example.org/v1", key_env="NEWAPI_KEY",
-                         models={"kling-3-standard": "kling-v3"},
-                         paths={"create": "video/generations", "poll": "video/generations/{id}"},
-                         auth_header="x-api-key", auth_scheme=None)
-    try:
-        cat = cfg.extend(CAT)
-        prov = RelayProvider(cat.providers["newapi-test"], base_url=BASE, api_key=KEY)
-        p = plan(VideoRequest("a paper crane", model="kling-3-standard", provider="newapi-test", size="1080x1080"),
-                 cat, emulated=True)
-        req = prov.build_create(p, "r")
-        assert req.url.path == "/relay/v1/video/generations" and req.headers["x-api-key"] == KEY
-        assert json.loads(req.content)["aspect_ratio"] == "1:1"
-        [s] = prov.parse_create(p, client.send(req), "r")
-        emu.test_clock.advance(300)
-        [done] = prov.parse_poll(s.provider_job_id, client.send(prov.build_poll(s.provider_job_id)))
-        assert done.status == "completed"
-        assert emu.store.group(s.provider_job_id)[0].size == "1080x1080"
-    finally:
-        unregister_relay("newapi-test")
+def test_a_configured_relay_round_trips_against_the_emulator(emu, client):
+    cfg = make_relay("newapi-test", base_url="https://newapi.example.org/v1", key_env="NEWAPI_KEY",
+                     models={"kling-3-standard": "kling-v3"},
+                     paths={"create": "video/generations", "poll": "video/generations/{id}"},
+                     auth_header="x-api-key", auth_scheme=None)
+    cat = cfg.extend(CAT)
+    # as a Studio(relays=[cfg]) builds it: the provider gets the relay's config, no registry involved
+    prov = RelayProvider(cat.providers["newapi-test"], base_url=BASE, api_key=KEY, config=cfg)
+    p = plan(VideoRequest("a paper crane", model="kling-3-standard@newapi-test", size="1080x1080"),
+             cat, emulated=True)
+    req = prov.build_create(p, "r")
+    assert req.url.path == "/relay/v1/video/generations" and req.headers["x-api-key"] == KEY
+    assert json.loads(req.content)["aspect_ratio"] == "1:1"
+    [s] = prov.parse_create(p, client.send(req), "r")
+    emu.test_clock.advance(300)
+    [done] = prov.parse_poll(s.provider_job_id, client.send(prov.build_poll(s.provider_job_id)))
+    assert done.status == "completed"
+    assert emu.store.group(s.provider_job_id)[0].size == "1080x1080"
 
 
 def test_errors_read_by_the_provider(emu, client):

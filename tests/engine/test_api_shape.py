@@ -75,3 +75,18 @@ def test_studio_estimate_is_the_batch_cost_and_matches_sorakit_estimate(studio):
     same = sorakit.estimate([VideoRequest(p, model="seedance-1-pro@runware", seconds=5)
                              for p in ("a fox", "a heron")])
     assert type(est) is type(same) and est.total == pytest.approx(same.total) and est.complete
+
+
+def test_the_engine_loops_coroutine_follows_the_same_rule():
+    from sorakit.engine import get_loop
+
+    async def two():
+        return 2
+
+    async def main():
+        loop = get_loop()
+        with pytest.warns(DeprecationWarning, match="run_async"):
+            old = await loop.arun(two())
+        return await loop.run_async(two()), old
+
+    assert asyncio.run(main()) == (2, 2)

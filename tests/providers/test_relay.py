@@ -15,6 +15,9 @@ from sorakit.catalog import estimate, load_catalog
 from sorakit.providers.relay import (RelayProvider, register_relay, registered_relays, relay_catalog,
                                      relay_config, relay_format, relay_size, unregister_relay)
 
+# the process-wide registry is the deprecated spelling of Studio(relays=...); it must keep working
+pytestmark = pytest.mark.filterwarnings("ignore:register_relay\\(\\) is deprecated:DeprecationWarning")
+
 CAT = load_catalog()
 BASE = "https://relay.example.com/v1"
 KEY = "sk-relay-TESTKEY000000"
