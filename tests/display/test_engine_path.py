@@ -26,6 +26,11 @@ def test_a_compare_grid_over_budget_sends_nothing_and_says_why(tmp_path):
         texts = [w.value for box in cells for w in box.children]
         assert len(texts) == 4 and all("budget" in t.lower() for t in texts)
         assert st.budget.spent == 0
+        with pytest.raises(BudgetExceeded) as e:  # the same grid as one batch is what was refused
+            st.batch(["a fox in snow", "a lighthouse at night"],
+                     models=["seedance-1-pro", "seedance-1-pro-fast@runware"], seconds=5, size="864x480",
+                     wait=False, skip_invalid=True)
+        assert all(f"exceeded by ${e.value.over:.2f}" in t and "nothing was sent" in t for t in texts)
     finally:
         st.close()
 
