@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import io
+import json
 import shutil
 import tempfile
 import threading
@@ -787,6 +788,44 @@ class Emulator:
 
 
 # --------------------------------------------------------------------------- shared parsing
+BodyProblem = Literal["empty", "syntax", "type"]
+"""Why a body is not the JSON a route wants: nothing but white space, not JSON, JSON of another type."""
+
+_REFUSE: Any = object()
+
+
+def parse_json(raw: "bytes | str", expect: type = dict) -> "tuple[Any, Optional[BodyProblem]]":
+    """A request body (or a WebSocket frame) as JSON of type ``expect``: ``(value, None)``, or
+    ``(None, problem)``."""
+    if not raw.strip():
+        return None, "empty"
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None, "syntax"
+    if not isinstance(value, expect):
+        return None, "type"
+    return value, None
+
+
+async def read_json(request: Request, refuse: Callable[[str, BodyProblem], Response], *,
+                    expect: type = dict, what: str = "a JSON object", empty: Any = _REFUSE) -> Any:
+    """The body of ``request`` as JSON of type ``expect``, or the surface's own error response.
+
+    Every surface reads its JSON bodies here and passes its error shape in: ``refuse(message,
+    problem)`` gets "The request body is not valid JSON." or "The request body must be {what}."
+    (a surface may word it as its service does) and returns the response to send. ``empty`` is
+    what an empty body stands for (default: refused, like JSON of the wrong type).
+    """
+    value, problem = parse_json(await request.body(), expect)
+    if problem is None:
+        return value
+    if problem == "empty" and empty is not _REFUSE:
+        return empty
+    message = "The request body is not valid JSON." if problem == "syntax" else f"The request body must be {what}."
+    return refuse(message, problem)
+
+
 def decode_data_url(value: str) -> Optional[bytes]:
     """Bytes of a ``data:[mime];base64,...`` URL (None when it is not one or is malformed)."""
     if not value.startswith("data:"):

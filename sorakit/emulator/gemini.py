@@ -143,6 +143,8 @@ class GeminiSurface(InteractionsMixin, GoogleSurface):
             return self.error(404, f"models/{model_id} is no longer available. Please see the Gemini API "
                                    "deprecations page for the recommended replacement.")
         body = await self.json_body(request)
+        if isinstance(body, Response):
+            return body
 
         def lookup(ref: str):
             job = self._file_job(ref)

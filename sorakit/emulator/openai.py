@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -46,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, decode_data_url, image_size, register_surface, retry_headers
+from ._app import Surface, decode_data_url, image_size, read_json, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["OpenAISurface"]
@@ -183,19 +182,15 @@ class OpenAISurface(Surface):
                 else:
                     out[name] = value
             return out
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        try:
-            data = json.loads(raw)
-        except ValueError:
+        return await read_json(request, self._bad_json, empty={})
+
+    def _bad_json(self, message: str, problem: str) -> Response:
+        if problem == "syntax":
             return self._invalid(
                 "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
                 "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
                 "sent was not valid JSON.)", None, None)
-        if not isinstance(data, dict):
-            return self._invalid("The request body must be a JSON object.", None, "invalid_type")
-        return data
+        return self._invalid(message, None, "invalid_type")
 
     def _unknown(self, body: dict, allowed: set[str]) -> Optional[Response]:
         for name in body:

@@ -24,14 +24,13 @@ moderation term blocks the prompt (never billed). Errors are ``{"error": {"messa
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, decode_data_url, image_size, register_surface, retry_headers
+from ._app import Surface, decode_data_url, image_size, read_json, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["RelaySurface", "SIZES"]
@@ -141,13 +140,9 @@ class RelaySurface(Surface):
     # ------------------------------------------------------------------ create
     async def _create(self, request: Request, key: Optional[str]) -> Response:
         self.emu.counters.incr(self.provider, "create_calls")
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            return self._invalid("The request body must be a JSON object.")
+        body = await read_json(request, lambda message, _: self._invalid(message))
+        if isinstance(body, Response):
+            return body
         unknown = sorted(set(body) - _FIELDS)
         if unknown:
             return self._invalid(f"Unknown parameter '{unknown[0]}'.", unknown[0], "unknown_parameter")

@@ -24,14 +24,13 @@ no job list and no client-chosen id, as on the real service.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional, Union
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, register_surface, retry_headers
+from ._app import Surface, read_json, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["RuncrateSurface"]
@@ -108,9 +107,9 @@ class RuncrateSurface(Surface):
     # ------------------------------------------------------------------ create
     async def _create(self, request: Request, key: Optional[str]) -> Response:
         self.emu.counters.incr(self.provider, "create_calls")
-        body = await _json_body(request)
-        if isinstance(body, str):
-            return self._invalid(body)
+        body = await read_json(request, lambda message, _: self._invalid(message))
+        if isinstance(body, Response):
+            return body
         unknown = sorted(set(body) - _FIELDS)
         if unknown:
             return self._invalid(f"Unknown field '{unknown[0]}'. Allowed fields: {', '.join(sorted(_FIELDS))}.",
@@ -254,16 +253,3 @@ def _image(value: Any) -> Union[bytes, str]:
     data = decode_data_url(value) if value.startswith("data:") else None
     return data or "'image_url' is neither a URL nor a valid data URI."
 
-
-async def _json_body(request: Request) -> Union[dict, str]:
-    """The JSON object of a request, or a message saying why it is not one."""
-    raw = await request.body()
-    if not raw.strip():
-        return "The request body must be a JSON object."
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return "The request body is not valid JSON."
-    if not isinstance(data, dict):
-        return "The request body must be a JSON object."
-    return data

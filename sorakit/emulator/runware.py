@@ -32,7 +32,6 @@ base64); a ``"last"`` frame image is accepted but only the first frame is drawn.
 
 from __future__ import annotations
 
-import json
 import uuid as uuidlib
 from typing import Any, Optional
 
@@ -40,7 +39,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import SEED_MAX, Surface, decode_base64, decode_data_url, image_size, register_surface, retry_headers
+from ._app import (SEED_MAX, Surface, decode_base64, decode_data_url, image_size, read_json, register_surface,
+                   retry_headers)
 from ._store import Job, key_fingerprint
 
 __all__ = ["RunwareSurface"]
@@ -106,14 +106,11 @@ class RunwareSurface(Surface):
 
     # ------------------------------------------------------------------ POST /
     async def _tasks(self, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            tasks = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            tasks = None
-            parse_error = "The request body is not valid JSON."
-        else:
-            parse_error = None if isinstance(tasks, list) else "The request body must be a JSON array of task objects."
+        # a bad body is answered after the fault, key and rate checks, as Runware orders them
+        tasks = await read_json(request, lambda message, _: self.error(400, message, code="invalidRequest"),
+                                expect=list, what="a JSON array of task objects")
+        bad_body = tasks if isinstance(tasks, Response) else None
+        tasks = None if bad_body is not None else tasks
         task_types = [t.get("taskType") for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
         operation = "create" if "videoInference" in task_types else ("poll" if "getResponse" in task_types else "create")
         early = await self.pre(request, operation)
@@ -130,9 +127,10 @@ class RunwareSurface(Surface):
         limited = self.limit(key, operation)
         if limited is not None:
             return limited
-        if parse_error is not None or not tasks:
-            return self.error(400, parse_error or "The request body must be a non-empty array of tasks.",
-                              code="invalidRequest")
+        if bad_body is not None:
+            return bad_body
+        if not tasks:
+            return self.error(400, "The request body must be a non-empty array of tasks.", code="invalidRequest")
 
         data: list[dict] = []
         errors: list[tuple[int, dict]] = []
