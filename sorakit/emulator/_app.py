@@ -64,6 +64,11 @@ __all__ = [
 
 SEED_MAX = 2**32 - 1
 
+BodyProblem = Literal["empty", "syntax", "type"]
+"""Why a body is not the JSON a route wants: nothing but white space, not JSON, JSON of another type."""
+
+_REFUSE: Any = object()
+
 
 @dataclass
 class EmulatorConfig:
@@ -203,7 +208,17 @@ class Surface:
         """An error response in this provider's format."""
         raise NotImplementedError
 
+    def bad_body(self, message: str, problem: "BodyProblem") -> Response:
+        """This protocol's answer to a body that is not the JSON a route wants (`read_json` words
+        ``message``; ``problem`` is "empty", "syntax" or "type"). Default: ``error(400, message)``."""
+        return self.error(400, message)
+
     # -- shared helpers
+    async def json_body(self, request: Request, *, expect: type = dict, what: str = "a JSON object",
+                        empty: Any = _REFUSE) -> Any:
+        """The body as JSON of type ``expect``, or this protocol's `bad_body` response (see `read_json`)."""
+        return await read_json(request, self.bad_body, expect=expect, what=what, empty=empty)
+
     async def _not_found(self, request: Request, exc: Exception) -> Response:
         return self.error(404, f"Invalid URL ({request.method} {request.url.path})", code="unknown_url")
 
@@ -788,12 +803,6 @@ class Emulator:
 
 
 # --------------------------------------------------------------------------- shared parsing
-BodyProblem = Literal["empty", "syntax", "type"]
-"""Why a body is not the JSON a route wants: nothing but white space, not JSON, JSON of another type."""
-
-_REFUSE: Any = object()
-
-
 def parse_json(raw: "bytes | str", expect: type = dict) -> "tuple[Any, Optional[BodyProblem]]":
     """A request body (or a WebSocket frame) as JSON of type ``expect``: ``(value, None)``, or
     ``(None, problem)``."""
@@ -812,8 +821,8 @@ async def read_json(request: Request, refuse: Callable[[str, BodyProblem], Respo
                     expect: type = dict, what: str = "a JSON object", empty: Any = _REFUSE) -> Any:
     """The body of ``request`` as JSON of type ``expect``, or the surface's own error response.
 
-    Every surface reads its JSON bodies here and passes its error shape in: ``refuse(message,
-    problem)`` gets "The request body is not valid JSON." or "The request body must be {what}."
+    Every surface reads its JSON bodies here (through `Surface.json_body`, which passes its
+    `Surface.bad_body` in as the error shape): ``refuse(message, problem)`` gets "The request body is not valid JSON." or "The request body must be {what}."
     (a surface may word it as its service does) and returns the response to send. ``empty`` is
     what an empty body stands for (default: refused, like JSON of the wrong type).
     """

@@ -22,7 +22,7 @@ from typing import Any, Optional
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ._app import _REFUSE, Surface, image_size, read_json, retry_headers
+from ._app import Surface, image_size, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["GoogleSurface", "GRPC_STATUS", "NOT_AN_OBJECT", "VeoInput", "parse_veo", "version_mount"]
@@ -81,10 +81,8 @@ class GoogleSurface(Surface):
                                    "to call this API.")
         return self.error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
 
-    async def json_body(self, request: Request, *, empty: Any = _REFUSE) -> Any:
-        """The request body as a JSON object, or Google's 400 (as a `Response`) for anything else;
-        ``empty``: what an empty body stands for (default: refused too)."""
-        return await read_json(request, lambda message, _: self.invalid(NOT_AN_OBJECT), empty=empty)
+    def bad_body(self, message: str, problem: str) -> Response:
+        return self.invalid(NOT_AN_OBJECT)
 
     def refuse_early(self, prompt: str, key: Optional[str], quota_message: str) -> Optional[Response]:
         """The synchronous refusals every Google create shares: guardrail 400, concurrency 429."""

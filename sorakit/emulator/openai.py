@@ -45,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, decode_data_url, image_size, read_json, register_surface, retry_headers
+from ._app import Surface, decode_data_url, image_size, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["OpenAISurface"]
@@ -182,9 +182,9 @@ class OpenAISurface(Surface):
                 else:
                     out[name] = value
             return out
-        return await read_json(request, self._bad_json, empty={})
+        return await self.json_body(request, empty={})
 
-    def _bad_json(self, message: str, problem: str) -> Response:
+    def bad_body(self, message: str, problem: str) -> Response:
         if problem == "syntax":
             return self._invalid(
                 "We could not parse the JSON body of your request. (HINT: This likely means you aren't "

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, decode_data_url, image_size, read_json, register_surface, retry_headers
+from ._app import Surface, decode_data_url, image_size, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["RelaySurface", "SIZES"]
@@ -90,6 +90,9 @@ class RelaySurface(Surface):
     def _invalid(self, message: str, param: Optional[str] = None, code: str = "invalid_parameter") -> Response:
         return self.error(400, message, code=code, param=param)
 
+    def bad_body(self, message: str, problem: str) -> Response:
+        return self._invalid(message)
+
     # ------------------------------------------------------------------ plumbing
     @staticmethod
     def api_key(request: Request) -> Optional[str]:
@@ -140,7 +143,7 @@ class RelaySurface(Surface):
     # ------------------------------------------------------------------ create
     async def _create(self, request: Request, key: Optional[str]) -> Response:
         self.emu.counters.incr(self.provider, "create_calls")
-        body = await read_json(request, lambda message, _: self._invalid(message))
+        body = await self.json_body(request)
         if isinstance(body, Response):
             return body
         unknown = sorted(set(body) - _FIELDS)

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, read_json, register_surface, retry_headers
+from ._app import Surface, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["RuncrateSurface"]
@@ -107,7 +107,7 @@ class RuncrateSurface(Surface):
     # ------------------------------------------------------------------ create
     async def _create(self, request: Request, key: Optional[str]) -> Response:
         self.emu.counters.incr(self.provider, "create_calls")
-        body = await read_json(request, lambda message, _: self._invalid(message))
+        body = await self.json_body(request)  # runcrate's 400 code is "invalid_request"
         if isinstance(body, Response):
             return body
         unknown = sorted(set(body) - _FIELDS)

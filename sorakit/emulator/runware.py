@@ -39,8 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import (SEED_MAX, Surface, decode_base64, decode_data_url, image_size, read_json, register_surface,
-                   retry_headers)
+from ._app import SEED_MAX, Surface, decode_base64, decode_data_url, image_size, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["RunwareSurface"]
@@ -107,8 +106,7 @@ class RunwareSurface(Surface):
     # ------------------------------------------------------------------ POST /
     async def _tasks(self, request: Request) -> Response:
         # a bad body is answered after the fault, key and rate checks, as Runware orders them
-        tasks = await read_json(request, lambda message, _: self.error(400, message, code="invalidRequest"),
-                                expect=list, what="a JSON array of task objects")
+        tasks = await self.json_body(request, expect=list, what="a JSON array of task objects")
         bad_body = tasks if isinstance(tasks, Response) else None
         tasks = None if bad_body is not None else tasks
         task_types = [t.get("taskType") for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
