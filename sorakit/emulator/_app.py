@@ -304,6 +304,22 @@ class Surface:
             return _DropResponse()
         return response
 
+    def link_expired(self, job: Job, now: float, ttl: Optional[float] = None) -> bool:
+        """A finished job's media link has expired: ``ttl`` (default: the config's
+        ``url_ttl_seconds``) has passed since it finished, or the ``expire_urls`` fault says so."""
+        ttl = self.emu.config.url_ttl_seconds if ttl is None else ttl
+        return now >= job.finish_at + ttl or self.emu.faults.decide("expire_urls", self.provider, "download")
+
+    async def rendered(self, request: Request, job: Job, what: str, variant: str = "video",
+                       content_type: str = "video/mp4") -> Response:
+        """Serve a finished job's ``variant`` with `media`; a render that fails is the emulator's
+        bug, answered as this protocol's 500 saying it could not render ``what``."""
+        try:
+            path = await self.emu.asset_file(job, variant)
+        except Exception as exc:
+            return self.error(500, f"The emulator could not render {what}: {exc}")
+        return self.media(request, path, content_type)
+
     def media(self, request: Request, path: Path, content_type: str) -> Response:
         """Serve a media file: Range requests, byte counting, the ``truncate_download`` fault."""
         truncate = None

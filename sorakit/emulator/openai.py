@@ -630,14 +630,9 @@ class OpenAISurface(Surface):
         if status != "completed":
             return self._invalid(f"Video '{video_id}' is not ready yet (status: {status}); download it once "
                                  "it is completed.", None, "video_not_ready")
-        expired = now >= job.finish_at + self.emu.config.url_ttl_seconds
-        if expired or self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now):
             return self.error(404, f"The content of video '{video_id}' has expired.", code="video_expired")
-        try:
-            path = await self.emu.asset_file(job, variant)
-        except Exception as exc:  # a render failure is the emulator's bug: say so
-            return self.error(500, f"The emulator could not render {variant} for '{video_id}': {exc}")
-        return self.media(request, path, VARIANTS[variant])
+        return await self.rendered(request, job, f"{variant} for '{video_id}'", variant, VARIANTS[variant])
 
     # ------------------------------------------------------------------ files
     async def _upload(self, request: Request, key: Optional[str]) -> Response:

@@ -256,11 +256,6 @@ class RelaySurface(Surface):
         now = self.emu.clock.now()
         if job is None or job.spec is None or job.state(now)[0] != "completed":
             return self.error(404, f"File {name!r} not found.", code="file_not_found")
-        if now >= job.finish_at + self.emu.config.url_ttl_seconds or \
-                self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now):
             return self.error(404, f"The link to {name!r} has expired.", code="file_expired")
-        try:
-            info = await self.emu.video_file(job)
-        except Exception as exc:  # a render failure is the emulator's bug: say so
-            return self.error(500, f"The emulator could not render {name!r}: {exc}")
-        return self.post("download", self.media(request, info.path, "video/mp4"))
+        return self.post("download", await self.rendered(request, job, repr(name)))

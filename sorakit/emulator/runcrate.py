@@ -232,14 +232,9 @@ class RuncrateSurface(Surface):
         if status != "completed":  # Runcrate answers 404 until the video exists (its docs)
             return self.error(404, f"Video {video_id!r} is {_STATUS[status]}; there is no file to download"
                               + (" (it failed)." if status == "failed" else " yet."), code="not_found")
-        if now >= job.finish_at + self.emu.config.url_ttl_seconds or \
-                self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now):
             return self.error(404, f"Video {video_id!r} has expired.", code="video_expired")
-        try:
-            info = await self.emu.video_file(job)
-        except Exception as exc:  # a render failure is the emulator's bug: say so
-            return self.error(500, f"The emulator could not render {video_id!r}: {exc}")
-        return self.media(request, info.path, "video/mp4")
+        return await self.rendered(request, job, repr(video_id))
 
 
 def _image(value: Any) -> Union[bytes, str]:

@@ -493,14 +493,9 @@ class RunwareSurface(Surface):
         now = self.emu.clock.now()
         if job is None or job.state(now)[0] != "completed":
             return self.error(404, f"No video at {request.url.path}.", code="notFound")
-        expired = now >= job.finish_at + self.emu.config.url_ttl_seconds
-        if expired or self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now):
             return self.error(410, "This video URL has expired; generate the video again.", code="expired")
-        try:
-            info = await self.emu.video_file(job)
-        except Exception as exc:
-            return self.error(500, f"The emulator could not render the video: {exc}")
-        return self.post("download", self.media(request, info.path, "video/mp4"))
+        return self.post("download", await self.rendered(request, job, "the video"))
 
 
 def _closest_size(sizes, image_wh: tuple[int, int]) -> tuple[int, int]:
