@@ -192,6 +192,22 @@ class OpenAISurface(Surface):
                 "sent was not valid JSON.)", None, None)
         return self._invalid(message, None, "invalid_type")
 
+    def _choice(self, body: dict, name: str, allowed, default: str, *, typed=None,
+                model_name: Optional[str] = None) -> Union[str, Response]:
+        """``body[name]``, one of the strings ``allowed`` (``default`` when absent), or OpenAI's 400:
+        a wrong type lists ``typed`` (default ``allowed``), a wrong value the model's ``allowed``."""
+        value = body.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            return self._invalid(f"Invalid type for '{name}': expected one of {_list_text(typed or allowed, 'or')}, "
+                                 f"but got {_type_name(value)} instead.", name, "invalid_type")
+        if value not in allowed:
+            where = f" for {model_name}" if model_name else ""
+            return self._invalid(f"Invalid value: '{value}'. Supported values{where} are: {_list_text(allowed)}.",
+                                 name)
+        return value
+
     def _unknown(self, body: dict, allowed: set[str]) -> Optional[Response]:
         for name in body:
             if name not in allowed:
@@ -371,24 +387,13 @@ class OpenAISurface(Surface):
         if gone is not None:
             return gone
         sizes, seconds_allowed, fps, audio = self.model_limits(model)
-        size = body.get("size")
-        if size is None:
-            size = "720x1280" if "720x1280" in sizes else sizes[0]
-        if not isinstance(size, str):
-            return self._invalid(f"Invalid type for 'size': expected one of {_list_text(VIDEO_SIZES, 'or')}, but got "
-                                 f"{_type_name(size)} instead.", "size", "invalid_type")
-        if size not in sizes:
-            return self._invalid(f"Invalid value: '{size}'. Supported values for {model_name} are: "
-                                 f"{_list_text(sizes)}.", "size")
-        seconds = body.get("seconds")
-        if seconds is None:
-            seconds = "4" if "4" in seconds_allowed else seconds_allowed[0]
-        if not isinstance(seconds, str):
-            return self._invalid(f"Invalid type for 'seconds': expected one of {_list_text(seconds_allowed, 'or')}, but "
-                                 f"got {_type_name(seconds)} instead.", "seconds", "invalid_type")
-        if seconds not in seconds_allowed:
-            return self._invalid(f"Invalid value: '{seconds}'. Supported values are: "
-                                 f"{_list_text(seconds_allowed)}.", "seconds")
+        size = self._choice(body, "size", sizes, "720x1280" if "720x1280" in sizes else sizes[0],
+                            typed=VIDEO_SIZES, model_name=model_name)
+        if isinstance(size, Response):
+            return size
+        seconds = self._choice(body, "seconds", seconds_allowed, "4" if "4" in seconds_allowed else seconds_allowed[0])
+        if isinstance(seconds, Response):
+            return seconds
         width, height = (int(v) for v in size.split("x"))
         image = None
         if body.get("input_reference") is not None:
