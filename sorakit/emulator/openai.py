@@ -192,12 +192,15 @@ class OpenAISurface(Surface):
                 "sent was not valid JSON.)", None, None)
         return self._invalid(message, None, "invalid_type")
 
-    def _choice(self, body: dict, name: str, allowed, default: str, *, typed=None,
+    def _choice(self, body: dict, name: str, allowed, default: Optional[str], *, typed=None,
                 model_name: Optional[str] = None) -> Union[str, Response]:
-        """``body[name]``, one of the strings ``allowed`` (``default`` when absent), or OpenAI's 400:
-        a wrong type lists ``typed`` (default ``allowed``), a wrong value the model's ``allowed``."""
+        """``body[name]``, one of the strings ``allowed`` (``default`` when absent; required when
+        ``default`` is None), or OpenAI's 400: a wrong type lists ``typed`` (default ``allowed``),
+        a wrong value the model's ``allowed``."""
         value = body.get(name)
         if value is None:
+            if default is None:
+                return self._invalid(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
             return default
         if not isinstance(value, str):
             return self._invalid(f"Invalid type for '{name}': expected one of {_list_text(typed or allowed, 'or')}, "
@@ -537,16 +540,9 @@ class OpenAISurface(Surface):
             return prompt
         total = None
         if kind == "extend":
-            seconds = body.get("seconds")
-            if seconds is None:
-                return self._invalid("Missing required parameter: 'seconds'.", "seconds",
-                                     "missing_required_parameter")
-            if not isinstance(seconds, str):
-                return self._invalid(f"Invalid type for 'seconds': expected one of {_list_text(EXTEND_SECONDS, 'or')}, "
-                                     f"but got {_type_name(seconds)} instead.", "seconds", "invalid_type")
-            if seconds not in EXTEND_SECONDS:
-                return self._invalid(f"Invalid value: '{seconds}'. Supported values are: "
-                                     f"{_list_text(EXTEND_SECONDS)}.", "seconds")
+            seconds = self._choice(body, "seconds", EXTEND_SECONDS, None)
+            if isinstance(seconds, Response):
+                return seconds
         source = await self._source(body["video"], "video", "extended" if kind == "extend" else "edited")
         if isinstance(source, Response):
             return source
