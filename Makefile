@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sorakit-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lab bench emulator clean help
+.PHONY: demo test lab bench stress emulator clean help
 
 help:
 	@echo "make demo      run the three companion notebooks on the built-in emulator -> out/"
@@ -15,6 +15,7 @@ help:
 	@echo "make lab       open JupyterLab on notebooks/"
 	@echo "make emulator  serve the emulator on http://127.0.0.1:8000"
 	@echo "make bench     run the benchmarks in bench/"
+	@echo "make stress    crash / fault-storm / two-writer trials for ~10 min (STRESS_SECONDS=...)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "sorakit needs Python >= 3.10 (PYTHON=$(PYTHON))")'
@@ -44,6 +45,12 @@ bench: $(STAMP)
 	$(PY) bench/ledger.py
 	$(PY) bench/emulator.py
 	$(PY) bench/batch.py
+	$(PY) bench/memory.py
+
+# the reliability trials, repeated; prints the counts and fails unless every problem count is 0
+STRESS_SECONDS ?= 600
+stress: $(STAMP)
+	$(PY) bench/stress.py --seconds $(STRESS_SECONDS)
 
 clean:
 	rm -rf out .pytest_cache tests/artifacts

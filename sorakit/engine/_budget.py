@@ -50,18 +50,20 @@ class Budget:
     """Thread-safe session spend; `reserve` checks and commits atomically."""
 
     def __init__(self, cap: Optional[float] = None):
-        if cap is not None and (not isinstance(cap, (int, float)) or cap < 0):
-            from .._exceptions import ValidationError
+        from ._validate import number
 
-            raise ValidationError("budget", cap, "None or a non-negative number of USD")
+        number("budget", cap, strict=False, what="None or a finite number of USD >= 0")  # NaN would turn the cap off
         self.cap = None if cap is None else float(cap)
         self._lock = threading.Lock()
         self._amounts: dict[str, float] = {}
+        """Jobs still running: their committed estimate."""
+        self._settled = 0.0
+        """What ended jobs committed (folded into one number so a long session stays small)."""
 
     @property
     def spent(self) -> float:
         with self._lock:
-            return round(sum(self._amounts.values()), 6)
+            return round(self._settled + sum(self._amounts.values()), 6)
 
     def status(self) -> BudgetStatus:
         spent = self.spent
@@ -87,7 +89,7 @@ class Budget:
                 allow_unknown_cost: bool = False, what: str = "") -> None:
         """Check and commit ``{job_id: estimate}`` in one step (no other submit can slip between)."""
         with self._lock:
-            spent = round(sum(self._amounts.values()), 6)
+            spent = round(self._settled + sum(self._amounts.values()), 6)
             estimates = list(amounts.values())
             unknown = sum(1 for e in estimates if e is None)
             total = round(sum(e for e in estimates if e is not None), 6)
@@ -102,14 +104,19 @@ class Budget:
                 self._amounts[job_id] = amount or 0.0
 
     def settle(self, job_id: str, status: str, billed: Optional[float]) -> None:
-        """Adjust a job's committed amount when it ends: billed when known, 0 when it failed."""
+        """Fix a job's committed amount when it ends: billed when known, 0 when it failed.
+
+        The job is then folded into the settled total (a later settle of the same job, e.g. after
+        ``retry_download``, changes nothing: it was counted once, at what it cost)."""
         with self._lock:
             if job_id not in self._amounts:
                 return
+            amount = self._amounts.pop(job_id)
             if billed is not None:
-                self._amounts[job_id] = float(billed)
+                amount = float(billed)
             elif status == "failed" or status == "cancelled":
-                self._amounts[job_id] = 0.0
+                amount = 0.0
+            self._settled += amount
 
     def release(self, job_ids: Iterable[str]) -> None:
         """Forget reservations (the submit did not happen after all)."""

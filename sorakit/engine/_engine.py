@@ -7,15 +7,26 @@ Job life (one *task* = one create call; a task with ``variations=n`` owns n ledg
 
     pending ──create──▶ submitted ─▶ queued ─▶ in_progress ─▶ downloading ─▶ completed
        │                   ▲                                      │
-       │ outcome unknown   │ adopt match                          └─▶ failed (code, message)
-       └──▶ unknown ──reconcile (list)──┘   provably absent ──▶ re-send
-    any wait past max_wait ──▶ timed_out_waiting (resumable: polled again by resume())
+       │ outcome unknown   │ adopt match                          ├─▶ failed (code, message)
+       └──▶ unknown ──reconcile (list)──┘   provably absent ──▶ re-send  │
+                                                                          └─▶ failed download_failed
+                                                 (retries used up; cost kept; job.retry_download())
+    any wait past max_wait ──▶ timed_out_waiting (resumable: polled again by resume() / wait())
+    a poll the provider refuses ──▶ timed_out_waiting with error_code/error_message recorded
+
+No job is ever left behind silently: when the engine stops driving a task, every row that is not
+terminal is ``timed_out_waiting`` (poll states), ``pending``/``unknown`` (create states: resume
+reconciles) with the reason in ``error_code``/``error_message``, and only then are waiters woken.
+A download the engine gives up on is ``failed`` with ``download_failed`` (the provider made, and
+billed, the video), so ``Batch.wait`` never returns on a row still ``downloading``.
 
 Retry rules (the point of this module):
 
 * GETs (poll, list, download) and Runware ``getResponse`` are retried on 429, 5xx and transport
   errors, following ``retry-after`` / ``openai-poll-after-ms``, else exponential backoff with
-  jitter, until the job's wait bound.
+  jitter, until the job's wait bound. A download also stops after ``download_retries`` failed
+  attempts (5xx, transport errors, truncated bodies); a 429 is not a failed attempt (the server
+  asks for patience), it is waited out until the wait bound.
 * A create is re-sent only when that cannot make a second job:
   - the request provably never left (connection refused, pool timeout) or was refused (429);
   - Runware: the client names the task (``taskUUID``): after an unknown outcome the engine polls
@@ -43,6 +54,7 @@ row                                    what resume does
 ``submitted`` / ``queued`` /           poll (no re-send), then download
 ``in_progress`` / ``timed_out_waiting``
 ``downloading``                        download (a stale link is refreshed by polling)
+``failed`` with ``download_failed``    not resumed (terminal): ``job.retry_download()`` fetches it
 =====================================  =========================================================
 
 Rows carry ``extra.owner`` (host, pid, session). Resume skips rows whose owner is another live
@@ -92,11 +104,15 @@ from ..providers import Provider, make_provider
 from ._budget import Budget
 from ._config import ProviderSetup
 
-__all__ = ["Engine", "Policy", "Runtime", "OWNER"]
+__all__ = ["Engine", "Policy", "Runtime", "OWNER", "DOWNLOAD_FAILED"]
 
 log = logging.getLogger("sorakit.engine")
 
 UTC = dt.timezone.utc
+DOWNLOAD_FAILED = "download_failed"
+"""``error_code`` of a job whose video was made but could not be fetched (``job.retry_download()``)."""
+_RECENT = 1024
+"""How many finished jobs' last status `Engine.snapshot` still answers from memory."""
 POLL_STATUSES = frozenset({"submitted", "queued", "in_progress", "timed_out_waiting"})
 CREATE_STATUSES = frozenset({"pending", "unknown"})
 
@@ -252,9 +268,14 @@ class Runtime:
                 timeout=httpx.Timeout(p.request_timeout, connect=p.connect_timeout),
                 # few idle connections: httpcore checks each idle one on every request
                 limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
-                follow_redirects=True,  # httpx drops Authorization on cross-origin redirects
+                follow_redirects=True,
+                # every hop, redirects included: the provider strips its key outside its scope
+                event_hooks={"request": [self._guard]},
             )
         return self._client
+
+    async def _guard(self, request: httpx.Request) -> None:
+        self.provider.guard(request)
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -334,6 +355,11 @@ class Engine:
         self._last_progress_write: dict[str, float] = {}
         self._events: dict[str, asyncio.Event] = {}
         self._errors: dict[str, BaseException] = {}
+        self._recent: collections.OrderedDict[str, tuple[dict, Optional[BaseException]]] = collections.OrderedDict()
+        """(last status/progress, error) of recently finished jobs (bounded; for progress displays
+        and for a wait that begins after the job ended).
+        Per-job state (``_rows``, ``_live``, ``_events``, ``_errors``) is dropped when a task ends,
+        so a kernel that runs thousands of jobs stays flat; the ledger keeps the record."""
         self._active: dict[str, _Task] = {}
         self._tasks: set[asyncio.Task] = set()
         self._subscribers: list[Callable[[str, dict], None]] = []
@@ -379,7 +405,8 @@ class Engine:
         status = fields.get("status")
         if status in TERMINAL:
             source = row.get("billed_cost_source")
-            self.budget.settle(job_id, status, row.get("billed_cost") if source == "provider" else None)
+            self.budget.settle(job_id, status,
+                               row.get("billed_cost") if source in ("provider", "catalog") else None)
         self._notify(job_id, fields)
         if status in TERMINAL:
             ev = self._events.get(job_id)
@@ -399,7 +426,7 @@ class Engine:
         """Latest known status/progress per job (from memory; for progress displays)."""
         out = {}
         for j in job_ids:
-            live = self._live.get(j)
+            live = self._live.get(j) or self._recent.get(j, (None, None))[0]
             out[j] = dict(live) if live else {}
         return out
 
@@ -444,9 +471,8 @@ class Engine:
             return await other.wait(job_id, timeout)  # another Studio of this process drives it
         if ev is None:
             row = await self._db_call(self.ledger.get, job_id)
-            self._rows[job_id] = row
-            if row.get("status") in TERMINAL:
-                return self._result(job_id, row, started)
+            if row.get("status") in TERMINAL:  # finished (and forgotten) before this wait began
+                return self._result(job_id, row, started, self._recent.get(job_id, (None, None))[1])
             raise JobTimeout(job_id, 0.0)
         try:
             if timeout is None:
@@ -455,17 +481,19 @@ class Engine:
                 await asyncio.wait_for(ev.wait(), timeout)
         except asyncio.TimeoutError:
             raise JobTimeout(job_id, time.monotonic() - started) from None
-        return self._result(job_id, self._rows.get(job_id) or {}, started)
+        # a finished task hands its last row and error over on the event (see `_release`)
+        row = getattr(ev, "sorakit_row", None) or self._rows.get(job_id) or {}
+        error = getattr(ev, "sorakit_error", None) or self._errors.get(job_id)
+        return self._result(job_id, row, started, error)
 
-    def _result(self, job_id: str, row: dict, started: float) -> dict:
+    def _result(self, job_id: str, row: dict, started: float, err: Optional[BaseException] = None) -> dict:
         status = row.get("status")
         if status == "completed":
             return row
         if status in ("failed", "cancelled"):
-            if isinstance(self._errors.get(job_id), ModelUnavailable):
-                raise self._errors[job_id]
+            if isinstance(err, ModelUnavailable):
+                raise err
             raise JobFailed(job_id, row.get("error_code"), row.get("error_message"))
-        err = self._errors.get(job_id)
         if err is not None and not isinstance(err, _Deadline):
             raise err
         raise JobTimeout(job_id, time.monotonic() - started)
@@ -490,10 +518,13 @@ class Engine:
                 await asyncio.gather(*t.downloads)
         except _Deadline as exc:
             t.error = exc
+            await self._settle_downloads(t)
             await self._mark_timed_out(t)
         except _Suspend as exc:
             t.error = exc.error
             log.warning("sorakit: stopped driving %s: %s", t.job_ids, exc.error)
+            await self._settle_downloads(t)
+            await self._stop_rows(t, exc.error)
         except asyncio.CancelledError:
             t.error = SorakitError("the engine was closed while the job was running; resume() finishes it")
             for d in t.downloads:
@@ -502,17 +533,66 @@ class Engine:
         except Exception as exc:  # a bug or an unexpected answer: keep the row resumable
             t.error = exc
             log.exception("sorakit: unexpected error driving %s", t.job_ids)
+            try:
+                await self._settle_downloads(t)
+                await self._stop_rows(t, exc)
+            except Exception:  # the ledger itself failed: the row keeps its last committed state
+                log.exception("sorakit: could not record why %s stopped", t.job_ids)
         finally:
             for jid in t.job_ids:
                 if t.error is not None and self._rows.get(jid, {}).get("status") not in TERMINAL:
                     self._errors[jid] = t.error
-                if self._active.get(jid) is t:
+                current = self._active.get(jid)
+                if current is t:
                     del self._active[jid]
                     if _DRIVERS.get(jid) is self:
                         del _DRIVERS[jid]
-                ev = self._events.get(jid)
-                if ev is not None:
-                    ev.set()
+                if current is t or current is None:
+                    self._release(jid)
+
+    @staticmethod
+    async def _settle_downloads(t: _Task) -> None:
+        """Let downloads already under way finish (each ends by the task's deadline) before the
+        task's rows are marked stopped: a row is never judged while its download still runs."""
+        pending = [d for d in t.downloads if not d.done()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _release(self, jid: str) -> None:
+        """Wake the job's waiters and drop its per-job state (the ledger has the record)."""
+        row = self._rows.pop(jid, None) or {"job_id": jid}
+        live = self._live.pop(jid, None)
+        error = self._errors.pop(jid, None)
+        self._last_progress_write.pop(jid, None)
+        ev = self._events.pop(jid, None)
+        for rt in self.runtimes.values():
+            rt.claimed.discard(row.get("provider_job_id"))  # committed: the ledger now says who owns it
+        if live is not None or error is not None:
+            self._recent[jid] = (live or {}, error)
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        if ev is not None:
+            ev.sorakit_row = row  # type: ignore[attr-defined]
+            ev.sorakit_error = error  # type: ignore[attr-defined]
+            ev.set()
+
+    async def _stop_rows(self, t: _Task, error: BaseException) -> None:
+        """The engine stops driving ``t`` early: leave every open row where a user (and resume)
+        can see why. Poll states -> ``timed_out_waiting``; ``downloading`` -> ``download_failed``;
+        create states keep their status (resume reconciles them). The reason is recorded."""
+        code = getattr(error, "code", None) or type(error).__name__
+        message = getattr(error, "message", None) or str(error) or type(error).__name__
+        for jid in t.job_ids:
+            status = self._rows[jid].get("status")
+            if status in TERMINAL:
+                continue
+            if status == "downloading":
+                await self._download_failed(t, jid, f"{message}")
+            elif status in POLL_STATUSES:
+                await self._write(jid, status="timed_out_waiting", error_code=str(code)[:200],
+                                  error_message=f"stopped polling: {message}; resume() polls it again"[:2000])
+            else:
+                await self._write(jid, error_code=str(code)[:200], error_message=str(message)[:2000])
 
     def _phase(self, t: _Task) -> str:
         statuses = {self._rows[j].get("status") or "pending" for j in t.job_ids}
@@ -688,6 +768,8 @@ class Engine:
                     await response.aread()
                 finally:
                     rt.inflight[plan.prompt] -= 1
+                    if rt.inflight[plan.prompt] <= 0:
+                        del rt.inflight[plan.prompt]  # a long session sends many prompts
             except _NOT_SENT:
                 self.stats["retries"] += 1
                 await self._sleep(t, self._backoff(attempt))
@@ -1055,15 +1137,25 @@ class Engine:
                 await self._write(jid, status="timed_out_waiting")
         except _Suspend as exc:
             self._errors[jid] = exc.error
+            await self._download_failed(t, jid, getattr(exc.error, "message", None) or str(exc.error))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self._errors[jid] = exc
             log.exception("sorakit: download of %s failed", jid)
+            await self._download_failed(t, jid, f"{type(exc).__name__}: {exc}")
         finally:
             ev = self._events.get(jid)
             if ev is not None and self._rows[jid].get("status") in TERMINAL | {"timed_out_waiting"}:
                 ev.set()
+
+    async def _download_failed(self, t: _Task, jid: str, reason: str) -> None:
+        """The video exists remotely (and was billed) but the engine gave up fetching it."""
+        if self._rows[jid].get("status") != "downloading":
+            return
+        await self._fail_rows(t, [jid], DOWNLOAD_FAILED,
+                              f"the video was made but could not be downloaded: {reason}. "
+                              f"job.retry_download() fetches it again", generated=True)
 
     def _state_of(self, jid: str) -> JobState:
         row = self._rows[jid]
@@ -1076,7 +1168,7 @@ class Engine:
 
     async def _download_inner(self, t: _Task, jid: str) -> None:
         rt, prov = t.rt, t.rt.provider
-        attempt = refreshes = 0
+        attempt = refreshes = limited = 0
         async with rt.downloads:
             while True:
                 if self._remaining(t) <= 0:
@@ -1108,13 +1200,16 @@ class Engine:
                                                   generated=True)
                             return
                         await self._sleep(t, self._backoff(refreshes - 1))
-                except (RateLimitError, ServerError, IncompleteDownload, httpx.TransportError) as exc:
+                except RateLimitError as exc:  # not a failed attempt: wait as asked, until the bound
+                    self.stats["retries"] += 1
+                    limited += 1
+                    await self._sleep(t, self._backoff(min(limited, 6), exc.retry_after))
+                except (ServerError, IncompleteDownload, httpx.TransportError) as exc:
                     attempt += 1
                     self.stats["retries"] += 1
                     if attempt > self.policy.download_retries:
                         raise _Suspend(TransportError(
-                            f"download of job {jid} kept failing ({type(exc).__name__}); the job stays "
-                            f"'downloading' and resume() will try again")) from None
+                            f"{attempt} attempts failed ({type(exc).__name__})")) from None
                     await self._sleep(t, self._backoff(attempt - 1, getattr(exc, "retry_after", None)))
                 except ProviderError as exc:
                     raise _Suspend(exc) from None
@@ -1128,7 +1223,7 @@ class Engine:
         changes: dict[str, Any] = dict(
             status="completed", progress=100, file_path=str(got.path),
             poster_path=str(poster) if poster else None, sha256=got.sha256, bytes=got.bytes,
-            completed_at=now,
+            completed_at=now, error_code=None, error_message=None,
             latency_s=(now - submitted).total_seconds() if isinstance(submitted, dt.datetime) else None,
         )
         if row.get("billed_cost_source") != "provider":
@@ -1193,12 +1288,30 @@ class Engine:
             for m in members:
                 self._rows[m["job_id"]] = m
                 self._live[m["job_id"]] = {"status": m.get("status"), "progress": m.get("progress")}
-                await self._write(m["job_id"], extra=self._extra(m["job_id"], owner=OWNER))
+                await self._write(m["job_id"], extra=self._extra(m["job_id"], owner=OWNER),
+                                  **({"error_code": None, "error_message": None}
+                                     if m.get("status") in POLL_STATUSES else {}))
             ref = (members[0].get("extra") or {}).get("client_ref") or members[0].get("provider_job_id") \
                 or members[0]["job_id"]
             self.start_task(rt, [m["job_id"] for m in members], ref, None, max_wait, resumed=True)
             driving.extend(m["job_id"] for m in members)
         return driving, skipped
+
+    async def retry_download(self, row: dict, rt: Runtime, max_wait: Optional[float] = None) -> str:
+        """Fetch again the video of a ``download_failed`` job (back to ``downloading``)."""
+        jid = row["job_id"]
+        if jid in self._active:
+            return jid
+        if row.get("status") != "failed" or row.get("error_code") != DOWNLOAD_FAILED:
+            raise SorakitError(f"job {jid} is {row.get('status')} ({row.get('error_code')}): only a "
+                               f"job whose download failed can be downloaded again")
+        self._rows[jid] = row
+        self._live[jid] = {"status": "downloading", "progress": 100}
+        await self._write(jid, status="downloading", error_code=None, error_message=None,
+                          completed_at=None, extra=self._extra(jid, owner=OWNER))
+        ref = (row.get("extra") or {}).get("client_ref") or row.get("provider_job_id") or jid
+        self.start_task(rt, [jid], ref, None, max_wait, resumed=True)
+        return jid
 
     # ------------------------------------------------------------------ shutdown
     async def aclose(self) -> None:

@@ -44,6 +44,7 @@ from ._budget import Budget, BudgetStatus
 from ._config import default_media_dir, resolve_setups
 from ._engine import OWNER, Engine, Policy, Runtime, owned_elsewhere
 from ._loop import EngineLoop, get_loop
+from . import _validate as checks
 
 __all__ = ["Studio", "Job", "Batch"]
 
@@ -238,19 +239,29 @@ class Job:
     # -- annotating
     def rate(self, n: Optional[int]) -> "Job":
         """Rate 1–5 (None clears)."""
-        self.studio.ledger.rate(self.id, n)
+        self.studio.ledger.rate(self.id, checks.rating(n))
         return self
 
     def tag(self, *tags: str) -> "Job":
-        self.studio.ledger.tag(self.id, *tags)
+        self.studio.ledger.tag(self.id, *checks.tag_list("tags", tags))
         return self
 
     def untag(self, *tags: str) -> "Job":
-        self.studio.ledger.untag(self.id, *tags)
+        self.studio.ledger.untag(self.id, *checks.tag_list("tags", tags))
         return self
 
     def note(self, text: Optional[str]) -> "Job":
-        self.studio.ledger.note(self.id, text)
+        self.studio.ledger.note(self.id, checks.text("text", text))
+        return self
+
+    def retry_download(self, *, wait: bool = True, timeout: Optional[float] = None,
+                       progress: bool = False) -> "Job":
+        """Download again the video of a job that failed with ``download_failed`` (the provider
+        made it, the engine gave up fetching it). Waits for it unless ``wait=False``."""
+        self.studio._retry_download([self.id], timeout)
+        if wait:
+            self.studio._wait_blocking([self.id], timeout=None, progress=progress, target=self, raise_=True,
+                                       drive=False)
         return self
 
     def remix(self, prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
@@ -523,6 +534,10 @@ class Studio:
     ):
         from ..ledger import Ledger
 
+        checks.studio_args(ledger=ledger, emulate=emulate, keys=keys, base_urls=base_urls, budget=budget,
+                          time_scale=time_scale, media_dir=media_dir, max_wait=max_wait,
+                          concurrency=concurrency, emulator=emulator, resume=resume, policy=policy,
+                          provider_options=provider_options, catalog=catalog)
         self.catalog: Catalog = catalog if isinstance(catalog, Catalog) else _default_catalog(catalog)
         if emulate is None:
             emulate = _emulate_from_env()
@@ -721,9 +736,9 @@ class Studio:
             name = sorted(unknown)[0]
             raise ValidationError(name, fields[name], sorted(_REQUEST_FIELDS | {"prompt", "model", "provider"}),
                                   f"unknown argument {name!r}")
-        if "tags" in fields and fields["tags"] is not None and not isinstance(fields["tags"], tuple):
-            tags = fields["tags"]
-            fields["tags"] = (tags,) if isinstance(tags, str) else tuple(tags)
+        checks.request_fields(prompt, model, provider, fields)
+        if "tags" in fields:
+            fields["tags"] = checks.tag_list("tags", fields["tags"])
         return VideoRequest(prompt=prompt, model=model or DEFAULT_MODEL, provider=provider, **fields)
 
     def _plan(self, req: VideoRequest) -> tuple[Plan, Runtime]:
@@ -813,13 +828,18 @@ class Studio:
         return [r["job_id"] for r in all_rows]
 
     # ------------------------------------------------------------------ waiting
-    async def _wait_ids(self, ids: list[str], timeout: Optional[float], raise_: bool) -> None:
+    async def _wait_ids(self, ids: list[str], timeout: Optional[float], raise_: bool, drive: bool = True) -> None:
+        """Wait for ``ids``. ``drive``: a job nobody drives now (another session's, or one the
+        engine stopped: ``timed_out_waiting``, ``unknown``) is driven again first, bounded by
+        ``timeout`` — a user's ``job.wait()`` / ``batch.wait()``. The wait right after a submit or
+        resume passes False: a job that stopped already is reported, not restarted."""
         eng = self._engine
-        for jid in ids:  # jobs not driven in this session: drive them now
-            if not eng.is_active(jid) and jid not in eng._events:
+        for jid in ids if drive else ():
+            if not eng.is_active(jid):
                 row = await eng._db_call(self.ledger.get, jid)
                 if row.get("status") not in TERMINAL:
-                    await eng.resume_rows([row], lambda r: self._runtime(r.get("provider"), bool(r.get("emulated"))))
+                    await eng.resume_rows([row], lambda r: self._runtime(r.get("provider"), bool(r.get("emulated"))),
+                                          timeout)
         waits = [eng.wait(j, timeout) for j in ids]
         if raise_ and len(ids) == 1:
             await waits[0]
@@ -831,10 +851,10 @@ class Studio:
                     raise r
 
     def _wait_blocking(self, ids: list[str], *, timeout: Optional[float], progress: bool, target: Any,
-                       raise_: bool) -> None:
+                       raise_: bool, drive: bool = True) -> None:
         shower = self._progress(ids, target) if progress else None
         try:
-            self._loop.run(self._wait_ids(ids, timeout, raise_),
+            self._loop.run(self._wait_ids(ids, timeout, raise_, drive),
                            tick=shower.tick if shower is not None else None)
         except KeyboardInterrupt:
             if shower is not None:
@@ -878,6 +898,8 @@ class Studio:
 
         Raises `ValidationError` (nothing sent), `BudgetExceeded`, `JobFailed`, `JobTimeout`.
         """
+        checks.call_options(timeout=timeout, budget=budget, wait=wait, progress=progress,
+                           allow_unknown_cost=allow_unknown_cost)
         req = self._request(prompt, model, provider, dict(fields))
         p, rt = self._plan(req)
         batch_id = f"batch_{uuid.uuid4().hex[:12]}" if p.variations > 1 else None
@@ -887,7 +909,8 @@ class Studio:
                                      else Batch(self, [Job(self, i) for i in ids], batch_id))
         self.last = result
         if wait:
-            self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=len(ids) == 1)
+            self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=len(ids) == 1,
+                                drive=False)
         return result
 
     def submit(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
@@ -898,9 +921,11 @@ class Studio:
                              budget=budget, allow_unknown_cost=allow_unknown_cost, **fields)
 
     def _batch_plans(self, prompts, models, seeds, providers, common: dict) -> list[tuple[Plan, Runtime]]:
+        checks.texts("prompts", prompts, allow_none=False, allowed="one prompt or a non-empty list of prompts")
+        checks.texts("models", models)
+        checks.texts("providers", providers)
+        checks.seeds_arg(seeds)
         prompts_l = _as_list(prompts, [])
-        if not prompts_l:
-            raise ValidationError("prompts", prompts, "one prompt or a list of prompts")
         models_l = _as_list(models, [DEFAULT_MODEL])
         seeds_l = _as_list(seeds, [None])
         providers_l = _as_list(providers, [None])
@@ -924,6 +949,8 @@ class Studio:
         transaction. ``wait=False`` returns at once; failures never raise here (see
         ``Batch.failed``).
         """
+        checks.call_options(timeout=timeout, budget=budget, wait=wait, progress=progress,
+                           allow_unknown_cost=allow_unknown_cost)
         items = self._batch_plans(prompts, models, seeds, providers, dict(common))
         batch_id = f"batch_{uuid.uuid4().hex[:12]}"
         prepared = self._prepare(items, batch_id, budget=budget, allow_unknown_cost=allow_unknown_cost)
@@ -931,13 +958,14 @@ class Studio:
         result = Batch(self, [Job(self, i) for i in ids], batch_id)
         self.last = result
         if wait:
-            self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=False)
+            self._wait_blocking(ids, timeout=None, progress=progress, target=result, raise_=False, drive=False)
         return result
 
     async def agenerate(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
                         wait: bool = True, timeout: Optional[float] = None, budget: Optional[float] = None,
                         allow_unknown_cost: bool = False, **fields: Any) -> Union[Job, Batch]:
         """``await studio.agenerate(...)``: `generate` for async code (a notebook's loop, asyncio)."""
+        checks.call_options(timeout=timeout, budget=budget, wait=wait, allow_unknown_cost=allow_unknown_cost)
         req = self._request(prompt, model, provider, dict(fields))
         p, rt = self._plan(req)
         batch_id = f"batch_{uuid.uuid4().hex[:12]}" if p.variations > 1 else None
@@ -947,7 +975,7 @@ class Studio:
                                      else Batch(self, [Job(self, i) for i in ids], batch_id))
         self.last = result
         if wait:
-            await self._loop.arun(self._wait_ids(ids, None, raise_=len(ids) == 1))
+            await self._loop.arun(self._wait_ids(ids, None, raise_=len(ids) == 1, drive=False))
         return result
 
     async def abatch(self, prompts: Union[str, Sequence[str]], models: Union[str, Sequence[str], None] = None,
@@ -956,6 +984,7 @@ class Studio:
                      budget: Optional[float] = None, timeout: Optional[float] = None,
                      allow_unknown_cost: bool = False, **common: Any) -> Batch:
         """``await studio.abatch(...)``: `batch` for async code."""
+        checks.call_options(timeout=timeout, budget=budget, wait=wait, allow_unknown_cost=allow_unknown_cost)
         items = self._batch_plans(prompts, models, seeds, providers, dict(common))
         batch_id = f"batch_{uuid.uuid4().hex[:12]}"
         prepared = self._prepare(items, batch_id, budget=budget, allow_unknown_cost=allow_unknown_cost)
@@ -963,21 +992,31 @@ class Studio:
         result = Batch(self, [Job(self, i) for i in ids], batch_id)
         self.last = result
         if wait:
-            await self._loop.arun(self._wait_ids(ids, None, raise_=False))
+            await self._loop.arun(self._wait_ids(ids, None, raise_=False, drive=False))
         return result
 
     def estimate(self, prompts: Union[str, Sequence[str]], models: Union[str, Sequence[str], None] = None,
                  seeds: Union[int, Sequence[Optional[int]], None] = None,
                  providers: Union[str, Sequence[str], None] = None, **common: Any) -> Estimate:
         """What `batch` with the same arguments would cost (validated; nothing is sent)."""
-        for k in ("wait", "budget", "timeout", "progress", "allow_unknown_cost"):
-            common.pop(k, None)
+        options = {k: common.pop(k) for k in ("wait", "budget", "timeout", "progress", "allow_unknown_cost")
+                   if k in common}
+        checks.call_options(**options)
         items = self._batch_plans(prompts, models, seeds, providers, dict(common))
         return catalog_estimate([p for p, _ in items], self.catalog)
 
     def remix(self, job: Union[Job, str], prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
               progress: bool = True, **fields: Any) -> Union[Job, Batch]:
         """A new job remixing a completed job's video with ``prompt`` (same model and provider)."""
+        checks.call_options(timeout=timeout, wait=wait, progress=progress)
+        if not isinstance(job, (Job, str)):
+            raise ValidationError("job", job, "a Job or a job id")
+        checks.text("prompt", prompt, allow_none=False)
+        for name in ("model", "provider", "action", "source_video_id"):
+            if name in fields:
+                raise ValidationError(name, fields[name], "not given: a remix keeps the source job's "
+                                      f"model and provider and remixes its video")
+        checks.request_fields(prompt, None, None, fields)
         src = job if isinstance(job, Job) else self.job(job)
         row = src.row
         if row.get("status") != "completed":
@@ -1026,21 +1065,37 @@ class Studio:
         Rows driven by another live process on this machine are left alone (``force=True`` takes
         them anyway). Returns the jobs; with ``wait=True`` after they are done (failures do not raise).
         """
+        checks.call_options(timeout=timeout, wait=wait, progress=progress)
+        checks.flag("force", force)
         rows = self._resumable(force)
         ids = self._loop.run(self._resume(rows, timeout))
         jobs = [Job(self, i) for i in ids]
         if wait and ids:
             self._wait_blocking(ids, timeout=None, progress=progress,
-                                target=Batch(self, jobs) if len(jobs) != 1 else jobs[0], raise_=False)
+                                target=Batch(self, jobs) if len(jobs) != 1 else jobs[0], raise_=False, drive=False)
         return jobs
 
     async def aresume(self, *, wait: bool = True, timeout: Optional[float] = None,
                       force: bool = False) -> list[Job]:
+        checks.call_options(timeout=timeout, wait=wait)
+        checks.flag("force", force)
         rows = await self._loop.arun(self._engine._db_call(self._resumable, force))
         ids = await self._loop.arun(self._resume(rows, timeout))
         if wait and ids:
-            await self._loop.arun(self._wait_ids(ids, None, raise_=False))
+            await self._loop.arun(self._wait_ids(ids, None, raise_=False, drive=False))
         return [Job(self, i) for i in ids]
+
+    def _retry_download(self, ids: list[str], timeout: Optional[float]) -> None:
+        async def go() -> None:
+            for jid in ids:
+                row = await self._engine._db_call(self.ledger.get, jid)
+                rt = self._runtime(row.get("provider"), bool(row.get("emulated")))
+                if rt is None:
+                    raise ConfigurationError(f"job {jid}: its provider {row.get('provider')!r} cannot be "
+                                             f"reached in this session")
+                await self._engine.retry_download(row, rt, timeout)
+
+        self._loop.run(go())
 
     async def _resume(self, rows: list[dict], timeout: Optional[float]) -> list[str]:
         driving, skipped = await self._engine.resume_rows(

@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import io
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +66,27 @@ class Download:
     content_type: Optional[str] = None
 
 
+_SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,10})?")
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+def check_suffix(suffix: str) -> str:
+    """``suffix`` when it is a plain file extension (``.mp4``; empty allowed), else `ValidationError`:
+    a suffix with a separator or ``..`` (``"/../../x"``) would put the file outside the cache."""
+    if not isinstance(suffix, str) or not _SUFFIX.fullmatch(suffix):
+        from .._exceptions import ValidationError
+
+        raise ValidationError("suffix", suffix, "'' or a dot and 1-10 letters or digits, such as '.mp4'")
+    return suffix
+
+
 def cache_path(media_dir: str | os.PathLike, sha256: str, suffix: str = ".mp4") -> Path:
-    """``media_dir/<sha[:2]>/<sha><suffix>``."""
-    return Path(media_dir) / sha256[:2] / f"{sha256}{suffix}"
+    """``media_dir/<sha[:2]>/<sha><suffix>`` (always inside ``media_dir``)."""
+    if not isinstance(sha256, str) or not _SHA.fullmatch(sha256):
+        from .._exceptions import ValidationError
+
+        raise ValidationError("sha256", sha256, "64 lower-case hex digits")
+    return Path(media_dir) / sha256[:2] / f"{sha256}{check_suffix(suffix)}"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -96,6 +115,7 @@ def _commit(tmp: Path, final: Path) -> Path:
 
 def store_bytes(data: bytes, media_dir: str | os.PathLike, suffix: str = ".bin") -> Download:
     """Write ``data`` into the cache under its sha256 (atomic; no-op when already present)."""
+    check_suffix(suffix)
     media_dir = Path(media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
     sha = hashlib.sha256(data).hexdigest()
@@ -133,7 +153,10 @@ async def download(
     Fewer bytes than ``Content-Length`` raise `IncompleteDownload`; nothing is left on disk.
     ``decode`` (for APIs that answer with the file inline in a JSON document) reads the whole
     answer and returns the file's bytes, which are stored instead of the body.
+    A ``suffix`` that is not a plain extension is refused (`ValidationError`) before anything is sent.
     """
+    if suffix is not None:
+        check_suffix(suffix)
     if decode is not None:
         response = await client.send(request)
         if not response.is_success:

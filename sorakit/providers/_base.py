@@ -15,22 +15,80 @@ state ────────────────────────�
 (unknown create outcome) ─────────────▶ build_list() / parse_list()     -> [JobState] to reconcile
 any error response ───────────────────▶ raise_for_error(response)       -> ProviderError subclass
 ```
+
+Key hygiene lives here, once, for every provider (issue 11):
+
+* `Provider.secret_headers` names the headers that carry the key (``Authorization`` by default,
+  ``x-goog-api-key`` for Gemini); `auth_headers` builds them.
+* `Provider.key_allowed_for` is the only judge of where they may go: a URL whose scheme, host
+  and port are those of the configured ``base_url`` (or of `extra_key_scopes`) and whose path,
+  *after* httpx has resolved ``.``/``..`` and after percent-decoding, lies below the base path.
+  Paths hiding separators or dot segments behind percent-encoding (``%2e%2e``, ``%2f``, ``%5c``,
+  double encoding) are outside.
+* `Provider.request` refuses to build a keyed request outside that scope; `download_request`
+  (absolute result URLs) attaches the key only inside it.
+* `Provider.guard` strips the secret headers from any request outside the scope. The engine
+  installs it as the HTTP client's request hook, which httpx runs for every redirect hop, so a
+  302 to another origin (or out of the base path) never carries the key.
+* Ids go into a path only through `segment` / `segments`: one path segment each, never ``.``
+  or ``..``, no ``/`` or backslash, percent-encoded.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Optional
+from urllib.parse import quote, unquote
 
 import httpx
 
-from .._exceptions import ModelUnavailable, ProviderError, provider_error_for_status
+from .._exceptions import ModelUnavailable, ProviderError, ValidationError, provider_error_for_status
 from .._types import JobState
 from ..catalog import Plan, ProviderInfo
 
-__all__ = ["ListedModel", "Provider", "Variant", "as_float", "as_int", "header_float"]
+__all__ = ["ListedModel", "Provider", "Variant", "as_float", "as_int", "header_float", "check_segment"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ENCODED_SEPARATOR = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
+_SEGMENT_BAD = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def check_segment(value: Any, field: str = "id") -> str:
+    """``value`` as one URL path segment, or `ValidationError` naming ``field``.
+
+    Allowed: a non-empty string (at most 512 characters) that is not ``.`` or ``..`` and holds no
+    ``/``, ``\\`` or control character; the result is percent-encoded (``~-._`` kept)."""
+    if not isinstance(value, str) or not value or len(value) > 512 or value in (".", "..") \
+            or _SEGMENT_BAD.search(value) or unquote(value) in (".", "..") \
+            or _SEGMENT_BAD.search(unquote(value)):
+        raise ValidationError(field, value, "an id of 1-512 characters without '/', '\\', control "
+                                            "characters, and not '.' or '..'",
+                              "it is put into a URL path as one segment")
+    return quote(value, safe="-._~")
+
+
+def _normalised(url: Any) -> Optional[tuple[str, str, int, str]]:
+    """(scheme, host, port, decoded path) of the URL httpx would send, or None when the path hides
+    separators or dot segments behind percent-encoding (or is not a usable http(s) URL)."""
+    try:
+        u = httpx.URL(str(url))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+    scheme = u.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not u.host:
+        return None
+    raw = u.raw_path.split(b"?", 1)[0].decode("ascii", "replace")   # dot segments already resolved
+    if _ENCODED_SEPARATOR.search(raw):
+        return None
+    path = unquote(raw)
+    if unquote(path) != path or "\\" in path:                        # double encoding, backslashes
+        return None
+    if any(seg in (".", "..") for seg in path.split("/")):
+        return None
+    return scheme, u.host.lower(), u.port or _DEFAULT_PORTS[scheme], path
 
 Variant = str
 """Content variant: ``"video"``, ``"thumbnail"`` or ``"spritesheet"`` (what the provider offers)."""
@@ -95,6 +153,8 @@ class Provider(ABC):
     supports_reconcile: ClassVar[bool] = False
     """True when `build_list` can find a job whose create outcome is unknown."""
     variants: ClassVar[tuple[str, ...]] = ("video",)
+    secret_headers: ClassVar[tuple[str, ...]] = ("authorization",)
+    """Headers (lower case) that carry the key; `guard` strips them wherever the key may not go."""
 
     def __init__(self, info: ProviderInfo, *, base_url: str | None = None, api_key: str | None = None,
                  **options: Any):
@@ -116,14 +176,75 @@ class Provider(ABC):
         """``Authorization: Bearer`` by default; Gemini overrides (``x-goog-api-key``)."""
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
+    @staticmethod
+    def segment(value: Any, field: str = "id") -> str:
+        """An id as one percent-encoded path segment (`check_segment`)."""
+        return check_segment(value, field)
+
+    @staticmethod
+    def segments(value: Any, field: str = "id") -> str:
+        """A slash-separated resource name (``models/x/operations/y``): every part one segment."""
+        if not isinstance(value, str) or not value.strip("/"):
+            return check_segment(value, field)
+        return "/".join(check_segment(part, field) for part in value.strip("/").split("/"))
+
+    # -- where the key may go -----------------------------------------------------------------
+    def extra_key_scopes(self) -> tuple[str, ...]:
+        """URL prefixes besides ``base_url`` that may receive the key (Gemini: its API host)."""
+        return ()
+
+    def key_allowed_for(self, url: Any) -> bool:
+        """True when ``url``, normalised as it will be sent, lies inside the key's scope: same
+        scheme, host and port as ``base_url`` (or an `extra_key_scopes` prefix) and a path at or
+        below that prefix's path."""
+        target = _normalised(url)
+        if target is None:
+            return False
+        for scope in (self.base_url, *self.extra_key_scopes()):
+            base = _normalised(scope)
+            if base is None or base[:3] != target[:3]:
+                continue
+            prefix = base[3].rstrip("/")
+            if not prefix or target[3] == prefix or target[3].startswith(prefix + "/"):
+                return True
+        return False
+
+    def guard(self, request: httpx.Request) -> None:
+        """Strip the secret headers from ``request`` when its URL is outside the key's scope.
+
+        Installed as the HTTP client's request hook: httpx calls it for the first request and for
+        every redirect hop (httpx itself drops only ``Authorization``, and only across hosts)."""
+        names = {*self.secret_headers, *(h.lower() for h in self.auth_headers())}
+        secret = [h for h in request.headers if h.lower() in names]
+        if secret and not self.key_allowed_for(request.url):
+            for h in secret:
+                del request.headers[h]
+
     def request(self, method: str, path: str, *, json_body: Any = None,
                 params: Mapping[str, Any] | None = None, **kwargs: Any) -> httpx.Request:
+        """A keyed request to ``path`` below ``base_url`` (or an absolute URL inside the key's
+        scope); raises `ValidationError` rather than build one that would leave it."""
         headers = {**self.auth_headers(), **kwargs.pop("headers", {})}
         if json_body is not None:
             kwargs["content"] = json.dumps(json_body).encode()
             headers.setdefault("Content-Type", "application/json")
         url = path if path.startswith(("http://", "https://")) else self.url(path)
+        if not self.key_allowed_for(url):
+            raise ValidationError("url", url, f"a URL below {self.base_url}",
+                                  f"{self.name}: the request would leave the provider's base URL")
         return httpx.Request(method, url, params=params, headers=headers, **kwargs)
+
+    def download_request(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Request:
+        """GET a result URL (absolute, or relative to ``base_url``); the key goes along only when
+        the URL is inside the key's scope (a CDN or storage host gets no key)."""
+        try:
+            full = httpx.URL(self.base_url + "/").join(url) if not url.startswith(("http://", "https://")) \
+                else httpx.URL(url)
+        except (httpx.InvalidURL, TypeError, AttributeError):
+            raise ValidationError("video_url", url, "an http(s) URL", f"{self.name} returned an unusable result URL") \
+                from None
+        headers = self.auth_headers() if self.key_allowed_for(full) else {}
+        return httpx.Request("GET", full, params=params, headers=headers)
 
     def model_gone(self, status_code: int, code: Optional[str], message: str) -> bool:
         """Whether an error answer means "this model is no longer served" (→ `ModelUnavailable`).

@@ -44,7 +44,7 @@ import base64
 import email.utils
 import time
 from typing import Any, ClassVar, Mapping, Optional
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -81,6 +81,11 @@ class GeminiProvider(Provider):
     supports_reconcile: ClassVar[bool] = False
     variants: ClassVar[tuple[str, ...]] = ("video",)
     lists_models: ClassVar[bool] = True
+    secret_headers: ClassVar[tuple[str, ...]] = ("x-goog-api-key",)
+
+    def extra_key_scopes(self) -> tuple[str, ...]:
+        """The official API host, at any version path (file URIs may name another version)."""
+        return (f"https://{GEMINI_HOST}/",)
 
     # -- model listing --------------------------------------------------------------------------
     def build_models(self, page: Any = None) -> httpx.Request:
@@ -120,7 +125,7 @@ class GeminiProvider(Provider):
         if plan.action != "generate":
             raise ValidationError("action", plan.action, ["generate"],
                                   "the Gemini API only generates new videos")
-        model = quote(plan.provider_model, safe="-._")
+        model = self.segment(plan.provider_model, "model")
         return self.request("POST", f"models/{model}:predictLongRunning", json_body=self.body(plan))
 
     def parse_create(self, plan: Plan, response: httpx.Response, client_ref: str) -> list[JobState]:
@@ -147,7 +152,7 @@ class GeminiProvider(Provider):
     def build_poll(self, provider_job_id: str) -> httpx.Request:
         if self.is_interaction(provider_job_id):
             return self.request("GET", "interactions/" + omni.check_interaction_id(provider_job_id))
-        return self.request("GET", quote(provider_job_id.lstrip("/"), safe="/-._~"))
+        return self.request("GET", self.segments(provider_job_id, "provider_job_id"))
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
@@ -221,11 +226,11 @@ class GeminiProvider(Provider):
         if not state.video_url:
             raise ValueError("the job has no video URI yet")
         if self.key_allowed_for(state.video_url):
-            return httpx.Request("GET", state.video_url, headers=self.auth_headers())
+            return self.download_request(state.video_url)
         by_name = self._same_host_file(state.video_url)
         if by_name is not None:
-            return self.request("GET", f"files/{by_name}:download", params={"alt": "media"})
-        return httpx.Request("GET", state.video_url)
+            return self.request("GET", f"files/{self.segment(by_name, 'file')}:download", params={"alt": "media"})
+        return self.download_request(state.video_url)   # elsewhere: no key (see _base)
 
     def inline_media(self, state: JobState) -> bool:
         """An Omni job without a URI: its video is inline in the interaction."""
@@ -249,16 +254,6 @@ class GeminiProvider(Provider):
         name = _file_name(url)
         file_id = name.split("/", 1)[1] if name else ""
         return file_id if file_id and all(c.isalnum() or c in "-_" for c in file_id) else None
-
-    def key_allowed_for(self, url: str) -> bool:
-        """True when ``url`` is on the official Gemini host (https) or under this provider's base URL."""
-        u, b = urlsplit(url), urlsplit(self.base_url)
-        if u.scheme == "https" and (u.hostname or "").lower() == GEMINI_HOST:
-            return True
-        if (u.scheme, (u.netloc or "").lower()) != (b.scheme, (b.netloc or "").lower()):
-            return False
-        base_path = b.path.rstrip("/")
-        return u.path == base_path or u.path.startswith(base_path + "/")
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod

@@ -82,7 +82,8 @@ class OpenAIProvider(Provider):
         # X-Client-Request-Id is OpenAI's tracing header (not an idempotency key); relays ignore it.
         headers = {"X-Client-Request-Id": client_ref}
         if plan.action == "remix":
-            return self.request("POST", f"videos/{plan.source_video_id}/remix",
+            vid = self.segment(plan.source_video_id, "source_video_id")
+            return self.request("POST", f"videos/{vid}/remix",
                                 json_body={"prompt": plan.prompt}, headers=headers)
         if plan.action == "extend":
             return self.request("POST", "videos/extensions", headers=headers, json_body={
@@ -113,7 +114,7 @@ class OpenAIProvider(Provider):
 
     # -- poll ---------------------------------------------------------------------------------
     def build_poll(self, provider_job_id: str) -> httpx.Request:
-        return self.request("GET", f"videos/{provider_job_id}")
+        return self.request("GET", f"videos/{self.segment(provider_job_id, 'provider_job_id')}")
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
@@ -152,7 +153,7 @@ class OpenAIProvider(Provider):
     def build_download(self, state: JobState, variant: Variant = "video") -> httpx.Request:
         if variant not in self.variants:
             raise ValueError(f"variant {variant!r} is not one of {self.variants}")
-        vid = state.provider_video_id or state.provider_job_id
+        vid = self.segment(state.provider_video_id or state.provider_job_id, "provider_video_id")
         return self.request("GET", f"videos/{vid}/content", params={"variant": variant})
 
     # -- list / reconcile ---------------------------------------------------------------------
@@ -194,6 +195,6 @@ class OpenAIProvider(Provider):
         return True
 
     def build_delete(self, provider_job_id: str) -> httpx.Request:
-        return self.request("DELETE", f"videos/{provider_job_id}")
+        return self.request("DELETE", f"videos/{self.segment(provider_job_id, 'provider_job_id')}")
 
     # -- helpers ------------------------------------------------------------------------------

@@ -548,7 +548,7 @@ class RelayProvider(Provider):
 
     # -- poll ---------------------------------------------------------------------------------
     def build_poll(self, provider_job_id: str) -> httpx.Request:
-        return self.request("GET", self.paths["poll"].replace("{id}", provider_job_id))
+        return self.request("GET", self.paths["poll"].replace("{id}", self.segment(provider_job_id, "provider_job_id")))
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
@@ -590,13 +590,12 @@ class RelayProvider(Provider):
 
     # -- download -----------------------------------------------------------------------------
     def build_download(self, state: JobState, variant: Variant = "video") -> httpx.Request:
-        """GET the result URL; the key goes along only when the URL is on the relay's own origin."""
+        """GET the result URL; the key goes along only below the relay's base URL (see _base)."""
         if variant != "video":
             raise ValueError(f"{self.name} offers only the 'video' variant")
         if not state.video_url:
             raise ValueError("the job has no result URL yet")
-        url = urljoin(self.base_url + "/", state.video_url)
-        return httpx.Request("GET", url, headers=self.auth_headers() if _same_origin(url, self.base_url) else {})
+        return self.download_request(state.video_url)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -606,11 +605,6 @@ def _has_request(response: httpx.Response) -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.netloc.lower()) == (pb.scheme, pb.netloc.lower())
 
 
 def _job_id(body: Mapping[str, Any]) -> Optional[str]:

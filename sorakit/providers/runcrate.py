@@ -172,7 +172,7 @@ class RuncrateProvider(Provider):
 
     # -- poll ---------------------------------------------------------------------------------
     def build_poll(self, provider_job_id: str) -> httpx.Request:
-        return self.request("GET", f"videos/{provider_job_id}")
+        return self.request("GET", f"videos/{self.segment(provider_job_id, 'provider_job_id')}")
 
     def parse_poll(self, provider_job_id: str, response: httpx.Response) -> list[JobState]:
         self.raise_for_error(response)
@@ -216,6 +216,7 @@ class RuncrateProvider(Provider):
         """``GET /videos/{id}/download`` with the key (the endpoint is on Runcrate's own host)."""
         if variant != "video":
             raise ValueError(f"{self.name} offers only the 'video' variant")
-        return self.request("GET", f"videos/{state.provider_video_id or state.provider_job_id}/download")
+        vid = self.segment(state.provider_video_id or state.provider_job_id, "provider_video_id")
+        return self.request("GET", f"videos/{vid}/download")
 
     # -- helpers ------------------------------------------------------------------------------

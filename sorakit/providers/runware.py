@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -190,10 +189,8 @@ class RunwareProvider(Provider):
             raise ValueError(f"{self.name} offers only the 'video' variant")
         if not state.video_url:
             raise ValueError("the job has no videoURL yet")
-        # The file lives on a CDN: send the key only to the API's own host.
-        same_host = urlsplit(state.video_url).netloc == urlsplit(self.base_url).netloc
-        headers = self.auth_headers() if same_host else {}
-        return httpx.Request("GET", state.video_url, headers=headers)
+        # The file lives on a CDN: the key goes only below the API's base URL (see _base).
+        return self.download_request(state.video_url)
 
     # -- errors -------------------------------------------------------------------------------
     def error_details(self, body: Any, response: httpx.Response):

@@ -111,9 +111,7 @@ def test_form_submit_play_and_rate_in_jupyterlab(lab):
                                timeout=10_000)
         page.locator(".sk-form").first.scroll_into_view_if_needed()
         page.locator(".jp-OutputArea-output").last.screenshot(path=str(ARTIFACTS / "lab_form_and_card.png"))
-    elapsed = time.monotonic() - t0
-    print(f"\nbrowser test took {elapsed:.1f}s; video decoded: {video}")
-    assert elapsed < 180
+    print(f"\nbrowser test took {time.monotonic() - t0:.1f}s; video decoded: {video}")  # a figure, not a bound
 
 
 GALLERY_CELLS = [

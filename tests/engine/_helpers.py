@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 from sorakit.engine import Policy
@@ -25,3 +26,13 @@ def assert_complete(row: dict) -> None:
     path = Path(row["file_path"])
     assert path.is_file() and path.stat().st_size == row["bytes"] > 0
     assert sha256_of(path) == row["sha256"] and path.name.startswith(row["sha256"])
+
+
+def wait_until(predicate, timeout: float = 20.0) -> None:
+    """Poll ``predicate`` until true (the bound only turns a hang into a failure)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not reached")

@@ -113,3 +113,41 @@ def test_make_poster_never_raises(tmp_path):
     bad = tmp_path / "x.mp4"
     bad.write_bytes(b"garbage")
     assert make_poster(bad) is None
+
+
+ESCAPING_SUFFIXES = ["/../../../x", "/../../escape.mp4", "\\..\\..\\x", ".mp4/../../x", "../x", "/x",
+                     ".mp4\x00", ". mp4", ".toolongsuffix123"]
+
+
+@pytest.mark.parametrize("suffix", ESCAPING_SUFFIXES)
+def test_store_bytes_refuses_a_suffix_that_leaves_the_media_folder(tmp_path, suffix):
+    """Issue 11, defect 6: a suffix like ``"/../../../x"`` wrote outside the media folder."""
+    from sorakit import ValidationError
+
+    media = tmp_path / "deep" / "media"
+    with pytest.raises(ValidationError) as e:
+        store_bytes(b"payload", media, suffix)
+    assert e.value.field == "suffix"
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written == []
+
+
+@pytest.mark.parametrize("suffix", ESCAPING_SUFFIXES)
+def test_download_refuses_a_suffix_that_leaves_the_media_folder_before_fetching(tmp_path, suffix):
+    from sorakit import ValidationError
+
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        return httpx.Response(200, content=b"video bytes")
+
+    with pytest.raises(ValidationError):
+        run(fetch(handler, tmp_path / "deep" / "media", suffix=suffix))
+    assert calls == [] and [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_ordinary_suffixes_still_work(tmp_path):
+    for suffix in (".mp4", ".webm", ".png", ".jpg", ".bin", ""):
+        got = store_bytes(b"payload" + suffix.encode(), tmp_path, suffix)
+        assert got.path.parent.parent == tmp_path and got.path.name.endswith(suffix)

@@ -1,0 +1,320 @@
+"""Reliability trials shared by the tests and by ``make stress`` (``bench/stress.py``).
+
+Each trial starts its own emulator (served on 127.0.0.1), drives jobs through a `Studio`, and
+returns a `Tally` of what went wrong — the counts the stress run prints and that must all be 0:
+
+* ``duplicate_creates``: creates the emulator accepted beyond one per job (double billing);
+* ``lost_rows``: rows the ledger should hold and does not;
+* ``corrupt_files``: completed rows whose file is missing, short or not checksum-true;
+* ``non_terminal_after_wait``: jobs a wait returned on that were neither done nor left in the
+  state the trial's faults call for (``timed_out_waiting`` when every poll fails);
+* ``other``: anything else a trial expected and did not see (listed in ``problems``).
+
+Trials: `crash_trial` (a child process runs 20 jobs and is SIGKILLed at a random moment; this
+process resumes), `storm_trial` (random faults, or one extreme: every download / poll fails, every
+create times out) and `two_writers_trial` (two processes append to one ledger at once).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+from sorakit._types import TERMINAL
+from sorakit.emulator import Emulator, EmulatorConfig, EmulatorServer, FaultConfig
+from sorakit.engine import Studio
+from sorakit.ledger import Ledger
+
+from engine._helpers import fast_policy, sha256_of
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CHILD = HERE / "_crash_child.py"
+CRASH_OPENAI = [f"crash trial openai job {i}" for i in range(10)]
+CRASH_RUNWARE = [f"crash trial runware job {i}" for i in range(10)]
+STORMS = ("random", "all-downloads-fail", "all-polls-fail", "all-creates-time-out")
+
+
+@dataclass
+class Tally:
+    trials: int = 0
+    duplicate_creates: int = 0
+    lost_rows: int = 0
+    corrupt_files: int = 0
+    non_terminal_after_wait: int = 0
+    other: int = 0
+    problems: list = field(default_factory=list)
+
+    COUNTS = ("trials", "duplicate_creates", "lost_rows", "corrupt_files", "non_terminal_after_wait", "other")
+
+    def add(self, other: "Tally") -> None:
+        for name in self.COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.problems += other.problems
+
+    def problem(self, count: str, text: str) -> None:
+        setattr(self, count, getattr(self, count) + 1)
+        self.problems.append(text)
+
+    @property
+    def clean(self) -> bool:
+        return all(getattr(self, n) == 0 for n in self.COUNTS if n != "trials")
+
+    def line(self) -> str:
+        return ", ".join(f"{n.replace('_', ' ')}: {getattr(self, n)}" for n in self.COUNTS)
+
+
+@contextmanager
+def served(config: EmulatorConfig, render_dir: Path) -> Iterator[tuple[Emulator, EmulatorServer]]:
+    """A fresh emulator on 127.0.0.1 (renders cached by content in ``render_dir``)."""
+    emu = Emulator(config, media_dir=render_dir)
+    try:
+        with EmulatorServer(emu, host="127.0.0.1", port=0) as server:
+            yield emu, server
+    finally:
+        emu.close()
+
+
+def check_file(row: dict, tally: Tally, label: str) -> None:
+    """A completed row's file is on disk, complete and checksum-true."""
+    path = Path(row.get("file_path") or "")
+    if not path.is_file() or path.stat().st_size != row.get("bytes") or not row.get("bytes") \
+            or sha256_of(path) != row.get("sha256"):
+        tally.problem("corrupt_files", f"{label}: {row['job_id']} file {path} is missing or not checksum-true")
+
+
+def check_creates(emu: Emulator, prompts: dict[str, int], provider: Optional[str], tally: Tally, label: str) -> None:
+    """Each prompt was created exactly ``prompts[p]`` times (0 extra = no double billing)."""
+    for p, expected in prompts.items():
+        got = emu.counters.prompt_creates(p, provider)
+        if got > expected:
+            tally.problem("duplicate_creates", f"{label}: {p!r} created {got} times (expected {expected})")
+        elif got < expected:
+            tally.problem("other", f"{label}: {p!r} created {got} times (expected {expected})")
+
+
+def check_done(rows: list[dict], tally: Tally, label: str, *, expect: str = "completed",
+               blocked: str = "blocked-term", allowed_failures: tuple[str, ...] = (),
+               allowed_stops: tuple[str, ...] = ()) -> None:
+    """After a wait: every row in its expected end state (files checked for completed ones).
+    Prompts containing ``blocked`` must fail; ``allowed_failures`` are error codes a visible,
+    recorded give-up may carry under the trial's faults; ``allowed_stops`` are non-terminal
+    statuses the engine may leave a row in *with its reason recorded* (``unknown``)."""
+    for row in rows:
+        status = row.get("status")
+        want = "failed" if blocked in (row.get("prompt") or "") else expect
+        if status == "failed" and row.get("error_code") in allowed_failures and row.get("error_message"):
+            continue
+        if status in allowed_stops and row.get("error_message"):
+            continue
+        if status == want:
+            if status == "completed":
+                check_file(row, tally, label)
+            continue
+        text = f"{label}: {row['job_id']} is {status} ({row.get('error_code')}: {row.get('error_message')}), expected {want}"
+        if status not in TERMINAL and status != "timed_out_waiting" or (status == "timed_out_waiting"
+                                                                        and want in TERMINAL):
+            tally.problem("non_terminal_after_wait", text)
+        else:
+            tally.problem("other", text)
+
+
+# ------------------------------------------------------------------------------------- crash
+def _read_until(proc: subprocess.Popen, marker: str, timeout: float) -> None:
+    found = threading.Event()
+
+    def reader():
+        for line in proc.stdout:
+            if line.strip() == marker:
+                found.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    if not found.wait(timeout):
+        proc.kill()
+        raise AssertionError(f"the child never printed {marker}")
+
+
+def crash_trial(workdir: Path, render_dir: Path, moment: float, *, emulator_seed: int = 4321) -> Tally:
+    """A child process starts 20 jobs (10 OpenAI, 10 Runware) and is SIGKILLed ``moment`` seconds
+    after its rows are committed; this process resumes. Jobs take about two seconds, so moments
+    from 0 to 2.5 s land in every state: creates in flight, polling, downloading, done."""
+    tally = Tally(trials=1)
+    label = f"crash@{moment:.2f}s"
+    workdir.mkdir(parents=True, exist_ok=True)
+    ledger, media = workdir / "ledger.db", workdir / "media"
+    with served(EmulatorConfig(time_scale=0.05, seed=emulator_seed), render_dir) as (emu, server):
+        env = {**os.environ, "SORAKIT_QUIET": "1",
+               "PYTHONPATH": os.pathsep.join([str(REPO)] + sys.path)}
+        proc = subprocess.Popen([sys.executable, str(CHILD), str(ledger), str(media), server.base_url],
+                                stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            _read_until(proc, "STARTED", timeout=60)
+            time.sleep(moment)
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait(timeout=30)
+            if proc.stdout:
+                proc.stdout.close()
+        if proc.returncode != -signal.SIGKILL:
+            tally.problem("other", f"{label}: the child ended with {proc.returncode}, not SIGKILL")
+        with Ledger(ledger) as led:
+            before = led.rows()
+        states: dict[str, int] = {}
+        for r in before:
+            states[r["status"]] = states.get(r["status"], 0) + 1
+        label += f" {states}"
+        if len(before) != 20:
+            tally.lost_rows += max(0, 20 - len(before))
+            tally.problems.append(f"{label}: {len(before)} rows after the kill, expected 20")
+        studio = Studio(ledger, media_dir=media, emulate=True, emulator=server.base_url, policy=fast_policy(),
+                        resume=False)
+        try:
+            jobs = studio.resume(progress=False)
+            unfinished = sum(1 for r in before if r["status"] != "completed")
+            if len(jobs) != unfinished:
+                tally.problem("other", f"{label}: resume drove {len(jobs)} jobs, {unfinished} were unfinished")
+            rows = studio.ledger.rows()
+        finally:
+            studio.close()
+        if len(rows) < 20:
+            tally.lost_rows += 20 - len(rows)
+            tally.problems.append(f"{label}: {len(rows)} rows after resume, expected 20")
+        check_done(rows, tally, label)
+        check_creates(emu, dict.fromkeys(CRASH_OPENAI, 1), "openai", tally, label)
+        check_creates(emu, dict.fromkeys(CRASH_RUNWARE, 1), "runware", tally, label)
+    return tally
+
+
+# ------------------------------------------------------------------------------------- storms
+def storm_trial(kind: str, seed: int, workdir: Path, render_dir: Path) -> Tally:
+    """Jobs through one kind of storm, then the recovery a user would do; see `STORMS`."""
+    tally = Tally(trials=1)
+    label = f"storm {kind} seed {seed}"
+    rng = random.Random(seed)
+    workdir.mkdir(parents=True, exist_ok=True)
+    openai = [f"storm {kind} {seed} openai {i}" for i in range(4)]
+    runware = [f"storm {kind} {seed} runware {i}" for i in range(3)]
+    policy, max_wait = fast_policy(), 60.0
+    if kind == "random":
+        openai.append(f"storm {seed} blocked-term")
+        faults = FaultConfig(error_5xx=rng.uniform(0.05, 0.3), reset=rng.uniform(0.05, 0.2),
+                             truncate_download=rng.uniform(0.1, 0.4), expire_urls=rng.uniform(0.05, 0.25),
+                             seed=seed)
+    elif kind == "all-downloads-fail":
+        faults = FaultConfig(truncate_download=1.0, operations=("download",), seed=seed)
+        policy = fast_policy(download_retries=2)
+    elif kind == "all-polls-fail":
+        faults = FaultConfig(error_5xx=1.0, operations=("poll",), seed=seed)
+        max_wait = 2.0
+    elif kind == "all-creates-time-out":
+        # every create answers after the client gave up (the emulator then drops it): OpenAI
+        # creates cannot be re-sent blindly, so after max_resends proofs of absence they stay
+        # 'unknown' with the reason; once the network heals, resume() finishes them
+        faults = FaultConfig(slow_rate=1.0, slow_seconds=1.0, operations=("create",), seed=seed)
+        policy = fast_policy(request_timeout=0.4, reconcile_grace=1.5)
+    else:
+        raise ValueError(f"unknown storm {kind!r}; one of {STORMS}")
+    config = EmulatorConfig(time_scale=0.01, seed=seed)
+    if kind == "random":
+        config.rate_limit_per_minute = 8
+        config.rate_limit_window_seconds = 0.5
+    with served(config, render_dir) as (emu, server):
+        emu.config.faults = faults
+        studio = Studio(workdir / "ledger.db", media_dir=workdir / "media", emulate=True,
+                        emulator=server.base_url, policy=policy, max_wait=max_wait, resume=False)
+        try:
+            a = studio.batch(openai, models="sora-2", wait=False, progress=False)
+            b = studio.batch(runware, models="seedance-1-pro", providers="runware", size="864x480", seconds=5,
+                             seeds=[seed % 1000], wait=False, progress=False)
+            a.wait(), b.wait()
+            rows = [j.row for j in list(a) + list(b)]
+            if len(rows) != len(openai) + len(runware):
+                tally.lost_rows += len(openai) + len(runware) - len(rows)
+            if kind == "random":   # giving up on a video after 9 faults in a row is allowed, visibly
+                check_done(rows, tally, label, allowed_failures=("download_failed", "video_expired"))
+            elif kind == "all-downloads-fail":
+                for row in rows:
+                    if row["status"] != "failed" or row["error_code"] != "download_failed":
+                        check_done([row], tally, label, expect="failed")
+                emu.config.faults = FaultConfig()
+                for job in list(a) + list(b):
+                    job.retry_download(timeout=30)
+                check_done([j.row for j in list(a) + list(b)], tally, label + " after retry_download")
+            elif kind == "all-polls-fail":
+                check_done(rows, tally, label, expect="timed_out_waiting")
+                emu.config.faults = FaultConfig()
+                studio.resume(progress=False)
+                check_done([j.row for j in list(a) + list(b)], tally, label + " after resume")
+            else:
+                # a 0.4 s request timeout also cuts slow downloads short: download_failed is a
+                # visible, allowed give-up here. Recovery as a user would: a new session resumes
+                # (default timeouts) and retries the downloads.
+                check_done(rows, tally, label, allowed_stops=("unknown",), allowed_failures=("download_failed",))
+                emu.config.faults = FaultConfig()
+                studio.close()
+                studio = Studio(workdir / "ledger.db", media_dir=workdir / "media", emulate=True,
+                                emulator=server.base_url, policy=fast_policy(), resume=False)
+                studio.resume(progress=False)
+                for job in studio.jobs(status="failed"):
+                    if job.row["error_code"] == "download_failed":
+                        job.retry_download(timeout=30)
+                check_done(studio.ledger.rows(), tally, label + " after resume")
+        finally:
+            studio.close()
+        check_creates(emu, dict.fromkeys(openai, 1), "openai", tally, label)
+        check_creates(emu, dict.fromkeys(runware, 1), "runware", tally, label)
+    return tally
+
+
+# ------------------------------------------------------------------------------------- writers
+def two_writers_trial(workdir: Path, per_writer: int = 200) -> Tally:
+    """Two processes append (and update) ``per_writer`` rows each to one SQLite ledger at once
+    (the writer of ``tests/ledger/test_durability.py``); every row and update must land."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_durability", HERE.parent / "ledger" / "test_durability.py")
+    durability = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(durability)
+    WRITER = durability.WRITER
+
+    tally = Tally(trials=1)
+    workdir.mkdir(parents=True, exist_ok=True)
+    location = str(workdir / "shared.db")
+    Ledger(location).close()
+    go = workdir / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, location, f"w{w}", str(per_writer), str(go)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for w in range(2)]
+    time.sleep(0.3)
+    go.touch()
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        if p.returncode != 0:
+            tally.problem("other", f"two writers: a writer failed: {err[-500:]}")
+    bulk = per_writer // 10
+    expected = 2 * ((per_writer - bulk) + bulk * 5)
+    with Ledger(location) as led:
+        rows = led.rows()
+    if len(rows) != expected:
+        tally.lost_rows += max(0, expected - len(rows))
+        tally.problems.append(f"two writers: {len(rows)} of {expected} rows")
+    if len({r["job_id"] for r in rows}) != len(rows):
+        tally.problem("other", "two writers: duplicate job ids")
+    lost_updates = sum(1 for r in rows if r.get("provider") == "emulator" and r.get("status") != "completed")
+    if lost_updates:
+        tally.lost_rows += lost_updates
+        tally.problems.append(f"two writers: {lost_updates} updates lost")
+    return tally
+
+
