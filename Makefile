@@ -1,5 +1,5 @@
 # sorakit — two commands on a fresh machine: `make demo` and `make test`.
-# Both create .venv and install sorakit (editable, with test and lab extras) when needed.
+# Both create .venv and install sorakit (editable, with the emulator, test and lab extras) when needed.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing sorakit into $(VENV) (log: $(VENV)/install.log) ..."
 	@$(PY) -m pip install --upgrade pip > $(VENV)/install.log 2>&1 && \
-	  $(PY) -m pip install -e ".[test,lab]" >> $(VENV)/install.log 2>&1 || \
+	  $(PY) -m pip install -e ".[emulator,test,lab]" >> $(VENV)/install.log 2>&1 || \
 	  { tail -30 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log" >&2; exit 1; }
 	@touch $(STAMP)
 

@@ -68,8 +68,13 @@ def _is_loopback(host: str) -> bool:
 
 def _run_emulator(args: argparse.Namespace) -> int:
     from .emulator import Emulator, EmulatorConfig
-    from .emulator._server import free_port, serve
+    from .emulator._server import _uvicorn, free_port, serve
 
+    try:
+        _uvicorn()  # the `emulator` extra: say so before printing a URL nothing will answer
+    except ModuleNotFoundError as exc:
+        print(f"sorakit: {exc}", file=sys.stderr)
+        return 1
     config = EmulatorConfig(
         time_scale=args.time_scale,
         generation_seconds=args.generation_seconds,

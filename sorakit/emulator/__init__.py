@@ -38,8 +38,9 @@ Two ways to run it::
 Adding a protocol (e.g. Runcrate, a relay, Gemini): write ``sorakit/emulator/<protocol>.py`` with a
 `Surface` subclass decorated with `register_surface`, whose ``protocol`` matches the catalog's
 provider ``protocol``; implement ``routes()`` (Starlette routes relative to the prefix) and
-``error()`` (the provider's error body). Use the shared helpers — ``pre()`` (count, slow/5xx/reset
-faults), ``key_ok()``, ``limit()`` (429 with ``retry-after``), ``post()`` (lost answers),
+``error()`` (the provider's error body; override ``bad_body()`` where the service answers a malformed
+JSON body in other words). Use the shared helpers — ``json_body()`` (the body as JSON, or
+``bad_body()``), ``pre()`` (count, slow/5xx/reset faults), ``key_ok()``, ``limit()`` (429 with ``retry-after``), ``post()`` (lost answers),
 ``media()`` (Range, truncation, byte counts), ``emu.timeline()`` / ``emu.add_job()`` (scheduling and
 rendering), ``emu.moderation_hit()`` — then import the module in ``_app._surface_classes``. The
 surface is mounted at every catalog provider with that protocol; no other file changes.

@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import io
+import json
 import shutil
 import tempfile
 import threading
@@ -62,6 +63,11 @@ __all__ = [
 ]
 
 SEED_MAX = 2**32 - 1
+
+BodyProblem = Literal["empty", "syntax", "type"]
+"""Why a body is not the JSON a route wants: nothing but white space, not JSON, JSON of another type."""
+
+_REFUSE: Any = object()
 
 
 @dataclass
@@ -202,7 +208,17 @@ class Surface:
         """An error response in this provider's format."""
         raise NotImplementedError
 
+    def bad_body(self, message: str, problem: "BodyProblem") -> Response:
+        """This protocol's answer to a body that is not the JSON a route wants (`read_json` words
+        ``message``; ``problem`` is "empty", "syntax" or "type"). Default: ``error(400, message)``."""
+        return self.error(400, message)
+
     # -- shared helpers
+    async def json_body(self, request: Request, *, expect: type = dict, what: str = "a JSON object",
+                        empty: Any = _REFUSE) -> Any:
+        """The body as JSON of type ``expect``, or this protocol's `bad_body` response (see `read_json`)."""
+        return await read_json(request, self.bad_body, expect=expect, what=what, empty=empty)
+
     async def _not_found(self, request: Request, exc: Exception) -> Response:
         return self.error(404, f"Invalid URL ({request.method} {request.url.path})", code="unknown_url")
 
@@ -287,6 +303,22 @@ class Surface:
         if emu.config.faults.reset_when == "after" and emu.faults.decide("reset", self.provider, operation):
             return _DropResponse()
         return response
+
+    def link_expired(self, job: Job, now: float, ttl: Optional[float] = None) -> bool:
+        """A finished job's media link has expired: ``ttl`` (default: the config's
+        ``url_ttl_seconds``) has passed since it finished, or the ``expire_urls`` fault says so."""
+        ttl = self.emu.config.url_ttl_seconds if ttl is None else ttl
+        return now >= job.finish_at + ttl or self.emu.faults.decide("expire_urls", self.provider, "download")
+
+    async def rendered(self, request: Request, job: Job, what: str, variant: str = "video",
+                       content_type: str = "video/mp4") -> Response:
+        """Serve a finished job's ``variant`` with `media`; a render that fails is the emulator's
+        bug, answered as this protocol's 500 saying it could not render ``what``."""
+        try:
+            path = await self.emu.asset_file(job, variant)
+        except Exception as exc:
+            return self.error(500, f"The emulator could not render {what}: {exc}")
+        return self.media(request, path, content_type)
 
     def media(self, request: Request, path: Path, content_type: str) -> Response:
         """Serve a media file: Range requests, byte counting, the ``truncate_download`` fault."""
@@ -787,6 +819,38 @@ class Emulator:
 
 
 # --------------------------------------------------------------------------- shared parsing
+def parse_json(raw: "bytes | str", expect: type = dict) -> "tuple[Any, Optional[BodyProblem]]":
+    """A request body (or a WebSocket frame) as JSON of type ``expect``: ``(value, None)``, or
+    ``(None, problem)``."""
+    if not raw.strip():
+        return None, "empty"
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None, "syntax"
+    if not isinstance(value, expect):
+        return None, "type"
+    return value, None
+
+
+async def read_json(request: Request, refuse: Callable[[str, BodyProblem], Response], *,
+                    expect: type = dict, what: str = "a JSON object", empty: Any = _REFUSE) -> Any:
+    """The body of ``request`` as JSON of type ``expect``, or the surface's own error response.
+
+    Every surface reads its JSON bodies here (through `Surface.json_body`, which passes its
+    `Surface.bad_body` in as the error shape): ``refuse(message, problem)`` gets "The request body is not valid JSON." or "The request body must be {what}."
+    (a surface may word it as its service does) and returns the response to send. ``empty`` is
+    what an empty body stands for (default: refused, like JSON of the wrong type).
+    """
+    value, problem = parse_json(await request.body(), expect)
+    if problem is None:
+        return value
+    if problem == "empty" and empty is not _REFUSE:
+        return empty
+    message = "The request body is not valid JSON." if problem == "syntax" else f"The request body must be {what}."
+    return refuse(message, problem)
+
+
 def decode_data_url(value: str) -> Optional[bytes]:
     """Bytes of a ``data:[mime];base64,...`` URL (None when it is not one or is malformed)."""
     if not value.startswith("data:"):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -26,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from ._app import Surface, image_size, retry_headers
 from ._store import Job, key_fingerprint
 
-__all__ = ["GoogleSurface", "GRPC_STATUS", "VeoInput", "parse_veo", "version_mount"]
+__all__ = ["GoogleSurface", "GRPC_STATUS", "NOT_AN_OBJECT", "VeoInput", "parse_veo", "version_mount"]
 
 GRPC_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                405: "UNIMPLEMENTED", 409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
@@ -82,14 +81,8 @@ class GoogleSurface(Surface):
                                    "to call this API.")
         return self.error(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID")
 
-    @staticmethod
-    async def json_body(request: Request) -> Any:
-        """The request body as JSON, or None when it is empty or not JSON."""
-        raw = await request.body()
-        try:
-            return json.loads(raw) if raw.strip() else None
-        except ValueError:
-            return None
+    def bad_body(self, message: str, problem: str) -> Response:
+        return self.invalid(NOT_AN_OBJECT)
 
     def refuse_early(self, prompt: str, key: Optional[str], quota_message: str) -> Optional[Response]:
         """The synchronous refusals every Google create shares: guardrail 400, concurrency 429."""
@@ -205,6 +198,9 @@ def _sizes_for(offer) -> dict[tuple[str, str], tuple[int, int]]:
     return out
 
 
+NOT_AN_OBJECT = "Invalid JSON payload received. Expected an object."
+
+
 def parse_veo(body: Any, offer, *, enterprise: bool, video_lookup=None) -> "VeoInput | str":
     """The validated request, or the message of a 400 INVALID_ARGUMENT.
 
@@ -213,7 +209,7 @@ def parse_veo(body: Any, offer, *, enterprise: bool, video_lookup=None) -> "VeoI
     """
     mode = "the Gemini Enterprise Agent Platform" if enterprise else "the Gemini API"
     if not isinstance(body, dict):
-        return "Invalid JSON payload received. Expected an object."
+        return NOT_AN_OBJECT
     top = {"instances", "parameters"} | (set() if enterprise else {"webhookConfig"})
     for name in body:
         if name not in top:

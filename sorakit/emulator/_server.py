@@ -3,6 +3,12 @@ and notebooks) and `serve` (foreground, for ``sorakit emulator``).
 
 Both bind 127.0.0.1 unless told otherwise and use an h11 protocol that lets the ``reset`` fault
 abort the socket, so a client sees a genuine dropped connection.
+
+uvicorn (and ``websockets``, which uvicorn needs to serve Runware's WebSocket route) come with the
+``emulator`` extra, not with ``pip install sorakit``: ``Studio()`` runs the emulator in-process over
+httpx's ASGI transport and never needs a server. So uvicorn is imported here only when a server is
+made; without it, `EmulatorServer` and `serve` raise `ModuleNotFoundError` saying
+``pip install 'sorakit[emulator]'``.
 """
 
 from __future__ import annotations
@@ -10,37 +16,59 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from typing import Any, Optional
-
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._app import Emulator
 
-__all__ = ["EmulatorServer", "serve", "free_port"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["EmulatorServer", "serve", "free_port", "INSTALL_HINT"]
+
+INSTALL_HINT = "pip install 'sorakit[emulator]'"
 
 
-class _DroppableH11(H11Protocol):
+def _uvicorn():
+    """The uvicorn module, or `ModuleNotFoundError` saying which extra brings it."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            f"serving the sorakit emulator over HTTP needs uvicorn, which is not installed: "
+            f"{INSTALL_HINT}  (Studio() needs no server: it runs the emulator in-process)",
+            name="uvicorn") from exc
+    return uvicorn
+
+
+@lru_cache(maxsize=None)
+def _droppable_h11() -> type:
     """uvicorn's h11 protocol, plus ``scope["extensions"]["sorakit.drop_connection"]``: a callable
-    that aborts this connection (used by the ``reset`` and ``truncate_download`` faults)."""
+    that aborts this connection (used by the ``reset`` and ``truncate_download`` faults).
+    Made on first use, so that importing this module does not import uvicorn."""
+    _uvicorn()
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        inner = self.app
-        protocol = self
+    class _DroppableH11(H11Protocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            inner = self.app
+            protocol = self
 
-        async def app(scope, receive, send):
-            if scope.get("type") == "http":
-                scope["extensions"] = {**(scope.get("extensions") or {}),
-                                       "sorakit.drop_connection": protocol._sorakit_drop}
-            return await inner(scope, receive, send)
+            async def app(scope, receive, send):
+                if scope.get("type") == "http":
+                    scope["extensions"] = {**(scope.get("extensions") or {}),
+                                           "sorakit.drop_connection": protocol._sorakit_drop}
+                return await inner(scope, receive, send)
 
-        self.app = app
+            self.app = app
 
-    def _sorakit_drop(self) -> None:
-        transport = getattr(self, "transport", None)
-        if transport is not None and not transport.is_closing():
-            transport.abort()
+        def _sorakit_drop(self) -> None:
+            transport = getattr(self, "transport", None)
+            if transport is not None and not transport.is_closing():
+                transport.abort()
+
+    return _DroppableH11
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -50,12 +78,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _config(emulator: Emulator, host: str, port: int, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(
+def _config(emulator: Emulator, host: str, port: int, log_level: str) -> "uvicorn.Config":
+    return _uvicorn().Config(
         emulator.app,
         host=host,
         port=port,
-        http=_DroppableH11,
+        http=_droppable_h11(),
         ws="websockets-sansio",  # Runware's WebSocket protocol (the official SDKs' default transport)
         lifespan="off",
         log_level=log_level,
@@ -73,6 +101,9 @@ class EmulatorServer:
         port: 0 picks a free port; see `base_url` / `port` once started.
         log_level: uvicorn's log level.
 
+    Raises:
+        ModuleNotFoundError: uvicorn is not installed (``pip install 'sorakit[emulator]'``).
+
     ```python
     with EmulatorServer(Emulator(EmulatorConfig(time_scale=0.02))) as server:
         client = openai.OpenAI(base_url=server.base_url + "/openai/v1", api_key="x")
@@ -81,6 +112,7 @@ class EmulatorServer:
 
     def __init__(self, emulator: Optional[Emulator] = None, host: str = "127.0.0.1", port: int = 0,
                  log_level: str = "warning") -> None:
+        _uvicorn()  # fail here, before anything is made, when the `emulator` extra is missing
         self.emulator = emulator if emulator is not None else Emulator()
         self._own_emulator = emulator is None
         self.host = host
@@ -111,7 +143,7 @@ class EmulatorServer:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self._socket = sock
-        server = uvicorn.Server(_config(self.emulator, self.host, self.port, self.log_level))
+        server = _uvicorn().Server(_config(self.emulator, self.host, self.port, self.log_level))
         self._server = server
 
         def run() -> None:
@@ -157,5 +189,7 @@ class EmulatorServer:
 
 
 def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Serve in the foreground until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.Server(_config(emulator, host, port, log_level)).run()
+    """Serve in the foreground until interrupted (Ctrl-C / SIGTERM).
+
+    Raises `ModuleNotFoundError` when uvicorn is not installed (``pip install 'sorakit[emulator]'``)."""
+    _uvicorn().Server(_config(emulator, host, port, log_level)).run()

@@ -143,6 +143,8 @@ class GeminiSurface(InteractionsMixin, GoogleSurface):
             return self.error(404, f"models/{model_id} is no longer available. Please see the Gemini API "
                                    "deprecations page for the recommended replacement.")
         body = await self.json_body(request)
+        if isinstance(body, Response):
+            return body
 
         def lookup(ref: str):
             job = self._file_job(ref)
@@ -182,12 +184,7 @@ class GeminiSurface(InteractionsMixin, GoogleSurface):
         now = self.emu.clock.now()
         if job is None or job.spec is None or not job.terminal(now):
             return self.error(403, f"You do not have permission to access the File {file_id} or it may not exist.")
-        if now >= job.finish_at + FILE_TTL_SECONDS or \
-                self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now, ttl=FILE_TTL_SECONDS):
             return self.error(403, f"You do not have permission to access the File {file_id} or it may not exist "
                                    f"(emulated: files are kept two days).")
-        try:
-            info = await self.emu.video_file(job)
-        except Exception as exc:  # a render failure is the emulator's bug: say so
-            return self.error(500, f"The emulator could not render files/{file_id}: {exc}")
-        return self.media(request, info.path, "video/mp4")
+        return await self.rendered(request, job, f"files/{file_id}")

@@ -92,8 +92,8 @@ class InteractionsMixin:
             return self.error(404, f"The requested URL {request.url.path} was not found on this server.")
         self.emu.counters.incr(self.provider, "create_calls")
         body = await self.json_body(request)
-        if not isinstance(body, dict):
-            return self.invalid("Invalid JSON payload received. Expected an object.")
+        if isinstance(body, Response):
+            return body
         model_id = body.get("model")
         if "agent" in body and model_id is None:
             return self.invalid("agent interactions are not emulated; pass model.")

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -183,19 +182,34 @@ class OpenAISurface(Surface):
                 else:
                     out[name] = value
             return out
-        raw = await request.body()
-        if not raw.strip():
-            return {}
-        try:
-            data = json.loads(raw)
-        except ValueError:
+        return await self.json_body(request, empty={})
+
+    def bad_body(self, message: str, problem: str) -> Response:
+        if problem == "syntax":
             return self._invalid(
                 "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
                 "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
                 "sent was not valid JSON.)", None, None)
-        if not isinstance(data, dict):
-            return self._invalid("The request body must be a JSON object.", None, "invalid_type")
-        return data
+        return self._invalid(message, None, "invalid_type")
+
+    def _choice(self, body: dict, name: str, allowed, default: Optional[str], *, typed=None,
+                model_name: Optional[str] = None) -> Union[str, Response]:
+        """``body[name]``, one of the strings ``allowed`` (``default`` when absent; required when
+        ``default`` is None), or OpenAI's 400: a wrong type lists ``typed`` (default ``allowed``),
+        a wrong value the model's ``allowed``."""
+        value = body.get(name)
+        if value is None:
+            if default is None:
+                return self._invalid(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+            return default
+        if not isinstance(value, str):
+            return self._invalid(f"Invalid type for '{name}': expected one of {_list_text(typed or allowed, 'or')}, "
+                                 f"but got {_type_name(value)} instead.", name, "invalid_type")
+        if value not in allowed:
+            where = f" for {model_name}" if model_name else ""
+            return self._invalid(f"Invalid value: '{value}'. Supported values{where} are: {_list_text(allowed)}.",
+                                 name)
+        return value
 
     def _unknown(self, body: dict, allowed: set[str]) -> Optional[Response]:
         for name in body:
@@ -376,24 +390,13 @@ class OpenAISurface(Surface):
         if gone is not None:
             return gone
         sizes, seconds_allowed, fps, audio = self.model_limits(model)
-        size = body.get("size")
-        if size is None:
-            size = "720x1280" if "720x1280" in sizes else sizes[0]
-        if not isinstance(size, str):
-            return self._invalid(f"Invalid type for 'size': expected one of {_list_text(VIDEO_SIZES, 'or')}, but got "
-                                 f"{_type_name(size)} instead.", "size", "invalid_type")
-        if size not in sizes:
-            return self._invalid(f"Invalid value: '{size}'. Supported values for {model_name} are: "
-                                 f"{_list_text(sizes)}.", "size")
-        seconds = body.get("seconds")
-        if seconds is None:
-            seconds = "4" if "4" in seconds_allowed else seconds_allowed[0]
-        if not isinstance(seconds, str):
-            return self._invalid(f"Invalid type for 'seconds': expected one of {_list_text(seconds_allowed, 'or')}, but "
-                                 f"got {_type_name(seconds)} instead.", "seconds", "invalid_type")
-        if seconds not in seconds_allowed:
-            return self._invalid(f"Invalid value: '{seconds}'. Supported values are: "
-                                 f"{_list_text(seconds_allowed)}.", "seconds")
+        size = self._choice(body, "size", sizes, "720x1280" if "720x1280" in sizes else sizes[0],
+                            typed=VIDEO_SIZES, model_name=model_name)
+        if isinstance(size, Response):
+            return size
+        seconds = self._choice(body, "seconds", seconds_allowed, "4" if "4" in seconds_allowed else seconds_allowed[0])
+        if isinstance(seconds, Response):
+            return seconds
         width, height = (int(v) for v in size.split("x"))
         image = None
         if body.get("input_reference") is not None:
@@ -537,16 +540,9 @@ class OpenAISurface(Surface):
             return prompt
         total = None
         if kind == "extend":
-            seconds = body.get("seconds")
-            if seconds is None:
-                return self._invalid("Missing required parameter: 'seconds'.", "seconds",
-                                     "missing_required_parameter")
-            if not isinstance(seconds, str):
-                return self._invalid(f"Invalid type for 'seconds': expected one of {_list_text(EXTEND_SECONDS, 'or')}, "
-                                     f"but got {_type_name(seconds)} instead.", "seconds", "invalid_type")
-            if seconds not in EXTEND_SECONDS:
-                return self._invalid(f"Invalid value: '{seconds}'. Supported values are: "
-                                     f"{_list_text(EXTEND_SECONDS)}.", "seconds")
+            seconds = self._choice(body, "seconds", EXTEND_SECONDS, None)
+            if isinstance(seconds, Response):
+                return seconds
         source = await self._source(body["video"], "video", "extended" if kind == "extend" else "edited")
         if isinstance(source, Response):
             return source
@@ -635,14 +631,9 @@ class OpenAISurface(Surface):
         if status != "completed":
             return self._invalid(f"Video '{video_id}' is not ready yet (status: {status}); download it once "
                                  "it is completed.", None, "video_not_ready")
-        expired = now >= job.finish_at + self.emu.config.url_ttl_seconds
-        if expired or self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now):
             return self.error(404, f"The content of video '{video_id}' has expired.", code="video_expired")
-        try:
-            path = await self.emu.asset_file(job, variant)
-        except Exception as exc:  # a render failure is the emulator's bug: say so
-            return self.error(500, f"The emulator could not render {variant} for '{video_id}': {exc}")
-        return self.media(request, path, VARIANTS[variant])
+        return await self.rendered(request, job, f"{variant} for '{video_id}'", variant, VARIANTS[variant])
 
     # ------------------------------------------------------------------ files
     async def _upload(self, request: Request, key: Optional[str]) -> Response:

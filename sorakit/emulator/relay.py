@@ -24,7 +24,6 @@ moderation term blocks the prompt (never billed). Errors are ``{"error": {"messa
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 from starlette.requests import Request
@@ -91,6 +90,9 @@ class RelaySurface(Surface):
     def _invalid(self, message: str, param: Optional[str] = None, code: str = "invalid_parameter") -> Response:
         return self.error(400, message, code=code, param=param)
 
+    def bad_body(self, message: str, problem: str) -> Response:
+        return self._invalid(message)
+
     # ------------------------------------------------------------------ plumbing
     @staticmethod
     def api_key(request: Request) -> Optional[str]:
@@ -141,13 +143,9 @@ class RelaySurface(Surface):
     # ------------------------------------------------------------------ create
     async def _create(self, request: Request, key: Optional[str]) -> Response:
         self.emu.counters.incr(self.provider, "create_calls")
-        raw = await request.body()
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            return self._invalid("The request body must be a JSON object.")
+        body = await self.json_body(request)
+        if isinstance(body, Response):
+            return body
         unknown = sorted(set(body) - _FIELDS)
         if unknown:
             return self._invalid(f"Unknown parameter '{unknown[0]}'.", unknown[0], "unknown_parameter")
@@ -258,11 +256,6 @@ class RelaySurface(Surface):
         now = self.emu.clock.now()
         if job is None or job.spec is None or job.state(now)[0] != "completed":
             return self.error(404, f"File {name!r} not found.", code="file_not_found")
-        if now >= job.finish_at + self.emu.config.url_ttl_seconds or \
-                self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now):
             return self.error(404, f"The link to {name!r} has expired.", code="file_expired")
-        try:
-            info = await self.emu.video_file(job)
-        except Exception as exc:  # a render failure is the emulator's bug: say so
-            return self.error(500, f"The emulator could not render {name!r}: {exc}")
-        return self.post("download", self.media(request, info.path, "video/mp4"))
+        return self.post("download", await self.rendered(request, job, repr(name)))

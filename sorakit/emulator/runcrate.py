@@ -24,7 +24,6 @@ no job list and no client-chosen id, as on the real service.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional, Union
 
 from starlette.requests import Request
@@ -108,9 +107,9 @@ class RuncrateSurface(Surface):
     # ------------------------------------------------------------------ create
     async def _create(self, request: Request, key: Optional[str]) -> Response:
         self.emu.counters.incr(self.provider, "create_calls")
-        body = await _json_body(request)
-        if isinstance(body, str):
-            return self._invalid(body)
+        body = await self.json_body(request)  # runcrate's 400 code is "invalid_request"
+        if isinstance(body, Response):
+            return body
         unknown = sorted(set(body) - _FIELDS)
         if unknown:
             return self._invalid(f"Unknown field '{unknown[0]}'. Allowed fields: {', '.join(sorted(_FIELDS))}.",
@@ -233,14 +232,9 @@ class RuncrateSurface(Surface):
         if status != "completed":  # Runcrate answers 404 until the video exists (its docs)
             return self.error(404, f"Video {video_id!r} is {_STATUS[status]}; there is no file to download"
                               + (" (it failed)." if status == "failed" else " yet."), code="not_found")
-        if now >= job.finish_at + self.emu.config.url_ttl_seconds or \
-                self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now):
             return self.error(404, f"Video {video_id!r} has expired.", code="video_expired")
-        try:
-            info = await self.emu.video_file(job)
-        except Exception as exc:  # a render failure is the emulator's bug: say so
-            return self.error(500, f"The emulator could not render {video_id!r}: {exc}")
-        return self.media(request, info.path, "video/mp4")
+        return await self.rendered(request, job, repr(video_id))
 
 
 def _image(value: Any) -> Union[bytes, str]:
@@ -254,16 +248,3 @@ def _image(value: Any) -> Union[bytes, str]:
     data = decode_data_url(value) if value.startswith("data:") else None
     return data or "'image_url' is neither a URL nor a valid data URI."
 
-
-async def _json_body(request: Request) -> Union[dict, str]:
-    """The JSON object of a request, or a message saying why it is not one."""
-    raw = await request.body()
-    if not raw.strip():
-        return "The request body must be a JSON object."
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return "The request body is not valid JSON."
-    if not isinstance(data, dict):
-        return "The request body must be a JSON object."
-    return data

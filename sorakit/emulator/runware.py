@@ -32,7 +32,6 @@ base64); a ``"last"`` frame image is accepted but only the first frame is drawn.
 
 from __future__ import annotations
 
-import json
 import uuid as uuidlib
 from typing import Any, Optional
 
@@ -106,14 +105,10 @@ class RunwareSurface(Surface):
 
     # ------------------------------------------------------------------ POST /
     async def _tasks(self, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            tasks = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            tasks = None
-            parse_error = "The request body is not valid JSON."
-        else:
-            parse_error = None if isinstance(tasks, list) else "The request body must be a JSON array of task objects."
+        # a bad body is answered after the fault, key and rate checks, as Runware orders them
+        tasks = await self.json_body(request, expect=list, what="a JSON array of task objects")
+        bad_body = tasks if isinstance(tasks, Response) else None
+        tasks = None if bad_body is not None else tasks
         task_types = [t.get("taskType") for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
         operation = "create" if "videoInference" in task_types else ("poll" if "getResponse" in task_types else "create")
         early = await self.pre(request, operation)
@@ -130,9 +125,10 @@ class RunwareSurface(Surface):
         limited = self.limit(key, operation)
         if limited is not None:
             return limited
-        if parse_error is not None or not tasks:
-            return self.error(400, parse_error or "The request body must be a non-empty array of tasks.",
-                              code="invalidRequest")
+        if bad_body is not None:
+            return bad_body
+        if not tasks:
+            return self.error(400, "The request body must be a non-empty array of tasks.", code="invalidRequest")
 
         data: list[dict] = []
         errors: list[tuple[int, dict]] = []
@@ -497,14 +493,9 @@ class RunwareSurface(Surface):
         now = self.emu.clock.now()
         if job is None or job.state(now)[0] != "completed":
             return self.error(404, f"No video at {request.url.path}.", code="notFound")
-        expired = now >= job.finish_at + self.emu.config.url_ttl_seconds
-        if expired or self.emu.faults.decide("expire_urls", self.provider, "download"):
+        if self.link_expired(job, now):
             return self.error(410, "This video URL has expired; generate the video again.", code="expired")
-        try:
-            info = await self.emu.video_file(job)
-        except Exception as exc:
-            return self.error(500, f"The emulator could not render the video: {exc}")
-        return self.post("download", self.media(request, info.path, "video/mp4"))
+        return self.post("download", await self.rendered(request, job, "the video"))
 
 
 def _closest_size(sizes, image_wh: tuple[int, int]) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ._app import parse_json
 from ._store import LoggedRequest, RequestLog
 
 __all__ = ["runware_websocket_route"]
@@ -48,16 +49,13 @@ def runware_websocket_route(surface, path: str = "/") -> WebSocketRoute:
         try:
             while True:
                 text = await ws.receive_text()
-                try:
-                    tasks = json.loads(text)
-                except ValueError:
-                    tasks = None
+                tasks, _ = parse_json(text, list)
                 logged = text
                 if isinstance(tasks, list):
                     logged = json.dumps([{**t, "apiKey": "***"} if isinstance(t, dict) and "apiKey" in t else t
                                          for t in tasks])
                 emu.requests.add(LoggedRequest("WS", ws.scope["path"], "", headers, logged.encode()))
-                if not isinstance(tasks, list) or not tasks or not all(isinstance(t, dict) for t in tasks):
+                if tasks is None or not tasks or not all(isinstance(t, dict) for t in tasks):
                     await ws.send_text(_frame(errors=[{"code": "invalidRequest",
                                                        "message": "A frame must be a JSON array of task objects."}]))
                     continue

@@ -121,6 +121,8 @@ class VertexSurface(GoogleSurface):
         if self.emu.is_shut_down(self.provider, offer):
             return self.error(404, f"Publisher Model `publishers/google/models/{model_id}` is no longer available.")
         body = await self.json_body(request)
+        if isinstance(body, Response):
+            return body
         veo = parse_veo(body, offer, enterprise=True, video_lookup=self._lookup_gcs)
         if isinstance(veo, str):
             return self.invalid(veo)
@@ -188,8 +190,10 @@ class VertexSurface(GoogleSurface):
             return self.error(500, f"The emulator could not render {name}: {exc}")
 
     async def _fetch(self, request: Request, model_id: str) -> Response:
-        body = await self.json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("operationName"), str):
+        body = await self.json_body(request, empty={})
+        if isinstance(body, Response):
+            return body
+        if not isinstance(body.get("operationName"), str):
             return self.invalid("operationName is required.")
         for field_name in body:
             if field_name != "operationName":

@@ -58,10 +58,24 @@ class Budget:
     def check(self, estimates: Iterable[Optional[float]], *, batch_cap: Optional[float] = None,
               allow_unknown_cost: bool = False, what: str = "") -> float:
         """The total of ``estimates``; raises when it would cross the studio or batch cap."""
-        estimates = list(estimates)
+        with self._lock:
+            return self._within_caps(list(estimates), batch_cap, allow_unknown_cost, what)
+
+    def reserve(self, amounts: dict[str, Optional[float]], *, batch_cap: Optional[float] = None,
+                allow_unknown_cost: bool = False, what: str = "") -> None:
+        """Check and commit ``{job_id: estimate}`` in one step (no other submit can slip between)."""
+        with self._lock:
+            self._within_caps(list(amounts.values()), batch_cap, allow_unknown_cost, what)
+            for job_id, amount in amounts.items():
+                self._amounts[job_id] = amount or 0.0
+
+    def _within_caps(self, estimates: list[Optional[float]], batch_cap: Optional[float],
+                     allow_unknown_cost: bool, what: str) -> float:
+        """The total of ``estimates``, or `UnknownCost` / `BudgetExceeded` naming the cap (batch
+        first, then studio) it would cross. The caller holds ``self._lock``."""
+        spent = round(self._settled + sum(self._amounts.values()), 6)
         unknown = sum(1 for e in estimates if e is None)
         total = round(sum(e for e in estimates if e is not None), 6)
-        spent = self.spent
         for cap, scope, base in ((batch_cap, "batch", 0.0), (self.cap, "studio", spent)):
             if cap is None:
                 continue
@@ -70,24 +84,6 @@ class Budget:
             if base + total > cap + 1e-9:
                 raise BudgetExceeded(cap, base, total, scope)
         return total
-
-    def reserve(self, amounts: dict[str, Optional[float]], *, batch_cap: Optional[float] = None,
-                allow_unknown_cost: bool = False, what: str = "") -> None:
-        """Check and commit ``{job_id: estimate}`` in one step (no other submit can slip between)."""
-        with self._lock:
-            spent = round(self._settled + sum(self._amounts.values()), 6)
-            estimates = list(amounts.values())
-            unknown = sum(1 for e in estimates if e is None)
-            total = round(sum(e for e in estimates if e is not None), 6)
-            for cap, scope, base in ((batch_cap, "batch", 0.0), (self.cap, "studio", spent)):
-                if cap is None:
-                    continue
-                if unknown and not allow_unknown_cost:
-                    raise UnknownCost(cap, base, unknown, what or "unknown price", scope)
-                if base + total > cap + 1e-9:
-                    raise BudgetExceeded(cap, base, total, scope)
-            for job_id, amount in amounts.items():
-                self._amounts[job_id] = amount or 0.0
 
     def settle(self, job_id: str, status: str, billed: Optional[float]) -> None:
         """Fix a job's committed amount when it ends: billed when known, 0 when it failed.

@@ -32,6 +32,17 @@ def test_seconds_must_be_a_string(emu_client):
     assert (default["model"], default["size"], default["seconds"]) == ("sora-2", "720x1280", "4")
 
 
+@pytest.mark.parametrize("seconds, code, words", [
+    (None, "missing_required_parameter", "Missing required parameter: 'seconds'."),
+    (8, "invalid_type", "expected one of '4', '8', '12', '16', or '20', but got an integer"),
+    ("6", "invalid_value", "Supported values are: '4', '8', '12', '16', and '20'."),
+])
+def test_an_extension_needs_seconds_from_its_own_list(emu_client, seconds, code, words):
+    body = {"video": {"id": "video_x"}, "prompt": "longer", **({} if seconds is None else {"seconds": seconds})}
+    err = _error(emu_client.post(V + "/extensions", json=body))
+    assert (err["param"], err["code"]) == ("seconds", code) and words in err["message"], err
+
+
 @pytest.mark.parametrize("body, param, code", [
     ({"prompt": "x", "size": "1920x1080"}, "size", "invalid_value"),
     ({"prompt": "x", "size": "1792x1024"}, "size", "invalid_value"),  # sora-2 has only the 720p sizes

@@ -42,13 +42,17 @@ def test_pip_wheel_is_pure_python(tmp_path):
     assert "Root-Is-Purelib: true" in meta and "Tag: py3-none-any" in meta
     assert not [n for n in names if n.endswith(COMPILED)]
     assert "sorakit/ledger/_ledger.py" in names and "sorakit/catalog/" in "".join(names)
-    # a plain `pip install sorakit` brings no notebook-only package; `sorakit[lab]` does
+    # a plain `pip install sorakit` brings no notebook-only package and no HTTP server (Studio runs
+    # the emulator in-process); `sorakit[lab]` and `sorakit[emulator]` do
     requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     core = {_name(r) for r in requires if "extra ==" not in r}
     lab = {_name(r) for r in requires if "extra == \"lab\"" in r}
-    assert {"pandas", "sqlalchemy", "httpx", "pyarrow"} <= core
+    emulator = {_name(r) for r in requires if "extra == \"emulator\"" in r}
+    assert {"pandas", "sqlalchemy", "httpx", "pyarrow", "starlette"} <= core
     assert not core & {"matplotlib", "jupyterlab", "notebook", "nbconvert", "nbclient", "ipykernel", "psycopg"}
+    assert not core & {"uvicorn", "websockets"}, core
     assert "matplotlib" in lab
+    assert {"uvicorn", "websockets"} <= emulator
 
 
 def _name(requirement: str) -> str:
