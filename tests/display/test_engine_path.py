@@ -16,9 +16,9 @@ from sorakit.engine import _hooks
 def test_a_compare_grid_over_budget_sends_nothing_and_says_why(tmp_path):
     st = Studio(emulate=True, ledger=tmp_path / "ledger.db", time_scale=0.02, budget=1.0)
     try:
-        # four seedance cells fit one at a time (~$0.49 each), not all at once
+        # every cell fits the $1 cap on its own (~$0.42-0.63), the four together do not
         c = compare(st, prompts=["a fox in snow", "a lighthouse at night"],
-                    models=["seedance-1-pro", "seedance-1-pro-fast@runware"], seconds=5, size="864x480")
+                    models=["seedance-1-pro", "kling-3-standard@runware"], seconds=5)
         assert st.ledger.rows() == []                               # no row written
         assert st.emulator is None or st.emulator.counters.total("requests") == 0  # nothing sent
         assert c.tiles == {}
@@ -28,8 +28,10 @@ def test_a_compare_grid_over_budget_sends_nothing_and_says_why(tmp_path):
         assert st.budget.spent == 0
         with pytest.raises(BudgetExceeded) as e:  # the same grid as one batch is what was refused
             st.batch(["a fox in snow", "a lighthouse at night"],
-                     models=["seedance-1-pro", "seedance-1-pro-fast@runware"], seconds=5, size="864x480",
+                     models=["seedance-1-pro", "kling-3-standard@runware"], seconds=5,
                      wait=False, skip_invalid=True)
+        assert type(e.value) is BudgetExceeded and st.estimate("a fox", models="kling-3-standard@runware",
+                                                               seconds=5).total < 1.0
         assert all(f"exceeded by ${e.value.over:.2f}" in t and "nothing was sent" in t for t in texts)
     finally:
         st.close()
