@@ -12,6 +12,10 @@ the growth per 1,000 jobs between the two, split into the heap (anon), mapped fi
 heap itself (allocated blocks, tracked objects): the figure that would show a leak of Python
 objects. RSS is read after ``malloc_trim`` (glibc), so freed heap pages kept by malloc do not count.
 
+SQLite's own memory (``sqlite3_memory_used``: mostly the ledger connection's page cache, which the
+ledger caps at 32 MiB per connection) is printed apart: it grows with the ledger *file* until it
+reaches that cap, by design, and then stops. "RSS less SQLite" is what must stay flat.
+
     python bench/memory.py                      # 1,000 and 10,000 jobs
     python bench/memory.py --first 200 --jobs 1000
 """
@@ -36,6 +40,20 @@ from batch import _serve  # noqa: E402  (the emulator process of the batch bench
 PROMPT = "a heron standing still in a misty lake, memory benchmark"
 
 
+def sqlite_mb() -> float:
+    """Bytes SQLite's allocator holds now (all connections in this process), in MB; NaN when the
+    sqlite3 module's library cannot be reached through ctypes."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        return lib.sqlite3_memory_used() / 2**20
+    except (OSError, AttributeError):
+        return float("nan")
+
+
 def rss_mb() -> dict[str, float]:
     """VmRSS and its parts: RssAnon (the heap: what would leak) and RssFile (mapped files, such as
     the SQLite ledger's pages, which grow with the ledger's size, not with what is kept alive)."""
@@ -52,6 +70,7 @@ def rss_mb() -> dict[str, float]:
             key = line.split(":", 1)[0]
             if key in ("VmRSS", "RssAnon", "RssFile"):
                 out[key] = int(line.split()[1]) / 1024
+    out["sqlite"] = sqlite_mb()
     out["blocks"] = sys.getallocatedblocks()   # Python heap: every live object's memory block
     out["objects"] = len(gc.get_objects())      # objects the garbage collector tracks
     return out
@@ -129,13 +148,16 @@ def main() -> None:
     cache = "default" if args.sqlite_cache_kib is None else f"{args.sqlite_cache_kib} KiB"
     print(f"memory: {rows} jobs in one Studio in {elapsed:.0f} s (ledger file {db_mb:.1f} MB, "
           f"SQLite page cache per connection: {cache})")
-    print(f"  {'after':>16}  {'RSS MB':>8}  {'anon MB':>8}  {'file MB':>8}  {'py blocks':>10}  {'gc objects':>10}")
+    print(f"  {'after':>16}  {'RSS MB':>8}  {'anon MB':>8}  {'file MB':>8}  {'SQLite MB':>9}  {'py blocks':>10}  {'gc objects':>10}")
     for label, m in ((f"warm-up {args.warmup:,}", warm), (f"{args.first:,} jobs", first), (f"{args.jobs:,} jobs", last)):
-        print(f"  {label:>16}  {m['VmRSS']:8.1f}  {m['RssAnon']:8.1f}  {m['RssFile']:8.1f}  {m['blocks']:>10,}  "
+        print(f"  {label:>16}  {m['VmRSS']:8.1f}  {m['RssAnon']:8.1f}  {m['RssFile']:8.1f}  {m['sqlite']:9.1f}  {m['blocks']:>10,}  "
               f"{m['objects']:>10,}")
     for key, name in (("VmRSS", "RSS"), ("RssAnon", "anon (heap)"), ("RssFile", "file-backed")):
         d = last[key] - first[key]
         print(f"  growth {args.first:,} -> {args.jobs:,} jobs, {name}: {d:+.1f} MB ({d / n * 1000:+.2f} MB per 1,000 jobs)")
+    d = (last["VmRSS"] - last["sqlite"]) - (first["VmRSS"] - first["sqlite"])
+    print(f"  growth {args.first:,} -> {args.jobs:,} jobs, RSS less SQLite's own memory: {d:+.1f} MB "
+          f"({d / n * 1000:+.2f} MB per 1,000 jobs); SQLite: {last['sqlite'] - first['sqlite']:+.1f} MB")
     print(f"  Python heap growth: {last['blocks'] - first['blocks']:+,} blocks, {last['objects'] - first['objects']:+,} "
           f"objects over {n:,} jobs")
     print(f"  engine per-job state at the end: {per_job}")
