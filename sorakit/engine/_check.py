@@ -21,7 +21,7 @@ Wire details stay in ``providers/``; one GET per page, no retries (a failure is 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping, Optional
+from typing import Mapping, Optional
 
 import httpx
 

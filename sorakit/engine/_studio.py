@@ -299,7 +299,7 @@ class Studio(Launcher, Connections, NotebookViews):
         for name in ("model", "provider", "action", "source_video_id"):
             if name in fields:
                 raise ValidationError(name, fields[name], "not given: a remix keeps the source job's "
-                                      f"model and provider and remixes its video")
+                                      "model and provider and remixes its video")
         checks.request_fields(prompt, None, None, fields)
         src = job if isinstance(job, Job) else self.job(job)
         row = src.row
