@@ -10,7 +10,7 @@ studio.ledger.df                     # every job, durable across kernel restarts
 
 from ._exceptions import *  # noqa: F401,F403
 from ._exceptions import __all__ as _exc_all
-from ._types import JobState, VideoRequest
+from ._types import CancelResult, JobState, VideoRequest
 from .catalog import estimate, load_catalog, plan
 from .prompts import compose, prompt_grid
 
@@ -25,7 +25,7 @@ _LAZY = {
     "register_relay": "sorakit.providers.relay",
 }
 
-__all__ = ["Studio", "Job", "Batch", "Ledger", "Emulator", "register_relay", "VideoRequest", "JobState",
+__all__ = ["Studio", "Job", "Batch", "Ledger", "Emulator", "register_relay", "VideoRequest", "JobState", "CancelResult",
            "estimate", "load_catalog", "plan", "compose", "prompt_grid", *_exc_all]
 
 

@@ -17,6 +17,8 @@ __all__ = [
     "VideoRequest",
     "JobState",
     "ImageInput",
+    "CancelResult",
+    "Billed",
 ]
 
 Action = Literal["generate", "remix", "extend", "edit"]
@@ -125,3 +127,38 @@ class JobState:
     def terminal(self) -> bool:
         """True once nothing more will happen remotely."""
         return self.status in TERMINAL
+
+
+Billed = Literal["no", "yes", "unconfirmed"]
+"""Whether a stopped job is charged: ``no`` (never sent, or the provider documents no charge),
+``yes`` (documented as charged), ``unconfirmed`` (the provider does not say)."""
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """What ``job.cancel()`` did: whether the provider stopped the job, whether it is billed, and why.
+
+    ``cancelled=False`` means the job may still run (and bill) remotely: sorakit stopped waiting for
+    it, but its ledger row stays open so ``job.wait()`` / ``studio.resume()`` still fetch its file
+    and record its cost.
+    """
+
+    job_id: str
+    cancelled: bool
+    """True when the job is ``cancelled`` in the ledger (stopped locally or by the provider)."""
+    billed: Billed
+    """``no``, ``yes`` or ``unconfirmed`` (see `Billed`)."""
+    status: str
+    """The job's ledger status after the call."""
+    reason: str
+    """One readable sentence: what was sent (or why nothing could be), with its source."""
+    how: Literal["local", "cancel", "delete", "none", "already_done"] = "none"
+    """``local`` (never sent: stopped here), ``cancel`` / ``delete`` (the provider's call),
+    ``none`` (the provider has no way to stop it), ``already_done`` (it had finished)."""
+
+    def __bool__(self) -> bool:
+        return self.cancelled
+
+    def __str__(self) -> str:
+        head = "cancelled" if self.cancelled else "not cancelled"
+        return f"{self.job_id}: {head} (billed: {self.billed}) — {self.reason}"

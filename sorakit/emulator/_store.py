@@ -234,6 +234,8 @@ class Job:
     spec: Any = None
     """The `RenderSpec` that draws this job's video (None for jobs that fail)."""
     deleted: bool = False
+    cancelled_at: Optional[float] = None
+    """When a cancel stopped it (Interactions API); the job then reads ``cancelled`` from that time."""
     extra: dict = field(default_factory=dict)
     render_future: Any = None
 
@@ -242,7 +244,10 @@ class Job:
         return f"{self.width}x{self.height}"
 
     def state(self, now: float) -> tuple[str, int]:
-        """``(status, progress)`` at time ``now``: queued → in_progress → completed | failed."""
+        """``(status, progress)`` at time ``now``: queued → in_progress → completed | failed
+        (or ``cancelled`` from ``cancelled_at``, with the progress it had reached)."""
+        if self.cancelled_at is not None and now >= self.cancelled_at:
+            return "cancelled", self.state(self.cancelled_at - 1e-9)[1] if self.cancelled_at > self.start_at else 0
         if now < self.start_at:
             return "queued", 0
         span = self.finish_at - self.start_at
@@ -253,11 +258,12 @@ class Job:
         return "completed", 100
 
     def terminal(self, now: float) -> bool:
-        return now >= self.finish_at
+        return now >= self.finish_at or (self.cancelled_at is not None and now >= self.cancelled_at)
 
     def busy_between(self) -> tuple[float, float]:
         """The interval during which this job holds one of its key's concurrency slots."""
-        return self.start_at, self.finish_at
+        end = self.finish_at if self.cancelled_at is None else min(self.finish_at, self.cancelled_at)
+        return self.start_at, end
 
 
 class JobStore:
@@ -347,6 +353,15 @@ class JobStore:
                 and (include_deleted or not self._jobs[i].deleted)
             ]
 
+    def cancel(self, job_id: str, now: float) -> bool:
+        """Stop a queued or running job at ``now``; False when it had already ended."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.terminal(now):
+                return False
+            job.cancelled_at = now
+            return True
+
     def delete(self, job_id: str) -> None:
         with self._lock:
             if job_id in self._jobs:
@@ -386,7 +401,8 @@ class RateLimiter:
 
 # --------------------------------------------------------------------------- counters
 STANDARD_COUNTERS = (
-    "requests", "create_calls", "creates", "jobs", "polls", "lists", "deletes", "downloads",
+    "requests", "create_calls", "creates", "jobs", "polls", "lists", "deletes", "cancel_calls", "cancels",
+    "downloads",
     "bytes_out", "rate_limited", "auth_failures", "conflicts", "faults",
 )
 
@@ -400,6 +416,8 @@ class Counters:
     - ``create_calls``: create requests received (accepted or not); ``creates``: accepted ones
     - ``jobs``: videos produced (a Runware task with ``numberResults=3`` is 1 create, 3 jobs)
     - ``polls``, ``lists``, ``deletes``, ``downloads``, ``bytes_out`` (media bytes sent)
+    - ``cancel_calls``: requests to stop a job (an interaction cancel, an OpenAI DELETE), accepted or
+      not; ``cancels``: the ones that stopped a queued or running job
     - ``rate_limited`` (429 answers), ``auth_failures`` (401), ``conflicts`` (reused taskUUID)
     - ``faults`` and ``faults:<kind>`` (``error_5xx``, ``reset``, ``slow``, ``truncate_download``,
       ``expire_urls``)

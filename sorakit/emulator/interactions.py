@@ -76,6 +76,8 @@ class InteractionsMixin:
         return [
             Route("/{version}/interactions", self._wrap("create", self._interaction_create), methods=["POST"]),
             Route("/{version}/interactions/{iid}", self._wrap("poll", self._interaction_get), methods=["GET"]),
+            Route("/{version}/interactions/{iid}/cancel", self._wrap("delete", self._interaction_cancel),
+                  methods=["POST"]),
         ]
 
     def is_interactions_model(self, offer) -> bool:
@@ -330,6 +332,26 @@ class InteractionsMixin:
         if steps:
             out["steps"] = steps
         return out
+
+    async def _interaction_cancel(self, request: Request, key: Optional[str]) -> Response:
+        """``POST /{version}/interactions/{id}/cancel`` (google-genai 3.6.1 ``_gaos/interactions.py``
+        ``cancel``: "only applies to background interactions that are still running"): a running
+        interaction answers itself with status ``cancelled``; an ended one 400 FAILED_PRECONDITION."""
+        version = request.path_params["version"]
+        if version not in API_VERSIONS:
+            return self.error(404, f"The requested URL {request.url.path} was not found on this server.")
+        self.emu.counters.incr(self.provider, "cancel_calls")
+        iid = request.path_params["iid"]
+        group = self.emu.store.group(iid)
+        if not group or group[0].provider != self.provider:
+            return self.error(404, f"Interaction {iid} not found.")
+        now = self.emu.clock.now()
+        if not self.emu.store.cancel(group[0].id, now):
+            status, _ = group[0].state(now)
+            return self.error(400, f"Interaction {iid} is {status}; only a running background interaction "
+                                   f"can be cancelled.")
+        self.emu.counters.incr(self.provider, "cancels")
+        return JSONResponse(await self.interaction(group[0], request, include_input=False))
 
     async def _interaction_get(self, request: Request, key: Optional[str]) -> Response:
         version = request.path_params["version"]

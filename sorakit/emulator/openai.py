@@ -604,6 +604,7 @@ class OpenAISurface(Surface):
 
     async def _delete(self, request: Request, key: Optional[str]) -> Response:
         video_id = request.path_params["video_id"]
+        self.emu.counters.incr(self.provider, "cancel_calls")
         job = self.emu.store.get(video_id, self.provider)
         if job is None:
             return self.error(404, f"Video with id '{video_id}' not found.")

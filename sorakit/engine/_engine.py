@@ -12,6 +12,9 @@ Job life (one *task* = one create call; a task with ``variations=n`` owns n ledg
                                                                           └─▶ failed download_failed
                                                  (retries used up; cost kept; job.retry_download())
     any wait past max_wait ──▶ timed_out_waiting (resumable: polled again by resume() / wait())
+    job.cancel() ──▶ cancelled (never sent: locally, not billed; sent: the provider's cancel / delete)
+               └──▶ timed_out_waiting with error_code not_cancelled (the provider cannot stop it:
+                    sorakit stops waiting; resume() / wait() still fetch the file and its cost)
     a poll the provider refuses ──▶ timed_out_waiting with error_code/error_message recorded
 
 No job is ever left behind silently: when the engine stops driving a task, every row that is not
@@ -68,6 +71,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import functools
 import heapq
@@ -97,7 +101,7 @@ from .._exceptions import (
     SorakitError,
     TransportError,
 )
-from .._types import TERMINAL, JobState, VideoRequest
+from .._types import TERMINAL, CancelResult, JobState, VideoRequest
 from ..catalog import Catalog, Plan, plan as make_plan
 from ..media import IncompleteDownload, download as media_download, make_poster
 from ..providers import Provider, make_provider
@@ -113,6 +117,9 @@ DOWNLOAD_FAILED = "download_failed"
 """``error_code`` of a job whose video was made but could not be fetched (``job.retry_download()``)."""
 _RECENT = 1024
 """How many finished jobs' last status `Engine.snapshot` still answers from memory."""
+NOT_CANCELLED = "not_cancelled"
+"""``error_code`` of a job whose cancel the provider could not carry out: it may still run and bill,
+so the row stays open (``timed_out_waiting``) for ``job.wait()`` / ``resume()`` to finish."""
 POLL_STATUSES = frozenset({"submitted", "queued", "in_progress", "timed_out_waiting"})
 CREATE_STATUSES = frozenset({"pending", "unknown"})
 
@@ -200,10 +207,16 @@ class Policy:
     """Re-sends of a provably absent create before giving up (row stays ``unknown``)."""
     progress_write_interval: float = 1.0
     """Minimum seconds between progress-only ledger writes of one job."""
+    cancel_wait: float = 30.0
+    """How long a cancel / delete request is retried (429, 5xx) before the job is left running."""
 
 
 class _Deadline(Exception):
     """The job's wait bound ran out."""
+
+
+class _Cancel(Exception):
+    """A user asked to cancel the task (raised at the driver's safe points: never mid-create)."""
 
 
 class _Suspend(Exception):
@@ -321,6 +334,12 @@ class _Task:
     progress_seen: list = field(default_factory=list)  # [(monotonic, progress)]
     downloads: list = field(default_factory=list)
     error: Optional[BaseException] = None
+    cancel_req: Optional["asyncio.Future"] = None
+    """Set by `Engine.cancel`: resolved with the `CancelResult` once the task has stopped."""
+    cancel_for: Optional[str] = None
+    cancelling: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to cut the driver's sleeps short (a cancel request)."""
 
     @property
     def deadline(self) -> float:
@@ -498,6 +517,170 @@ class Engine:
             raise err
         raise JobTimeout(job_id, time.monotonic() - started)
 
+    # ------------------------------------------------------------------ cancelling
+    async def cancel(self, job_id: str, runtime_for: Callable[[dict], Optional[Runtime]]) -> CancelResult:
+        """Stop ``job_id`` (and the other results of its create call) and say what happened.
+
+        A job this engine drives is stopped by its own driver at its next safe point (never in the
+        middle of a create call); a job nobody drives (``timed_out_waiting``, a dead kernel's) gets
+        a short-lived driver that only cancels. What is sent, and what the ledger records, is the
+        provider's `CancelSupport`: see `_cancel_task`.
+        """
+        other = _DRIVERS.get(job_id)
+        if other is not None and other is not self and job_id not in self._active:
+            return await other.cancel(job_id, runtime_for)
+        t = self._active.get(job_id)
+        if t is None:
+            row = await self._db_call(self.ledger.get, job_id)
+            status = row.get("status") or "pending"
+            if status in TERMINAL or status == "downloading":
+                return self._done_result(job_id, row)
+            rt = runtime_for(row)
+            if rt is None:
+                return CancelResult(job_id, False, "unconfirmed", status,
+                                    f"{row.get('provider')} cannot be reached in this session, so nothing was "
+                                    f"sent; the job stays in the ledger", "none")
+            ref = (row.get("extra") or {}).get("client_ref")
+            members = [row]
+            if ref:
+                pending = await self._db_call(self.ledger.pending)
+                members = [r for r in pending if r.get("provider") == row.get("provider")
+                           and (r.get("extra") or {}).get("client_ref") == ref] or [row]
+            for m in members:
+                self._rows[m["job_id"]] = m
+                self._live[m["job_id"]] = {"status": m.get("status"), "progress": m.get("progress")}
+            t = self.start_task(rt, [m["job_id"] for m in members], ref or row.get("provider_job_id") or job_id,
+                                None, resumed=True)
+        elif self._phase(t) in ("download", "done"):
+            return self._done_result(job_id, self._rows.get(job_id) or {})
+        if t.cancel_req is None:
+            t.cancel_req = asyncio.get_running_loop().create_future()
+            t.cancel_for = job_id
+        t.wake.set()
+        result = await asyncio.shield(t.cancel_req)
+        if result.job_id != job_id:
+            result = dataclasses.replace(result, job_id=job_id)
+        return result
+
+    @staticmethod
+    def _done_result(job_id: str, row: dict) -> CancelResult:
+        status = row.get("status") or "pending"
+        if status == "cancelled":
+            return CancelResult(job_id, True, (row.get("extra") or {}).get("cancel", {}).get("billed", "unconfirmed"),
+                                status, "it was cancelled before", "already_done")
+        billed = "no" if status == "failed" and row.get("billed_cost_source") == "none" else "yes"
+        what = {"downloading": "the provider already made the video; it is being downloaded"}.get(
+            status, f"it had already {'completed' if status == 'completed' else 'ended ' + status}")
+        return CancelResult(job_id, False, billed, status, what, "already_done")
+
+    def _cancel_outcome(self, t: _Task) -> CancelResult:
+        """The result for a cancel the task never reached a safe point for (it finished first)."""
+        jid = t.cancel_for or t.job_ids[0]
+        return self._done_result(jid, self._rows.get(jid) or {"status": "pending"})
+
+    async def _cancel_task(self, t: _Task) -> None:
+        """Stop ``t`` on a user's request and resolve its ``cancel_req`` with the `CancelResult`."""
+        t.cancelling = True
+        fut = t.cancel_req
+        try:
+            result = await self._stop_task(t)
+        except BaseException as exc:
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+            raise
+        if fut is not None and not fut.done():
+            fut.set_result(result)
+
+    async def _stop_task(self, t: _Task) -> CancelResult:
+        """What a cancel does, by where the task is:
+
+        * never sent (``pending``, no attempt recorded, not a resumed client-named task): cancelled
+          here, nothing billed;
+        * a create whose outcome is unknown: nothing can be stopped before it is found, so the row
+          keeps its create status with the reason (``resume()`` reconciles it);
+        * accepted by the provider: its `CancelSupport` — ``cancel`` / ``delete`` sent once (429 / 5xx
+          retried for ``Policy.cancel_wait`` seconds); accepted -> ``cancelled`` with the billing the
+          provider documents; refused, unanswered or ``none`` -> ``timed_out_waiting`` with
+          ``error_code`` ``not_cancelled`` and the reason: sorakit stops waiting, the row stays open
+          so ``job.wait()`` / ``resume()`` still fetch the video and record its cost.
+        """
+        jid = t.cancel_for or t.job_ids[0]
+        prov = t.rt.provider
+        open_ids = self._open_rows(t)
+        if not open_ids or any(self._rows[j].get("status") == "downloading" for j in open_ids):
+            return self._done_result(jid, self._rows.get(jid) or {})
+        first = self._rows[open_ids[0]]
+        status = first.get("status") or "pending"
+        now = _now()
+        if status in CREATE_STATUSES:
+            never_sent = (status == "pending" and int(first.get("attempts") or 0) == 0
+                          and not (prov.create_is_idempotent and t.resumed))
+            if never_sent:
+                reason = f"cancelled before it was sent: nothing reached {prov.name}, nothing is billed"
+                for j in open_ids:
+                    await self._write(j, status="cancelled", completed_at=now, billed_cost=0.0,
+                                      billed_cost_source="none", error_code="cancelled", error_message=reason,
+                                      extra=self._extra(j, cancel={"how": "local", "billed": "no", "at": now.timestamp()}))
+                return CancelResult(jid, True, "no", "cancelled", reason, "local")
+            reason = (f"the create call may have reached {prov.name} (its outcome is not known yet), so there is "
+                      f"nothing to cancel until it is found; studio.resume() reconciles it")
+            for j in open_ids:
+                await self._write(j, error_code=NOT_CANCELLED, error_message=f"cancel requested: {reason}")
+            t.error = SorakitError(f"job {jid}: cancel requested; {reason}")
+            return CancelResult(jid, False, "unconfirmed", status, reason, "none")
+        pjid = first.get("provider_job_id")
+        support = prov.cancel_support(pjid)
+        if support.how == "none":
+            return await self._not_cancelled(t, open_ids, f"{support.note} ({support.source})", "yes")
+        # bound the cancel call: the task's own wait bound may be far away
+        t.started, t.max_wait = time.monotonic(), self.policy.cancel_wait
+        try:
+            response = await self._safe(t, lambda: prov.build_cancel(pjid), "cancel")
+            state = prov.parse_cancel(pjid, response)
+        except _Deadline:
+            return await self._not_cancelled(
+                t, open_ids, f"{prov.name} did not answer the {support.how} request within "
+                             f"{self.policy.cancel_wait:g} s; it may still run", "unconfirmed")
+        except ProviderError as exc:
+            return await self._not_cancelled(
+                t, open_ids, f"{prov.name} refused the {support.how} (HTTP {exc.status_code}"
+                             f"{' ' + exc.code if exc.code else ''}: {exc.message}); {support.note} "
+                             f"({support.source})", "yes")
+        if state is not None and state.status != "cancelled":
+            return await self._not_cancelled(
+                t, open_ids, f"{prov.name} answered the {support.how} with status {state.status!r}: it had "
+                             f"already ended there", "yes")
+        verb = {"delete": "deleted", "cancel": "cancelled"}[support.how]
+        billing = {"no": "not billed", "yes": "billed",
+                   "unconfirmed": "whether it is billed is not documented"}[support.billed]
+        reason = f"{verb} at {prov.name}; {billing} ({support.source})"
+        for j in open_ids:
+            row = self._rows[j]
+            cost: dict[str, Any] = {}
+            if support.billed == "no":
+                cost = {"billed_cost": 0.0, "billed_cost_source": "none"}
+            elif support.billed == "yes" and _known(row.get("estimated_cost")):
+                cost = {"billed_cost": row["estimated_cost"], "billed_cost_source": "catalog"}
+            else:  # unconfirmed: the budget keeps the estimate (a charge may come)
+                self.budget.settle(j, "cancelled", row.get("estimated_cost") if _known(row.get("estimated_cost")) else None)
+            await self._write(j, status="cancelled", completed_at=now, error_code="cancelled",
+                              error_message=reason[:2000], **cost,
+                              extra=self._extra(j, cancel={"how": support.how, "billed": support.billed,
+                                                           "at": now.timestamp()}))
+        return CancelResult(jid, True, support.billed, "cancelled", reason, support.how)
+
+    async def _not_cancelled(self, t: _Task, job_ids: list[str], why: str, billed: str) -> CancelResult:
+        """The provider cannot (or did not) stop the job: stop waiting, keep the row open."""
+        jid = t.cancel_for or t.job_ids[0]
+        message = (f"cancel requested, but {why}. sorakit stopped waiting; job.wait() or studio.resume() "
+                   f"still fetches the video and records its cost")
+        for j in job_ids:
+            await self._write(j, status="timed_out_waiting", error_code=NOT_CANCELLED, error_message=message[:2000],
+                              extra=self._extra(j, cancel={"how": "none", "billed": billed,
+                                                           "at": _now().timestamp()}))
+        t.error = SorakitError(f"job {jid}: {message}")
+        return CancelResult(jid, False, billed, "timed_out_waiting", why, "none")  # type: ignore[arg-type]
+
     # ------------------------------------------------------------------ the task driver
     async def _run(self, t: _Task) -> None:
         try:
@@ -520,6 +703,8 @@ class Engine:
             t.error = exc
             await self._settle_downloads(t)
             await self._mark_timed_out(t)
+        except _Cancel:
+            await self._cancel_task(t)
         except _Suspend as exc:
             t.error = exc.error
             log.warning("sorakit: stopped driving %s: %s", t.job_ids, exc.error)
@@ -539,6 +724,8 @@ class Engine:
             except Exception:  # the ledger itself failed: the row keeps its last committed state
                 log.exception("sorakit: could not record why %s stopped", t.job_ids)
         finally:
+            if t.cancel_req is not None and not t.cancel_req.done():  # finished before a safe point
+                t.cancel_req.set_result(self._cancel_outcome(t))
             for jid in t.job_ids:
                 if t.error is not None and self._rows.get(jid, {}).get("status") not in TERMINAL:
                     self._errors[jid] = t.error
@@ -615,9 +802,24 @@ class Engine:
         if remaining <= 0:
             raise _Deadline()
         if seconds >= remaining:
-            await asyncio.sleep(max(0.0, remaining))
+            await self._nap(t, remaining)
             raise _Deadline()
-        await asyncio.sleep(max(0.0, seconds))
+        await self._nap(t, seconds)
+
+    @staticmethod
+    def _check_cancel(t: _Task) -> None:
+        if t.cancel_req is not None and not t.cancelling:
+            raise _Cancel()
+
+    async def _nap(self, t: _Task, seconds: float) -> None:
+        """``asyncio.sleep`` that a cancel request cuts short (raising `_Cancel`)."""
+        self._check_cancel(t)
+        if seconds > 0:
+            try:
+                await asyncio.wait_for(t.wake.wait(), seconds)
+            except asyncio.TimeoutError:
+                pass
+        self._check_cancel(t)
 
     def _jitter(self, seconds: float) -> float:
         j = self.policy.jitter
@@ -630,14 +832,29 @@ class Engine:
         return min(p.retry_max, p.retry_initial * (2 ** attempt)) * random.uniform(0.5, 1.0)
 
     async def _acquire_slot(self, t: _Task) -> None:
+        self._check_cancel(t)
         remaining = self._remaining(t)
         if remaining <= 0:
             raise _Deadline()
+        acquire = asyncio.ensure_future(t.rt.slots.acquire())
+        woken = asyncio.ensure_future(t.wake.wait())
         try:
-            await asyncio.wait_for(t.rt.slots.acquire(), remaining)
-        except asyncio.TimeoutError:
-            raise _Deadline() from None
+            await asyncio.wait({acquire, woken}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            if not acquire.done():
+                acquire.cancel()
+                try:
+                    await acquire
+                except asyncio.CancelledError:
+                    pass
+        if acquire.cancelled():
+            self._check_cancel(t)
+            raise _Deadline()
         t.holding_slot = True
+        if t.cancel_req is not None and not t.cancelling:
+            self._release_slot(t)  # the caller's try/finally is not entered yet
+            raise _Cancel()
 
     def _release_slot(self, t: _Task) -> None:
         if t.holding_slot:
@@ -719,6 +936,7 @@ class Engine:
                         f"job {t.job_ids[0]}: the create's outcome stayed unknown after "
                         f"{resends} re-send(s); it is left 'unknown' for you to check"))
                 resends += 1
+            self._check_cancel(t)
             outcome = await self._create(t)
             if outcome in ("created", "failed"):
                 return
@@ -936,11 +1154,15 @@ class Engine:
             return
         fut = asyncio.get_running_loop().create_future()
         t.rt.park(t.submitted_mono or t.started, fut)
+        woken = asyncio.ensure_future(t.wake.wait())
         try:
-            done, _ = await asyncio.wait({fut}, timeout=min(delay, remaining))
+            done, _ = await asyncio.wait({fut, woken}, timeout=min(delay, remaining),
+                                         return_when=asyncio.FIRST_COMPLETED)
         finally:
+            woken.cancel()
             if not fut.done():
                 fut.cancel()
+        self._check_cancel(t)
         if not done:
             if delay >= remaining:
                 raise _Deadline()

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
-from .._types import TERMINAL
+from .._types import TERMINAL, CancelResult
 from . import _validate as checks
 from ._hooks import call_hook
 
@@ -77,7 +77,8 @@ class Job:
         for key in ("billed_cost", "estimated_cost"):
             v = row.get(key)
             if v is not None and not (isinstance(v, float) and math.isnan(v)):
-                if key == "billed_cost" and row.get("billed_cost_source") == "none" and row.get("status") != "failed":
+                if key == "billed_cost" and row.get("billed_cost_source") == "none" \
+                        and row.get("status") not in ("failed", "cancelled"):
                     continue
                 return float(v)
         return None
@@ -103,6 +104,25 @@ class Job:
         """``await job.wait_async()`` from any event loop (a notebook cell, an async script)."""
         await self.studio._loop.run_async(self.studio._wait_ids([self.id], timeout, raise_=True))
         return self
+
+    # -- stopping
+    def cancel(self) -> CancelResult:
+        """Stop this job and return what happened (a `CancelResult`: ``cancelled``, ``billed``,
+        ``reason``).
+
+        Not yet sent: cancelled here, nothing billed. Sent: the provider's own call where it has
+        one (Gemini Omni Flash: interaction cancel; OpenAI: ``DELETE /videos/{id}``, which the API
+        documents only for finished videos) and the ledger says ``cancelled``. Where the provider
+        cannot stop it (Runware, Runcrate, relays, Veo operations) or refuses, sorakit stops waiting
+        but the job stays open in the ledger (``timed_out_waiting``, ``error_code`` ``not_cancelled``):
+        ``job.wait()`` or ``studio.resume()`` still fetch its video and record its cost. Other
+        results of the same request (``variations``) are stopped with it.
+        """
+        return self.studio._loop.run(self.studio._cancel_ids([self.id]))[0]
+
+    async def cancel_async(self) -> CancelResult:
+        """``await job.cancel_async()``: `cancel` from any event loop."""
+        return (await self.studio._loop.run_async(self.studio._cancel_ids([self.id])))[0]
 
     # -- annotating
     def rate(self, n: Optional[int]) -> "Job":
@@ -268,6 +288,13 @@ class Batch(Sequence[Job]):
         if c.get("cancelled"):
             parts.append(f"{c['cancelled']} cancelled")
         return f"{len(self)} job(s): " + ", ".join(parts) + f" · ${self.cost:.2f}"
+
+    def cancel(self) -> list[CancelResult]:
+        """Cancel every job of the batch that is not done; one `CancelResult` per job (see `Job.cancel`)."""
+        return self.studio._loop.run(self.studio._cancel_ids(self.ids))
+
+    async def cancel_async(self) -> list[CancelResult]:
+        return await self.studio._loop.run_async(self.studio._cancel_ids(self.ids))
 
     def wait(self, timeout: Optional[float] = None, *, raise_on_error: bool = False,
              progress: bool = False) -> "Batch":

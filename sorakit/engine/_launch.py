@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine, Iterable, NamedTuple, Optional, Sequence, Union
 
 from .._exceptions import ConfigurationError, ValidationError
-from .._types import TERMINAL, VideoRequest
+from .._types import TERMINAL, CancelResult, VideoRequest
 from ..catalog import Plan, plan as make_plan, split_model
 from ..media import store_bytes
 from . import _validate as checks
@@ -261,6 +261,10 @@ class Launcher:
         if wait and ids:
             await self._wait_ids(ids, None, raise_=False, drive=False)
         return list(holder)
+
+    async def _cancel_ids(self, ids: list[str]) -> list[CancelResult]:
+        """Cancel ``ids`` on the engine loop, all at once (`Engine.cancel`)."""
+        return list(await asyncio.gather(*(self._engine.cancel(j, self._row_runtime) for j in ids)))
 
     async def _wait_ids(self, ids: list[str], timeout: Optional[float], raise_: bool, drive: bool = True) -> None:
         """Wait for ``ids``. ``drive``: a job nobody drives now (another session's, or one the

@@ -13,6 +13,7 @@ provider_job_id ─────────────────────�
 response ─────────────────────────────▶ parse_poll(provider_job_id, response) -> [JobState]
 state ────────────────────────────────▶ build_download(state, variant)  -> httpx.Request
 (unknown create outcome) ─────────────▶ build_list() / parse_list()     -> [JobState] to reconcile
+job.cancel() ─────────────────────────▶ cancel_support(id) -> CancelSupport; build_cancel / parse_cancel
 any error response ───────────────────▶ raise_for_error(response)       -> ProviderError subclass
 ```
 
@@ -40,16 +41,16 @@ import json
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Optional
+from typing import Any, ClassVar, Literal, Mapping, Optional
 from urllib.parse import quote, unquote
 
 import httpx
 
 from .._exceptions import ModelUnavailable, ProviderError, ValidationError, provider_error_for_status
-from .._types import JobState
+from .._types import Billed, JobState
 from ..catalog import Plan, ProviderInfo
 
-__all__ = ["ListedModel", "Provider", "Variant", "as_float", "as_int", "header_float", "check_segment"]
+__all__ = ["CancelSupport", "ListedModel", "Provider", "Variant", "as_float", "as_int", "header_float", "check_segment"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
@@ -100,6 +101,27 @@ class ListedModel:
 
     id: str
     video: bool
+
+
+@dataclass(frozen=True)
+class CancelSupport:
+    """How (and whether) a provider can stop a job it accepted, and what that costs.
+
+    The engine reads it to decide what to send; the card and ``job.cancel()``'s result quote
+    ``note`` and ``source`` to the user, so both must be facts with where they come from.
+    """
+
+    how: Literal["cancel", "delete", "none"]
+    """``cancel`` (the provider stops the job), ``delete`` (it deletes the job / video), ``none``."""
+    billed: Billed
+    """Whether a job stopped this way is charged: ``no``, ``yes`` or ``unconfirmed``."""
+    note: str
+    """One sentence a user reads: what the call does, or why nothing can be sent."""
+    source: str
+    """Where the facts come from (SDK file, spec, doc page)."""
+
+
+NO_CANCEL_SOURCE = "PROTOCOLS.md and the provider's official SDK define no call that stops a job"
 
 
 def header_float(response: httpx.Response, name: str, scale: float = 1.0) -> Optional[float]:
@@ -358,5 +380,23 @@ class Provider(ABC):
         """(models on this page, the next page's token or None)."""
         raise NotImplementedError(f"{self.name} has no model listing")
 
-    def build_delete(self, provider_job_id: str) -> httpx.Request:
-        raise NotImplementedError(f"{self.name} cannot delete jobs")
+    # -- stopping a job (job.cancel()) ---------------------------------------------------------
+    cancel: ClassVar[CancelSupport] = CancelSupport(
+        "none", "unconfirmed", "this provider documents no way to stop a job once it is sent",
+        NO_CANCEL_SOURCE)
+    """What this protocol can do to stop a job; subclasses with a call override it."""
+
+    def cancel_support(self, provider_job_id: str) -> CancelSupport:
+        """How the job named ``provider_job_id`` can be stopped (a protocol with two job kinds,
+        e.g. Gemini operations and interactions, answers per job)."""
+        return self.cancel
+
+    def build_cancel(self, provider_job_id: str) -> httpx.Request:
+        """The request that stops (or deletes) a running job; only when `cancel_support` says so."""
+        raise NotImplementedError(f"{self.name} cannot stop a job")
+
+    def parse_cancel(self, provider_job_id: str, response: httpx.Response) -> Optional[JobState]:
+        """The job's state after a successful stop (None when the answer carries none); raises the
+        `ProviderError` of a refusal (e.g. the job already finished)."""
+        self.raise_for_error(response)
+        return None

@@ -39,6 +39,7 @@ from typing import Any, Mapping, Optional
 from .._exceptions import ValidationError
 from .._types import JobState
 from ..catalog import Plan
+from ._base import CancelSupport
 
 __all__ = ["is_interactions_model", "interaction_body", "interaction_states", "interaction_video",
            "strip_inline", "video_bytes", "check_interaction_id"]
@@ -50,6 +51,16 @@ _STATUS = {"queued": "queued", "in_progress": "in_progress", "completed": "compl
            "requires_action": "failed", "requires_continuation": "in_progress", "idle": "in_progress"}
 """Interaction status -> sorakit status. ``requires_action`` (a tool call) cannot happen for a
 video-only request and is treated as a failure with its status as the code."""
+
+
+CANCEL = CancelSupport(
+    "cancel", "unconfirmed",
+    "Google's Interactions API cancels a background interaction that is still running "
+    "(POST interactions/{id}/cancel, answered with the interaction, status 'cancelled'); whether "
+    "the work done before the cancel is charged is not documented",
+    "google-genai 3.6.1 _gaos/interactions.py cancel(): \"Cancels an interaction by id. This only "
+    "applies to background interactions that are still running.\"")
+"""How an Omni Flash job stops."""
 
 
 def is_interactions_model(model_id: str) -> bool:

@@ -52,7 +52,7 @@ from .._exceptions import ValidationError
 from .._types import JobState
 from ..catalog import Plan, resolution_tier
 from . import _interactions as omni
-from ._base import ListedModel, Provider, Variant, as_int, header_float
+from ._base import CancelSupport, ListedModel, Provider, Variant, as_int, header_float
 
 __all__ = ["GeminiProvider", "FILE_LIFETIME_S", "GEMINI_HOST", "google_error_details", "veo_body"]
 
@@ -65,6 +65,14 @@ GEMINI_HOST = "generativelanguage.googleapis.com"
 SAFETY_CODE = "safety_filtered"
 """``error_code`` of a result the safety filter removed."""
 
+
+
+VEO_OPERATION_CANCEL = CancelSupport(
+    "none", "unconfirmed",
+    "Google's Veo operations offer no cancel that sorakit can rely on: the official SDK only gets "
+    "them, and whether the generic operations ':cancel' stops a video generation is not documented",
+    "google-genai 3.6.1 operations.py (get / fetchPredictOperation only, no cancel)")
+"""Veo long-running operations (Gemini API ``predictLongRunning`` and the enterprise platform)."""
 
 
 class GeminiProvider(Provider):
@@ -162,6 +170,23 @@ class GeminiProvider(Provider):
             return omni.interaction_states(op, self._expiry(response))
         op.setdefault("name", provider_job_id)
         return self.operation_states(op, response)
+
+    # -- stopping a job -----------------------------------------------------------------------
+    def cancel_support(self, provider_job_id: str) -> CancelSupport:
+        """Interactions (Omni Flash) have ``POST interactions/{id}/cancel``; Veo operations none."""
+        return omni.CANCEL if self.is_interaction(provider_job_id) else VEO_OPERATION_CANCEL
+
+    def build_cancel(self, provider_job_id: str) -> httpx.Request:
+        if not self.is_interaction(provider_job_id):
+            raise NotImplementedError("sorakit sends no cancel for a Veo operation (see VEO_OPERATION_CANCEL)")
+        return self.request("POST", "interactions/" + omni.check_interaction_id(provider_job_id) + "/cancel")
+
+    def parse_cancel(self, provider_job_id: str, response: httpx.Response) -> Optional[JobState]:
+        """The cancelled Interaction (its ``status`` says whether it stopped)."""
+        self.raise_for_error(response)
+        obj = self.json_object(response)
+        obj.setdefault("id", provider_job_id)
+        return omni.interaction_states(obj, None)[0]
 
     def _expiry(self, response: httpx.Response | None) -> float:
         return self._now(response) + float(self.options.get("file_lifetime_s", FILE_LIFETIME_S))

@@ -17,7 +17,7 @@ import httpx
 
 from .._types import JobState
 from ..catalog import Plan
-from ._base import ListedModel, Provider, Variant, as_float, as_int, header_float
+from ._base import CancelSupport, ListedModel, Provider, Variant, as_float, as_int, header_float
 
 __all__ = ["OpenAIProvider", "format_seconds"]
 
@@ -55,6 +55,14 @@ class OpenAIProvider(Provider):
     supports_reconcile: ClassVar[bool] = True
     variants: ClassVar[tuple[str, ...]] = ("video", "thumbnail", "spritesheet")
     lists_models: ClassVar[bool] = True
+    cancel: ClassVar[CancelSupport] = CancelSupport(
+        "delete", "unconfirmed",
+        "OpenAI has no cancel call; sorakit sends DELETE /videos/{id}, which the API documents only "
+        "for completed or failed videos: for a queued or running video the API's answer decides "
+        "(a refusal leaves the job running, and billed when it finishes); what a delete of a running "
+        "video costs is not documented",
+        "openai 3.57.0 resources/videos.py delete() \"Permanently delete a completed or failed video "
+        "and its stored assets\"; OpenAI OpenAPI spec DeleteVideo (shared/specs/openai-videos.openapi.yaml)")
 
     # -- model listing --------------------------------------------------------------------------
     def build_models(self, page: Any = None) -> httpx.Request:
@@ -194,7 +202,15 @@ class OpenAIProvider(Provider):
             return False
         return True
 
-    def build_delete(self, provider_job_id: str) -> httpx.Request:
+    def build_cancel(self, provider_job_id: str) -> httpx.Request:
+        """``DELETE /videos/{id}`` (answer ``{id, object: "video.deleted", deleted}``)."""
         return self.request("DELETE", f"videos/{self.segment(provider_job_id, 'provider_job_id')}")
+
+    def parse_cancel(self, provider_job_id: str, response: httpx.Response) -> Optional[JobState]:
+        self.raise_for_error(response)
+        body = self.json_object(response)
+        if body.get("deleted") is False:
+            raise self.error(response, "the API answered deleted: false", "not_deleted")
+        return JobState(provider_job_id=provider_job_id, status="cancelled", raw=body)
 
     # -- helpers ------------------------------------------------------------------------------

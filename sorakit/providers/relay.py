@@ -76,7 +76,7 @@ import httpx
 from .._exceptions import ConfigurationError, ValidationError
 from .._types import JobState
 from ..catalog import Catalog, Offer, Plan, PriceRule, ProviderInfo, load_catalog, parse_size, resolution_tier
-from ._base import Provider, Variant, as_float, as_int, header_float
+from ._base import CancelSupport, Provider, Variant, as_float, as_int, header_float
 
 __all__ = [
     "RelayConfig",
@@ -508,6 +508,11 @@ class RelayProvider(Provider):
     """
 
     protocol: ClassVar[str] = "relay"
+    cancel: ClassVar[CancelSupport] = CancelSupport(
+        "none", "unconfirmed",
+        "the unified relay protocol has no cancel call (relays differ and none is shared); the job "
+        "runs to the end at the relay and is billed as the relay bills it",
+        "PROTOCOLS.md §4 (no shared standard; no cancel in the tutorials' shape)")
     create_is_idempotent: ClassVar[bool] = False
     supports_reconcile: ClassVar[bool] = False
     variants: ClassVar[tuple[str, ...]] = ("video",)

@@ -38,7 +38,7 @@ import httpx
 from .._exceptions import ConfigurationError, ValidationError
 from .._types import JobState
 from ..catalog import Plan, ProviderInfo
-from ._base import ListedModel, Provider, Variant, as_float, as_int, header_float
+from ._base import CancelSupport, ListedModel, Provider, Variant, as_float, as_int, header_float
 from .relay import lenient_error_details
 
 __all__ = ["RuncrateProvider", "check_api_key", "aspect_ratio"]
@@ -96,6 +96,11 @@ class RuncrateProvider(Provider):
     """
 
     protocol: ClassVar[str] = "runcrate"
+    cancel: ClassVar[CancelSupport] = CancelSupport(
+        "none", "unconfirmed",
+        "Runcrate documents no way to stop a video once sent (its SDK's jobs.cancel stops compute "
+        "machines, not videos); it runs to the end and is billed",
+        "runcrate-sdk 0.5.0 (resources/jobs.py cancel is for machine jobs; no video cancel); PROTOCOLS.md §3")
     create_is_idempotent: ClassVar[bool] = False
     supports_reconcile: ClassVar[bool] = False
     variants: ClassVar[tuple[str, ...]] = ("video",)

@@ -20,7 +20,7 @@ import httpx
 from .._exceptions import ConflictError, ModelUnavailable, ModerationError, NotFoundError, ProviderError
 from .._types import JobState
 from ..catalog import Plan
-from ._base import ListedModel, Provider, Variant, as_float, as_int
+from ._base import CancelSupport, ListedModel, Provider, Variant, as_float, as_int
 
 __all__ = ["RunwareProvider"]
 
@@ -72,6 +72,11 @@ class RunwareProvider(Provider):
     """
 
     protocol: ClassVar[str] = "runware"
+    cancel: ClassVar[CancelSupport] = CancelSupport(
+        "none", "unconfirmed",
+        "Runware documents no way to stop a video task once sent (its SDK's cancel_event only stops "
+        "the client waiting); the task runs to the end and is billed",
+        "runware-sdk 1.8.0 client.py (cancel_event aborts polling only); PROTOCOLS.md §2 (no cancel task)")
     create_is_idempotent: ClassVar[bool] = True
     supports_reconcile: ClassVar[bool] = False
     variants: ClassVar[tuple[str, ...]] = ("video",)

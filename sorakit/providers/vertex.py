@@ -51,7 +51,7 @@ from .._exceptions import ConfigurationError, ValidationError
 from .._types import JobState
 from ..catalog import Plan
 from ._base import Provider, Variant, as_int
-from .gemini import google_error_details, veo_body
+from .gemini import VEO_OPERATION_CANCEL, google_error_details, veo_body
 
 __all__ = ["VertexProvider", "SCOPES", "SAFETY_CODE"]
 
@@ -85,6 +85,7 @@ class VertexProvider(Provider):
     """Veo via ``…/publishers/google/models/{m}:predictLongRunning`` and ``:fetchPredictOperation``."""
 
     protocol: ClassVar[str] = "vertex"
+    cancel = VEO_OPERATION_CANCEL
     create_is_idempotent: ClassVar[bool] = False
     supports_reconcile: ClassVar[bool] = False
     variants: ClassVar[tuple[str, ...]] = ("video",)
