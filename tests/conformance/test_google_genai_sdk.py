@@ -231,3 +231,21 @@ def test_unknown_paths_answer_in_googles_error_shape(server):
         assert r.status_code == 404
         err = r.json()["error"]
         assert err["code"] == 404 and err["status"] == "NOT_FOUND" and "type" not in err
+
+
+def test_interactions_cancel_stops_a_running_interaction_and_refuses_an_ended_one(server):
+    """google-genai's own ``interactions.cancel`` (``POST /{v}/interactions/{id}/cancel``)."""
+    emu = server.emulator
+    c = gemini(server)
+    running = c.interactions.create(model=OMNI, input="a slow sunrise", background=True)
+    cancelled = c.interactions.cancel(running.id)
+    assert cancelled.id == running.id and cancelled.status == "cancelled"
+    emu.test_clock.advance(300)
+    assert c.interactions.get(running.id).status == "cancelled"      # it never completes
+    assert c.interactions.get(running.id).output_video is None
+    done = c.interactions.create(model=OMNI, input="a quick sunset", background=True)
+    emu.test_clock.advance(300)
+    with pytest.raises(Exception) as e:
+        c.interactions.cancel(done.id)
+    assert getattr(e.value, "status_code", None) == 400 and "only a running" in str(e.value)
+    assert emu.counters["gemini"]["cancel_calls"] == 2 and emu.counters["gemini"]["cancels"] == 1
