@@ -84,6 +84,14 @@ class Job:
         return None
 
     @property
+    def usual_latency(self):
+        """How long this job's model took at its provider before, from the ledger
+        (`sorakit.ledger.Latency`; ``.describe()`` -> "usually ready in ~N s (median of K runs,
+        p90 M s)" or "no history for this model yet"). Emulated and real runs are kept apart."""
+        row = self.row
+        return self.studio._latency.get(row.get("model"), row.get("provider"), row.get("emulated"))
+
+    @property
     def error(self) -> Optional[str]:
         row = self.row
         if row.get("error_code") or row.get("error_message"):
@@ -288,6 +296,12 @@ class Batch(Sequence[Job]):
         if c.get("cancelled"):
             parts.append(f"{c['cancelled']} cancelled")
         return f"{len(self)} job(s): " + ", ".join(parts) + f" · ${self.cost:.2f}"
+
+    def eta(self):
+        """When the open jobs are expected to finish, from the ledger's history and the
+        provider's concurrency (`sorakit.engine._eta.BatchEta`; ``.describe()`` says it, or
+        which model has no history yet)."""
+        return self.studio._eta(self.ids)
 
     def cancel(self) -> list[CancelResult]:
         """Cancel every job of the batch that is not done; one `CancelResult` per job (see `Job.cancel`)."""

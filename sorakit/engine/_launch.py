@@ -338,7 +338,14 @@ class Launcher:
             if ran:
                 return live if hasattr(live, "close") else _NoDisplay()
         label = f"{len(ids)} jobs" if len(ids) > 1 else self._label(ids[0])
-        return TextProgress(self._engine, ids, label)
+        return TextProgress(self._engine, ids, label, eta=lambda: self._eta_line(ids))
+
+    def _eta_line(self, ids: list[str]) -> str:
+        """The single job's usual latency, or the batch's expected finish (history only)."""
+        if len(ids) == 1:
+            row = self._engine._rows.get(ids[0]) or self.ledger.get(ids[0])
+            return self._latency.get(row.get("model"), row.get("provider"), row.get("emulated")).describe()
+        return self._eta(ids).describe()
 
     def _label(self, job_id: str) -> str:
         row = self._engine._rows.get(job_id) or {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, Callable, Optional
 
 __all__ = ["TextProgress", "in_kernel"]
 
@@ -24,8 +24,11 @@ def in_kernel() -> bool:
 class TextProgress:
     """A compact one-line progress display of ``ids``, read from the engine's live snapshot."""
 
-    def __init__(self, engine: Any, ids: list[str], label: str):
+    def __init__(self, engine: Any, ids: list[str], label: str, eta: Optional[Callable[[], str]] = None):
         self.engine, self.ids, self.label = engine, ids, label
+        self.eta = eta
+        """Text of the expected finish from history (re-read at most every 2 s)."""
+        self._eta_text, self._eta_at = "", -1e9
         self.started = time.monotonic()
         self.last = ""
         self.last_at = 0.0
@@ -37,7 +40,10 @@ class TextProgress:
         if len(self.ids) == 1:
             s = snap.get(self.ids[0]) or {}
             pct = f" {s['progress']}%" if s.get("progress") not in (None, 0) and s.get("status") != "completed" else ""
-            return f"sorakit: {self.label} · {s.get('status', 'pending')}{pct} · {elapsed:.0f}s"
+            status = s.get("status", "pending")
+            eta = self._eta_now() if status in ("pending", "submitted", "queued") or (
+                status == "in_progress" and not pct) else ""
+            return f"sorakit: {self.label} · {status}{pct} · {elapsed:.0f}s" + (f" · {eta}" if eta else "")
         counts: dict[str, int] = {}
         for s in snap.values():
             st = s.get("status", "pending")
@@ -50,7 +56,21 @@ class TextProgress:
             text += f" · {running} running"
         if failed:
             text += f" · {failed} failed"
-        return text + f" · {elapsed:.0f}s"
+        text += f" · {elapsed:.0f}s"
+        eta = self._eta_now() if running else ""
+        return text + (f" · {eta}" if eta else "")
+
+    def _eta_now(self) -> str:
+        if self.eta is None:
+            return ""
+        now = time.monotonic()
+        if now - self._eta_at >= 2.0:
+            try:
+                self._eta_text = self.eta()
+            except Exception:  # history is a nicety: a ledger hiccup must not break the wait
+                self._eta_text = ""
+            self._eta_at = now
+        return self._eta_text
 
     def tick(self) -> None:
         now = time.monotonic()

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
@@ -40,6 +41,7 @@ from ._budget import Budget, BudgetStatus
 from ._config import default_media_dir, emulate_from_env, notice, resolve_setups, time_scale_from_env
 from ._connect import Connections
 from ._engine import Engine, Policy
+from ._eta import BatchEta, LatencyCache, batch_eta
 from ._hooks import NotebookViews
 from ._job import Batch, Job
 from ._launch import Launcher
@@ -164,6 +166,7 @@ class Studio(Launcher, Connections, NotebookViews):
         runtimes = self._build_runtimes()
         self._engine = Engine(self.ledger, self.catalog, runtimes, media_dir=self.media_dir,
                               budget=self._budget, max_wait=self.max_wait, policy=self._policy)
+        self._latency = LatencyCache(self.ledger)
         if setup_notice:
             notice(setup_notice)
         stale = stale_notice(self.catalog, _today())
@@ -173,6 +176,16 @@ class Studio(Launcher, Connections, NotebookViews):
             self._auto_resume()
 
     # ------------------------------------------------------------------ info (providers: see _connect)
+    def latency(self, model: str, provider: Optional[str] = None, *, emulated: Optional[bool] = None):
+        """A model's usual latency here, from the ledger (`sorakit.ledger.Latency`: median, p90 and
+        count of submitted -> completed over its newest runs; ``count == 0``: no history yet)."""
+        return self.ledger.latency(model, provider, emulated=emulated)
+
+    def _eta(self, ids: Sequence[str]) -> BatchEta:
+        """The expected finish of ``ids`` from history (see `sorakit.engine._eta`)."""
+        rows = [self._engine._rows.get(i) or self.ledger.get(i) for i in ids]
+        return batch_eta(rows, self._latency.get, self._concurrency_for, time.time())
+
     @property
     def budget(self) -> BudgetStatus:
         """``cap``, ``spent`` (committed this session), ``remaining``."""

@@ -12,7 +12,7 @@ with Ledger() as led:                      # ./sorakit-ledger.db, or $SORAKIT_LE
 
 from ._codec import new_job_id
 from ._errors import JobNotFound, LedgerError
-from ._ledger import DEFAULT_FILENAME, ENV_VAR, Ledger
+from ._ledger import DEFAULT_FILENAME, ENV_VAR, Latency, Ledger
 from ._schema import (
     ACTIONS,
     BILLED_COST_SOURCES,
@@ -27,6 +27,7 @@ from ._schema import (
 
 __all__ = [
     "Ledger",
+    "Latency",
     "LEDGER_COLUMNS",
     "LEDGER_DTYPES",
     "LEDGER_COLUMN_DOCS",

@@ -189,6 +189,9 @@ ACTIVE_SQL = "status IS NULL OR status NOT IN ('cancelled', 'completed', 'failed
 """Rows whose status is not terminal (``TERMINAL_STATUSES``), as SQL."""
 assert set(re.findall(r"'(\w+)'", ACTIVE_SQL)) == TERMINAL_STATUSES
 ACTIVE = sa.text(ACTIVE_SQL)
+COMPLETED_SQL = "status = 'completed' AND latency_s IS NOT NULL"
+"""Rows with a measured latency (``Ledger.latency``'s partial index)."""
+COMPLETED = sa.text(COMPLETED_SQL)
 
 
 def day_number(created_at: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
@@ -227,6 +230,10 @@ def build_tables(dialect: str) -> Tables:
         # million finished jobs cost it nothing; ACTIVE_SQL must match its WHERE word for word
         sa.Index("ix_jobs_active", "created_at", "job_id", sqlite_where=ACTIVE, postgresql_where=ACTIVE),
     )
+    # Ledger.latency: the newest completed runs of one model at one provider, read from the index
+    # alone (it holds the latency): a card asks it while a job waits, on ledgers of any size
+    sa.Index("ix_jobs_latency", jobs.c.model, jobs.c.provider, jobs.c.emulated, jobs.c.completed_at,
+             jobs.c.latency_s, sqlite_where=COMPLETED, postgresql_where=COMPLETED)
     if dialect == "sqlite":
         sa.Index("ix_jobs_rev", jobs.c[REV])  # rows changed since the Ledger.df snapshot
         # SQLite aggregates by sorting every row; this index hands cost_by(["model", "day"]), the
