@@ -14,6 +14,7 @@ __all__ = [
     "Action",
     "Status",
     "TERMINAL",
+    "NOT_CANCELLED",
     "VideoRequest",
     "JobState",
     "ImageInput",
@@ -40,6 +41,10 @@ Status = Literal[
 
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 """Statuses after which nothing more happens to a job."""
+
+NOT_CANCELLED = "not_cancelled"
+"""``error_code`` of a job whose cancel the provider could not carry out: it may still run and bill,
+so its row stays open (``timed_out_waiting``) for ``job.wait()`` / ``studio.resume()`` to finish."""
 
 ImageInput = Union[str, Path, bytes]
 """An input image: a file path, raw image bytes, or an ``http(s)://`` / ``data:`` URL."""

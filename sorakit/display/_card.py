@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Optional
 import ipywidgets as widgets
 from IPython.display import display
 
-from .._types import TERMINAL
+from .._types import NOT_CANCELLED, TERMINAL
 from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html,
                     model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
 from ._format import (duration, esc, is_missing, model_at, money, short_id, size_text, stars,
@@ -43,8 +43,12 @@ def _progress(row: Mapping[str, Any]) -> Optional[int]:
     return None if is_missing(p) else max(0, min(100, int(p)))
 
 
-def progress_text(row: Mapping[str, Any], now: Optional[float] = None) -> str:
-    """``42% · 0:12 elapsed · about 17 s left`` (words a user reads, not raw status names)."""
+def progress_text(row: Mapping[str, Any], now: Optional[float] = None, usual: str = "") -> str:
+    """``42% · 0:12 elapsed · about 17 s left`` (words a user reads, not raw status names).
+
+    ``usual`` (the model's history, ``Latency.describe()``: "usually ready in ~N s (median of K
+    runs, p90 M s)" or "no history for this model yet") is added while the job waits or runs
+    without a progress figure."""
     status = str(row.get("status") or "")
     el = _elapsed(row, now)
     p = _progress(row)
@@ -63,7 +67,23 @@ def progress_text(row: Mapping[str, Any], now: Optional[float] = None) -> str:
         parts.append(f"{duration(el)} elapsed")
     if status == "in_progress" and p is not None and 3 <= p < 100 and el:
         parts.append(f"about {duration(el * (100 - p) / p)} left")
+    elif usual and (status in _WAITING or (status == "in_progress" and not p)):
+        parts.append(usual)
     return " · ".join(parts)
+
+
+def cancel_html(row: Mapping[str, Any]) -> str:
+    """The note of a cancelled job, or of a cancel the provider could not carry out."""
+    msg = row.get("error_message")
+    msg = "" if is_missing(msg) else str(msg)
+    if row.get("status") == "cancelled":
+        billed = ((row.get("extra") or {}).get("cancel") or {}).get("billed")
+        head = "Cancelled" + (f" · billed: {billed}" if billed else "")
+        return f'<div class="sk-cancel-box"><b>{esc(head)}</b><div>{esc(msg)}</div></div>'
+    if row.get("error_code") == NOT_CANCELLED:
+        return (f'<div class="sk-cancel-box sk-cancel-refused"><b>Could not cancel: the job may still run '
+                f'and bill</b><div>{esc(msg)}</div></div>')
+    return ""
 
 
 class JobCard(StaticFallback, widgets.VBox):
@@ -104,11 +124,22 @@ class JobCard(StaticFallback, widgets.VBox):
         self.progress: Optional[widgets.IntProgress] = None
         self.progress_label: Optional[widgets.HTML] = None
         self.progress_row: Optional[widgets.Box] = None
+        self.cancel_button: Optional[widgets.Button] = None
+        self._usual = ""
         if live or not compact:
             self.progress = widgets.IntProgress(value=0, min=0, max=100, layout=shared("auto"))
             self.progress_label = html("", "sk-progress-text")
-            self.progress_row = with_class(widgets.HBox([self.progress, self.progress_label],
-                                                        layout=shared("plain")), "sk-progress-row")
+            row_children = [self.progress, self.progress_label]
+            if not compact:
+                self.cancel_button = with_class(widgets.Button(
+                    description="Cancel", icon="stop", tooltip="Stop this job (the card says what the provider "
+                                                               "allows and whether it is billed)"),
+                    "sk-small", "sk-cancel")
+                self.cancel_button.on_click(lambda _b: self.cancel())
+                row_children.append(self.cancel_button)
+            self.progress_row = with_class(widgets.HBox(row_children, layout=shared("plain")), "sk-progress-row")
+            if live:
+                self._usual = self._usual_latency()
         self.player = VideoPlayer(poster_width=360 if compact else 640,
                                   poster_bytes=20_000 if compact else 40_000, compact=True, live=live)
         self.error: Optional[widgets.HTML] = html("", "sk-error") if (live or failed or not compact) else None
@@ -201,7 +232,7 @@ class JobCard(StaticFallback, widgets.VBox):
         if self.terminal:
             ticker.discard(self)
             return
-        text = esc(progress_text(self._row))
+        text = esc(progress_text(self._row, usual=self._usual))
         if self.progress_label is not None and self.progress_label.value != text:
             self.progress_label.value = text
 
@@ -237,8 +268,11 @@ class JobCard(StaticFallback, widgets.VBox):
                 p = _progress(r)
                 self.progress.value = 100 if status == "downloading" else (p or 0)
                 self.progress.bar_style = "warning" if status in ("timed_out_waiting", "unknown") else "info"
-                self.progress_label.value = esc(progress_text(r))
+                self.progress_label.value = esc(progress_text(r, usual=self._usual))
             visible(self.progress_row, running)
+            if self.cancel_button is not None:
+                cancellable = running and status != "downloading" and r.get("error_code") != NOT_CANCELLED
+                visible(self.cancel_button, cancellable)
 
         # player
         self.player.set_row(r)
@@ -255,8 +289,8 @@ class JobCard(StaticFallback, widgets.VBox):
                     + (f"<div>{esc(msg)}</div>" if not is_missing(msg) else "<div>no message was given</div>")
                     + "</div>")
             else:
-                self.error.value = ""
-            visible(self.error, status == "failed")
+                self.error.value = cancel_html(r)
+            visible(self.error, status == "failed" or bool(self.error.value))
 
         if self.compact:
             self._render_caption(status, emu)
@@ -367,6 +401,46 @@ class JobCard(StaticFallback, widgets.VBox):
         offer = offer_of(self._catalog, r.get("model"), r.get("provider"))
         can_remix = offer is not None and "remix" in offer.capabilities and self.studio is not None
         self.remix_toggle.layout.display = "" if can_remix else "none"
+
+    def _handle(self) -> Any:
+        """The card's Job (the Studio's public handle), or None without a Studio."""
+        if self.job is not None:
+            return self.job
+        if self.studio is not None and hasattr(self.studio, "job"):
+            return self.studio.job(self.job_id)
+        return None
+
+    def _usual_latency(self) -> str:
+        """The model's usual latency from the ledger, as text ("" when it cannot be read)."""
+        try:
+            job = self._handle()
+            return job.usual_latency.describe() if job is not None else ""
+        except Exception:  # history is a nicety: a card must still show its job
+            return ""
+
+    def cancel(self) -> Any:
+        """Cancel the job (``job.cancel()``) and say what happened: cancelled (billed or not, with
+        the source), or why the provider cannot stop it (sorakit stops waiting; the job stays in
+        the ledger). Returns the `CancelResult` (None when it could not be asked)."""
+        job = self._handle()
+        if job is None or not hasattr(job, "cancel"):
+            self._say("This card has no Studio to cancel through.", "warn")
+            return None
+        if self.cancel_button is not None:
+            self.cancel_button.disabled = True
+        try:
+            result = job.cancel()
+        except Exception as exc:
+            self._say(esc(error_text(exc)), "error")
+            if self.cancel_button is not None:
+                self.cancel_button.disabled = False
+            return None
+        self._say(esc(("Cancelled: " if result.cancelled else "Not cancelled: ") + result.reason),
+                  "ok" if result.cancelled else "warn")
+        fresh = self._fresh_row()
+        if fresh:
+            self._apply(fresh)
+        return result
 
     def _say(self, text: str, kind: str = "ok") -> None:
         self.message.value = f'<div class="sk-msg sk-msg-{kind}">{text}</div>' if text else ""

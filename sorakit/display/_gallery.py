@@ -6,7 +6,7 @@ posters when done. A saved notebook keeps one small poster per tile (the ``text/
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import ipywidgets as widgets
 
@@ -59,8 +59,11 @@ class Gallery(StaticFallback, widgets.VBox):
     """Tiles in a grid of ``columns`` columns."""
 
     def __init__(self, items: list[Item], *, columns: int = 4, total: Optional[int] = None,
-                 title: Optional[str] = None, embed: bool = False):
+                 title: Optional[str] = None, embed: bool = False,
+                 eta: Optional[Callable[[], str]] = None):
         self.items = items
+        self._eta = eta
+        """The batch's expected finish as text (``batch.eta().describe()``), for a live batch."""
         self.columns = max(1, int(columns))
         self._embed = embed
         self._title = title
@@ -85,6 +88,12 @@ class Gallery(StaticFallback, widgets.VBox):
         rows = [t.row for t in getattr(self, "tiles", [])]
         running = sum(1 for r in rows if r.get("status") not in ("completed", "failed", "cancelled"))
         live = f" · {running} still running" if running else ""
+        if running and self._eta is not None:
+            try:
+                eta = self._eta()
+            except Exception:  # history is a nicety: the gallery must still show
+                eta = ""
+            live += f" · {eta}" if eta else ""
         self.header.value = (f'<div class="sk-faint">{head}{esc(totals_text(rows))}{esc(live)}'
                              f'{esc(more)}{esc(empty)}</div>')
 
@@ -135,6 +144,8 @@ def show_batch(batch: Any, columns: int = 4) -> Optional[LiveDisplay]:
     if shown_live(key):
         return None  # the live gallery of ``studio.batch(...)`` is already above in this cell
     items, total = items_of(batch, None, status=None, limit=None)
-    live = LiveDisplay(Gallery(items, columns=min(columns, max(1, len(items))), total=total))
+    eta = getattr(batch, "eta", None)
+    live = LiveDisplay(Gallery(items, columns=min(columns, max(1, len(items))), total=total,
+                               eta=(lambda: eta().describe()) if callable(eta) else None))
     mark_live(key)
     return live

@@ -101,7 +101,7 @@ from .._exceptions import (
     SorakitError,
     TransportError,
 )
-from .._types import TERMINAL, CancelResult, JobState, VideoRequest
+from .._types import NOT_CANCELLED, TERMINAL, CancelResult, JobState, VideoRequest
 from ..catalog import Catalog, Plan, plan as make_plan
 from ..media import IncompleteDownload, download as media_download, make_poster
 from ..providers import Provider, make_provider
@@ -117,9 +117,6 @@ DOWNLOAD_FAILED = "download_failed"
 """``error_code`` of a job whose video was made but could not be fetched (``job.retry_download()``)."""
 _RECENT = 1024
 """How many finished jobs' last status `Engine.snapshot` still answers from memory."""
-NOT_CANCELLED = "not_cancelled"
-"""``error_code`` of a job whose cancel the provider could not carry out: it may still run and bill,
-so the row stays open (``timed_out_waiting``) for ``job.wait()`` / ``resume()`` to finish."""
 POLL_STATUSES = frozenset({"submitted", "queued", "in_progress", "timed_out_waiting"})
 CREATE_STATUSES = frozenset({"pending", "unknown"})
 

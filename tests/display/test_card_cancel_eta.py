@@ -1,0 +1,107 @@
+"""The card's Cancel button and its ETA line, on a real Studio talking to the emulator over
+loopback HTTP on a manual clock (jobs move only when told)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from sorakit.display import JobCard, form, gallery
+from sorakit.emulator import ManualClock
+
+pytestmark = pytest.mark.parametrize("emulator_clock", [ManualClock()])
+
+
+@pytest.fixture
+def studio(tmp_path, emulator_server):
+    from sorakit.engine import Policy, Studio
+
+    st = Studio(emulate=True, ledger=tmp_path / "ledger.db", emulator=emulator_server.base_url,
+                policy=Policy(poll_initial=0.05, poll_max=0.3), max_wait=60)
+    yield st
+    st.close()
+
+
+def until(pred, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not reached")
+
+
+def shown(widget) -> bool:
+    return "sk-hidden" not in widget._dom_classes
+
+
+def seed_history(studio, model, provider, latencies):
+    done = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+    studio.ledger.insert_many([dict(provider=provider, model=model, prompt="earlier", status="completed",
+                                    emulated=True, latency_s=float(s), completed_at=done) for s in latencies])
+
+
+def remote(job):
+    until(lambda: job.row.get("provider_job_id") and job.status in ("queued", "in_progress"))
+
+
+def test_cancel_on_the_card_stops_an_omni_job_and_the_card_says_so(studio, emulator):
+    seed_history(studio, "gemini-omni-flash", "gemini", [30, 40, 50])
+    job = studio.submit("a paper crane unfolds", model="gemini-omni-flash", provider="gemini", seconds=6)
+    remote(job)
+    card = JobCard(job)
+    label = card.progress_label.value
+    assert "usually ready in ~40 s (median of 3 runs, p90 48 s)" in label
+    assert shown(card.cancel_button) and shown(card.progress_row)
+    card.cancel_button.click()
+    assert emulator.counters["gemini"]["cancel_calls"] == 1
+    until(lambda: card.row["status"] == "cancelled")
+    assert "Cancelled: cancelled at gemini" in card.message.value
+    assert "Cancelled · billed: unconfirmed" in card.error.value and shown(card.error)
+    assert not shown(card.progress_row)                   # nothing left running
+    assert "cancelled" in card.header.value
+
+
+def test_a_provider_that_cannot_stop_it_is_said_on_the_card(studio, emulator):
+    job = studio.submit("a tram in fog", model="sora-2")
+    remote(job)
+    card = JobCard(job)
+    assert "no history for this model yet" in card.progress_label.value
+    result = card.cancel()
+    assert result is not None and not result.cancelled
+    assert "Not cancelled" in card.message.value and "HTTP 400" in card.message.value
+    until(lambda: card.row["status"] == "timed_out_waiting")
+    assert "Could not cancel: the job may still run and bill" in card.error.value
+    assert not shown(card.cancel_button) and shown(card.error)
+    assert emulator.counters["openai"]["cancel_calls"] == 1
+
+
+def test_the_forms_job_list_cancels_and_the_gallery_filters_cancelled(studio, emulator):
+    f = form(studio, model="gemini-omni-flash", provider="gemini")
+    f.prompt.value = "a lantern drifts"
+    [job] = [f.submit()]
+    remote(job)
+    [card] = f.jobs.children
+    assert card.cancel_button is not None
+    card.cancel_button.click()
+    until(lambda: job.status == "cancelled")
+    g = gallery(studio, status="cancelled")
+    assert [t.job_id for t in g.tiles] == [job.id]
+    assert gallery(studio).tiles == []                                  # the default shows completed ones
+
+
+def test_the_live_batch_gallery_shows_the_expected_finish(studio, emulator):
+    from sorakit.display._gallery import show_batch
+
+    seed_history(studio, "sora-2", "openai", [50, 60, 70])
+    batch = studio.batch(["one", "two"], models="sora-2", wait=False)
+    live = show_batch(batch)
+    header = live.widget.header.value
+    assert "2 still running" in header and "expected to finish in ~" in header
+    assert "(2 left, 32 at a time at openai; from past runs&#x27; median)" in header \
+        or "(2 left, 32 at a time at openai; from past runs' median)" in header
+    fresh = studio.batch(["three"], models="kling-3-standard@relay", wait=False)
+    assert "no history for kling-3-standard@relay yet" in show_batch(fresh).widget.header.value
+    live.close()
