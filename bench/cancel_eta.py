@@ -73,6 +73,23 @@ def bench_latency(rows: int, repeat: int, folder: Path) -> None:
               f"({pandas_ms / sql_ms:.0f}x slower)")
 
 
+def _until(pred, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not pred():
+        time.sleep(0.01)
+
+
+def _timed_cancels(jobs) -> list[float]:
+    """Milliseconds of each ``job.cancel()`` (asserting the ledger then says ``cancelled``)."""
+    out = []
+    for j in jobs:
+        t = time.perf_counter()
+        r = j.cancel()
+        out.append((time.perf_counter() - t) * 1000)
+        assert r.cancelled and j.status == "cancelled", r
+    return out
+
+
 def bench_cancel(n: int, folder: Path) -> None:
     from sorakit.emulator import Emulator, EmulatorConfig, EmulatorServer, ManualClock
     from sorakit.engine import Policy, Studio
@@ -85,15 +102,8 @@ def bench_cancel(n: int, folder: Path) -> None:
         try:
             jobs = [studio.submit(f"a kite {i}", model="gemini-omni-flash", provider="gemini", seconds=6)
                     for i in range(n)]
-            end = time.monotonic() + 30
-            while time.monotonic() < end and not all(j.row.get("provider_job_id") for j in jobs):
-                time.sleep(0.01)
-            remote = []
-            for j in jobs:
-                t = time.perf_counter()
-                r = j.cancel()
-                remote.append((time.perf_counter() - t) * 1000)
-                assert r.cancelled and j.status == "cancelled", r
+            _until(lambda: all(j.row.get("provider_job_id") for j in jobs))
+            remote = _timed_cancels(jobs)
             print(f"cancel of a running Omni Flash interaction -> ledger 'cancelled': median "
                   f"{statistics.median(remote):.1f} ms over {n} jobs "
                   f"(emulator: {emu.counters['gemini']['cancel_calls']} cancel calls, "
@@ -105,15 +115,9 @@ def bench_cancel(n: int, folder: Path) -> None:
         try:
             holder = studio.submit("holds the slot", model="sora-2")
             waiting = [studio.submit(f"waits {i}", model="sora-2") for i in range(n)]
-            end = time.monotonic() + 30
-            while time.monotonic() < end and not holder.row.get("provider_job_id"):
-                time.sleep(0.01)
-            local = []
-            for j in waiting:
-                t = time.perf_counter()
-                r = j.cancel()
-                local.append((time.perf_counter() - t) * 1000)
-                assert r.cancelled and r.how == "local", r
+            _until(lambda: bool(holder.row.get("provider_job_id")))
+            local = _timed_cancels(waiting)
+            assert all(j.row["extra"]["cancel"]["how"] == "local" for j in waiting)
             print(f"cancel of a job not yet sent -> ledger 'cancelled': median {statistics.median(local):.1f} ms "
                   f"over {n} jobs (emulator creates for them: "
                   f"{sum(emu.counters.prompt_creates(f'waits {i}') for i in range(n))})")

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 
 from .._types import TERMINAL
 from ..ledger import Latency
+from ..ledger._ledger import seconds_text
 
 __all__ = ["BatchEta", "LatencyCache", "batch_eta"]
 
@@ -71,17 +72,9 @@ class BatchEta:
         if self.missing:
             return f"no history for {', '.join(self.missing)} yet: no expected finish"
         left = int(round(self.seconds_left or 0))
-        when = "any moment now" if left <= 0 else f"in ~{_secs(left)}"
+        when = "any moment now" if left <= 0 else f"in ~{seconds_text(left)}"
         lanes = ", ".join(f"{n} at a time at {p}" for p, n in self.lanes)
         return f"expected to finish {when} ({self.jobs_left} left, {lanes}; from past runs' median)"
-
-
-def _secs(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 120:
-        return f"{s} s"
-    m, s = divmod(s, 60)
-    return f"{m} min {s} s" if s else f"{m} min"
 
 
 def _started(row: Mapping[str, Any]) -> Optional[float]:

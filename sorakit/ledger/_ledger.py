@@ -67,12 +67,12 @@ class Latency:
         if not self.count or self.median_s is None:
             return "no history for this model yet"
         runs = "run" if self.count == 1 else "runs"
-        return (f"usually ready in ~{_secs(self.median_s)} (median of {self.count} {runs}, "
-                f"p90 {_secs(self.p90_s or self.median_s)})")
+        return (f"usually ready in ~{seconds_text(self.median_s)} (median of {self.count} {runs}, "
+                f"p90 {seconds_text(self.p90_s or self.median_s)})")
 
 
-def _secs(seconds: float) -> str:
-    """``48 s``, ``3 min 5 s``: how a user reads a duration."""
+def seconds_text(seconds: float) -> str:
+    """``48 s``, ``3 min 5 s``: how a user reads a duration (ETAs)."""
     s = int(round(seconds))
     if s < 120:
         return f"{s} s"

@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_lab import ARTIFACTS, _needs_browser  # noqa: E402
+from test_lab import ARTIFACTS, lab  # noqa: E402,F401  (the same private JupyterLab fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -43,17 +43,6 @@ def emulator_server(tmp_path_factory):
     with EmulatorServer(emu, host="127.0.0.1", port=0) as server:
         yield server
     emu.close()
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    _needs_browser()
-    from lab import Lab
-
-    root = tmp_path_factory.mktemp("lab-cancel") / "root"
-    root.mkdir()
-    with Lab(root) as server:
-        yield server
 
 
 def test_cancel_from_the_card_and_the_eta_line_in_jupyterlab(lab, emulator_server):

@@ -4,9 +4,9 @@ loopback HTTP on a manual clock (jobs move only when told)."""
 from __future__ import annotations
 
 import datetime as dt
-import time
-
 import pytest
+
+from engine._helpers import wait_until
 
 from sorakit.display import JobCard, form, gallery
 from sorakit.emulator import ManualClock
@@ -24,13 +24,7 @@ def studio(tmp_path, emulator_server):
     st.close()
 
 
-def until(pred, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not reached")
+until = wait_until
 
 
 def shown(widget) -> bool:
