@@ -233,7 +233,7 @@ def build_tables(dialect: str) -> Tables:
     # Ledger.latency: the newest completed runs of one model at one provider, read from the index
     # alone (it holds the latency): a card asks it while a job waits, on ledgers of any size
     sa.Index("ix_jobs_latency", jobs.c.model, jobs.c.provider, jobs.c.emulated, jobs.c.completed_at,
-             jobs.c.latency_s, sqlite_where=COMPLETED, postgresql_where=COMPLETED)
+             jobs.c.latency_s, jobs.c.status, sqlite_where=COMPLETED, postgresql_where=COMPLETED)
     if dialect == "sqlite":
         sa.Index("ix_jobs_rev", jobs.c[REV])  # rows changed since the Ledger.df snapshot
         # SQLite aggregates by sorting every row; this index hands cost_by(["model", "day"]), the
