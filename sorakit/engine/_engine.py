@@ -811,7 +811,9 @@ class Engine:
     async def _nap(self, t: _Task, seconds: float) -> None:
         """``asyncio.sleep`` that a cancel request cuts short (raising `_Cancel`)."""
         self._check_cancel(t)
-        if seconds > 0:
+        if seconds > 0 and t.cancelling:  # the cancel's own retries: ``wake`` is set, really sleep
+            await asyncio.sleep(seconds)
+        elif seconds > 0:
             try:
                 await asyncio.wait_for(t.wake.wait(), seconds)
             except asyncio.TimeoutError:

@@ -134,3 +134,21 @@ def test_batch_cancel_stops_every_job_and_reports_each(make_studio, emulator):
     assert all(r.cancelled and r.how == "local" and r.billed == "no" for r in results)
     assert batch.counts() == {"cancelled": 2} and batch.cost == 0
     assert blocker.cancel().how == "cancel"
+
+
+def test_a_cancel_the_provider_does_not_answer_is_retried_a_bounded_while_then_left_open(make_studio, emulator):
+    from sorakit.emulator import FaultConfig
+    from engine._helpers import fast_policy
+
+    studio = make_studio(policy=fast_policy(cancel_wait=1.0, retry_initial=0.3, retry_max=0.3))
+    job = studio.submit("a cancel into a storm of 503s", model="gemini-omni-flash", provider="gemini", seconds=6)
+    remote(job)
+    emulator.config.faults = FaultConfig(error_5xx=1.0, operations=("delete",), providers=("gemini",))
+    result = job.cancel()
+    assert (result.cancelled, result.billed) == (False, "unconfirmed") and "did not answer" in result.reason
+    tries = len(emulator.requests.entries("POST", "/cancel"))
+    assert 2 <= tries <= 8              # backoff 0.15-0.3 s within 1 s: retried, never in a hot loop
+    assert job.row["status"] == "timed_out_waiting" and job.row["error_code"] == "not_cancelled"
+    emulator.config.faults = FaultConfig()
+    again = job.cancel()                                        # the row is still tracked: try again
+    assert again.cancelled and again.how == "cancel" and job.status == "cancelled"
