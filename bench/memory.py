@@ -12,6 +12,11 @@ the growth per 1,000 jobs between the two, split into the heap (anon), mapped fi
 heap itself (allocated blocks, tracked objects): the figure that would show a leak of Python
 objects. RSS is read after ``malloc_trim`` (glibc), so freed heap pages kept by malloc do not count.
 
+Each job here downloads the same clip, so its poster (named by the clip's sha256) is made once and
+reused. Making a poster decodes a frame with PyAV (FFmpeg), and FFmpeg's native heap grows by a few
+hundred KB per 1,000 decodes (not Python objects: tracemalloc sees nothing); the last line measures
+that apart, with ``--decodes`` fresh decodes of one clip, so it is not mistaken for the engine's.
+
 SQLite's own memory (``sqlite3_memory_used``: mostly the ledger connection's page cache, which the
 ledger caps at 32 MiB per connection) is printed apart: it grows with the ledger *file* until it
 reaches that cap, by design, and then stops. "RSS less SQLite" is what must stay flat.
@@ -98,10 +103,17 @@ def main() -> None:
     ap.add_argument("--gen", type=float, default=0.05)
     ap.add_argument("--sqlite-cache-kib", type=int, default=None,
                     help="cap SQLite's page cache per connection (to tell its growth from a leak)")
+    ap.add_argument("--no-posters", action="store_true",
+                    help="skip making posters at all (to tell their share of the growth)")
+    ap.add_argument("--decodes", type=int, default=2000, help="poster decodes measured apart at the end (0: skip)")
     args = ap.parse_args()
 
     from sorakit.engine import Policy, Studio
 
+    if args.no_posters:
+        import sorakit.engine._engine as engine_module
+
+        engine_module.make_poster = lambda *a, **k: None
     tmp = Path(tempfile.mkdtemp(prefix="sorakit-memory-"))
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -138,6 +150,8 @@ def main() -> None:
         eng = studio._engine
         per_job = {k: len(getattr(eng, k)) for k in ("_rows", "_live", "_events", "_errors", "_active")}
         rows = len(studio.ledger.rows())
+        clip = next(iter((tmp / "media").rglob("*.mp4")), None)
+        decode = decode_growth(clip, args.decodes) if clip and args.decodes else None
         db_mb = sum(p.stat().st_size for p in tmp.glob("ledger.db*")) / 2**20
     finally:
         studio.close()
@@ -161,6 +175,30 @@ def main() -> None:
     print(f"  Python heap growth: {last['blocks'] - first['blocks']:+,} blocks, {last['objects'] - first['objects']:+,} "
           f"objects over {n:,} jobs")
     print(f"  engine per-job state at the end: {per_job}")
+    if decode:
+        print(f"  PyAV poster decodes apart: +{decode[0]:.1f} MB anon over the first {args.decodes // 2:,}, "
+              f"+{decode[1]:.1f} MB over the next {args.decodes - args.decodes // 2:,} (FFmpeg's native heap)")
+
+
+def decode_growth(clip: Path, n: int) -> tuple[float, float]:
+    """Anon RSS growth over two halves of ``n`` poster decodes of ``clip`` (after 100 warm-up ones)."""
+    from sorakit.media import poster_from_video
+
+    out = Path(tempfile.mkdtemp(prefix="sorakit-decode-")) / "clip.mp4"
+    shutil.copy(clip, out)
+    try:
+        for _ in range(100):
+            poster_from_video(out)
+        a = rss_mb()["RssAnon"]
+        for _ in range(n // 2):
+            poster_from_video(out)
+        b = rss_mb()["RssAnon"]
+        for _ in range(n - n // 2):
+            poster_from_video(out)
+        c = rss_mb()["RssAnon"]
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+    return b - a, c - b
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -279,7 +280,13 @@ def make_poster(video_path: str | os.PathLike, thumbnail: bytes | None = None) -
     """The poster for a cached video: the provider's thumbnail when given, else a frame.
 
     Returns None (never raises) when neither works: a missing poster must not fail a job.
+    Videos are named by their sha256, so a poster already beside the same content is reused
+    (a re-generated identical clip is not decoded again).
     """
+    stem = Path(video_path).with_suffix("")
+    for existing in sorted(stem.parent.glob(glob_escape(stem.name) + ".poster.*")):
+        if existing.is_file() and existing.stat().st_size > 0:
+            return existing
     if thumbnail:
         try:
             return poster_from_image(thumbnail, video_path)

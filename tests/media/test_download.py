@@ -151,3 +151,18 @@ def test_ordinary_suffixes_still_work(tmp_path):
     for suffix in (".mp4", ".webm", ".png", ".jpg", ".bin", ""):
         got = store_bytes(b"payload" + suffix.encode(), tmp_path, suffix)
         assert got.path.parent.parent == tmp_path and got.path.name.endswith(suffix)
+
+
+def test_a_poster_beside_the_same_content_is_reused_not_decoded_again(tmp_path, monkeypatch):
+    import sorakit.media._download as dl
+
+    video = tmp_path / "ab" / "ab12.mp4"
+    video.parent.mkdir()
+    tiny_mp4(video, size=(320, 180))
+    first = make_poster(video)
+    decodes = []
+    monkeypatch.setattr(dl, "poster_from_video", lambda p, *a, **k: decodes.append(p))
+    assert make_poster(video) == first and decodes == []        # same sha-named clip: no decode
+    first.unlink()
+    make_poster(video)
+    assert decodes == [video]                                   # gone: made again
