@@ -84,6 +84,15 @@ def test_fault_storm_ends_in_the_right_terminal_states(studio, emulator):
     b = studio.batch(runware_prompts, models="seedance-1-pro", providers="runware", size="864x480",
                      seconds=5, seeds=[21], wait=False)
     a.wait(timeout=90), b.wait(timeout=90)
+    # A create whose re-sends all met a fault is left 'unknown' with its reason (re-sending again
+    # might bill twice): visible and allowed, about 1 run in 10 at these rates. Once the faults
+    # stop, resume() must finish it with still exactly one create per prompt.
+    given_up = [j for j in a if j.row["status"] == "unknown"]
+    for job in given_up:
+        assert "stayed unknown" in job.row["error_message"], job.row["error_message"]
+    if given_up:
+        emulator.config.faults = FaultConfig()
+        studio.resume(progress=False)
     for job in list(a) + list(b):
         row = job.row
         if "blocked-term" in row["prompt"]:
