@@ -1370,7 +1370,7 @@ class Engine:
         except StoreError as exc:  # the media store refused (no bucket, access denied): recorded, retryable
             self._errors[jid] = exc
             log.warning("sorakit: job %s: %s", jid, exc)
-            await self._download_failed(t, jid, str(exc))
+            await self._download_failed(t, jid, str(exc), "stored")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -1382,12 +1382,12 @@ class Engine:
             if ev is not None and self._rows[jid].get("status") in TERMINAL | {"timed_out_waiting"}:
                 ev.set()
 
-    async def _download_failed(self, t: _Task, jid: str, reason: str) -> None:
-        """The video exists remotely (and was billed) but the engine gave up fetching it."""
+    async def _download_failed(self, t: _Task, jid: str, reason: str, what: str = "downloaded") -> None:
+        """The video exists remotely (and was billed) but the engine gave up fetching (or storing) it."""
         if self._rows[jid].get("status") != "downloading":
             return
         await self._fail_rows(t, [jid], DOWNLOAD_FAILED,
-                              f"the video was made but could not be downloaded: {reason}. "
+                              f"the video was made but could not be {what}: {reason}. "
                               f"job.retry_download() fetches it again", generated=True)
 
     def _state_of(self, jid: str) -> JobState:

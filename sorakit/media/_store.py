@@ -42,6 +42,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
@@ -157,8 +158,14 @@ def _filesystem(url: str, options: Optional[Mapping] = None):
         import fsspec.core
     except ImportError:
         raise ConfigurationError(f"a media store at {scheme}:// needs fsspec: {hint}") from None
+    opts = dict(options if options is not None else _options_for(url))
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if scheme in ("s3", "s3a") and endpoint and "endpoint_url" not in opts:
+        # the AWS SDKs' own variable, passed explicitly so fsspec's instance cache (keyed on the
+        # arguments) does not hand back a client made for another endpoint
+        opts["endpoint_url"] = endpoint
     try:
-        return fsspec.core.url_to_fs(url, **dict(options if options is not None else _options_for(url)))
+        return fsspec.core.url_to_fs(url, **opts)
     except ImportError as exc:
         raise ConfigurationError(f"a media store at {scheme}:// needs a package that is not installed: "
                                  f"{hint} ({exc})") from None
@@ -297,6 +304,18 @@ def _cache_file(url: str) -> Path:
     return _media_cache() / name[:2] / name
 
 
+UNREACHABLE_FOR = 15.0
+"""Seconds during which reads from a store that just failed (unreachable, access denied) fail at
+once instead of waiting out the store client's retries again: a gallery of twelve videos on a
+plane costs one timeout, not twelve (or four per video: poster, frame, player, probe)."""
+_UNREACHABLE: dict[str, tuple[float, str]] = {}
+
+
+def _root_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def local_copy(value: Union[str, os.PathLike, None]) -> Optional[Path]:
     """A local file for a row's ``file_path``/``poster_path``: a plain path as is; a store URL
     through the read-through cache (fetched once, sha256 checked, then used offline).
@@ -312,6 +331,12 @@ def local_copy(value: Union[str, os.PathLike, None]) -> Optional[Path]:
     if dest.is_file():
         return dest
     sha = dest.name[:64]
+    root = _root_of(url)
+    with _OPTIONS_LOCK:
+        down = _UNREACHABLE.get(root)
+    if down is not None and time.monotonic() - down[0] < UNREACHABLE_FOR:
+        raise StoreError("fetch", url, f"{down[1]} (the store failed {time.monotonic() - down[0]:.0f} s ago; "
+                         f"tried again after {UNREACHABLE_FOR:.0f} s)")
     fs, path = _filesystem(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".partial-{uuid.uuid4().hex}"
@@ -324,8 +349,14 @@ def local_copy(value: Union[str, os.PathLike, None]) -> Optional[Path]:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-        except Exception as exc:
+        except FileNotFoundError as exc:
             raise StoreError("fetch", url, _reason(exc)) from None
+        except Exception as exc:  # unreachable, access denied...: the next reads fail at once
+            with _OPTIONS_LOCK:
+                _UNREACHABLE[root] = (time.monotonic(), _reason(exc))
+            raise StoreError("fetch", url, _reason(exc)) from None
+        with _OPTIONS_LOCK:
+            _UNREACHABLE.pop(root, None)
         if h.hexdigest() != sha:
             raise StoreError("fetch", url, f"the fetched bytes have sha256 {h.hexdigest()[:12]}…, not the "
                              f"name's {sha[:12]}…; nothing was cached")
