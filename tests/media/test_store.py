@@ -140,3 +140,27 @@ def test_an_unknown_protocol_is_a_configuration_error(tmp_path):
 
     with pytest.raises(ConfigurationError, match="nosuchproto://"):
         Studio(tmp_path / "ledger.db", media_dir="nosuchproto://bucket/x", emulate=True, resume=False)
+
+
+def test_an_input_image_is_shared_so_a_teammate_can_send_the_job_again(tmp_path, emulator):
+    import io
+    import shutil
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1280, 720), (30, 90, 200)).save(buf, "PNG")
+    image = buf.getvalue()
+    shared = tmp_path / "shared"
+    studio = Studio(tmp_path / "ledger.db", media_dir=shared.as_uri(), emulate=True, emulator=emulator,
+                    policy=FAST, resume=False)
+    try:
+        job = studio.generate("the painting comes alive", model="veo-3.1-fast", provider="gemini", seconds=4,
+                              input_image=image, progress=False)
+        row = job.row
+        sha = row["input_image_sha256"]
+        assert (shared / sha[:2] / f"{sha}.png").read_bytes() == image
+        shutil.rmtree(tmp_path / "cache")  # another machine, nothing cached
+        assert studio._engine.plan_from_row(row).input_image == image  # what a resume would send
+    finally:
+        studio.close()
