@@ -3,7 +3,10 @@
 For N videos of each size: the upload a finished job pays (`RemoteStore.put`: sha256 check +
 PUT), the first view on a teammate's machine (a read-through miss: GET + sha256 + atomic rename
 into the cache), a later view (a cache hit: no network), and a plain local read of the same file
-for scale. Medians in milliseconds, measured side by side in one run. moto keeps objects in
+for scale. Medians in milliseconds, measured side by side in one run. When ``obstore`` is
+installed (``pip install obstore``; not a sorakit dependency) the same upload and miss are timed
+through it too, doing the same work (sha256 of the file, PUT; GET, sha256, write, rename), so the
+choice of fsspec/s3fs over obstore (see sorakit/media/_store.py) rests on figures. moto keeps objects in
 memory and runs on this machine, so the network part is loopback; a real bucket adds its latency
 and bandwidth to the upload and the miss, not to the hit.
 
@@ -47,6 +50,40 @@ def _start_moto(port: int) -> subprocess.Popen:
     raise SystemExit("moto server did not start")
 
 
+def _obstore_pair(port: int):
+    """(put, fetch) doing sorakit's work through obstore, or None when it is not installed."""
+    try:
+        import hashlib
+
+        import obstore
+        from obstore.store import S3Store
+    except ImportError:
+        return None
+    store = S3Store("bench", endpoint=f"http://127.0.0.1:{port}", region="us-east-1",
+                    client_options={"allow_http": True})
+
+    def put(path: Path) -> str:
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        key = f"obstore/{sha[:2]}/{sha}.mp4"
+        obstore.put(store, key, data)
+        return key
+
+    def fetch(key: str, dest: Path) -> None:
+        data = obstore.get(store, key).bytes()
+        if hashlib.sha256(data).hexdigest() != key.rsplit("/", 1)[1][:64]:
+            raise AssertionError("checksum")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(".partial")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+
+    return put, fetch
+
+
 def _ms(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1000:8.2f}"
 
@@ -73,9 +110,11 @@ def main() -> None:
         boto3.client("s3").create_bucket(Bucket="bench")
         store = open_store("s3://bench/videos")
         print(f"sorakit media store bench: {args.n} videos per size, moto S3 server on 127.0.0.1:{port}")
-        print(f"{'size':>8} {'upload':>9} {'miss':>9} {'hit':>9} {'local read':>11}   (median ms per video)")
+        pair = _obstore_pair(port)
+        print(f"{'size':>8} {'upload':>9} {'miss':>9} {'hit':>9} {'local read':>11}   (median ms per video)"
+              + ("   obstore: upload     miss" if pair else "   (obstore not installed)"))
         for mb in (float(s) for s in args.sizes.split(",")):
-            up, miss, hit, plain = [], [], [], []
+            up, miss, hit, plain, o_up, o_miss = [], [], [], [], [], []
             for i in range(args.n):
                 data = os.urandom(int(mb * 1024 * 1024))
                 src = store_bytes(data, work / "staging", ".mp4").path
@@ -94,8 +133,16 @@ def main() -> None:
                 with open(again, "rb") as f:
                     f.read()
                 plain.append(time.perf_counter() - t)
+                if pair:
+                    t = time.perf_counter()
+                    key = pair[0](src)
+                    o_up.append(time.perf_counter() - t)
+                    t = time.perf_counter()
+                    pair[1](key, work / "obstore-cache" / key)
+                    o_miss.append(time.perf_counter() - t)
             print(f"{mb:>6g}MB {_ms(up)} {_ms(miss)} {_ms(hit)} {_ms(plain):>11}"
-                  f"   hit/miss = 1/{statistics.median(miss) / statistics.median(hit):.0f}")
+                  + (f"            {_ms(o_up)} {_ms(o_miss)}" if pair else "")
+                  + f"   hit/miss = 1/{statistics.median(miss) / statistics.median(hit):.0f}")
     finally:
         moto.terminate()
         moto.wait(timeout=10)

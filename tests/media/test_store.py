@@ -92,7 +92,7 @@ def test_a_store_that_just_failed_fails_the_next_reads_at_once(tmp_path, monkeyp
     opened = []
 
     class Dead:
-        def open(self, path, mode, **kw):
+        def get_file(self, path, dest, **kw):
             opened.append(path)
             raise ConnectionError("no route to host")
 
