@@ -38,7 +38,7 @@ from ..catalog import Catalog, Estimate, estimate as catalog_estimate, load_cata
 from ..providers.relay import relay_configs, with_relays
 from . import _validate as checks
 from ._budget import Budget, BudgetStatus
-from ..media._store import LocalStore, MediaStore, check_options, is_url, open_store
+from ..media._store import LocalStore, MediaStore, is_url, no_options_for_a_folder, open_store
 from ._config import default_media_dir, emulate_from_env, notice, resolve_setups, time_scale_from_env
 from ._connect import Connections
 from ._engine import Engine, Policy
@@ -132,10 +132,7 @@ class Studio(Launcher, Connections, NotebookViews):
         remote = open_store(spec, media_options, field="media_dir" if media_dir is not None else "SORAKIT_MEDIA") \
             if is_url(spec) else None  # checked (credentials, the s3 extra) before the ledger is created
         if remote is None:
-            check_options(media_options)
-            if media_options:
-                raise ValidationError("media_options", sorted(media_options), "None when the media store is "
-                                      "a local folder (storage options apply to a URL such as s3://bucket/prefix)")
+            no_options_for_a_folder(media_options)
         base = catalog if isinstance(catalog, Catalog) else load_catalog(overlays=catalog)
         self.relays = relay_configs(relays, base)
         """The relays this studio was given (``RelayConfig`` by name)."""

@@ -288,14 +288,19 @@ class RemoteStore:
 MediaStore = Union[LocalStore, RemoteStore]
 
 
+def no_options_for_a_folder(options: Any) -> None:
+    """`ValidationError` for storage options given with a local folder (they apply to a URL)."""
+    if check_options(options):
+        raise ValidationError("media_options", sorted(options), "None when the media store is a local folder "
+                              "(storage options apply to a URL such as s3://bucket/prefix)")
+
+
 def open_store(spec: Union[str, os.PathLike], options: Optional[Mapping[str, Any]] = None, *,
                field: str = "media_dir") -> MediaStore:
     """A `RemoteStore` for an fsspec URL, else a `LocalStore` at the (expanded) path."""
     if is_url(spec):
         return RemoteStore(str(spec), options, field=field)
-    if options:
-        raise ValidationError("media_options", sorted(check_options(options)), "None when the media store is a "
-                              "local folder (storage options apply to a URL such as s3://bucket/prefix)")
+    no_options_for_a_folder(options)
     return LocalStore(Path(spec).expanduser())
 
 

@@ -15,12 +15,14 @@ import hashlib
 import json
 import os
 import sys
+from pathlib import Path
 
-from sorakit.engine import Policy, Studio
-from sorakit.media._store import RemoteStore
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for engine._helpers
 
-FAST = Policy(poll_initial=0.05, poll_max=0.5, retry_initial=0.02, retry_max=0.3, reconcile_grace=0.5,
-              reconcile_slack=60.0, progress_write_interval=0.1, request_timeout=10.0)
+from engine._helpers import fast_policy  # noqa: E402
+from sorakit.engine import Studio  # noqa: E402
+from sorakit.media._store import RemoteStore  # noqa: E402
+
 
 
 def _sha(data: bytes) -> str:
@@ -67,7 +69,7 @@ def crash(ledger: str, url: str, emulator: str) -> None:
         return got
 
     RemoteStore.put = put_then_die
-    studio = Studio(ledger, media_dir=url, emulate=True, emulator=emulator, policy=FAST, resume=False,
+    studio = Studio(ledger, media_dir=url, emulate=True, emulator=emulator, policy=fast_policy(), resume=False,
                     max_wait=60)
     studio.generate("a heron lands between upload and row", model="sora-2", seconds=4, wait=True)
     print("NOT REACHED", flush=True)

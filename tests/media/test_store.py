@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from engine._helpers import fast_policy
 from sorakit import StoreError, ValidationError
-from sorakit.engine import Policy, Studio
+from sorakit.engine import Studio
 from sorakit.media import LocalStore, RemoteStore, local_copy, open_store, probe
 from sorakit.media import _store
 
-FAST = Policy(poll_initial=0.05, poll_max=0.5, retry_initial=0.02, retry_max=0.3, reconcile_grace=0.5,
-              reconcile_slack=60.0, progress_write_interval=0.1, request_timeout=10.0)
+FAST = fast_policy()
 
 
 @pytest.fixture(autouse=True)

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import pytest
 
+from engine._helpers import fast_policy
 from sorakit import JobFailed, StoreError, ValidationError
-from sorakit.engine import Policy, Studio
+from sorakit.engine import Studio
 from sorakit.ledger import Ledger
 from sorakit.media import probe_many
 from support.s3 import ACCESS_KEY_ID, BUCKET, SECRET_ACCESS_KEY, s3_env
 
 CHILD = Path(__file__).with_name("_store_child.py")
 URL = f"s3://{BUCKET}/videos"
-FAST = Policy(poll_initial=0.05, poll_max=0.5, retry_initial=0.02, retry_max=0.3, reconcile_grace=0.5,
-              reconcile_slack=60.0, progress_write_interval=0.1, request_timeout=10.0)
+FAST = fast_policy()
 
 
 @pytest.fixture(autouse=True)
