@@ -1529,6 +1529,9 @@ class Engine:
             groups.setdefault(f"{row.get('provider')}:{ref}", []).append(row)
         for key, members in groups.items():
             members.sort(key=lambda r: r.get("variation_index") or 0)
+            sha = members[0].get("input_image_sha256")
+            if sha and self.store.remote:  # a teammate's image: fetched here, off the loop, not in plan_from_row
+                await asyncio.to_thread(self.store.find, sha, INPUT_IMAGE_SUFFIXES)
             rt = runtime_for(members[0])
             if rt is None:
                 skipped.extend((m["job_id"], "no way to reach its provider in this session") for m in members)
