@@ -31,8 +31,9 @@ Why fsspec (with s3fs) and not obstore: one API for every URL scheme users alrea
 (``s3://``, ``gs://``, ``az://``, ``file://``, ``memory://`` for tests), and pure-Python wheels,
 as the package itself is (DESIGN.md). obstore (Rust) is faster per request but is a compiled wheel
 and knows only its own stores. Measured side by side (``python bench/store.py``, moto on
-loopback, medians of 12): an 8 MB upload 256 ms with s3fs vs 271 ms with obstore, its first view
-143 ms vs 76 ms; a 256 KB one 48 vs 9 ms up, 24 vs 11 ms down; a cached view 0.1 ms either way.
+loopback, medians of 12, two runs on a shared 2-core machine at load 9-12): an 8 MB upload
+197-256 ms with s3fs vs 211-271 ms with obstore, its first view 76-143 ms vs 58-76 ms; a 256 KB
+one 19-48 vs 5-9 ms up, 10-24 vs 4-11 ms down; a cached view 0.1 ms either way.
 That is tens of milliseconds once per finished video (which took minutes to generate) or per
 first view, so it is not what a user waits for; the breadth of URLs is.
 """
