@@ -24,6 +24,8 @@ SorakitError
 │   └── ModelUnavailable       the provider no longer serves the model (shut down): never retried
 ├── TransportError         no answer at all: connection refused or reset, timeout
 │   └── IncompleteDownload     the connection ended before Content-Length bytes arrived (retried)
+├── StoreError             the shared media store (s3://, gs://...) failed: no bucket, access denied,
+│                          unreachable, or a fetched file whose sha256 is not its name
 ├── JobFailed              a job reached "failed" (carries the ledger job id, code, message)
 └── JobTimeout             our wait bound ran out; the job may still be running remotely (resumable)
 ```
@@ -62,6 +64,7 @@ __all__ = [
     "ModelUnavailable",
     "TransportError",
     "IncompleteDownload",
+    "StoreError",
     "JobFailed",
     "JobTimeout",
     "provider_error_for_status",
@@ -254,6 +257,19 @@ class IncompleteDownload(TransportError):
     def __init__(self, url: str, expected: int, received: int):
         self.url, self.expected, self.received = url, expected, received
         super().__init__(f"download of {url} stopped after {received} of {expected} bytes")
+
+
+class StoreError(SorakitError):
+    """The media store failed: an upload or a read-through fetch (no such bucket, access denied,
+    unreachable, a fetched file whose sha256 does not match its content-addressed name).
+
+    Attributes: ``url`` (the store URL or object, never with credentials: such URLs are refused),
+    ``action`` (``"upload"`` or ``"fetch"``), ``reason`` (the store's own words).
+    """
+
+    def __init__(self, action: str, url: str, reason: str):
+        self.action, self.url, self.reason = action, url, reason
+        super().__init__(f"media store {action} of {url} failed: {reason}")
 
 
 class CatalogError(SorakitError, ValueError):

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest_plugins = ["support.pg", "support.emu"]
+pytest_plugins = ["support.pg", "support.emu", "support.s3"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional
 
 import ipywidgets as widgets
 
+from ..media._store import is_url, try_local_copy
 from . import _frontend
 from ._base import StaticFallback, html, row_of, shared, style_widget, visible, with_class
 from ._format import duration, esc, is_missing, model_at, size_text, truncate
@@ -25,8 +26,15 @@ __all__ = ["VideoPlayer", "player", "static_figure"]
 
 
 def _file(row: Mapping[str, Any]) -> Optional[str]:
+    """The row's video as recorded: a local path or a shared store URL (``s3://...``)."""
     fp = row.get("file_path")
     return None if is_missing(fp) else str(fp)
+
+
+def _local(row: Mapping[str, Any]) -> Optional[str]:
+    """The video as a file on this machine (a store URL is fetched into the read-through cache
+    once, sha256 checked), or None."""
+    return try_local_copy(_file(row))
 
 
 def static_figure(row: Mapping[str, Any], *, width: int = 320, max_bytes: int = 24_000,
@@ -34,8 +42,8 @@ def static_figure(row: Mapping[str, Any], *, width: int = 320, max_bytes: int = 
     """HTML for exports: the poster as a data URI (or the whole video with ``embed=True``) + caption."""
     p = poster(row, max_width=width, max_bytes=max_bytes)
     cap = caption if caption is not None else esc(truncate(row.get("prompt"), 120))
-    fp = _file(row)
-    if embed and fp and os.path.isfile(fp):
+    fp = _local(row) if embed else None
+    if fp:
         data = base64.b64encode(open(fp, "rb").read()).decode("ascii")
         fmt = _frontend.video_format(fp)
         attrs = f' poster="{data_uri(p)}"' if p else ""
@@ -112,7 +120,7 @@ class VideoPlayer(StaticFallback, widgets.VBox):
     def ready(self) -> bool:
         """True when a video file is there to play."""
         fp = _file(self._row)
-        return bool(fp and os.path.isfile(fp))
+        return bool(fp and (is_url(fp) or os.path.isfile(fp)))  # a store URL is fetched on play
 
     def set_row(self, row: Mapping[str, Any]) -> None:
         """Show what the row has: a placeholder while running, the poster once the file exists."""
@@ -154,9 +162,10 @@ class VideoPlayer(StaticFallback, widgets.VBox):
         """
         if self.video is not None:
             return self.video
-        fp = _file(self._row)
-        if not fp or not os.path.isfile(fp):
-            self._say(f"the video file is not in the cache ({fp or 'no path'})")
+        fp = _local(self._row)
+        if not fp:
+            self._say(f"the video file is not in the cache and could not be fetched "
+                      f"({_file(self._row) or 'no path'})")
             return None
         with open(fp, "rb") as fh:
             data = fh.read()

@@ -99,11 +99,13 @@ from .._exceptions import (
     RateLimitError,
     ServerError,
     SorakitError,
+    StoreError,
     TransportError,
 )
 from .._types import NOT_CANCELLED, TERMINAL, CancelResult, JobState, VideoRequest
 from ..catalog import Catalog, Plan, plan as make_plan
-from ..media import IncompleteDownload, download as media_download, make_poster
+from ..media import IncompleteDownload, LocalStore, download as media_download, make_poster
+from ..media._store import INPUT_IMAGE_SUFFIXES, MediaStore
 from ..providers import Provider, make_provider
 from ._budget import Budget
 from ._config import ProviderSetup
@@ -350,18 +352,21 @@ class Engine:
         ledger: the `Ledger` (the engine is the only writer of job-state columns).
         catalog: the model catalog (to rebuild plans on resume).
         runtimes: ``{(provider, emulated): Runtime}``.
-        media_dir: the content-addressed media cache.
+        media_dir: the content-addressed media cache (downloads land here).
+        store: where finished videos are kept (`sorakit.media.LocalStore` by default: in
+            ``media_dir``); a `RemoteStore` gets each video uploaded before its row says completed.
         budget: the session `Budget` (settled as jobs end).
         max_wait: default bound on waiting for one job (seconds).
     """
 
     def __init__(self, ledger: Any, catalog: Catalog, runtimes: dict[tuple[str, bool], Runtime], *,
                  media_dir: Path, budget: Budget, max_wait: float = 1800.0,
-                 policy: Optional[Policy] = None):
+                 policy: Optional[Policy] = None, store: Optional[MediaStore] = None):
         self.ledger = ledger
         self.catalog = catalog
         self.runtimes = runtimes
         self.media_dir = Path(media_dir)
+        self.store: MediaStore = store if store is not None else LocalStore(self.media_dir)
         self.budget = budget
         self.max_wait = float(max_wait)
         self.policy = policy or Policy()
@@ -895,6 +900,9 @@ class Engine:
         if sha:
             folder = self.media_dir / sha[:2]
             found = sorted(folder.glob(f"{sha}.*")) if folder.is_dir() else []
+            if not found:  # a teammate's job: its image is in the shared store
+                got = self.store.find(sha, INPUT_IMAGE_SUFFIXES)
+                found = [got] if got is not None else []
             if not found:
                 raise SorakitError(f"job {row.get('job_id')}: its input image ({sha[:12]}…) is not in "
                                    f"the media cache {self.media_dir}, so it cannot be sent again")
@@ -1359,6 +1367,10 @@ class Engine:
         except _Suspend as exc:
             self._errors[jid] = exc.error
             await self._download_failed(t, jid, getattr(exc.error, "message", None) or str(exc.error))
+        except StoreError as exc:  # the media store refused (no bucket, access denied): recorded, retryable
+            self._errors[jid] = exc
+            log.warning("sorakit: job %s: %s", jid, exc)
+            await self._download_failed(t, jid, str(exc), "stored")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -1370,12 +1382,12 @@ class Engine:
             if ev is not None and self._rows[jid].get("status") in TERMINAL | {"timed_out_waiting"}:
                 ev.set()
 
-    async def _download_failed(self, t: _Task, jid: str, reason: str) -> None:
-        """The video exists remotely (and was billed) but the engine gave up fetching it."""
+    async def _download_failed(self, t: _Task, jid: str, reason: str, what: str = "downloaded") -> None:
+        """The video exists remotely (and was billed) but the engine gave up fetching (or storing) it."""
         if self._rows[jid].get("status") != "downloading":
             return
         await self._fail_rows(t, [jid], DOWNLOAD_FAILED,
-                              f"the video was made but could not be downloaded: {reason}. "
+                              f"the video was made but could not be {what}: {reason}. "
                               f"job.retry_download() fetches it again", generated=True)
 
     def _state_of(self, jid: str) -> JobState:
@@ -1438,12 +1450,16 @@ class Engine:
             if "thumbnail" in prov.variants:
                 thumb = await self._thumbnail(t, state)
         poster = await asyncio.to_thread(make_poster, got.path, thumb)
+        # checksum verified by the download; upload (a no-op for a local folder) before the row
+        # says completed: a crash in between leaves the row downloading, redone on resume
+        file_url = await asyncio.to_thread(self.store.put, got.path)
+        poster_url = await self._put_poster(jid, poster)
         row = self._rows[jid]
         now = _now()
         submitted = row.get("submitted_at")
         changes: dict[str, Any] = dict(
-            status="completed", progress=100, file_path=str(got.path),
-            poster_path=str(poster) if poster else None, sha256=got.sha256, bytes=got.bytes,
+            status="completed", progress=100, file_path=file_url,
+            poster_path=poster_url, sha256=got.sha256, bytes=got.bytes,
             completed_at=now, error_code=None, error_message=None,
             latency_s=(now - submitted).total_seconds() if isinstance(submitted, dt.datetime) else None,
         )
@@ -1453,6 +1469,17 @@ class Engine:
             changes["billed_cost"] = est if known else None
             changes["billed_cost_source"] = "catalog" if known else "none"
         await self._write(jid, **changes)
+
+    async def _put_poster(self, jid: str, poster: Optional[Path]) -> Optional[str]:
+        """The poster's store URL; a poster that cannot be uploaded is left out (a missing poster
+        never fails a job: players fall back to a frame of the video)."""
+        if poster is None:
+            return None
+        try:
+            return await asyncio.to_thread(self.store.put, poster)
+        except StoreError as exc:
+            log.warning("sorakit: job %s: the poster was not stored (%s)", jid, exc)
+            return None
 
     async def _thumbnail(self, t: _Task, state: JobState) -> Optional[bytes]:
         try:
@@ -1502,6 +1529,9 @@ class Engine:
             groups.setdefault(f"{row.get('provider')}:{ref}", []).append(row)
         for key, members in groups.items():
             members.sort(key=lambda r: r.get("variation_index") or 0)
+            sha = members[0].get("input_image_sha256")
+            if sha and self.store.remote:  # a teammate's image: fetched here, off the loop, not in plan_from_row
+                await asyncio.to_thread(self.store.find, sha, INPUT_IMAGE_SUFFIXES)
             rt = runtime_for(members[0])
             if rt is None:
                 skipped.extend((m["job_id"], "no way to reach its provider in this session") for m in members)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from .._types import TERMINAL, CancelResult
+from ..media._store import local_copy, try_local_copy
 from . import _validate as checks
 from ._hooks import call_hook
 
@@ -56,13 +57,19 @@ class Job:
 
     @property
     def file_path(self) -> Optional[Path]:
-        p = self.row.get("file_path")
-        return Path(p) if p else None
+        """The video on this machine: its path, or for a shared store (``s3://...``) the local
+        cached copy, fetched on first use with its sha256 checked (`StoreError` when unreachable)."""
+        return local_copy(self.row.get("file_path") or None)
+
+    @property
+    def file_url(self) -> Optional[str]:
+        """Where the ledger says the video is: a local path, or the shared store's URL."""
+        return self.row.get("file_path") or None
 
     @property
     def poster_path(self) -> Optional[Path]:
-        p = self.row.get("poster_path")
-        return Path(p) if p else None
+        """The poster image on this machine (through the cache for a shared store, like `file_path`)."""
+        return local_copy(self.row.get("poster_path") or None)
 
     @property
     def video_id(self) -> Optional[str]:
@@ -193,8 +200,8 @@ class Job:
         if row.get("file_path"):
             parts.append(f"<code>{html.escape(str(row.get('file_path')))}</code>")
         img = ""
-        poster = row.get("poster_path")
-        if poster and Path(poster).is_file():
+        poster = try_local_copy(row.get("poster_path") or None)
+        if poster:
             import base64
 
             mime = "image/webp" if poster.endswith(".webp") else "image/jpeg"

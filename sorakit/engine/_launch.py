@@ -23,6 +23,7 @@ from .._exceptions import ConfigurationError, ValidationError
 from .._types import TERMINAL, CancelResult, VideoRequest
 from ..catalog import Plan, plan as make_plan, split_model
 from ..media import store_bytes
+from ..media._store import INPUT_IMAGE_SUFFIX_OF_TYPE
 from . import _validate as checks
 from ._config import notice
 from ._engine import OWNER, Runtime, owned_elsewhere
@@ -178,10 +179,9 @@ class Launcher:
         batch_id = f"batch_{uuid.uuid4().hex[:12]}" if as_batch else None
         prepared = []
         for p, rt in items:
-            if p.input_image is not None:  # kept so a restart can send it again
-                ext = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}.get(
-                    p.input_image_mime or "", ".img")
-                store_bytes(p.input_image, self.media_dir, ext)
+            if p.input_image is not None:  # kept (and shared) so a restart can send it again
+                ext = INPUT_IMAGE_SUFFIX_OF_TYPE.get(p.input_image_mime or "", ".img")
+                self.media_store.put(store_bytes(p.input_image, self.media_dir, ext).path)
             ref = str(uuid.uuid4())
             prepared.append((p, rt, self._rows(p, rt, batch_id, ref), ref))
         amounts = {r["job_id"]: r["estimated_cost"] for _, _, rows, _ in prepared for r in rows}

@@ -38,6 +38,7 @@ from ..catalog import Catalog, Estimate, estimate as catalog_estimate, load_cata
 from ..providers.relay import relay_configs, with_relays
 from . import _validate as checks
 from ._budget import Budget, BudgetStatus
+from ..media._store import LocalStore, MediaStore, is_url, no_options_for_a_folder, open_store
 from ._config import default_media_dir, emulate_from_env, notice, resolve_setups, time_scale_from_env
 from ._connect import Connections
 from ._engine import Engine, Policy
@@ -76,7 +77,14 @@ class Studio(Launcher, Connections, NotebookViews):
         base_urls: ``{provider: url}`` (relays such as a LiteLLM proxy; the emulator's server).
         budget: spending cap (USD) for this session; see `studio.budget`.
         time_scale: speed of the built-in emulator (default 0.1: ten times faster than real).
-        media_dir: the video cache (default ``sorakit-media`` beside the ledger file).
+        media_dir: where videos are kept: a folder (default ``$SORAKIT_MEDIA``, else
+            ``sorakit-media`` beside the ledger file), or the URL of a shared store such as
+            ``s3://bucket/prefix`` (any fsspec URL; ``pip install 'sorakit[s3]'`` for S3): each
+            video is uploaded under its sha256 before its row says completed, rows record the
+            object's URL, and reads go through a local cache (``$SORAKIT_CACHE``). Credentials come
+            from the environment or ``~/.aws``; a URL carrying them is refused.
+        media_options: fsspec storage options for a store URL, without secrets (``endpoint_url``,
+            ``client_kwargs={"region_name": ...}``); refused when they name a key, secret or token.
         max_wait: seconds to wait for one job before leaving it ``timed_out_waiting``.
         concurrency: jobs in flight per provider (int, or ``{provider: int}``; default 32).
         emulator: an ``Emulator`` to use in-process, or the base URL of an emulator server.
@@ -104,6 +112,7 @@ class Studio(Launcher, Connections, NotebookViews):
         budget: Optional[float] = None,
         time_scale: Optional[float] = None,
         media_dir: Union[str, os.PathLike, None] = None,
+        media_options: Optional[Mapping[str, Any]] = None,
         max_wait: float = 1800,
         concurrency: Union[int, Mapping[str, int], None] = None,
         emulator: Any = None,
@@ -119,6 +128,11 @@ class Studio(Launcher, Connections, NotebookViews):
                           time_scale=time_scale, media_dir=media_dir, max_wait=max_wait,
                           concurrency=concurrency, emulator=emulator, resume=resume, policy=policy,
                           provider_options=provider_options, catalog=catalog)
+        spec = os.fspath(media_dir) if media_dir is not None else os.environ.get("SORAKIT_MEDIA") or None
+        remote = open_store(spec, media_options, field="media_dir" if media_dir is not None else "SORAKIT_MEDIA") \
+            if is_url(spec) else None  # checked (credentials, the s3 extra) before the ledger is created
+        if remote is None:
+            no_options_for_a_folder(media_options)
         base = catalog if isinstance(catalog, Catalog) else load_catalog(overlays=catalog)
         self.relays = relay_configs(relays, base)
         """The relays this studio was given (``RelayConfig`` by name)."""
@@ -132,7 +146,13 @@ class Studio(Launcher, Connections, NotebookViews):
         location = None if not self._owns_ledger else (None if ledger is None else os.fspath(ledger))
         if location is None and getattr(self.ledger, "path", None) is not None:
             location = str(self.ledger.path)
-        self.media_dir = Path(media_dir).expanduser() if media_dir is not None else default_media_dir(location)
+        if remote is not None:
+            self.media_store: MediaStore = remote
+            """Where videos are kept: a `LocalStore` (a folder) or a `RemoteStore` (a shared URL)."""
+            self.media_dir = remote.root  # the read-through cache: downloads land here, then upload
+        else:
+            self.media_dir = Path(media_dir).expanduser() if media_dir is not None else default_media_dir(location)
+            self.media_store = LocalStore(self.media_dir)
         self.media_dir.mkdir(parents=True, exist_ok=True)
         self.max_wait = float(max_wait)
         self._time_scale = time_scale
@@ -164,7 +184,7 @@ class Studio(Launcher, Connections, NotebookViews):
         self._loop: EngineLoop = get_loop()
         self._policy = policy or Policy()
         runtimes = self._build_runtimes()
-        self._engine = Engine(self.ledger, self.catalog, runtimes, media_dir=self.media_dir,
+        self._engine = Engine(self.ledger, self.catalog, runtimes, media_dir=self.media_dir, store=self.media_store,
                               budget=self._budget, max_wait=self.max_wait, policy=self._policy)
         self._latency = LatencyCache(self.ledger)
         if setup_notice:
@@ -193,7 +213,8 @@ class Studio(Launcher, Connections, NotebookViews):
 
     def __repr__(self) -> str:
         modes = ", ".join(f"{n}={m}" for n, m in self.providers.items())
-        return (f"<Studio ledger={getattr(self.ledger, 'location', '?')!r} media_dir={str(self.media_dir)!r} "
+        media = self.media_store.url or str(self.media_dir)
+        return (f"<Studio ledger={getattr(self.ledger, 'location', '?')!r} media={media!r} "
                 f"providers({modes}) {self.budget!r}>")
 
     # ------------------------------------------------------------------ the user API

@@ -4,6 +4,8 @@
 download(client, request, media_dir)  -> Download(path, sha256, bytes)   atomic, checksummed
 make_poster(video_path, thumbnail=None) -> Path | None                    ≤ ~40 KB JPEG/WebP
 probe(path) -> ClipFacts                                                 what was really produced
+open_store(path_or_url) -> LocalStore | RemoteStore                      where videos are kept
+local_copy(path_or_url) -> Path                                          read-through cache (sha256 checked)
 ```
 """
 
@@ -19,5 +21,7 @@ from ._download import (
     store_bytes,
 )
 from ._probe import ClipFacts, probe, probe_many
+from ._store import LocalStore, RemoteStore, cache_root, is_url, local_copy, open_store
 
-__all__ = [*_download_all, "ClipFacts", "probe", "probe_many"]
+__all__ = [*_download_all, "ClipFacts", "probe", "probe_many", "LocalStore", "RemoteStore", "cache_root",
+           "is_url", "local_copy", "open_store"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Iterable, Optional
+
+from ._store import local_copy, try_local_copy
 
 __all__ = ["ClipFacts", "probe", "probe_many"]
 
@@ -61,10 +62,11 @@ def _motion(container, stream, samples: int) -> float:
 
 
 def probe(path: str | os.PathLike, motion_samples: int = 24) -> ClipFacts:
-    """Measure a video file. Raises ValueError when the file has no video stream."""
+    """Measure a video file (a path, or a media store URL read through the local cache).
+    Raises ValueError when the file has no video stream, `StoreError` when a URL cannot be fetched."""
     import av
 
-    path = Path(path)
+    given, path = str(path), local_copy(path)
     size = path.stat().st_size
     with av.open(str(path)) as container:
         if not container.streams.video:
@@ -87,7 +89,7 @@ def probe(path: str | os.PathLike, motion_samples: int = 24) -> ClipFacts:
         )
         motion = _motion(container, v, motion_samples)
     bitrate = (size * 8 / 1000) / facts["seconds"] if facts["seconds"] else 0.0
-    return ClipFacts(path=str(path), bitrate_kbps=round(bitrate, 1), bytes=size, motion=motion, **facts)
+    return ClipFacts(path=given, bitrate_kbps=round(bitrate, 1), bytes=size, motion=motion, **facts)
 
 
 def probe_many(paths: Iterable[str | os.PathLike | None]):
@@ -96,8 +98,9 @@ def probe_many(paths: Iterable[str | os.PathLike | None]):
 
     rows = []
     for p in paths:
-        if p is None or not Path(p).is_file():
+        local = try_local_copy(p) if p is not None and not (isinstance(p, float) and p != p) else None
+        if local is None:
             rows.append({"path": None if p is None else str(p)})
             continue
-        rows.append(probe(p).as_dict())
+        rows.append({**probe(local).as_dict(), "path": str(p)})  # the row's own value (URL or path)
     return pd.DataFrame(rows)
