@@ -60,10 +60,30 @@ row                                    what resume does
 ``failed`` with ``download_failed``    not resumed (terminal): ``job.retry_download()`` fetches it
 =====================================  =========================================================
 
-Rows carry ``extra.owner`` (host, pid, session). Resume skips rows whose owner is another live
-process on this host (two notebooks on one ledger do not both drive a job) unless forced, and
-claims the rows it takes. A provider that can neither name its jobs nor list them leaves an
-unknown-outcome create ``unknown``: never re-sent automatically (it could bill twice).
+Leases: a job is driven by at most one process anywhere (one kernel, or a teammate's on a shared
+PostgreSQL ledger). A process drives a row only while it holds the row's lease (``lease_owner``,
+``lease_until``), claimed by one atomic conditional update judged by the *database's* clock
+(`Ledger.claim`)::
+
+    insert ──(same transaction)──▶ leased by me ──heartbeat every lease_heartbeat s──▶ leased by me
+                                        │                                                 │
+           task ends (terminal, stopped) or Studio.close ──▶ released (lease_owner NULL) ◀─┘
+           process killed ──▶ lease runs out after lease_seconds ──▶ free: the next resume /
+                                                                   wait elsewhere claims it
+
+* a submission is claimed in the transaction that inserts it; resume (and the resume a Studio
+  does on opening) claims only rows whose lease is free or expired; ``resume(force=True)`` takes
+  leased rows too. Rows taken by a claim are read again before anything is sent, so a row a
+  previous holder moved on is never judged from a stale copy.
+* a process that finds a job leased by another (``job.wait()``, ``batch.wait()``) watches the
+  ledger every ``lease_watch`` seconds until the job ends, and takes it over (reconciling before
+  any re-send, as after a crash) once the holder's lease runs out.
+* the heartbeat extends the leases of the jobs this process drives; a lease it finds taken (the
+  process was frozen for longer than a lease, or someone forced) stops the local driver at once.
+
+Rows also carry ``extra.owner`` (host, pid, session) of their last driver, for display. A provider
+that can neither name its jobs nor list them leaves an unknown-outcome create ``unknown``: never
+re-sent automatically (it could bill twice).
 """
 
 from __future__ import annotations
@@ -104,13 +124,14 @@ from .._exceptions import (
 )
 from .._types import NOT_CANCELLED, TERMINAL, CancelResult, JobState, VideoRequest
 from ..catalog import Catalog, Plan, plan as make_plan
+from ..ledger import current_user
 from ..media import IncompleteDownload, LocalStore, download as media_download, make_poster
 from ..media._store import INPUT_IMAGE_SUFFIXES, MediaStore
 from ..providers import Provider, make_provider
 from ._budget import Budget
 from ._config import ProviderSetup
 
-__all__ = ["Engine", "Policy", "Runtime", "OWNER", "DOWNLOAD_FAILED"]
+__all__ = ["Engine", "Policy", "Runtime", "OWNER", "LEASE_OWNER", "DOWNLOAD_FAILED"]
 
 log = logging.getLogger("sorakit.engine")
 
@@ -129,6 +150,9 @@ _TRANSPORT = (httpx.TransportError, IncompleteDownload)
 
 OWNER = {"host": socket.gethostname(), "pid": os.getpid(), "session": uuid.uuid4().hex[:12]}
 """Who drives jobs in this process (recorded in each row's ``extra.owner``)."""
+
+LEASE_OWNER = f"{current_user() or '?'}@{OWNER['host']}:{OWNER['pid']}:{OWNER['session']}"
+"""This process's name in the ``lease_owner`` column (every Studio of the process shares it)."""
 
 _DRIVERS: dict[str, "Engine"] = {}
 """job id -> the engine driving it, across every Studio of this process (re-running a notebook cell
@@ -153,29 +177,6 @@ def _known(value: Any) -> bool:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def owned_elsewhere(row: dict) -> bool:
-    """True when another live process on this host drives this row (resume leaves it alone)."""
-    owner = (row.get("extra") or {}).get("owner") or {}
-    if not owner or owner.get("host") != OWNER["host"]:
-        return False
-    pid = owner.get("pid")
-    if pid == OWNER["pid"] or not isinstance(pid, int):
-        return False
-    return _pid_alive(pid)
 
 
 @dataclass
@@ -208,6 +209,14 @@ class Policy:
     """Minimum seconds between progress-only ledger writes of one job."""
     cancel_wait: float = 30.0
     """How long a cancel / delete request is retried (429, 5xx) before the job is left running."""
+    lease_seconds: float = 60.0
+    """How long a claim on a job lasts without a heartbeat: the longest another process waits to
+    take over the jobs of a process that died."""
+    lease_heartbeat: float = 15.0
+    """How often the leases of the jobs this process drives are extended (well below
+    ``lease_seconds``, so a busy or briefly frozen process keeps its jobs)."""
+    lease_watch: float = 2.0
+    """How often a wait on a job another process drives reads the ledger again."""
 
 
 class _Deadline(Exception):
@@ -339,6 +348,9 @@ class _Task:
     cancelling: bool = False
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     """Set to cut the driver's sleeps short (a cancel request)."""
+    runner: Optional["asyncio.Task"] = None
+    lost_to: Optional[str] = None
+    """Set when the heartbeat found another process holds the lease now."""
 
     @property
     def deadline(self) -> float:
@@ -385,7 +397,12 @@ class Engine:
         self._tasks: set[asyncio.Task] = set()
         self._subscribers: list[Callable[[str, dict], None]] = []
         self._closed = False
-        self.stats = {"polls": 0, "creates": 0, "lists": 0, "downloads": 0, "retries": 0}
+        self._leased: set[str] = set()
+        """Jobs this engine holds the lease of (extended by `_heartbeat`, released when done)."""
+        self._heart: Optional[asyncio.Task] = None
+        self.owner = LEASE_OWNER
+        self.stats = {"polls": 0, "creates": 0, "lists": 0, "downloads": 0, "retries": 0,
+                      "claims": 0, "takeovers": 0}
 
     def __repr__(self) -> str:
         return f"<Engine {len(self._active)} active job(s), runtimes={list(self.runtimes)}>"
@@ -453,7 +470,10 @@ class Engine:
 
     # ------------------------------------------------------------------ submitting
     async def insert(self, rows: list[dict]) -> list[str]:
-        ids = await self._db_call(self.ledger.insert_many, rows)
+        """Write new rows, leased to this process in the same transaction."""
+        ids = await self._db_call(self.ledger.insert_many, rows,
+                                  lease=(self.owner, self.policy.lease_seconds))
+        self._hold(ids)
         for jid, row in zip(ids, rows):
             self._rows[jid] = {**row, "job_id": jid}
             self._live[jid] = {"status": row.get("status", "pending"), "progress": None}
@@ -471,9 +491,60 @@ class Engine:
             self._errors.pop(jid, None)
             _DRIVERS[jid] = self
         task = asyncio.get_running_loop().create_task(self._run(t), name=f"sorakit:{client_ref}")
+        t.runner = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return t
+
+    # ------------------------------------------------------------------ leases
+    def _hold(self, job_ids: list[str]) -> None:
+        """Remember leases this engine now holds, and keep them alive."""
+        self._leased.update(job_ids)
+        if self._heart is None or self._heart.done():
+            self._heart = asyncio.get_running_loop().create_task(self._heartbeat(), name="sorakit:heartbeat")
+
+    async def _heartbeat(self) -> None:
+        """Extend the leases of the jobs this engine drives, every ``lease_heartbeat`` seconds.
+        A lease found taken (this process was frozen past its lease, or another forced it) stops
+        the local driver of that job: from then on the other process drives it alone."""
+        while not self._closed:
+            await asyncio.sleep(self.policy.lease_heartbeat)
+            ids = sorted(self._leased)
+            if not ids:
+                continue
+            try:
+                held = set(await self._db_call(self.ledger.renew, ids, self.owner, self.policy.lease_seconds))
+            except Exception:  # the database is away: keep driving, try again at the next beat
+                log.warning("sorakit: could not extend the leases of %d job(s)", len(ids), exc_info=True)
+                continue
+            for jid in ids:
+                if jid in held or jid not in self._leased:
+                    continue
+                self._leased.discard(jid)
+                t = self._active.get(jid)
+                if t is not None and t.runner is not None and not t.runner.done():
+                    who = (await self._db_call(self.ledger.leases, [jid])).get(jid, (None, False))[0]
+                    t.lost_to = who or "another process"
+                    log.warning("sorakit: %s is driven by %s now; this process stops driving it", jid, t.lost_to)
+                    t.runner.cancel()
+
+    async def _claim(self, job_ids: list[str], force: bool) -> list[str]:
+        taken = await self._db_call(self.ledger.claim, job_ids, self.owner, self.policy.lease_seconds,
+                                    force=force)
+        if taken:
+            self.stats["claims"] += len(taken)
+            self._hold(taken)
+        return taken
+
+    async def _release_leases(self, job_ids: list[str]) -> None:
+        mine = [j for j in job_ids if j in self._leased]
+        if not mine:
+            return
+        self._leased.difference_update(mine)
+        try:
+            await self._db_call(self.ledger.release, mine, self.owner)
+        except Exception:  # the lease then runs out by itself
+            log.warning("sorakit: could not release the leases of %s", mine, exc_info=True)
 
     def is_active(self, job_id: str) -> bool:
         return job_id in self._active
@@ -506,6 +577,34 @@ class Engine:
         row = getattr(ev, "sorakit_row", None) or self._rows.get(job_id) or {}
         error = getattr(ev, "sorakit_error", None) or self._errors.get(job_id)
         return self._result(job_id, row, started, error)
+
+    async def watch(self, job_id: str, timeout: Optional[float], take_over: Callable[[dict], Any]) -> dict:
+        """Wait for a job another process drives, by reading the ledger every ``lease_watch``
+        seconds: its row once it ends there. When its driver's lease runs out (the process died)
+        ``take_over(row)`` is awaited (it claims and drives the row, or returns False when another
+        process was quicker) and the wait goes on here. Raises like `wait`."""
+        started = time.monotonic()
+        while True:
+            if job_id in self._active or _DRIVERS.get(job_id) not in (None, self):
+                left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+                return await self.wait(job_id, left)
+            row = await self._db_call(self.ledger.get, job_id)
+            if row.get("status") in TERMINAL:
+                return self._result(job_id, row, started)
+            who, live = (await self._db_call(self.ledger.leases, [job_id])).get(job_id, (None, False))
+            if not live or who == self.owner:
+                if await take_over(row):
+                    if who and who != self.owner:
+                        self.stats["takeovers"] += 1
+                        log.info("sorakit: took over %s from %s (its lease ran out)", job_id, who)
+                    continue
+            elapsed = time.monotonic() - started
+            if timeout is not None and elapsed >= timeout:
+                raise JobTimeout(job_id, elapsed)
+            pause = self.policy.lease_watch
+            if timeout is not None:
+                pause = min(pause, timeout - elapsed)
+            await asyncio.sleep(max(0.0, pause))
 
     def _result(self, job_id: str, row: dict, started: float, err: Optional[BaseException] = None) -> dict:
         status = row.get("status")
@@ -685,6 +784,7 @@ class Engine:
 
     # ------------------------------------------------------------------ the task driver
     async def _run(self, t: _Task) -> None:
+        cancelled = False
         try:
             phase = self._phase(t)
             if phase in ("create", "poll"):
@@ -713,7 +813,12 @@ class Engine:
             await self._settle_downloads(t)
             await self._stop_rows(t, exc.error)
         except asyncio.CancelledError:
-            t.error = SorakitError("the engine was closed while the job was running; resume() finishes it")
+            cancelled = True
+            if t.lost_to is not None:
+                t.error = SorakitError(f"job {t.job_ids[0]}: {t.lost_to} drives it now (this process "
+                                       f"lost its lease); job.wait() watches it")
+            else:
+                t.error = SorakitError("the engine was closed while the job was running; resume() finishes it")
             for d in t.downloads:
                 d.cancel()
             raise
@@ -738,6 +843,14 @@ class Engine:
                         del _DRIVERS[jid]
                 if current is t or current is None:
                     self._release(jid)
+            if not cancelled and not self._closed:
+                # done driving (terminal, or stopped with the reason recorded): free the lease for
+                # the next resume; a cancelled task's leases are released by `aclose` in one go
+                ours = [j for j in t.job_ids if self._active.get(j) is None]
+                try:
+                    await self._release_leases(ours)
+                except asyncio.CancelledError:
+                    pass
 
     @staticmethod
     async def _settle_downloads(t: _Task) -> None:
@@ -1509,14 +1622,18 @@ class Engine:
 
     # ------------------------------------------------------------------ resume
     async def resume_rows(self, rows: list[dict], runtime_for: Callable[[dict], Optional[Runtime]],
-                          max_wait: Optional[float] = None) -> tuple[list[str], list[tuple[str, str]]]:
+                          max_wait: Optional[float] = None, *, force: bool = False
+                          ) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
         """Drive every given non-terminal row to the end, without re-submitting.
 
-        Rows of one create (same ``extra.client_ref``) are driven together. Returns the job ids
-        now being driven and ``(job_id, reason)`` for rows that cannot be.
+        Rows of one create (same ``extra.client_ref``) are driven together, and only once this
+        process holds their leases (``force``: even rows another process holds). Returns the job
+        ids now being driven, ``(job_id, reason)`` for rows that cannot be, and
+        ``(job_id, lease_owner)`` for rows another process drives.
         """
         groups: dict[str, list[dict]] = {}
         skipped: list[tuple[str, str]] = []
+        elsewhere: list[tuple[str, str]] = []
         driving: list[str] = []
         for row in rows:
             jid = row["job_id"]
@@ -1527,15 +1644,30 @@ class Engine:
                 continue
             ref = (row.get("extra") or {}).get("client_ref") or row.get("provider_job_id") or jid
             groups.setdefault(f"{row.get('provider')}:{ref}", []).append(row)
+        reachable: dict[str, list[dict]] = {}
         for key, members in groups.items():
-            members.sort(key=lambda r: r.get("variation_index") or 0)
+            if runtime_for(members[0]) is None:
+                skipped.extend((m["job_id"], "no way to reach its provider in this session") for m in members)
+            else:
+                reachable[key] = members
+        wanted = [m["job_id"] for members in reachable.values() for m in members]
+        taken = set(await self._claim(wanted, force)) if wanted else set()
+        fresh = {r["job_id"]: r for r in await self._db_call(self.ledger.rows, job_id=sorted(taken))} if taken else {}
+        for key, members in list(reachable.items()):
+            ids = [m["job_id"] for m in members]
+            if not all(j in taken and fresh.get(j, {}).get("status") not in TERMINAL | {None} for j in ids):
+                # another process holds (part of) this create, or finished it meanwhile
+                await self._release_leases([j for j in ids if j in taken])
+                owners = await self._db_call(self.ledger.leases, [j for j in ids if j not in taken]) \
+                    if any(j not in taken for j in ids) else {}
+                elsewhere.extend((j, owners.get(j, (None, False))[0] or "another process")
+                                 for j in ids if j not in taken)
+                continue
+            members = sorted((fresh[j] for j in ids), key=lambda r: r.get("variation_index") or 0)
             sha = members[0].get("input_image_sha256")
             if sha and self.store.remote:  # a teammate's image: fetched here, off the loop, not in plan_from_row
                 await asyncio.to_thread(self.store.find, sha, INPUT_IMAGE_SUFFIXES)
             rt = runtime_for(members[0])
-            if rt is None:
-                skipped.extend((m["job_id"], "no way to reach its provider in this session") for m in members)
-                continue
             for m in members:
                 self._rows[m["job_id"]] = m
                 self._live[m["job_id"]] = {"status": m.get("status"), "progress": m.get("progress")}
@@ -1546,7 +1678,7 @@ class Engine:
                 or members[0]["job_id"]
             self.start_task(rt, [m["job_id"] for m in members], ref, None, max_wait, resumed=True)
             driving.extend(m["job_id"] for m in members)
-        return driving, skipped
+        return driving, skipped, elsewhere
 
     async def retry_download(self, row: dict, rt: Runtime, max_wait: Optional[float] = None) -> str:
         """Fetch again the video of a ``download_failed`` job (back to ``downloading``)."""
@@ -1560,6 +1692,9 @@ class Engine:
         self._live[jid] = {"status": "downloading", "progress": 100}
         await self._write(jid, status="downloading", error_code=None, error_message=None,
                           completed_at=None, extra=self._extra(jid, owner=OWNER))
+        if jid not in await self._claim([jid], force=False):
+            who = (await self._db_call(self.ledger.leases, [jid])).get(jid, (None, False))[0]
+            raise SorakitError(f"job {jid}: {who or 'another process'} is fetching it already")
         ref = (row.get("extra") or {}).get("client_ref") or row.get("provider_job_id") or jid
         self.start_task(rt, [jid], ref, None, max_wait, resumed=True)
         return jid
@@ -1567,10 +1702,15 @@ class Engine:
     # ------------------------------------------------------------------ shutdown
     async def aclose(self) -> None:
         self._closed = True
+        if self._heart is not None:
+            self._heart.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        # every job this engine stopped driving is free for the next process at once (a killed
+        # process's leases instead run out after lease_seconds)
+        await self._release_leases(sorted(self._leased))
         for rt in self.runtimes.values():
             await rt.aclose()
         self._db.shutdown(wait=True)

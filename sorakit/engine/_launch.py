@@ -26,7 +26,7 @@ from ..media import store_bytes
 from ..media._store import INPUT_IMAGE_SUFFIX_OF_TYPE
 from . import _validate as checks
 from ._config import notice
-from ._engine import OWNER, Runtime, owned_elsewhere
+from ._engine import OWNER, Runtime
 from ._hooks import call_hook
 from ._job import Batch, Job
 from ._progress import TextProgress, in_kernel
@@ -191,11 +191,10 @@ class Launcher:
         return Launch(prepared, batch_id, as_batch, timeout, wait, raise_, list(rejected or []))
 
     # ------------------------------------------------------------------ resuming
-    def _resumable(self, force: bool = False) -> list[dict]:
-        rows = self.ledger.pending()
-        if force:
-            return rows
-        return [r for r in rows if not owned_elsewhere(r)]
+    def _resumable(self) -> list[dict]:
+        """Every unfinished row; which of them this process may drive is the leases' call
+        (`Engine.resume_rows` claims them atomically)."""
+        return self.ledger.pending()
 
     def _retry_download(self, ids: list[str], timeout: Optional[float]) -> None:
         async def go() -> None:
@@ -244,19 +243,23 @@ class Launcher:
             await self._wait_ids(ids, None, raise_=launch.raise_, drive=False)
         return launch.result
 
-    async def _resume_rows(self, rows: list[dict], timeout: Optional[float]) -> list[str]:
-
-        driving, skipped = await self._engine.resume_rows(rows, self._row_runtime, timeout)
+    async def _resume_rows(self, rows: list[dict], timeout: Optional[float], force: bool = False) -> list[str]:
+        driving, skipped, elsewhere = await self._engine.resume_rows(rows, self._row_runtime, timeout, force=force)
         if skipped:
             notice(f"sorakit: {len(skipped)} unfinished job(s) cannot be resumed in this session "
                    f"(their provider has no API key or no client here)")
+        if elsewhere:
+            owners = sorted({who for _, who in elsewhere})
+            notice(f"sorakit: {len(elsewhere)} unfinished job(s) are driven by another process "
+                   f"({', '.join(owners[:3])}{' ...' if len(owners) > 3 else ''}); left to it "
+                   f"(job.wait() watches them, resume(force=True) takes them)")
         return driving
 
     async def _resume_launch(self, force: bool, timeout: Optional[float], wait: bool,
                              holder: list) -> list[Job]:
         """`resume`'s path on the loop: read the unfinished rows, drive them, maybe wait."""
-        rows = await self._engine._db_call(self._resumable, force)
-        ids = await self._resume_rows(rows, timeout)
+        rows = await self._engine._db_call(self._resumable)
+        ids = await self._resume_rows(rows, timeout, force=force)
         holder.extend(Job(self, i) for i in ids)
         if wait and ids:
             await self._wait_ids(ids, None, raise_=False, drive=False)
@@ -270,14 +273,23 @@ class Launcher:
         """Wait for ``ids``. ``drive``: a job nobody drives now (another session's, or one the
         engine stopped: ``timed_out_waiting``, ``unknown``) is driven again first, bounded by
         ``timeout`` — a user's ``job.wait()`` / ``batch.wait()``. The wait right after a submit or
-        resume passes False: a job that stopped already is reported, not restarted."""
+        resume passes False: a job that stopped already is reported, not restarted.
+        A job another process drives (it holds the lease) is watched in the ledger until it ends,
+        and taken over if that process dies (its lease runs out)."""
         eng = self._engine
+        watched: set[str] = set()
         for jid in ids if drive else ():
             if not eng.is_active(jid):
                 row = await eng._db_call(self.ledger.get, jid)
                 if row.get("status") not in TERMINAL:
-                    await eng.resume_rows([row], self._row_runtime, timeout)
-        waits = [eng.wait(j, timeout) for j in ids]
+                    _, _, elsewhere = await eng.resume_rows([row], self._row_runtime, timeout)
+                    watched.update(j for j, _ in elsewhere)
+
+        async def take_over(row: dict) -> bool:
+            driving, _, _ = await eng.resume_rows([row], self._row_runtime, timeout)
+            return row["job_id"] in driving
+
+        waits = [eng.watch(j, timeout, take_over) if j in watched else eng.wait(j, timeout) for j in ids]
         if raise_ and len(ids) == 1:
             await waits[0]
             return

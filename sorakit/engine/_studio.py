@@ -374,8 +374,11 @@ class Studio(Launcher, Connections, NotebookViews):
         * ``submitted`` / ``queued`` / ``in_progress`` / ``timed_out_waiting``: poll, then download;
           ``downloading``: download.
 
-        Rows driven by another live process on this machine are left alone (``force=True`` takes
-        them anyway). Returns the jobs; with ``wait=True`` after they are done (failures do not raise).
+        Only jobs whose lease is free or expired are taken: a job another process drives (on this
+        machine or a teammate's, on a shared ledger) is left to it, with a notice naming it
+        (``force=True`` takes it anyway; ``job.wait()`` watches it and takes it over only once the
+        other process's lease runs out). Returns the jobs this process now drives; with
+        ``wait=True`` after they are done (failures do not raise).
         """
         checks.call_options(timeout=timeout, wait=wait, progress=progress)
         checks.flag("force", force)

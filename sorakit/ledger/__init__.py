@@ -12,7 +12,7 @@ with Ledger() as led:                      # ./sorakit-ledger.db, or $SORAKIT_LE
 
 from ._codec import new_job_id
 from ._errors import JobNotFound, LedgerError
-from ._ledger import DEFAULT_FILENAME, ENV_VAR, Latency, Ledger
+from ._ledger import DEFAULT_FILENAME, ENV_VAR, USER_ENV_VAR, Latency, Ledger, current_user
 from ._schema import (
     ACTIONS,
     BILLED_COST_SOURCES,
@@ -39,6 +39,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "DEFAULT_FILENAME",
     "ENV_VAR",
+    "USER_ENV_VAR",
+    "current_user",
     "LedgerError",
     "JobNotFound",
     "new_job_id",

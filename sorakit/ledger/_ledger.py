@@ -9,6 +9,7 @@ SQLAlchemy URL works too; PostgreSQL (``postgresql+psycopg://``) is the one test
 
 from __future__ import annotations
 
+import getpass
 import gc
 import os
 import threading
@@ -44,9 +45,11 @@ from ._schema import (
     STATUSES,
     build_tables,
     day_number,
+    db_later,
+    db_now,
 )
 
-__all__ = ["Ledger", "Latency", "DEFAULT_FILENAME", "ENV_VAR"]
+__all__ = ["Ledger", "Latency", "DEFAULT_FILENAME", "ENV_VAR", "USER_ENV_VAR", "current_user"]
 
 
 @dataclass(frozen=True)
@@ -81,13 +84,29 @@ def seconds_text(seconds: float) -> str:
 
 DEFAULT_FILENAME = "sorakit-ledger.db"
 ENV_VAR = "SORAKIT_LEDGER"
+USER_ENV_VAR = "SORAKIT_USER"
 _BUSY_TIMEOUT_MS = 60_000
 _PG_LOCK_KEY = 0x736F72616B6974  # "sorakit": serialises schema set-up between processes
 _SECRET_QUERY_KEYS = ("password", "passwd", "secret", "token", "sslpassword", "key")
 _CHUNK_ROWS = 50_000
 """Rows fetched and turned into columns at a time by a frame read: a million-row read then never
 holds more than this many rows as Python tuples (they take some 3x the memory of the frame)."""
-_FILTERS = ("model", "provider", "status", "tag", "since", "until", "emulated", "batch_id", "action")
+_FILTERS = ("model", "provider", "status", "tag", "since", "until", "emulated", "batch_id", "action", "user",
+            "job_id")
+_CLAIM_CHUNK = 500
+"""Job ids per lease statement (SQLite binds at most 32766 parameters; PostgreSQL 65535)."""
+
+
+def current_user() -> str | None:
+    """Who is working: ``$SORAKIT_USER``, else the operating system's user name (None if unknown).
+    Recorded in the ``user`` column of every job this process inserts."""
+    name = os.environ.get(USER_ENV_VAR, "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser() or None
+    except Exception:  # no user name in the environment nor a passwd entry (some containers)
+        return None
 
 
 def _mask_url(url: URL) -> str:
@@ -452,23 +471,104 @@ class Ledger:
         ``attempts`` to 0; ``job_id`` is generated unless given. Every field is checked first:
         an unknown name or a bad value raises :class:`~sorakit.ValidationError` naming it.
         Datetimes may be aware or naive (taken as UTC) datetimes, ISO strings or epoch seconds.
+        ``user`` defaults to `current_user` (``$SORAKIT_USER``, else the OS user).
         """
-        row = self._new_row(fields)
+        row = self._new_row(_with_user(fields))
         with self._write() as conn:
             self._insert_rows(conn, [row])
         return row["job_id"]
 
-    def insert_many(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    def insert_many(self, rows: Iterable[Mapping[str, Any]], *, lease: tuple[str, float] | None = None) -> list[str]:
         """Write many new job rows in one committed transaction; returns their job ids in order.
 
         Every row is validated before anything is written, so a bad row writes nothing.
+        ``lease=(owner, seconds)`` claims the new rows for ``owner`` in the same transaction (see
+        :meth:`claim`): no other process can resume a job between its insert and its first lease.
         """
-        encoded = [self._new_row(r) for r in rows]
+        encoded = [self._new_row(_with_user(r)) for r in rows]
         if not encoded:
             return []
         with self._write() as conn:
             self._insert_rows(conn, encoded)
+            if lease is not None:
+                self._lease(conn, [r["job_id"] for r in encoded], lease[0], lease[1], force=True)
         return [r["job_id"] for r in encoded]
+
+    # ------------------------------------------------------------------------------------------
+    # leases: at most one process drives a job
+    # ------------------------------------------------------------------------------------------
+    def claim(self, job_ids: Sequence[str], owner: str, seconds: float, *, force: bool = False) -> list[str]:
+        """Take the lease of those unfinished jobs nobody else holds; returns the ids taken.
+
+        One atomic conditional ``UPDATE ... RETURNING`` per 500 ids: a row is taken when its lease
+        is free, expired (``lease_until`` before the *database's* clock) or already ``owner``'s, so
+        two processes claiming at the same moment never both get a row. ``force`` takes leased
+        rows too (``resume(force=True)``). The lease runs ``seconds`` from the database's now.
+        """
+        if not isinstance(owner, str) or not owner:
+            raise ValidationError("owner", owner, "a non-empty string naming the process")
+        _check_seconds(seconds)
+        with self._write() as conn:
+            return self._lease(conn, list(job_ids), owner, seconds, force=force)
+
+    def renew(self, job_ids: Sequence[str], owner: str, seconds: float) -> list[str]:
+        """Extend ``owner``'s leases to ``seconds`` from the database's now (the driver's
+        heartbeat); returns the ids still held (a missing id was taken over: stop driving it)."""
+        _check_seconds(seconds)
+        jobs = self._t.jobs
+        later = db_later(self._t.dialect, sa.bindparam("secs", float(seconds), sa.Double()))
+        held: list[str] = []
+        with self._write() as conn:
+            for chunk in _chunks(list(job_ids)):
+                stmt = (jobs.update().where(jobs.c.job_id.in_(chunk), jobs.c.lease_owner == owner)
+                        .values(lease_until=later, **self._stamp(conn)).returning(jobs.c.job_id))
+                held += conn.execute(stmt).scalars().all()
+        return held
+
+    def release(self, job_ids: Sequence[str], owner: str) -> list[str]:
+        """Give up ``owner``'s leases of these jobs (it stopped driving them); returns the ids
+        released. Leases held by someone else are left alone."""
+        jobs = self._t.jobs
+        freed: list[str] = []
+        with self._write() as conn:
+            for chunk in _chunks(list(job_ids)):
+                stmt = (jobs.update().where(jobs.c.job_id.in_(chunk), jobs.c.lease_owner == owner)
+                        .values(lease_owner=None, lease_until=None, **self._stamp(conn))
+                        .returning(jobs.c.job_id))
+                freed += conn.execute(stmt).scalars().all()
+        return freed
+
+    def leases(self, job_ids: Sequence[str]) -> dict[str, tuple[str | None, bool]]:
+        """``{job_id: (lease_owner, live)}`` where ``live`` says the lease has not run out by the
+        database's clock. Unknown ids are absent."""
+        jobs = self._t.jobs
+        now = db_now(self._t.dialect)
+        live = sa.and_(jobs.c.lease_owner.is_not(None), jobs.c.lease_until.is_not(None), jobs.c.lease_until >= now)
+        out: dict[str, tuple[str | None, bool]] = {}
+        with self._conn() as conn:
+            for chunk in _chunks(list(job_ids)):
+                stmt = sa.select(jobs.c.job_id, jobs.c.lease_owner, sa.case((live, True), else_=False))
+                for jid, who, alive in conn.execute(stmt.where(jobs.c.job_id.in_(chunk))):
+                    out[jid] = (who, bool(alive))
+        return out
+
+    def _lease(self, conn: sa.Connection, job_ids: list[str], owner: str, seconds: float,
+               force: bool) -> list[str]:
+        jobs = self._t.jobs
+        dialect = self._t.dialect
+        later = db_later(dialect, sa.bindparam("secs", float(seconds), sa.Double()))
+        free = sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < db_now(dialect),
+                      jobs.c.lease_owner.is_(None), jobs.c.lease_owner == owner)
+        taken: list[str] = []
+        for chunk in _chunks(job_ids):
+            where = [jobs.c.job_id.in_(chunk), ACTIVE]
+            if not force:
+                where.append(free)
+            stmt = (jobs.update().where(*where)
+                    .values(lease_owner=owner, lease_until=later, **self._stamp(conn))
+                    .returning(jobs.c.job_id))
+            taken += conn.execute(stmt).scalars().all()
+        return taken
 
     def update(self, job_id: str, **fields: Any) -> None:
         """Change fields of one job in its own committed transaction (``updated_at`` is set to now
@@ -536,7 +636,8 @@ class Ledger:
         return self._codec.decode_row(names, rows[0])
 
     def rows(self, **filters: Any) -> list[dict[str, Any]]:
-        """Jobs matching the filters of :meth:`query`, as dicts like :meth:`get`, oldest first."""
+        """Jobs matching the filters of :meth:`query` (and ``job_id``: one id or a list), as dicts
+        like :meth:`get`, oldest first."""
         jobs = self._t.jobs
         stmt = self._select().where(*self._where(filters)).order_by(jobs.c.created_at, jobs.c.job_id)
         with self._conn() as conn:
@@ -622,17 +723,18 @@ class Ledger:
         *,
         batch_id: str | Sequence[str] | None = None,
         action: str | Sequence[str] | None = None,
+        user: str | Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Jobs matching every given filter, as a DataFrame like :attr:`df`.
 
-        Each of model, provider, status, batch_id, action and tag takes one value or a list (any
+        Each of model, provider, status, batch_id, action, user and tag takes one value or a list (any
         of them matches; for ``tag``: a job carrying any of the tags). ``since`` (inclusive) and
         ``until`` (exclusive) bound ``created_at``: datetimes (naive = UTC), dates or ISO strings.
         ``emulated`` True/False keeps only emulator / only real jobs.
         """
         filters = dict(
             model=model, provider=provider, status=status, tag=tag, since=since, until=until,
-            emulated=emulated, batch_id=batch_id, action=action,
+            emulated=emulated, batch_id=batch_id, action=action, user=user,
         )
         return self._frame(self._where(filters))
 
@@ -644,7 +746,7 @@ class Ledger:
                 raise ValidationError(name, value, _FILTERS, message=f"unknown filter {name!r}")
             if value is None:
                 continue
-            if name in ("model", "provider", "status", "batch_id", "action"):
+            if name in ("model", "provider", "status", "batch_id", "action", "user", "job_id"):
                 values = _as_list(value)
                 choices = STATUSES if name == "status" else ACTIONS if name == "action" else None
                 for v in values:
@@ -708,8 +810,9 @@ class Ledger:
     # cost
     # ------------------------------------------------------------------------------------------
     def cost_by(self, by: str | Sequence[str] = ("model", "day"), **filters: Any) -> pd.DataFrame:
-        """Spend grouped by any of ``model``, ``provider``, ``status``, ``day`` (UTC date of
-        ``created_at``) and ``tag`` (a job with two tags counts under both).
+        """Spend grouped by any of ``model``, ``provider``, ``status``, ``user`` (who asked for
+        the job), ``day`` (UTC date of ``created_at``) and ``tag`` (a job with two tags counts
+        under both).
 
         Returns one row per group with ``count``, ``estimated_cost`` and ``billed_cost`` (sums;
         NaN when no job in the group has a known cost), sorted by the groups. Takes the same
@@ -748,7 +851,7 @@ class Ledger:
                 data[name] = pd.to_datetime(days * 86400.0, unit="s").astype("datetime64[us]")
             elif name == "tag":
                 data[name] = pd.array(list(seq), dtype="string")
-            elif name in ("model", "provider", "status"):
+            elif name in ("model", "provider", "status", "user"):
                 data[name] = self._codec.frame_from_columns({name: seq})[name].array
             elif name == "count":
                 data[name] = np.array(seq, dtype="int64")
@@ -928,6 +1031,23 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _with_user(fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``fields`` with ``user`` filled in from `current_user` when the caller named nobody."""
+    if fields.get("user") is not None:
+        return fields
+    return {**fields, "user": current_user()}
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _CLAIM_CHUNK):
+        yield ids[start : start + _CLAIM_CHUNK]
+
+
+def _check_seconds(seconds: Any) -> None:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < 86400 * 365:
+        raise ValidationError("seconds", seconds, "a lease length in seconds, more than 0")
 
 
 def _short(exc: BaseException) -> str:

@@ -64,7 +64,7 @@ terminal: the job may still be running remotely, so ``Ledger.pending()`` returns
 
 ACTIONS: tuple[str, ...] = ("generate", "remix", "extend", "edit")
 BILLED_COST_SOURCES: tuple[str, ...] = ("provider", "catalog", "none")
-GROUPINGS: tuple[str, ...] = ("model", "provider", "status", "day", "tag")
+GROUPINGS: tuple[str, ...] = ("model", "provider", "status", "day", "tag", "user")
 """What ``Ledger.cost_by`` can group on (``day`` is the UTC date of ``created_at``)."""
 
 
@@ -125,6 +125,11 @@ _COLS: tuple[_Col, ...] = (
     _Col("attempts", "int", "How many submit attempts were made.", 0),
     _Col("schema_version", "int", "Ledger schema version that wrote the row."),
     _Col("extra", "json", "Provider-specific raw data as JSON text."),
+    _Col("user", "cat", "Who asked for the job: $SORAKIT_USER, else the OS user name."),
+    _Col("lease_owner", "str", "The process that drives the job now ('user@host:pid:session'); "
+         "empty when nobody holds a lease."),
+    _Col("lease_until", "datetime", "When the driver's lease runs out (UTC, by the database clock); "
+         "another process may take the job over after it."),
 )
 
 COLS: Mapping[str, _Col] = MappingProxyType({c.name: c for c in _COLS})
@@ -192,6 +197,26 @@ ACTIVE = sa.text(ACTIVE_SQL)
 COMPLETED_SQL = "status = 'completed' AND latency_s IS NOT NULL"
 """Rows with a measured latency (``Ledger.latency``'s partial index)."""
 COMPLETED = sa.text(COMPLETED_SQL)
+
+
+def db_now(dialect: str) -> sa.ColumnElement:
+    """The database server's current time, in the form ``dialect`` stores datetimes: leases are
+    judged by this one clock, never by the clients' clocks (which may disagree by seconds).
+
+    SQLite: REAL seconds since the epoch (``julianday('now')`` is millisecond-exact and works on
+    every SQLite version; ``unixepoch('subsec')`` needs 3.42). PostgreSQL: ``clock_timestamp()``
+    (the time of the statement itself, not of the transaction's start like ``now()``).
+    """
+    if dialect == "sqlite":
+        return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Double())
+    return sa.func.clock_timestamp()
+
+
+def db_later(dialect: str, seconds: sa.ColumnElement) -> sa.ColumnElement:
+    """``db_now`` plus ``seconds`` (a bound number), as stored by ``dialect``."""
+    if dialect == "sqlite":
+        return db_now(dialect) + seconds
+    return sa.func.clock_timestamp() + sa.func.make_interval(0, 0, 0, 0, 0, 0, seconds)
 
 
 def day_number(created_at: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
