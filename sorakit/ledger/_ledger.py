@@ -35,6 +35,7 @@ from ._errors import JobNotFound, LedgerError
 from ._schema import (
     ACTIONS,
     ACTIVE,
+    ACTIVE_SQL,
     COMPLETED,
     COLS,
     GROUPINGS,
@@ -93,6 +94,8 @@ _CHUNK_ROWS = 50_000
 holds more than this many rows as Python tuples (they take some 3x the memory of the frame)."""
 _FILTERS = ("model", "provider", "status", "tag", "since", "until", "emulated", "batch_id", "action", "user",
             "job_id")
+_ACTIVE_TERM = sa.text(f"({ACTIVE_SQL})")
+"""`ACTIVE` in brackets, to AND with other conditions (its OR would otherwise bind looser)."""
 _CLAIM_CHUNK = 500
 """Job ids per lease statement (SQLite binds at most 32766 parameters; PostgreSQL 65535)."""
 
@@ -561,7 +564,7 @@ class Ledger:
                       jobs.c.lease_owner.is_(None), jobs.c.lease_owner == owner)
         taken: list[str] = []
         for chunk in _chunks(job_ids):
-            where = [jobs.c.job_id.in_(chunk), ACTIVE]
+            where = [jobs.c.job_id.in_(chunk), _ACTIVE_TERM]
             if not force:
                 where.append(free)
             stmt = (jobs.update().where(*where)
