@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from engine._helpers import assert_complete, fast_policy
 from sorakit.emulator import FaultConfig
+from sorakit.ledger import Ledger
 
 
 def _insert_unsent(studio, prompt, **kw):
@@ -57,13 +57,12 @@ def test_restart_reconciles_a_create_whose_answer_was_lost(make_studio, emulator
     assert emulator.counters.prompt_creates("answer lost, then the kernel died") == 1
 
 
-def test_rows_driven_by_another_live_process_are_left_alone(make_studio, emulator):
+def test_rows_driven_by_another_live_process_are_left_alone(make_studio, emulator, tmp_path):
     first = make_studio(resume=False)
     (jid,) = _insert_unsent(first, "owned by a live notebook")
-    row = first.ledger.get(jid)
-    other = dict(row["extra"], owner={**row["extra"]["owner"], "pid": os.getppid()})
-    first.ledger.update(jid, extra=other)
     first.close()
+    with Ledger(tmp_path / "ledger.db") as led:
+        assert led.claim([jid], "teammate@other-host:42:abc", 60) == [jid]  # another process drives it
     second = make_studio()
     assert second.resume(progress=False) == []
     assert emulator.counters.total("requests") == 0

@@ -1,0 +1,126 @@
+"""Leases in the engine: what a user sees when a job is driven by this process, by a teammate's
+process, or by a process that died. (Several real processes at once: ``test_team.py``.)"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from engine._helpers import assert_complete, fast_policy, wait_until
+from sorakit import JobFailed, JobTimeout, SorakitError
+from sorakit.ledger import Ledger
+
+TEAMMATE = "bob@laptop-2:4242:f00d"
+
+
+def _unsent(studio, prompt: str) -> str:
+    """A row written exactly as a submit writes it, then freed (as if its process had closed)."""
+    req = studio._request(prompt, "sora-2", None, {})
+    p, rt = studio._plan(req)
+    launch = studio._prepare([(p, rt)], as_batch=False, budget=None, allow_unknown_cost=True, timeout=None,
+                             wait=False, raise_=False)
+    (jid,) = studio._loop.run(studio._engine.insert(launch.prepared[0][2]))
+    studio.ledger.release([jid], studio._engine.owner)
+    return jid
+
+
+@pytest.fixture
+def lease_policy():
+    return fast_policy(lease_seconds=1.0, lease_heartbeat=0.1, lease_watch=0.05)
+
+
+def test_a_submission_is_leased_to_its_process_until_it_ends(make_studio, emulator, lease_policy):
+    emulator.config.time_scale = 0.2                        # a job takes several seconds
+    studio = make_studio(policy=lease_policy, resume=False)
+    job = studio.submit("leased while it runs", model="sora-2")
+    row = studio.ledger.get(job.id)
+    assert row["lease_owner"] == studio._engine.owner
+    # the heartbeat keeps it: a teammate's claim fails long after the first lease would have run out
+    with Ledger(studio.ledger.location) as other:
+        for _ in range(4):
+            assert other.claim([job.id], TEAMMATE, 60) == []
+            threading.Event().wait(0.5)
+        assert other.get(job.id)["status"] not in ("completed", "failed")   # still running: leased
+    job.wait(timeout=60)
+    assert_complete(job.row)
+    wait_until(lambda: job.row["lease_owner"] is None and job.row["lease_until"] is None)  # released
+
+
+def test_closing_a_studio_frees_its_jobs_at_once(make_studio, emulator, lease_policy, tmp_path):
+    emulator.config.time_scale = 0.05
+    first = make_studio(policy=fast_policy(lease_seconds=600), resume=False)
+    batch = first.batch(["closed early 1", "closed early 2"], models="sora-2", wait=False, progress=False)
+    first.close()
+    with Ledger(tmp_path / "ledger.db") as led:
+        rows = [led.get(j) for j in batch.ids]
+    assert all(r["lease_owner"] is None for r in rows if r["status"] not in ("completed", "failed"))
+    second = make_studio(policy=lease_policy, resume=False)
+    jobs = second.resume(progress=False)                    # no wait for a 10-minute lease
+    assert {j.id for j in jobs} == {r["job_id"] for r in rows if r["status"] != "completed"}
+    for j in batch.ids:
+        assert_complete(second.job(j).row)
+    for i in (1, 2):
+        assert emulator.counters.prompt_creates(f"closed early {i}") == 1
+
+
+def test_waiting_on_a_teammates_job_watches_the_ledger(make_studio, emulator, lease_policy, capsys, monkeypatch):
+    studio = make_studio(policy=lease_policy, resume=False)
+    jid = _unsent(studio, "my teammate drives this one")
+    assert studio.ledger.claim([jid], TEAMMATE, 60) == [jid]
+    monkeypatch.delenv("SORAKIT_QUIET")
+    assert studio.resume(progress=False) == []
+    out = capsys.readouterr().out
+    assert "1 unfinished job(s) are driven by another process" in out and TEAMMATE in out
+    job = studio.job(jid)
+    with pytest.raises(JobTimeout):
+        job.wait(timeout=0.3)                              # watched, not driven: nothing sent
+    assert emulator.counters.total("requests") == 0
+    result: list = []
+
+    def wait() -> None:
+        try:
+            job.wait(timeout=30)
+        except Exception as exc:  # noqa: BLE001 - checked below
+            result.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    threading.Event().wait(0.3)
+    assert waiter.is_alive()                                       # still watching
+    # the teammate's process ends it: the wait reports what the ledger says
+    studio.ledger.update(jid, status="failed", error_code="moderation_blocked", error_message="refused")
+    waiter.join(30)
+    assert not waiter.is_alive()
+    assert isinstance(result[0], JobFailed) and "refused" in str(result[0])
+    assert emulator.counters.total("requests") == 0
+    assert studio.ledger.get(jid)["lease_owner"] == TEAMMATE       # never taken from a live holder
+
+
+def test_a_dead_holders_job_is_taken_over_once_its_lease_runs_out(make_studio, emulator, lease_policy):
+    studio = make_studio(policy=lease_policy, resume=False)
+    jid = _unsent(studio, "the holder died")
+    studio.ledger.update(jid, attempts=1, status="unknown")           # it may have sent the create
+    assert studio.ledger.claim([jid], TEAMMATE, 0.5) == [jid]      # ...and then stopped beating
+    assert studio.resume(progress=False) == []                     # still leased right now
+    job = studio.job(jid).wait(timeout=30)                         # watches, then takes over
+    assert_complete(job.row)
+    assert job.row["extra"].get("reconciled") is None or job.row["attempts"] >= 1
+    assert emulator.counters.prompt_creates("the holder died") == 1
+    assert studio._engine.stats["takeovers"] == 1
+
+
+def test_a_lease_taken_by_force_stops_the_local_driver(make_studio, emulator, lease_policy):
+    emulator.config.time_scale = 0.2                               # long enough to be taken mid-run
+    studio = make_studio(policy=lease_policy, resume=False)
+    job = studio.submit("forced away", model="sora-2")
+    wait_until(lambda: studio.ledger.get(job.id)["status"] in ("queued", "in_progress"))
+    with Ledger(studio.ledger.location) as other:
+        assert other.claim([job.id], TEAMMATE, 60, force=True) == [job.id]   # resume(force=True) there
+    wait_until(lambda: not studio._engine.is_active(job.id))
+    polls = emulator.counters["openai"]["polls"]
+    threading.Event().wait(0.5)
+    assert emulator.counters["openai"]["polls"] == polls          # this process polls no more
+    with pytest.raises((SorakitError, JobTimeout)):
+        studio._loop.run(studio._engine.wait(job.id, 0.1))
+    assert studio.ledger.get(job.id)["lease_owner"] == TEAMMATE
