@@ -10,15 +10,22 @@ returns a `Tally` of what went wrong — the counts the stress run prints and th
   state the trial's faults call for (``timed_out_waiting`` when every poll fails);
 * ``other``: anything else a trial expected and did not see (listed in ``problems``).
 
+* ``driven_twice``: jobs two live processes drove (each holding a lease on it at once, by the
+  processes' own record of their claims), or downloaded more often than once.
+
 Trials: `crash_trial` (a child process runs 20 jobs and is SIGKILLed at a random moment; this
 process resumes), `storm_trial` (random faults, or one extreme: every download / poll fails, every
-create times out) and `two_writers_trial` (two processes append to one ledger at once).
+create times out), `two_writers_trial` (two processes append to one ledger at once) and
+`team_trial` (several processes open Studios on one SQLite or PostgreSQL ledger at the same
+moment and resume, while another drives its own jobs and may be SIGKILLed).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import statistics
 import signal
 import subprocess
 import sys
@@ -39,6 +46,7 @@ from engine._helpers import fast_policy, sha256_of
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CHILD = HERE / "_crash_child.py"
+TEAM_CHILD = HERE / "_team_child.py"
 CRASH_OPENAI = [f"crash trial openai job {i}" for i in range(10)]
 CRASH_RUNWARE = [f"crash trial runware job {i}" for i in range(10)]
 STORMS = ("random", "all-downloads-fail", "all-polls-fail", "all-creates-time-out")
@@ -51,15 +59,22 @@ class Tally:
     lost_rows: int = 0
     corrupt_files: int = 0
     non_terminal_after_wait: int = 0
+    driven_twice: int = 0
     other: int = 0
     problems: list = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    """Measured values by name (lists), e.g. ``takeover_s``: seconds from a SIGKILL to the moment
+    another process claimed the dead holder's job."""
 
-    COUNTS = ("trials", "duplicate_creates", "lost_rows", "corrupt_files", "non_terminal_after_wait", "other")
+    COUNTS = ("trials", "duplicate_creates", "lost_rows", "corrupt_files", "non_terminal_after_wait",
+              "driven_twice", "other")
 
     def add(self, other: "Tally") -> None:
         for name in self.COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.problems += other.problems
+        for name, values in other.figures.items():
+            self.figures.setdefault(name, []).extend(values)
 
     def problem(self, count: str, text: str) -> None:
         setattr(self, count, getattr(self, count) + 1)
@@ -332,3 +347,134 @@ def two_writers_trial(workdir: Path, per_writer: int = 200) -> Tally:
     return tally
 
 
+
+
+# ------------------------------------------------------------------------------------- teams
+def unsent_rows(studio: Studio, prompts: list[str], model: str = "sora-2", **fields) -> list[str]:
+    """Rows written exactly as a submit writes them (one create per prompt), then left unleased:
+    as if their process closed before sending them."""
+    ids = []
+    for prompt in prompts:
+        p, rt = studio._plan(studio._request(prompt, model, fields.get("provider"),
+                                             {k: v for k, v in fields.items() if k != "provider"}))
+        launch = studio._prepare([(p, rt)], as_batch=False, budget=None, allow_unknown_cost=True,
+                                 timeout=None, wait=False, raise_=False)
+        ids += studio._loop.run(studio._engine.insert(launch.prepared[0][2]))
+    studio.ledger.release(ids, studio._engine.owner)
+    return ids
+
+
+def _child(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "SORAKIT_QUIET": "1", "PYTHONPATH": os.pathsep.join([str(REPO)] + sys.path)}
+    return subprocess.Popen([sys.executable, str(TEAM_CHILD), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: int = 4, kill: bool = False,
+               backend: str = "sqlite", seed: int = 7) -> Tally:
+    """``processes`` workers open Studios on one ledger at the same moment (each resumes on
+    opening, then again, then waits for every job), while a holder process drives 6 jobs of its
+    own; 8 more rows wait unleased. With ``kill`` the holder is SIGKILLed just after the workers
+    open and wait: they must take its jobs over once its leases run out (2 s in the children's
+    policy). The holder drives one job at a time, so its jobs are queued or in flight then.
+
+    Counts: ``duplicate_creates`` (per prompt, from the emulator), ``driven_twice`` (a job whose
+    lease two live processes took, from the processes' own claim records; or, without a kill,
+    downloads beyond one per video from the emulator), every job ``completed`` once with a true
+    file. Figures: ``takeover_s`` (SIGKILL to a worker's claim, per job taken over)."""
+    tally = Tally(trials=1)
+    label = f"team {backend} {processes}p{' kill' if kill else ''}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    go = workdir / "go"
+    with served(EmulatorConfig(time_scale=0.05, seed=seed), render_dir) as (emu, server):
+        setup = Studio(ledger_url, media_dir=workdir / "media-setup", emulate=True, emulator=server.base_url,
+                       policy=fast_policy(), resume=False)
+        free_openai = [f"{label} free openai {i}" for i in range(6)]
+        free_runware = [f"{label} free runware {i}" for i in range(2)]
+        try:
+            free = unsent_rows(setup, free_openai)
+            free += unsent_rows(setup, free_runware, model="seedance-1-pro", provider="runware",
+                                size="864x480", seconds=5, seed=3)
+        finally:
+            setup.close()
+        prefix = f"{label} held"
+        holder = _child(["holder", ledger_url, str(workdir / "media-h"), server.base_url,
+                         str(workdir / "holder.json"), prefix])
+        workers: list[subprocess.Popen] = []
+        killed_at = None
+        try:
+            _read_until(holder, "STARTED", timeout=60)
+            workers = [_child(["worker", ledger_url, str(workdir / f"media-{w}"), server.base_url,
+                               str(workdir / f"worker{w}.json"), str(go)]) for w in range(processes)]
+            time.sleep(1.0)              # let them import sorakit and sit at the start line
+            go.touch()
+            for w in workers:            # all opened, resumed, and waiting for every job
+                _read_until(w, "WAITING", timeout=120)
+            if kill:                     # the holder's jobs are queued or mid-flight (one at a time)
+                os.kill(holder.pid, signal.SIGKILL)
+                killed_at = time.time()
+            for w in workers:
+                _, err = w.communicate(timeout=240)
+                if w.returncode != 0:
+                    tally.problem("other", f"{label}: a worker failed: {err[-800:]}")
+            if not kill:
+                _, err = holder.communicate(timeout=240)
+                if holder.returncode != 0:
+                    tally.problem("other", f"{label}: the holder failed: {err[-800:]}")
+        finally:
+            for p in [holder, *workers]:
+                if p.poll() is None:
+                    p.kill()
+                p.wait(timeout=30)
+        reports = [json.loads(f.read_text()) for f in sorted(workdir.glob("worker*.json"))]
+        if not kill:
+            if (workdir / "holder.json").exists():
+                reports.append({**json.loads((workdir / "holder.json").read_text()), "holder": True})
+        with Ledger(ledger_url) as led:
+            rows = led.rows()
+        held = [r["job_id"] for r in rows if (r.get("prompt") or "").startswith(prefix)]
+        if len(rows) != 14 or len(held) != 6:
+            tally.lost_rows += max(0, 14 - len(rows))
+            tally.problems.append(f"{label}: {len(rows)} rows ({len(held)} held), expected 14 (6 held)")
+        check_done(rows, tally, label)
+        check_creates(emu, dict.fromkeys(free_openai + [f"{prefix} openai {i}" for i in range(4)], 1),
+                      "openai", tally, label)
+        check_creates(emu, dict.fromkeys(free_runware + [f"{prefix} runware {i}" for i in range(2)], 1),
+                      "runware", tally, label)
+        # who drove what: the holder took its 6 jobs at insert and lived until killed_at (or the end)
+        drivers: dict[str, list[tuple[str, float]]] = {}
+        for rep_ in reports:
+            for jid, at in rep_["claims"].items():
+                drivers.setdefault(jid, []).append((rep_["owner"], at))
+        for jid in held:
+            if kill:
+                early = [(o, at) for o, at in drivers.get(jid, []) if at < killed_at]
+                if early:
+                    tally.problem("driven_twice", f"{label}: {jid} claimed by {early} while its holder lived")
+                late = [at - killed_at for _, at in drivers.get(jid, [])]
+                if late:
+                    tally.figures.setdefault("takeover_s", []).append(min(late))
+        for jid, who in drivers.items():
+            if len({o for o, _ in who}) > 1:
+                tally.problem("driven_twice", f"{label}: {jid} driven by {sorted({o for o, _ in who})}")
+        undriven = [j for j in free if j not in drivers]
+        if undriven:
+            tally.problem("other", f"{label}: {len(undriven)} free job(s) never claimed by a worker")
+        if not kill:  # every video (and OpenAI thumbnail) fetched once: nobody downloaded twice
+            for provider, jobs, per_job in (("openai", 10, 2), ("runware", 4, 1)):
+                got = emu.counters[provider]["downloads"]
+                if got != jobs * per_job:
+                    tally.problem("driven_twice", f"{label}: {provider} served {got} downloads for {jobs} "
+                                                  f"jobs (expected {jobs * per_job})")
+        tally.figures.setdefault("workers_that_drove", []).append(
+            sum(1 for r in reports if r["claims"] and not r.get("holder")))
+    return tally
+
+
+def takeover_line(tally: Tally) -> str:
+    """The takeover figures of ``tally`` as one line (median and max seconds)."""
+    times = tally.figures.get("takeover_s") or []
+    if not times:
+        return "takeover: no job was taken over"
+    return (f"takeover after SIGKILL: {len(times)} job(s), median {statistics.median(times):.2f} s, "
+            f"max {max(times):.2f} s (lease 2.0 s, watch 0.1 s)")
