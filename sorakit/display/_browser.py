@@ -1,4 +1,4 @@
-"""The ledger browser: filter by model, provider, status, tag and dates; sort; cost totals;
+"""The ledger browser: filter by model, provider, status, tag, user (who asked) and dates; sort; cost totals;
 pick a row to watch its video and read every detail."""
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ _DETAILS = ("job_id", "batch_id", "status", "provider", "model", "provider_model
             "action", "size", "seconds", "fps", "audio", "seed", "variations", "negative_prompt",
             "source_video_id", "created_at", "submitted_at", "completed_at", "latency_s",
             "estimated_cost", "billed_cost", "billed_cost_source", "file_path", "poster_path", "sha256",
-            "bytes", "error_code", "error_message", "tags", "rating", "notes", "emulated", "attempts")
+            "bytes", "error_code", "error_message", "tags", "rating", "notes", "emulated", "attempts",
+            "user", "lease_owner", "lease_until")
 
 
 def _clean(value: Any) -> Any:
@@ -60,16 +61,18 @@ class LedgerBrowser(StaticFallback, widgets.VBox):
         self.provider = widgets.Dropdown(description="provider", options=[_ALL], layout=lay)
         self.status = widgets.Dropdown(description="status", options=[_ALL], layout=lay)
         self.tag = widgets.Dropdown(description="tag", options=[_ALL], layout=lay)
+        self.user = widgets.Dropdown(description="user", options=[_ALL], layout=lay,
+                                     tooltip="who asked for the job ($SORAKIT_USER, else the OS user)")
         self.since = widgets.DatePicker(description="from", layout=widgets.Layout(width="170px"))
         self.until = widgets.DatePicker(description="to", layout=widgets.Layout(width="170px"))
         self.sort = widgets.Dropdown(description="sort", options=list(SORTS), layout=widgets.Layout(width="170px"))
-        for w in (self.model, self.provider, self.status, self.tag, self.since, self.until, self.sort):
+        for w in (self.model, self.provider, self.status, self.tag, self.user, self.since, self.until, self.sort):
             w.style.description_width = "initial"
             w.observe(lambda _c: self.refresh(), "value")
         self.refresh_button = with_class(widgets.Button(description="↻ Refresh", tooltip="Read the ledger again"),
                                          "sk-small")
         self.refresh_button.on_click(lambda _b: self.refresh())
-        filters = with_class(widgets.HBox([self.model, self.provider, self.status, self.tag, self.since,
+        filters = with_class(widgets.HBox([self.model, self.provider, self.status, self.tag, self.user, self.since,
                                            self.until, self.sort, self.refresh_button]), "sk-filters")
         self.totals = html("", "sk-totals")
         self.list_head = html(f'<div class="sk-list-head">{esc(HEADER)}</div>')
@@ -90,7 +93,7 @@ class LedgerBrowser(StaticFallback, widgets.VBox):
     # -- data ---------------------------------------------------------------------------------
     def _filters(self) -> dict:
         f: dict[str, Any] = {}
-        for name in ("model", "provider", "status", "tag"):
+        for name in ("model", "provider", "status", "tag", "user"):
             v = getattr(self, name).value
             if v and v != _ALL:
                 f[name] = v
@@ -111,6 +114,7 @@ class LedgerBrowser(StaticFallback, widgets.VBox):
             self._set_options(self.model, everything, "model")
             self._set_options(self.provider, everything, "provider")
             self._set_options(self.status, everything, "status")
+            self._set_options(self.user, everything, "user")
             tags = sorted({t for v in everything.get("tags", []) for t in tags_of(v)})
             self._set_choices(self.tag, tags)
             df = ledger.query(**self._filters())

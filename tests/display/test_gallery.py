@@ -174,3 +174,18 @@ def test_a_refused_prompt_shows_the_providers_code_and_message(studio, model, pr
     assert is_visible(card.error) and not is_visible(card.player)
     assert card.row["error_code"] in card.error.value
     assert "blocked" in card.error.value.lower() or "safety" in card.error.value.lower()
+
+
+def test_browser_filters_by_who_asked(studio, done):
+    """On a team ledger the browser narrows the list (and its totals) to one person's jobs."""
+    studio.ledger.update(done[0].id, user="ann")
+    studio.ledger.update(done[1].id, user="ann")
+    b = browse(studio)
+    assert "ann" in b.user.options and len(b.user.options) >= 3     # (all), ann, whoever ran the rest
+    b.user.value = "ann"
+    assert sorted(v for _l, v in b.list.options) == sorted([done[0].id, done[1].id])
+    assert "2</b> jobs" in b.totals.value
+    b.list.value = done[0].id
+    assert "ann" in b.details.value
+    b.user.value = "(all)"
+    assert len(b.list.options) == 4

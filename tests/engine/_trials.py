@@ -38,6 +38,7 @@ from typing import Iterator, Optional
 
 from sorakit._types import TERMINAL
 from sorakit.emulator import Emulator, EmulatorConfig, EmulatorServer, FaultConfig
+from sorakit.emulator._store import RequestLog
 from sorakit.engine import Studio
 from sorakit.ledger import Ledger
 
@@ -387,6 +388,7 @@ def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: i
     workdir.mkdir(parents=True, exist_ok=True)
     go = workdir / "go"
     with served(EmulatorConfig(time_scale=0.05, seed=seed), render_dir) as (emu, server):
+        emu.requests = RequestLog(maxlen=200_000, max_body=0)   # every request of the trial, bodies aside
         setup = Studio(ledger_url, media_dir=workdir / "media-setup", emulate=True, emulator=server.base_url,
                        policy=fast_policy(), resume=False)
         free_openai = [f"{label} free openai {i}" for i in range(6)]
@@ -454,6 +456,8 @@ def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: i
                 late = [at - killed_at for _, at in drivers.get(jid, [])]
                 if late:
                     tally.figures.setdefault("takeover_s", []).append(min(late))
+        if kill and not tally.figures.get("takeover_s"):
+            tally.problem("other", f"{label}: no job of the killed holder was taken over")
         for jid, who in drivers.items():
             if len({o for o, _ in who}) > 1:
                 tally.problem("driven_twice", f"{label}: {jid} driven by {sorted({o for o, _ in who})}")
@@ -461,11 +465,18 @@ def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: i
         if undriven:
             tally.problem("other", f"{label}: {len(undriven)} free job(s) never claimed by a worker")
         if not kill:  # every video (and OpenAI thumbnail) fetched once: nobody downloaded twice
-            for provider, jobs, per_job in (("openai", 10, 2), ("runware", 4, 1)):
-                got = emu.counters[provider]["downloads"]
-                if got != jobs * per_job:
-                    tally.problem("driven_twice", f"{label}: {provider} served {got} downloads for {jobs} "
-                                                  f"jobs (expected {jobs * per_job})")
+            fetched: dict[str, int] = {}
+            for e in emu.requests.entries("GET"):
+                if e.path.endswith("/content") or "/media/" in e.path:
+                    key = f"{e.path}?{e.query}"
+                    fetched[key] = fetched.get(key, 0) + 1
+            twice = {k: n for k, n in fetched.items() if n > 1}
+            retries = sum(r["stats"].get("retries", 0) for r in reports)
+            if twice:
+                tally.problem("driven_twice", f"{label}: fetched more than once: {twice} "
+                                              f"(retries reported by the processes: {retries})")
+            if len(fetched) != 10 * 2 + 4:     # each video, and each OpenAI thumbnail
+                tally.problem("other", f"{label}: {len(fetched)} distinct downloads, expected 24: {sorted(fetched)}")
         tally.figures.setdefault("workers_that_drove", []).append(
             sum(1 for r in reports if r["claims"] and not r.get("holder")))
     return tally
