@@ -121,6 +121,7 @@ from .._exceptions import (
     SorakitError,
     StoreError,
     TransportError,
+    ValidationError,
 )
 from .._types import NOT_CANCELLED, TERMINAL, CancelResult, JobState, VideoRequest
 from ..catalog import Catalog, Plan, plan as make_plan
@@ -217,6 +218,16 @@ class Policy:
     ``lease_seconds``, so a busy or briefly frozen process keeps its jobs)."""
     lease_watch: float = 2.0
     """How often a wait on a job another process drives reads the ledger again."""
+
+    def __post_init__(self) -> None:
+        for name in ("lease_seconds", "lease_heartbeat", "lease_watch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValidationError(name, value, "a number of seconds above 0")
+        if self.lease_heartbeat >= self.lease_seconds:
+            raise ValidationError("lease_heartbeat", self.lease_heartbeat,
+                                  f"less than lease_seconds ({self.lease_seconds}): a lease must be "
+                                  f"extended before it runs out")
 
 
 class _Deadline(Exception):

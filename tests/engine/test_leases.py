@@ -124,3 +124,17 @@ def test_a_lease_taken_by_force_stops_the_local_driver(make_studio, emulator, le
     with pytest.raises((SorakitError, JobTimeout)):
         studio._loop.run(studio._engine.wait(job.id, 0.1))
     assert studio.ledger.get(job.id)["lease_owner"] == TEAMMATE
+
+
+def test_lease_timings_are_checked_when_the_policy_is_made():
+    from sorakit import ValidationError
+    from sorakit.engine import Policy
+
+    with pytest.raises(ValidationError, match="lease_heartbeat") as err:
+        Policy(lease_seconds=10, lease_heartbeat=10)
+    assert "less than lease_seconds" in str(err.value)
+    with pytest.raises(ValidationError, match="lease_seconds"):
+        Policy(lease_seconds=0)
+    with pytest.raises(ValidationError, match="lease_watch"):
+        Policy(lease_watch=-1)
+    assert Policy().lease_seconds == 60 and Policy().lease_heartbeat == 15
