@@ -73,7 +73,8 @@ PostgreSQL ledger). A process drives a row only while it holds the row's lease (
 
 * a submission is claimed in the transaction that inserts it; resume (and the resume a Studio
   does on opening) claims only rows whose lease is free or expired; ``resume(force=True)`` takes
-  leased rows too. Rows taken by a claim are read again before anything is sent, so a row a
+  leased rows too. A lease held by a process of *this* machine that no longer runs (a restarted
+  kernel's predecessor) counts as run out at once (`dead_owners`); another machine's must expire. Rows taken by a claim are read again before anything is sent, so a row a
   previous holder moved on is never judged from a stale copy.
 * a process that finds a job leased by another (``job.wait()``, ``batch.wait()``) watches the
   ledger every ``lease_watch`` seconds until the job ends, and takes it over (reconciling before
@@ -154,6 +155,32 @@ OWNER = {"host": socket.gethostname(), "pid": os.getpid(), "session": uuid.uuid4
 
 LEASE_OWNER = f"{current_user() or '?'}@{OWNER['host']}:{OWNER['pid']}:{OWNER['session']}"
 """This process's name in the ``lease_owner`` column (every Studio of the process shares it)."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or we cannot tell: alive, to be safe
+    return True
+
+
+def dead_owners(owners: Any) -> list[str]:
+    """The lease owners among ``owners`` that are processes of this machine no longer running: their
+    leases are as good as run out (a kernel restarted on the same machine resumes at once instead
+    of waiting ``lease_seconds``). Another machine's owner is never judged: its lease must run out."""
+    dead = []
+    for who in {o for o in owners if isinstance(o, str)}:
+        try:
+            host, pid, _session = who.split("@", 1)[1].rsplit(":", 2)
+            pid_n = int(pid)
+        except (IndexError, ValueError):
+            continue
+        if host == OWNER["host"] and pid_n != os.getpid() and not _pid_alive(pid_n):
+            dead.append(who)
+    return dead
 
 _DRIVERS: dict[str, "Engine"] = {}
 """job id -> the engine driving it, across every Studio of this process (re-running a notebook cell
@@ -539,9 +566,11 @@ class Engine:
                     log.warning("sorakit: %s is driven by %s now; this process stops driving it", jid, t.lost_to)
                     t.runner.cancel()
 
-    async def _claim(self, job_ids: list[str], force: bool) -> list[str]:
+    async def _claim(self, job_ids: list[str], force: bool, seen_owners: Any = ()) -> list[str]:
+        """Claim ``job_ids``; ``seen_owners`` are lease owners read with the rows (those that are
+        dead processes of this machine are claimed over at once)."""
         taken = await self._db_call(self.ledger.claim, job_ids, self.owner, self.policy.lease_seconds,
-                                    force=force)
+                                    force=force, dead=dead_owners(seen_owners))
         if taken:
             self.stats["claims"] += len(taken)
             self._hold(taken)
@@ -603,7 +632,7 @@ class Engine:
             if row.get("status") in TERMINAL:
                 return self._result(job_id, row, started)
             who, live = (await self._db_call(self.ledger.leases, [job_id])).get(job_id, (None, False))
-            if not live or who == self.owner:
+            if not live or who == self.owner or dead_owners([who]):
                 if await take_over(row):
                     if who and who != self.owner:
                         self.stats["takeovers"] += 1
@@ -1662,7 +1691,8 @@ class Engine:
             else:
                 reachable[key] = members
         wanted = [m["job_id"] for members in reachable.values() for m in members]
-        taken = set(await self._claim(wanted, force)) if wanted else set()
+        seen = {m.get("lease_owner") for members in reachable.values() for m in members}
+        taken = set(await self._claim(wanted, force, seen)) if wanted else set()
         fresh = {r["job_id"]: r for r in await self._db_call(self.ledger.rows, job_id=sorted(taken))} if taken else {}
         for key, members in list(reachable.items()):
             ids = [m["job_id"] for m in members]

@@ -500,19 +500,22 @@ class Ledger:
     # ------------------------------------------------------------------------------------------
     # leases: at most one process drives a job
     # ------------------------------------------------------------------------------------------
-    def claim(self, job_ids: Sequence[str], owner: str, seconds: float, *, force: bool = False) -> list[str]:
+    def claim(self, job_ids: Sequence[str], owner: str, seconds: float, *, force: bool = False,
+              dead: Sequence[str] = ()) -> list[str]:
         """Take the lease of those unfinished jobs nobody else holds; returns the ids taken.
 
         One atomic conditional ``UPDATE ... RETURNING`` per 500 ids: a row is taken when its lease
         is free, expired (``lease_until`` before the *database's* clock) or already ``owner``'s, so
         two processes claiming at the same moment never both get a row. ``force`` takes leased
-        rows too (``resume(force=True)``). The lease runs ``seconds`` from the database's now.
+        rows too (``resume(force=True)``); ``dead`` names owners known to have ended (a process of
+        this machine that no longer runs), whose leases count as run out. The lease runs
+        ``seconds`` from the database's now.
         """
         if not isinstance(owner, str) or not owner:
             raise ValidationError("owner", owner, "a non-empty string naming the process")
         _check_seconds(seconds)
         with self._write() as conn:
-            return self._lease(conn, list(job_ids), owner, seconds, force=force)
+            return self._lease(conn, list(job_ids), owner, seconds, force=force, dead=list(dead))
 
     def renew(self, job_ids: Sequence[str], owner: str, seconds: float) -> list[str]:
         """Extend ``owner``'s leases to ``seconds`` from the database's now (the driver's
@@ -556,12 +559,12 @@ class Ledger:
         return out
 
     def _lease(self, conn: sa.Connection, job_ids: list[str], owner: str, seconds: float,
-               force: bool) -> list[str]:
+               force: bool, dead: list[str] | None = None) -> list[str]:
         jobs = self._t.jobs
         dialect = self._t.dialect
         later = db_later(dialect, sa.bindparam("secs", float(seconds), sa.Double()))
         free = sa.or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < db_now(dialect),
-                      jobs.c.lease_owner.is_(None), jobs.c.lease_owner == owner)
+                      jobs.c.lease_owner.is_(None), jobs.c.lease_owner.in_([owner, *(dead or [])]))
         taken: list[str] = []
         for chunk in _chunks(job_ids):
             where = [jobs.c.job_id.in_(chunk), _ACTIVE_TERM]

@@ -14,6 +14,7 @@ OUT_JSON: ``{"owner", "claims": {job_id: epoch seconds first claimed}, "stats", 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -83,7 +84,17 @@ def worker(ledger: str, media: str, url: str, out: str, go: str) -> None:
     studio.close()
 
 
+def _play_another_machine(role: str) -> None:
+    """Each child plays a teammate's machine: a lease of another host is never judged by its
+    pid (that is the same-machine fast path), so a dead holder's jobs wait for its lease to run out."""
+    from sorakit.engine import _engine
+
+    _engine.OWNER["host"] = f"{role}-{os.getpid()}.team.test"
+    _engine.LEASE_OWNER = f"{role}@{_engine.OWNER['host']}:{os.getpid()}:{_engine.OWNER['session']}"
+
+
 if __name__ == "__main__":
     role, *args = sys.argv[1:]
+    _play_another_machine(role)
     _record_claims()
     {"holder": holder, "worker": worker}[role](*args)

@@ -101,8 +101,9 @@ def test_a_dead_holders_job_is_taken_over_once_its_lease_runs_out(make_studio, e
     studio = make_studio(policy=lease_policy, resume=False)
     jid = _unsent(studio, "the holder died")
     studio.ledger.update(jid, attempts=1, status="unknown")           # it may have sent the create
-    assert studio.ledger.claim([jid], TEAMMATE, 0.5) == [jid]      # ...and then stopped beating
-    assert studio.resume(progress=False) == []                     # still leased right now
+    assert studio.ledger.claim([jid], TEAMMATE, 600) == [jid]
+    assert studio.resume(progress=False) == []                     # leased: left alone
+    assert studio.ledger.claim([jid], TEAMMATE, 0.3) == [jid]      # its last beat; then it died
     job = studio.job(jid).wait(timeout=30)                         # watches, then takes over
     assert_complete(job.row)
     assert job.row["extra"].get("reconciled") is None or job.row["attempts"] >= 1
@@ -138,3 +139,28 @@ def test_lease_timings_are_checked_when_the_policy_is_made():
     with pytest.raises(ValidationError, match="lease_watch"):
         Policy(lease_watch=-1)
     assert Policy().lease_seconds == 60 and Policy().lease_heartbeat == 15
+
+
+def test_a_restarted_kernel_resumes_its_dead_predecessors_jobs_at_once(make_studio, emulator):
+    """Same machine, the holder's process is gone: no need to wait out its lease. Another
+    machine's holder is never judged by a pid: its lease must run out."""
+    import socket
+    import subprocess
+    import sys
+
+    from sorakit.engine._engine import OWNER
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(gone.stdout)
+    studio = make_studio(resume=False)
+    mine = _unsent(studio, "my dead kernel's job")
+    theirs = _unsent(studio, "a teammate's job, same pid number elsewhere")
+    assert OWNER["host"] == socket.gethostname()
+    studio.ledger.claim([mine], f"me@{OWNER['host']}:{dead_pid}:old", 600)
+    studio.ledger.claim([theirs], f"bob@not-{OWNER['host']}:{dead_pid}:x", 600)
+    (job,) = studio.resume(progress=False)
+    assert job.id == mine
+    assert_complete(job.row)
+    assert studio.ledger.get(theirs)["lease_owner"] == f"bob@not-{OWNER['host']}:{dead_pid}:x"
+    assert emulator.counters.prompt_creates("a teammate's job, same pid number elsewhere") == 0
