@@ -34,8 +34,8 @@ def _record_claims() -> None:
     """Note every lease this process takes, from the Studio's first resume on (test-only wrap)."""
     claim, insert = Engine._claim, Engine.insert
 
-    async def recorded_claim(self, job_ids, force):
-        taken = await claim(self, job_ids, force)
+    async def recorded_claim(self, job_ids, force, *more):
+        taken = await claim(self, job_ids, force, *more)
         now = time.time()
         for j in taken:
             CLAIMS.setdefault(j, now)

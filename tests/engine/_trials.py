@@ -365,10 +365,19 @@ def unsent_rows(studio: Studio, prompts: list[str], model: str = "sora-2", **fie
     return ids
 
 
-def _child(args: list[str]) -> subprocess.Popen:
+def _child(args: list[str], log: Path) -> subprocess.Popen:
+    """A team child; its stderr goes to ``log`` (a pipe nobody reads yet could fill and stall it)."""
     env = {**os.environ, "SORAKIT_QUIET": "1", "PYTHONPATH": os.pathsep.join([str(REPO)] + sys.path)}
-    return subprocess.Popen([sys.executable, str(TEAM_CHILD), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    with open(log, "w") as err:
+        return subprocess.Popen([sys.executable, str(TEAM_CHILD), *args], stdout=subprocess.PIPE,
+                                stderr=err, text=True, env=env)
+
+
+def _tail(log: Path) -> str:
+    try:
+        return log.read_text(errors="replace")[-800:]
+    except OSError:
+        return ""
 
 
 def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: int = 4, kill: bool = False,
@@ -401,28 +410,32 @@ def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: i
             setup.close()
         prefix = f"{label} held"
         holder = _child(["holder", ledger_url, str(workdir / "media-h"), server.base_url,
-                         str(workdir / "holder.json"), prefix])
+                         str(workdir / "holder.json"), prefix], workdir / "holder.log")
         workers: list[subprocess.Popen] = []
         killed_at = None
         try:
             _read_until(holder, "STARTED", timeout=60)
             workers = [_child(["worker", ledger_url, str(workdir / f"media-{w}"), server.base_url,
-                               str(workdir / f"worker{w}.json"), str(go)]) for w in range(processes)]
+                               str(workdir / f"worker{w}.json"), str(go)], workdir / f"worker{w}.log")
+                       for w in range(processes)]
             time.sleep(1.0)              # let them import sorakit and sit at the start line
             go.touch()
-            for w in workers:            # all opened, resumed, and waiting for every job
-                _read_until(w, "WAITING", timeout=120)
+            for n, w in enumerate(workers):  # all opened, resumed, and waiting for every job
+                try:
+                    _read_until(w, "WAITING", timeout=120)
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}: {_tail(workdir / f'worker{n}.log')}") from None
             if kill:                     # the holder's jobs are queued or mid-flight (one at a time)
                 os.kill(holder.pid, signal.SIGKILL)
                 killed_at = time.time()
-            for w in workers:
-                _, err = w.communicate(timeout=240)
+            for n, w in enumerate(workers):
+                w.communicate(timeout=240)
                 if w.returncode != 0:
-                    tally.problem("other", f"{label}: a worker failed: {err[-800:]}")
+                    tally.problem("other", f"{label}: a worker failed: {_tail(workdir / f'worker{n}.log')}")
             if not kill:
-                _, err = holder.communicate(timeout=240)
+                holder.communicate(timeout=240)
                 if holder.returncode != 0:
-                    tally.problem("other", f"{label}: the holder failed: {err[-800:]}")
+                    tally.problem("other", f"{label}: the holder failed: {_tail(workdir / 'holder.log')}")
         finally:
             for p in [holder, *workers]:
                 if p.poll() is None:
