@@ -155,7 +155,9 @@ class Ledger:
     throw-away in-memory ledger. An existing SQLAlchemy ``Engine`` may be passed too.
 
     Every ``insert``/``update`` is one committed transaction. Opening an older ledger adds the
-    columns it lacks. Use it as a context manager, or call :meth:`close`. ``df_cache=False``
+    columns it lacks. Each row records its ``user`` (``$SORAKIT_USER``, else the OS user) and the
+    lease of the process driving it (:meth:`claim`, :meth:`renew`, :meth:`release`: one atomic
+    conditional update each, judged by the database's clock) so a team can share one ledger. Use it as a context manager, or call :meth:`close`. ``df_cache=False``
     turns off the columnar snapshot that speeds up :attr:`df` for big SQLite ledgers.
 
     Example::
