@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("SORAKIT_QUIET", "1")
 
 from engine._trials import (  # noqa: E402
-    STORMS, Tally, crash_trial, storm_trial, takeover_line, team_trial, two_writers_trial)
+    STORMS, Tally, crash_trial, storm_trial, takeover_line, team_line, team_trial, two_writers_trial)
 
 TEAMS = ("team:sqlite", "team:sqlite:kill", "team:postgresql", "team:postgresql:kill")
 
@@ -130,6 +130,8 @@ def main(argv=None) -> int:
     print(f"stress: {time.monotonic() - started:.0f} s, seed {seed}")
     for kind, t in per_kind.items():
         print(f"  {kind:<28} {t.line()}")
+        if kind.startswith("team:"):
+            print(f"  {'':<28} {team_line(t)}")
         if kind.endswith(":kill"):
             print(f"  {'':<28} {takeover_line(t)}")
     print(f"TOTAL {total.line()}")

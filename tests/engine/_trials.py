@@ -494,9 +494,19 @@ def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: i
                                               f"more than once: {extra} (retries reported: {retries})")
             if len(fetched) != 10 * 2 + 4:     # each video, and each OpenAI thumbnail
                 tally.problem("other", f"{label}: {len(fetched)} distinct downloads, expected 24: {sorted(fetched)}")
+        for name, value in (("jobs", len(rows)), ("creates", emu.counters.total("creates")),
+                            ("completed", sum(1 for r in rows if r["status"] == "completed"))):
+            tally.figures.setdefault(name, []).append(value)
         tally.figures.setdefault("workers_that_drove", []).append(
             sum(1 for r in reports if r["claims"] and not r.get("holder")))
     return tally
+
+
+def team_line(tally: Tally) -> str:
+    """What the team trials of ``tally`` did, summed: jobs, accepted creates, completed rows."""
+    f = tally.figures
+    return (f"jobs {sum(f.get('jobs', []))}, creates accepted by the emulator {sum(f.get('creates', []))}, "
+            f"completed {sum(f.get('completed', []))}")
 
 
 def takeover_line(tally: Tally) -> str:
