@@ -687,11 +687,18 @@ class Engine:
                 pending = await self._db_call(self.ledger.pending)
                 members = [r for r in pending if r.get("provider") == row.get("provider")
                            and (r.get("extra") or {}).get("client_ref") == ref] or [row]
+            ids = [m["job_id"] for m in members]
+            taken = await self._claim(ids, False, {m.get("lease_owner") for m in members})
+            if len(taken) != len(ids):  # another process drives it: only that process may stop it
+                await self._release_leases(taken)
+                who = (await self._db_call(self.ledger.leases, [job_id])).get(job_id, (None, False))[0]
+                return CancelResult(job_id, False, "unconfirmed", status,
+                                    f"{who or 'another process'} drives this job, so nothing was sent from "
+                                    f"here; cancel it there (or studio.resume(force=True) here first)", "none")
             for m in members:
                 self._rows[m["job_id"]] = m
                 self._live[m["job_id"]] = {"status": m.get("status"), "progress": m.get("progress")}
-            t = self.start_task(rt, [m["job_id"] for m in members], ref or row.get("provider_job_id") or job_id,
-                                None, resumed=True)
+            t = self.start_task(rt, ids, ref or row.get("provider_job_id") or job_id, None, resumed=True)
         elif self._phase(t) in ("download", "done"):
             return self._done_result(job_id, self._rows.get(job_id) or {})
         if t.cancel_req is None:

@@ -164,3 +164,14 @@ def test_a_restarted_kernel_resumes_its_dead_predecessors_jobs_at_once(make_stud
     assert_complete(job.row)
     assert studio.ledger.get(theirs)["lease_owner"] == f"bob@not-{OWNER['host']}:{dead_pid}:x"
     assert emulator.counters.prompt_creates("a teammate's job, same pid number elsewhere") == 0
+
+
+def test_cancelling_a_job_a_teammate_drives_sends_nothing_and_says_who(make_studio, emulator):
+    studio = make_studio(resume=False)
+    jid = _unsent(studio, "cancelled from the wrong laptop")
+    assert studio.ledger.claim([jid], TEAMMATE, 60) == [jid]
+    result = studio.job(jid).cancel()
+    assert result.cancelled is False and TEAMMATE in result.reason
+    assert emulator.counters.total("requests") == 0
+    row = studio.ledger.get(jid)
+    assert row["status"] == "pending" and row["lease_owner"] == TEAMMATE   # the holder may still send it
