@@ -9,8 +9,8 @@ SQLAlchemy URL works too; PostgreSQL (``postgresql+psycopg://``) is the one test
 
 from __future__ import annotations
 
-import getpass
 import gc
+import getpass
 import os
 import threading
 import time

@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import statistics
 import signal
+import statistics
 import subprocess
 import sys
 import threading
