@@ -63,6 +63,12 @@ class StaticFallback:
         bundle = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
         if not bundle:
             return bundle
+        if isinstance(bundle, tuple):  # anywidget returns (data, metadata)
+            data, metadata = bundle
+            return self._with_fallback(dict(data)), metadata
+        return self._with_fallback(bundle)
+
+    def _with_fallback(self, bundle: dict) -> dict:
         try:
             static = self._static_html()
         except Exception:  # a broken poster must not hide the widget

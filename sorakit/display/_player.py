@@ -1,40 +1,64 @@
-"""The video player: a small poster that becomes a ``<video>`` when clicked.
+"""The video player: a small poster that streams the video from the kernel when played.
 
-The video's bytes are read from the cached file and sent over the widget comm (``ipywidgets.Video``),
-so it plays in JupyterLab, Notebook 7, VS Code and Colab alike, whatever the server serves. They
-are sent only when the user presses play: a gallery of twelve shows twelve small posters, not
-twelve videos pushed through the websocket, and a notebook saved with widget state keeps only the
-videos that were actually played. Loop is off, controls are on; nothing starts by itself (the
-click on the poster is the play).
+The player is an anywidget (``player.js``, shipped in the package: no CDN). Its synced state is
+small: a poster (a JPEG data URI at thumbnail size), a label, a tooltip and a note. The video's
+bytes never enter the synced state, so a notebook saved with widget state never grows with the
+videos played: on play, the view asks the kernel for the cached file in chunks (custom messages
+with a binary buffer each, ``CHUNK`` bytes, ``INFLIGHT`` requests outstanding, like HTTP range
+requests), assembles them into a Blob and plays it. This works in JupyterLab, Notebook 7, VS Code,
+Colab and marimo alike, whatever the server serves. Loop is off, controls are on; nothing starts by
+itself (the click on the poster is the play).
+
+anywidget's custom messages: ``model.send(content)`` in the front end reaches ``on_msg`` here;
+``self.send(content, buffers)`` reaches ``model.on("msg:custom", (content, buffers) => ...)``
+(https://anywidget.dev/en/jupyter-widgets-the-good-parts/ and anywidget/widget.py).
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
+from functools import lru_cache
+from importlib import resources
 from typing import Any, Mapping, Optional
 
-import ipywidgets as widgets
+import anywidget
+import traitlets
 
-from ..media._store import is_url, try_local_copy
 from . import _frontend
-from ._base import StaticFallback, html, row_of, shared, style_widget, visible, with_class
+from ._base import StaticFallback, row_of
 from ._format import duration, esc, is_missing, model_at, size_text, truncate
 from ._poster import Poster, data_uri, poster
 
-__all__ = ["VideoPlayer", "player", "static_figure"]
+__all__ = ["VideoPlayer", "player", "static_figure", "player_esm", "player_css"]
+
+CHUNK = 512 * 1024
+"""Bytes per chunk message: small enough that the websocket never carries one huge frame."""
+INFLIGHT = 4
+"""Chunk requests a view keeps outstanding (pipelining, so latency does not add up per chunk)."""
 
 
 def _file(row: Mapping[str, Any]) -> Optional[str]:
-    """The row's video as recorded: a local path or a shared store URL (``s3://...``)."""
     fp = row.get("file_path")
     return None if is_missing(fp) else str(fp)
 
 
-def _local(row: Mapping[str, Any]) -> Optional[str]:
-    """The video as a file on this machine (a store URL is fetched into the read-through cache
-    once, sha256 checked), or None."""
-    return try_local_copy(_file(row))
+def _asset(name: str) -> str:
+    return resources.files("sorakit.display").joinpath(name).read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def player_esm() -> str:
+    """``player.js`` without comment lines and indentation: every player model saves a copy of it
+    in a notebook's widget state, so every byte counts twelve times in a 12-video gallery."""
+    lines = (ln.strip() for ln in _asset("player.js").splitlines())
+    return "\n".join(ln for ln in lines if ln and not ln.startswith("//"))
+
+
+@lru_cache(maxsize=1)
+def player_css() -> str:
+    return re.sub(r"\s*\n\s*", "", _asset("player.css"))
 
 
 def static_figure(row: Mapping[str, Any], *, width: int = 320, max_bytes: int = 24_000,
@@ -42,9 +66,10 @@ def static_figure(row: Mapping[str, Any], *, width: int = 320, max_bytes: int = 
     """HTML for exports: the poster as a data URI (or the whole video with ``embed=True``) + caption."""
     p = poster(row, max_width=width, max_bytes=max_bytes)
     cap = caption if caption is not None else esc(truncate(row.get("prompt"), 120))
-    fp = _local(row) if embed else None
-    if fp:
-        data = base64.b64encode(open(fp, "rb").read()).decode("ascii")
+    fp = _file(row)
+    if embed and fp and os.path.isfile(fp):
+        with open(fp, "rb") as fh:
+            data = base64.b64encode(fh.read()).decode("ascii")
         fmt = _frontend.video_format(fp)
         attrs = f' poster="{data_uri(p)}"' if p else ""
         media = (f'<video controls preload="metadata" width="{width}"{attrs} '
@@ -62,54 +87,37 @@ def static_figure(row: Mapping[str, Any], *, width: int = 320, max_bytes: int = 
             f'<figcaption style="font:12px/1.35 sans-serif;color:#57606a;margin-top:4px">{cap}</figcaption></figure>')
 
 
-class VideoPlayer(StaticFallback, widgets.VBox):
-    """A poster with a play button; pressing it swaps in an ``ipywidgets.Video`` of the cached file.
+class VideoPlayer(StaticFallback, anywidget.AnyWidget):
+    """A poster with a play button; pressing it streams the cached file to the front end.
 
-    ``set_row`` only changes widget traits, so the engine's thread may call it.
+    ``set_row`` only changes traits, so the engine's thread may call it. ``bytes_sent`` and
+    ``chunks_sent`` count what went over the comm (nothing before the first play).
     """
+
+    _esm = traitlets.Unicode(player_esm()).tag(sync=True)
+    _css = traitlets.Unicode(player_css()).tag(sync=True)
+    poster = traitlets.Unicode("").tag(sync=True)
+    """The poster as a ``data:image/jpeg;base64,...`` URI ('' while there is none)."""
+    label = traitlets.Unicode("").tag(sync=True)
+    playable = traitlets.Bool(False).tag(sync=True)
+    tip = traitlets.Unicode("").tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, row: Optional[Mapping[str, Any]] = None, *, poster_width: int = 480,
                  poster_bytes: int = 40_000, embed: bool = False, preload: bool = False,
                  compact: bool = False, live: bool = True):
+        super().__init__()
         self._row: dict = {}
         self._poster_width, self._poster_bytes = poster_width, poster_bytes
         self._embed = embed
-        self.video: Optional[widgets.Video] = None
-        """The ``ipywidgets.Video`` once the video was loaded (None before)."""
-        self._img = widgets.Image(format="jpeg", layout=shared("full"))
-        self.play_button = with_class(widgets.Button(description="▶", tooltip="Play", layout=shared("plain"),
-                                                     style=shared("button")), "sk-play")
-        self.play_button.on_click(lambda _b: self.load(autoplay=True))
-        # Widgets the engine's thread may need later exist from the start when the job is live;
-        # a finished job's player creates only what it shows (fewer models in saved widget state).
-        self._placeholder: Optional[widgets.HTML] = html("", "sk-placeholder") if live else None
-        self._note: Optional[widgets.HTML] = html("", "sk-note", "sk-hidden") if live else None
-        self._stage = with_class(widgets.Box(children=[], layout=shared("full")), "sk-stage", "sk-empty")
-        super().__init__(children=[self._stage], layout=shared("full"))
-        if self._note is not None:
-            self.children = (self._stage, self._note)
+        self.bytes_sent = 0
+        self.chunks_sent = 0
         self.add_class("sk-player")
-        if not compact:
-            self.add_class("sk-root")
-            self.children = (style_widget(), *self.children)
+        self.on_msg(self._on_front_end)
         if row is not None:
             self.set_row(row)
             if preload:
                 self.load(autoplay=False)
-
-    def _placeholder_widget(self) -> widgets.HTML:
-        if self._placeholder is None:
-            self._placeholder = html("", "sk-placeholder")
-        return self._placeholder
-
-    def _say(self, text: str) -> None:
-        if not text and self._note is None:
-            return
-        if self._note is None:
-            self._note = html("", "sk-note")
-            self.children = (*self.children, self._note)
-        self._note.value = esc(text)
-        visible(self._note, bool(text))
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -120,67 +128,83 @@ class VideoPlayer(StaticFallback, widgets.VBox):
     def ready(self) -> bool:
         """True when a video file is there to play."""
         fp = _file(self._row)
-        return bool(fp and (is_url(fp) or os.path.isfile(fp)))  # a store URL is fetched on play
+        return bool(fp and os.path.isfile(fp))
+
+    @property
+    def loaded(self) -> bool:
+        """True once a front end fetched the whole video at least once."""
+        return self.chunks_sent > 0
 
     def set_row(self, row: Mapping[str, Any]) -> None:
         """Show what the row has: a placeholder while running, the poster once the file exists."""
         self._row = dict(row)
-        if self.video is not None:
-            return
         status = str(self._row.get("status") or "")
-        p: Optional[Poster] = poster(self._row, max_width=self._poster_width, max_bytes=self._poster_bytes)
-        if self.ready:
-            self.play_button.tooltip = self._play_tooltip()
-            if p is not None:
-                self._img.format = p.format
-                self._img.value = p.data
-                self._stage.children = (self._img, self.play_button)
-            else:
-                ph = self._placeholder_widget()
-                ph.value = '<span class="sk-faint">no poster</span>'
-                self._stage.children = (ph, self.play_button)
-            self._stage.remove_class("sk-empty")
+        ready = self.ready
+        p: Optional[Poster] = (poster(self._row, max_width=self._poster_width, max_bytes=self._poster_bytes)
+                               if ready else None)
+        uri = data_uri(p) if p is not None else ""
+        if uri != self.poster:
+            self.poster = uri
+        if ready:
+            label = "" if p is not None else "no poster"
         else:
             label = {"completed": "video file not in the cache", "failed": "no video",
                      "cancelled": "cancelled"}.get(status, "rendering…")
-            ph = self._placeholder_widget()
-            ph.value = f'<span class="sk-faint">{esc(label)}</span>'
-            self._stage.children = (ph,)
-            self._stage.add_class("sk-empty")
-        self._say(_frontend.audio_note(self._row))
+        self.label = label
+        self.tip = self._play_tooltip() if ready else ""
+        self.playable = ready
+        self.note = _frontend.audio_note(self._row)
 
     def _play_tooltip(self) -> str:
         parts = ["Play", size_text(self._row.get("size"), self._row.get("width"), self._row.get("height")),
                  duration(self._row.get("seconds"))]
         return " · ".join(p for p in parts if p)
 
-    # -- loading ----------------------------------------------------------------------------
-    def load(self, autoplay: bool = False) -> Optional[widgets.Video]:
-        """Read the cached file and show it in a ``<video>`` with controls (loop off).
+    # -- streaming --------------------------------------------------------------------------
+    def load(self, autoplay: bool = False) -> bool:
+        """Ask every open view to fetch the video and show it (``autoplay`` for a user's play).
 
-        ``autoplay`` is only used for the click on the poster, which is itself the user's play.
+        Returns False (and says why under the poster) when the file is not in the cache.
         """
-        if self.video is not None:
-            return self.video
-        fp = _local(self._row)
-        if not fp:
-            self._say(f"the video file is not in the cache and could not be fetched "
-                      f"({_file(self._row) or 'no path'})")
-            return None
-        with open(fp, "rb") as fh:
-            data = fh.read()
-        self.video = widgets.Video(value=data, format=_frontend.video_format(fp), autoplay=autoplay,
-                                   loop=False, controls=True, layout=shared("full"))
-        self._stage.children = (self.video,)
-        self._stage.remove_class("sk-empty")
-        return self.video
+        if not self.ready:
+            fp = _file(self._row)
+            self.note = f"the video file is not in the cache ({fp or 'no path'})"
+            return False
+        self.send({"type": "load", "autoplay": bool(autoplay)})
+        return True
 
     def unload(self) -> None:
-        """Drop the video bytes (back to the poster): frees the front-end's memory."""
-        if self.video is not None:
-            video, self.video = self.video, None
-            video.close()
-            self.set_row(self._row)
+        """Every view drops its video (back to the poster) and frees its memory."""
+        self.send({"type": "unload"})
+
+    def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A view's request: ``open`` (size and type) or ``chunk`` (``offset``, ``length``)."""
+        if not isinstance(content, dict):
+            return
+        view = str(content.get("view", ""))
+        kind = content.get("type")
+        fp = _file(self._row)
+        if kind not in ("open", "chunk"):
+            return
+        if not fp or not os.path.isfile(fp):
+            self.send({"type": "error", "view": view,
+                       "text": f"the video file is not in the cache ({fp or 'no path'})"})
+            return
+        if kind == "open":
+            self.send({"type": "meta", "view": view, "size": os.path.getsize(fp), "chunk": CHUNK,
+                       "inflight": INFLIGHT, "mime": f"video/{_frontend.video_format(fp)}"})
+            return
+        offset, length = content.get("offset"), content.get("length")
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 0:
+            self.send({"type": "error", "view": view,
+                       "text": f"bad chunk request offset={offset!r} length={length!r}"})
+            return
+        with open(fp, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(min(length, CHUNK))
+        self.bytes_sent += len(data)
+        self.chunks_sent += 1
+        self.send({"type": "chunk", "view": view, "offset": offset}, [data])
 
     # -- static fallback --------------------------------------------------------------------
     def _static_html(self) -> str:
@@ -192,11 +216,11 @@ class VideoPlayer(StaticFallback, widgets.VBox):
 
 
 def player(job: Any, *, embed: bool = False, preload: bool = False) -> VideoPlayer:
-    """A player for a Job (or a ledger row): poster first, the video on play.
+    """A player for a Job (or a ledger row): poster first, the video streamed on play.
 
     ``embed=True`` also writes the whole video as base64 into the notebook's static fallback, so
-    exports play it without a kernel (makes the .ipynb as big as the video). ``preload=True`` loads
-    the video right away instead of on the first click.
+    exports play it without a kernel (makes the .ipynb as big as the video). ``preload=True`` asks
+    the view to fetch the video as soon as it is shown instead of on the first click.
     """
     row = row_of(job)
     return VideoPlayer(row, embed=embed, preload=preload, live=row.get("status") != "completed")

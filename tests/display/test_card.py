@@ -26,8 +26,8 @@ def test_card_follows_the_job_from_another_thread_and_unsubscribes_when_done(fak
     assert card.terminal
     assert fake.subscriber_count == 0  # stopped listening once terminal
     assert not is_visible(card.progress_row)
-    assert card.player.play_button in card.player._stage.children  # poster with a play button
-    assert card.player._img.value[:2] == b"\xff\xd8"  # JPEG poster
+    assert card.player.playable and card.player.tip.startswith("Play")  # poster with a play button
+    assert card.player.poster.startswith("data:image/jpeg;base64,/9j/")  # JPEG poster
     assert card.actions.layout.display == ""
 
 
@@ -50,17 +50,24 @@ def test_updates_from_engine_thread_only_touch_traits(fake):
     assert card.progress.value == 90 and not errors
 
 
-def test_play_loads_the_cached_file_into_a_video_widget(fake):
+def test_play_streams_the_cached_file_in_chunks_never_through_synced_state(fake):
+    from support.frontend import FakeView
+
     job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
     fake.advance(job, status="completed")
     card = job_card(job)
-    assert card.player.video is None  # nothing sent before the user asks
-    card.player.play_button.click()
-    video = card.player.video
-    assert isinstance(video, widgets.Video)
-    assert video.value == open(job.row["file_path"], "rb").read()
-    assert video.format == "mp4" and video.controls and not video.loop
-    assert card.player._stage.children == (video,)
+    view = FakeView(card.player)
+    assert card.player.bytes_sent == 0 and not card.player.loaded  # nothing sent before the user asks
+    state_before = card.player.get_state()
+    assert card.player.load(autoplay=True)  # the kernel-side play: tells the views to fetch
+    assert view.sent[-1][0] == {"type": "load", "autoplay": True}
+    data = view.fetch()
+    assert data == open(job.row["file_path"], "rb").read()
+    assert view.meta["mime"] == "video/mp4" and card.player.bytes_sent == len(data)
+    assert card.player.get_state() == state_before  # the bytes never entered the widget state
+    assert max(len(b[0]) for _m, b in view.sent if b) <= view.meta["chunk"]
+    [(err, _)] = view.ask({"type": "chunk", "offset": -1, "length": 10})
+    assert err["type"] == "error" and "offset=-1" in err["text"]
 
 
 def test_failure_shows_provider_code_and_message(fake):

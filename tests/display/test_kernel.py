@@ -23,7 +23,7 @@ CELLS = [
     "print(f.message.value)",
     "clock.advance(3600)\ndeadline = time.monotonic() + 60\nwhile not card.terminal and time.monotonic() < deadline:\n"
     "    time.sleep(0.1)\nassert card.row['status'] == 'completed', card.row\n"
-    "card.player.play_button.click()\nassert card.player.video is not None\n"
+    "assert card.player.playable and card.player.load(autoplay=True)\n"
     "card.star_buttons[4].click()\nprint('rating', studio.ledger.get(card.job_id)['rating'])",
 ]
 
