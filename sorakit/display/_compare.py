@@ -2,75 +2,93 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
-import ipywidgets as widgets
-
-from ._base import StaticFallback, error_text, html, style_widget, with_class
-from ._card import JobCard
+from ._base import error_text
 from ._format import esc, model_at, truncate
+from ._grid import Tile, TileGrid
 from ._gallery import caption_html, totals_text
 from ._player import static_figure
+from ._report import write_report
 from ._rows import Item, is_studio, items_of
 
 __all__ = ["CompareGrid", "compare"]
 
 
-class CompareGrid(StaticFallback, widgets.VBox):
-    """A matrix of tiles: ``cells[(prompt, column)]`` is the list of items in that cell."""
+class CompareGrid(TileGrid):
+    """A matrix of tiles in one widget: ``tiles_at[(prompt, column)]`` lists the cell's tiles.
+
+    ``entries[(prompt, column)]`` is what the cell was given: items, or error texts for requests
+    that could not be sent.
+    """
 
     def __init__(self, prompts: Sequence[str], columns: Sequence[str],
                  cells: dict[tuple[str, str], list[Any]], *, title: Optional[str] = None):
-        self.prompts, self.columns, self.cells = list(prompts), list(columns), cells
-        self.tiles: dict[tuple[str, str], list[JobCard]] = {}
-        children: list[widgets.Widget] = [html('<div class="sk-colhead sk-faint">prompt ╲ model</div>')]
-        for col in self.columns:
-            children.append(html(f'<div class="sk-colhead">{esc(col)}</div>'))
+        super().__init__()
+        self.prompts, self.columns, self.entries = list(prompts), list(columns), cells
+        self._title = title
+        self.tiles_at: dict[tuple[str, str], list[Tile]] = {}
+        layout: list[dict] = [{"html": "prompt ╲ model", "cls": "sk-colhead sk-faint"}]
+        layout += [{"html": esc(col), "cls": "sk-colhead"} for col in self.columns]
+        cap = lambda r: caption_html(r, prompt=False, model=False)  # noqa: E731 - the row and column say those
         for prompt in self.prompts:
-            children.append(html(f'<div class="sk-rowhead" title="{esc(prompt)}">{esc(truncate(prompt, 140))}</div>'))
+            layout.append({"html": f'<span title="{esc(prompt)}">{esc(truncate(prompt, 140))}</span>',
+                           "cls": "sk-rowhead"})
             for col in self.columns:
                 entries = cells.get((prompt, col), [])
-                boxes: list[widgets.Widget] = []
-                for e in entries:
-                    if isinstance(e, Item):
-                        card = JobCard(e.source, studio=e.studio, compact=True)
-                        self.tiles.setdefault((prompt, col), []).append(card)
-                        boxes.append(card)
-                    else:  # an error text for a request that could not be sent
-                        boxes.append(html(f'<div class="sk-msg sk-msg-error">{esc(e)}</div>'))
-                if not boxes:
-                    boxes.append(html('<div class="sk-faint">—</div>'))
-                children.append(widgets.VBox(boxes, layout=widgets.Layout(width="100%")))
-        self.grid = with_class(widgets.GridBox(children, layout=widgets.Layout(
-            grid_template_columns=f"minmax(120px, 0.7fr) repeat({len(self.columns)}, minmax(0, 1fr))",
-            width="100%")), "sk-compare-grid")
-        rows = [c.row for cards in self.tiles.values() for c in cards]
-        head = (esc(title) + " · " if title else "") + esc(
-            f"{len(self.prompts)} prompt(s) × {len(self.columns)} model(s) · {totals_text(rows)}")
-        self.header = html(f'<div class="sk-faint">{head}</div>')
-        super().__init__(children=[style_widget(), self.header, self.grid], layout=widgets.Layout(width="100%"))
-        self.add_class("sk-root")
+                items = [e for e in entries if isinstance(e, Item)]
+                errors = "".join(f'<div class="sk-err">{esc(e)}</div>' for e in entries if not isinstance(e, Item))
+                first = len(self.tile_list)
+                tiles = self._make_tiles(items, cap, poster_width=320, poster_bytes=12_000)
+                if tiles:
+                    self.tiles_at[(prompt, col)] = tiles
+                layout.append({"html": errors or ("" if tiles else '<span class="sk-faint">—</span>'),
+                               "tiles": list(range(first, first + len(tiles)))})
+        self.template = f"minmax(120px, 0.7fr) repeat({len(self.columns)}, minmax(0, 1fr))"
+        self.cells = layout
         self.add_class("sk-compare")
+        self._start()
+
+    def _render_header(self) -> None:
+        rows = [t.row for t in self.tile_list]
+        value = (esc(self._title) + " · " if self._title else "") + esc(
+            f"{len(self.prompts)} prompt(s) × {len(self.columns)} model(s) · {totals_text(rows)}")
+        if value != self.header:
+            self.header = value
 
     @property
     def jobs(self) -> list[Any]:
         """The Jobs (or rows) shown, row by row."""
-        return [c.job if c.job is not None else c.row for p in self.prompts for col in self.columns
-                for c in self.tiles.get((p, col), [])]
+        return [t.job if t.job is not None else t.row for p in self.prompts for col in self.columns
+                for t in self.tiles_at.get((p, col), [])]
 
-    def _static_html(self) -> str:
+    def _table(self, embed: bool, width: int = 200, max_bytes: int = 10_000) -> str:
         head = "<tr><th></th>" + "".join(
             f"<th style='font:600 12px sans-serif;text-align:left;padding:4px'>{esc(c)}</th>" for c in self.columns) + "</tr>"
         body = ""
         for p in self.prompts:
             body += f"<tr><td style='font:12px sans-serif;vertical-align:top;padding:4px;max-width:180px'>{esc(truncate(p, 140))}</td>"
             for col in self.columns:
-                figs = "".join(static_figure(c.row, width=200, max_bytes=10_000,
-                                             caption=caption_html(c.row, prompt=False, model=False))
-                               for c in self.tiles.get((p, col), []))
-                body += f"<td style='vertical-align:top;padding:4px'>{figs or '—'}</td>"
+                figs = "".join(static_figure(t.row, width=width, max_bytes=max_bytes, embed=embed,
+                                             caption=caption_html(t.row, prompt=False, model=False))
+                               for t in self.tiles_at.get((p, col), []))
+                errors = "".join(f"<div style='color:#c4242f;font:12px sans-serif'>{esc(e)}</div>"
+                                 for e in self.entries.get((p, col), []) if not isinstance(e, Item))
+                body += f"<td style='vertical-align:top;padding:4px'>{figs or errors or '—'}</td>"
             body += "</tr>"
         return f"<table style='border-collapse:collapse'>{head}{body}</table>"
+
+    def _static_html(self) -> str:
+        return self._table(False)
+
+    def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None) -> Path:
+        """Write the comparison as ONE self-contained HTML file (see ``Gallery.to_html``)."""
+        rows = [t.row for t in self.tile_list]
+        return write_report(path, title=title or self._title or "sorakit comparison",
+                            subtitle=f"{len(self.prompts)} prompt(s) × {len(self.columns)} model(s) · {totals_text(rows)}",
+                            body=self._table(embed, width=300, max_bytes=24_000), rows=rows, embed=embed,
+                            videos=[str(r.get("file_path") or "") for r in rows])
 
     def _static_text(self) -> str:
         return f"<sorakit compare: {len(self.prompts)} prompts × {len(self.columns)} models: {', '.join(self.columns)}>"

@@ -1,20 +1,21 @@
 """A grid of videos with captions (prompt, model@provider, seed, cost, latency).
 
-Each tile is a poster until played; tiles of jobs still running follow them live and turn into
-posters when done. A saved notebook keeps one small poster per tile (the ``text/html`` fallback).
+The gallery is one anywidget (``_grid.TileGrid``): each tile is a poster until played (the video
+streams from the kernel on play, never into the saved state); tiles of jobs still running follow
+them live and turn into posters when done. A saved notebook keeps one small poster per tile (the
+``text/html`` fallback). ``to_html(path, embed=...)`` writes a shareable report.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Optional
 
-import ipywidgets as widgets
-
-from ._base import StaticFallback, html, style_widget, with_class
-from ._card import JobCard
+from ._grid import TileGrid
 from ._live import LiveDisplay, mark_live, shown_live
 from ._format import duration, esc, is_missing, model_at, money, truncate
 from ._player import static_figure
+from ._report import write_report
 from ._rows import Item, items_of
 
 __all__ = ["Gallery", "gallery", "show_batch"]
@@ -55,12 +56,13 @@ def totals_text(rows: list[dict]) -> str:
     return " · ".join(parts)
 
 
-class Gallery(StaticFallback, widgets.VBox):
-    """Tiles in a grid of ``columns`` columns."""
+class Gallery(TileGrid):
+    """Tiles in a grid of ``columns`` columns: one widget (see ``_grid``), posters until played."""
 
     def __init__(self, items: list[Item], *, columns: int = 4, total: Optional[int] = None,
                  title: Optional[str] = None, embed: bool = False,
                  eta: Optional[Callable[[], str]] = None):
+        super().__init__()
         self.items = items
         self._eta = eta
         """The batch's expected finish as text (``batch.eta().describe()``), for a live batch."""
@@ -68,16 +70,16 @@ class Gallery(StaticFallback, widgets.VBox):
         self._embed = embed
         self._title = title
         self._total = total
-        self.header = html("")
-        self.tiles: list[JobCard] = []
-        self.tiles = [JobCard(it.source, studio=it.studio, compact=True, on_terminal=self._on_tile_done)
-                      for it in items]
-        self.grid = with_class(widgets.GridBox(self.tiles, layout=widgets.Layout(
-            grid_template_columns=f"repeat({self.columns}, minmax(0, 1fr))", width="100%")), "sk-grid")
-        self._render_header()
-        super().__init__(children=[style_widget(), self.header, self.grid], layout=widgets.Layout(width="100%"))
-        self.add_class("sk-root")
+        self._make_tiles(items, caption_html, poster_width=320, poster_bytes=12_000)
+        self.template = f"repeat({self.columns}, minmax(0, 1fr))"
+        self.cells = [{"tiles": [i]} for i in range(len(items))]
         self.add_class("sk-gallery")
+        self._start()
+
+    @property
+    def rows(self) -> list[dict]:
+        """The current ledger row of every tile, in order."""
+        return [t.row for t in self.tile_list]
 
     def _render_header(self) -> None:
         head = esc(self._title) + " · " if self._title else ""
@@ -85,7 +87,7 @@ class Gallery(StaticFallback, widgets.VBox):
         more = (f" · showing the newest {n} of {self._total} (pass limit=)"
                 if self._total is not None and self._total > n else "")
         empty = "" if n else " — nothing to show yet: completed jobs appear here"
-        rows = [t.row for t in getattr(self, "tiles", [])]
+        rows = self.rows
         running = sum(1 for r in rows if r.get("status") not in ("completed", "failed", "cancelled"))
         live = f" · {running} still running" if running else ""
         if running and self._eta is not None:
@@ -94,25 +96,35 @@ class Gallery(StaticFallback, widgets.VBox):
             except Exception:  # history is a nicety: the gallery must still show
                 eta = ""
             live += f" · {eta}" if eta else ""
-        self.header.value = (f'<div class="sk-faint">{head}{esc(totals_text(rows))}{esc(live)}'
-                             f'{esc(more)}{esc(empty)}</div>')
+        value = f'{head}{esc(totals_text(rows))}{esc(live)}{esc(more)}{esc(empty)}'
+        if value != self.header:
+            self.header = value
 
-    def _on_tile_done(self, _row: dict) -> None:
-        """A tile's job finished (engine thread): refresh the totals line."""
-        self._render_header()
-
-    def _static_html(self) -> str:
-        rows = [t.row for t in self.tiles]
+    def _figures(self, embed: bool, width: int = 220, max_bytes: int = 10_000) -> str:
         cells = [f"<td style='vertical-align:top;padding:4px'>"
-                 f"{static_figure(r, width=220, max_bytes=10_000, caption=caption_html(r), embed=self._embed)}</td>"
-                 for r in rows]
+                 f"{static_figure(r, width=width, max_bytes=max_bytes, caption=caption_html(r), embed=embed)}</td>"
+                 for r in self.rows]
         trs = "".join("<tr>" + "".join(cells[i:i + self.columns]) + "</tr>"
                       for i in range(0, len(cells), self.columns))
-        return (f"<div><p style='font:12px sans-serif;color:#57606a'>{esc(totals_text(rows))}</p>"
-                f"<table style='border-collapse:collapse'>{trs}</table></div>")
+        return f"<table style='border-collapse:collapse'>{trs}</table>"
+
+    def _static_html(self) -> str:
+        return (f"<div><p style='font:12px sans-serif;color:#57606a'>{esc(totals_text(self.rows))}</p>"
+                f"{self._figures(self._embed)}</div>")
+
+    def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None) -> Path:
+        """Write the gallery as ONE self-contained HTML file: posters, captions and a cost table.
+
+        ``embed=True`` writes the videos in too (data URIs: plays anywhere, no kernel, no server)
+        and warns above ``EMBED_WARN_BYTES``. Returns the file's path.
+        """
+        rows = self.rows
+        return write_report(path, title=title or self._title or "sorakit gallery", subtitle=totals_text(rows),
+                            body=self._figures(embed, width=320, max_bytes=24_000), rows=rows, embed=embed,
+                            videos=[str(r.get("file_path") or "") for r in rows])
 
     def _static_text(self) -> str:
-        rows = [t.row for t in self.tiles]
+        rows = self.rows
         lines = [f"<sorakit gallery: {totals_text(rows)}>"]
         lines += [f"  {model_at(r):<28} {truncate(r.get('prompt'), 50)!r} {r.get('file_path') or ''}" for r in rows]
         return "\n".join(lines)

@@ -27,11 +27,11 @@ import anywidget
 import traitlets
 
 from . import _frontend
-from ._base import StaticFallback, row_of
+from ._base import StaticFallback, row_of, shared
 from ._format import duration, esc, is_missing, model_at, size_text, truncate
 from ._poster import Poster, data_uri, poster
 
-__all__ = ["VideoPlayer", "player", "static_figure", "player_esm", "player_css"]
+__all__ = ["VideoPlayer", "Streamer", "player", "static_figure", "player_esm", "player_css"]
 
 CHUNK = 512 * 1024
 """Bytes per chunk message: small enough that the websocket never carries one huge frame."""
@@ -87,7 +87,47 @@ def static_figure(row: Mapping[str, Any], *, width: int = 320, max_bytes: int = 
             f'<figcaption style="font:12px/1.35 sans-serif;color:#57606a;margin-top:4px">{cap}</figcaption></figure>')
 
 
-class VideoPlayer(StaticFallback, anywidget.AnyWidget):
+class Streamer:
+    """Mixin for an anywidget that streams cached video files to its views on request.
+
+    Subclasses implement ``_path_for(content)``: the file a view's message is about (or None).
+    ``bytes_sent`` and ``chunks_sent`` count what went over the comm.
+    """
+
+    bytes_sent = 0
+    chunks_sent = 0
+
+    def _path_for(self, content: dict) -> Optional[str]:  # pragma: no cover - overridden
+        return None
+
+    def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A view's request: ``open`` (size and type) or ``chunk`` (``offset``, ``length``)."""
+        if not isinstance(content, dict) or content.get("type") not in ("open", "chunk"):
+            return
+        reply = {"view": str(content.get("view", "")), "tile": content.get("tile", -1)}
+        fp = self._path_for(content)
+        if not fp or not os.path.isfile(fp):
+            self.send({"type": "error", **reply,  # type: ignore[attr-defined]
+                       "text": f"the video file is not in the cache ({fp or 'no path'})"})
+            return
+        if content["type"] == "open":
+            self.send({"type": "meta", **reply, "size": os.path.getsize(fp), "chunk": CHUNK,  # type: ignore[attr-defined]
+                       "inflight": INFLIGHT, "mime": f"video/{_frontend.video_format(fp)}"})
+            return
+        offset, length = content.get("offset"), content.get("length")
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 0:
+            self.send({"type": "error", **reply,  # type: ignore[attr-defined]
+                       "text": f"bad chunk request offset={offset!r} length={length!r}"})
+            return
+        with open(fp, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(min(length, CHUNK))
+        self.bytes_sent += len(data)
+        self.chunks_sent += 1
+        self.send({"type": "chunk", **reply, "offset": offset}, [data])  # type: ignore[attr-defined]
+
+
+class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
     """A poster with a play button; pressing it streams the cached file to the front end.
 
     ``set_row`` only changes traits, so the engine's thread may call it. ``bytes_sent`` and
@@ -106,12 +146,10 @@ class VideoPlayer(StaticFallback, anywidget.AnyWidget):
     def __init__(self, row: Optional[Mapping[str, Any]] = None, *, poster_width: int = 480,
                  poster_bytes: int = 40_000, embed: bool = False, preload: bool = False,
                  compact: bool = False, live: bool = True):
-        super().__init__()
+        super().__init__(layout=shared("full"))  # a shared Layout model, not one per player
         self._row: dict = {}
         self._poster_width, self._poster_bytes = poster_width, poster_bytes
         self._embed = embed
-        self.bytes_sent = 0
-        self.chunks_sent = 0
         self.add_class("sk-player")
         self.on_msg(self._on_front_end)
         if row is not None:
@@ -177,34 +215,8 @@ class VideoPlayer(StaticFallback, anywidget.AnyWidget):
         """Every view drops its video (back to the poster) and frees its memory."""
         self.send({"type": "unload"})
 
-    def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        """A view's request: ``open`` (size and type) or ``chunk`` (``offset``, ``length``)."""
-        if not isinstance(content, dict):
-            return
-        view = str(content.get("view", ""))
-        kind = content.get("type")
-        fp = _file(self._row)
-        if kind not in ("open", "chunk"):
-            return
-        if not fp or not os.path.isfile(fp):
-            self.send({"type": "error", "view": view,
-                       "text": f"the video file is not in the cache ({fp or 'no path'})"})
-            return
-        if kind == "open":
-            self.send({"type": "meta", "view": view, "size": os.path.getsize(fp), "chunk": CHUNK,
-                       "inflight": INFLIGHT, "mime": f"video/{_frontend.video_format(fp)}"})
-            return
-        offset, length = content.get("offset"), content.get("length")
-        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 0:
-            self.send({"type": "error", "view": view,
-                       "text": f"bad chunk request offset={offset!r} length={length!r}"})
-            return
-        with open(fp, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read(min(length, CHUNK))
-        self.bytes_sent += len(data)
-        self.chunks_sent += 1
-        self.send({"type": "chunk", "view": view, "offset": offset}, [data])
+    def _path_for(self, content: dict) -> Optional[str]:
+        return _file(self._row)
 
     # -- static fallback --------------------------------------------------------------------
     def _static_html(self) -> str:

@@ -21,9 +21,8 @@ def test_a_compare_grid_over_budget_sends_nothing_and_says_why(tmp_path):
                     models=["seedance-1-pro", "kling-3-standard@runware"], seconds=5)
         assert st.ledger.rows() == []                               # no row written
         assert st.emulator is None or st.emulator.counters.total("requests") == 0  # nothing sent
-        assert c.tiles == {}
-        cells = [b for b in c.grid.children[len(c.columns) + 1:] if hasattr(b, "children")]
-        texts = [w.value for box in cells for w in box.children]
+        assert c.tiles_at == {} and c.tiles == []
+        texts = [cell["html"] for cell in c.cells[len(c.columns) + 1:] if cell.get("cls") != "sk-rowhead"]
         assert len(texts) == 4 and all("budget" in t.lower() for t in texts)
         assert st.budget.spent == 0
         with pytest.raises(BudgetExceeded) as e:  # the same grid as one batch is what was refused
@@ -53,7 +52,7 @@ def test_compare_is_one_batch_with_rejected_cells(studio, monkeypatch):
     rows = studio.ledger.rows()
     assert len(rows) == 1 and len({r["batch_id"] for r in rows}) == 1      # one batch, one insert
     assert c.columns == ["veo-3-fast@runware", "seedance-1-pro@runware"]
-    assert "not allowed" in c.grid.children[len(c.columns) + 2].children[0].value
+    assert "not allowed" in c.cells[len(c.columns) + 2]["html"]
 
 
 def test_batch_skip_invalid_lists_what_it_did_not_send(studio):

@@ -21,32 +21,53 @@ def done(studio):
 
 def test_gallery_shows_a_captioned_poster_per_video(studio, done):
     g = gallery(studio, columns=3)
-    assert len(g.tiles) == 4
-    assert g.grid.layout.grid_template_columns == "repeat(3, minmax(0, 1fr))"
-    cap = g.tiles[0].caption.value
-    row = g.tiles[0].row
+    assert len(g.tile_list) == 4 and len(g.tiles) == 4 and g.cells == [{"tiles": [i]} for i in range(4)]
+    assert g.template == "repeat(3, minmax(0, 1fr))"
+    cap = g.tiles[0]["caption"]
+    row = g.tile_list[0].row
     assert row["prompt"] in cap and "seedance-1-pro-fast@runware" in cap and "seed 7" in cap
     assert "unknown" in cap and "$0.00" not in cap  # no catalog price for this output: never shown as $0
-    assert all(t.player.poster.startswith("data:image/jpeg;base64,") for t in g.tiles)  # posters
-    assert all(not t.player.loaded for t in g.tiles)  # no video sent before play
-    assert "4 videos" in g.header.value and "emulated" in g.header.value and "unknown" in g.header.value
+    assert all(t["poster"].startswith("data:image/jpeg;base64,") and t["playable"] for t in g.tiles)
+    assert not g.loaded  # no video sent before play
+    assert "4 videos" in g.header and "emulated" in g.header and "unknown" in g.header
     from support.frontend import FakeView
 
-    assert FakeView(g.tiles[1].player).fetch() == open(g.tiles[1].row["file_path"], "rb").read()
-    assert g.tiles[1].player.loaded and not g.tiles[0].player.loaded
+    view = FakeView(g)
+    assert view.fetch(tile=1) == open(g.tile_list[1].row["file_path"], "rb").read()
+    assert g.loaded and all(m["tile"] == 1 for m, _b in view.sent)
+    [(err, _)] = view.ask({"type": "open", "tile": 9})  # no such tile: an error, not a crash
+    assert err["type"] == "error"
+
+
+def test_a_gallery_is_one_widget_model_and_its_state_holds_no_video(studio, done):
+    """The whole grid is one comm; the saved state is posters and captions, never video bytes."""
+    import json
+
+    from ipywidgets.widgets.widget import _instances
+
+    before = set(_instances)
+    g = gallery(studio)
+    made = [_instances[k] for k in set(_instances) - before]
+    assert made == [g]  # the shared Layout already existed: one model for four tiles
+    from support.frontend import FakeView
+
+    state = json.dumps(g.get_state())
+    FakeView(g).fetch(tile=0)
+    assert json.dumps(g.get_state()) == state and "data:video" not in state
 
 
 def test_gallery_of_jobs_filters_and_limit(studio, done):
     assert len(gallery(done[:2]).tiles) == 2
     assert len(gallery(studio, model="seedance-1-pro").tiles) == 2
-    assert all(t.row["model"] == "seedance-1-pro" for t in gallery(studio, model="seedance-1-pro").tiles)
+    assert all(r["model"] == "seedance-1-pro" for r in gallery(studio, model="seedance-1-pro").rows)
     g = gallery(studio, limit=3)
-    assert len(g.tiles) == 3 and "newest 3 of 4" in g.header.value
-    assert "nothing to show" in gallery([]).header.value
+    assert len(g.tiles) == 3 and "newest 3 of 4" in g.header
+    assert "nothing to show" in gallery([]).header
 
 
 def test_gallery_static_fallback_is_posters_and_captions(studio, done):
-    bundle = gallery(studio)._repr_mimebundle_()
+    bundle, _metadata = gallery(studio)._repr_mimebundle_()  # anywidget: (data, metadata)
+    assert "application/vnd.jupyter.widget-view+json" in bundle
     html = bundle["text/html"]
     assert html.count("data:image/jpeg;base64,") == 4 and "data:video" not in html
     assert "seed 7" in html and PROMPTS[0] in html
@@ -57,8 +78,9 @@ def test_compare_arranges_prompts_by_model(studio, done):
     c = compare(done)
     assert c.prompts == PROMPTS
     assert c.columns == ["seedance-1-pro-fast@runware", "seedance-1-pro@runware"]
-    assert all(len(c.tiles[(p, m)]) == 1 for p in PROMPTS for m in c.columns)
-    assert c.tiles[(PROMPTS[1], "seedance-1-pro@runware")][0].row["prompt"] == PROMPTS[1]
+    assert all(len(c.tiles_at[(p, m)]) == 1 for p in PROMPTS for m in c.columns)
+    assert c.tiles_at[(PROMPTS[1], "seedance-1-pro@runware")][0].row["prompt"] == PROMPTS[1]
+    assert len(c.tiles) == 4 and c.cells[0]["html"] == "prompt ╲ model"
 
 
 def test_compare_submits_the_matrix_and_fills_in_live(studio):
@@ -66,8 +88,8 @@ def test_compare_submits_the_matrix_and_fills_in_live(studio):
                 models=["veo-3-fast@runware", "seedance-1-pro"], seconds=5, size="864x480")
     # veo-3-fast takes neither 5 s nor 864x480: its cells say why; seedance's run
     assert c.columns[0] == "veo-3-fast@runware"
-    assert "not allowed" in c.grid.children[len(c.columns) + 2].children[0].value
-    kling = [t for (p, m), ts in c.tiles.items() for t in ts]
+    assert "not allowed" in c.cells[len(c.columns) + 2]["html"]
+    kling = [t for (p, m), ts in c.tiles_at.items() for t in ts]
     assert len(kling) == 2 and all(t.row["model"] == "seedance-1-pro" for t in kling)
     for t in kling:
         studio.job(t.job_id).wait(timeout=60)
@@ -76,7 +98,8 @@ def test_compare_submits_the_matrix_and_fills_in_live(studio):
     while not all(t.terminal for t in kling) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert all(t.row["status"] == "completed" for t in kling)
-    assert all(t.player.playable for t in kling)
+    c.push()
+    assert all(t["playable"] and t["poster"] for t in c.tiles)  # live tiles turned into posters
 
 
 def test_browser_filters_sorts_totals_and_selects(studio, done):
