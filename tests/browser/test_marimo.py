@@ -1,0 +1,101 @@
+"""marimo: the example app (``notebooks/marimo_gallery.py``) served headless, driven in Chromium.
+
+``marimo run --headless`` serves the app on 127.0.0.1 (a free port, no token); the test waits for
+the gallery's posters (marimo renders anywidgets in a shadow root: Playwright's locators pierce
+it), plays one (the bytes stream over marimo's anywidget messages) and asserts the browser decodes
+it; then asks for a new video with marimo's inputs and plays that in the player.
+"""
+
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import require
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "notebooks" / "marimo_gallery.py"
+
+
+@pytest.fixture
+def marimo_app(tmp_path):
+    require(shutil.which("chromium") is not None, "Debian chromium is not installed (apt-get install -y chromium)")
+    require(importlib.util.find_spec("playwright") is not None, "playwright (python) is not installed")
+    require(importlib.util.find_spec("marimo") is not None, "marimo is not installed (the test extra has it)")
+    from lab import free_port
+
+    port = free_port()
+    env = {**os.environ, "SORAKIT_MARIMO_DIR": str(tmp_path), "SORAKIT_QUIET": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    log = open(tmp_path / "marimo.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "marimo", "run", str(APP), "--headless", "--no-token",
+                             "--port", str(port), "--host", "127.0.0.1"],
+                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"marimo exited early:\n{(tmp_path / 'marimo.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(base + "/", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"marimo did not answer:\n{(tmp_path / 'marimo.log').read_text()[-3000:]}")
+                time.sleep(0.3)
+        yield base
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        log.close()
+
+
+def _decoded(video, timeout: float = 30) -> list:
+    deadline = time.monotonic() + timeout
+    state = [0, 0]
+    while time.monotonic() < deadline:
+        state = video.evaluate("v => [v.readyState, v.videoWidth, v.loop, v.controls]")
+        if state[0] >= 2:
+            break
+        time.sleep(0.2)
+    return state
+
+
+def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
+    from lab import browser_page
+
+    with browser_page(1300, 1600) as page:
+        page.goto(marimo_app + "/")
+        page.locator("img.sk-poster").nth(1).wait_for(timeout=120_000)
+        assert page.locator(".sk-grid-view img.sk-poster").count() == 2
+        assert page.locator("video").count() == 0  # posters only until played
+        page.locator(".sk-grid-view button.sk-play").nth(1).click()
+        video = page.locator(".sk-grid-view video").first
+        video.wait_for(timeout=30_000)
+        state = _decoded(video)
+        assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state
+
+        page.get_by_role("button", name="Generate").click()  # marimo's inputs -> studio.generate
+        page.locator(".sk-player-view:not(.sk-grid-view) button.sk-play").wait_for(timeout=120_000)
+        page.locator(".sk-player-view:not(.sk-grid-view) button.sk-play").click()
+        played = page.locator(".sk-player-view:not(.sk-grid-view) video").first
+        played.wait_for(timeout=30_000)
+        state = _decoded(played)
+        assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state
