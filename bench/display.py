@@ -4,7 +4,7 @@ For each tree, a real kernel (nbclient, the tree first on PYTHONPATH) runs a not
 12 emulated videos and shows ``studio.gallery(columns=4)``; the notebook is saved with the widget
 state nbclient records (what JupyterLab writes with "Save widget state" on). Printed per tree:
 widget models (comms) in total and per tile, bytes of widget state, the saved file's size, and the
-kernel-side time to build a 100-video gallery (median of 3; the browser's render time is printed by
+kernel-side time to build a 100-video gallery with its model count and state (median of 3; the browser's render time is printed by
 ``tests/browser/test_lab.py``). Playing is not part of this run: with the anywidget player the
 played videos never enter the state (see ``tests/browser/test_lab.py`` for the saved sizes after
 playing in a real JupyterLab).
@@ -34,11 +34,15 @@ CELLS = [
     "print(sorakit.__file__)",
     "studio.gallery(columns=4)",
     # 100 tiles: the 12 rows repeated (the widgets do not care that files repeat)
-    "from sorakit.display import gallery\nrows = studio.ledger.rows(status='completed')\n"
+    "import json\nfrom ipywidgets.widgets.widget import _instances\nfrom sorakit.display import gallery\n"
+    "rows = studio.ledger.rows(status='completed')\n"
     "hundred = [dict(r, job_id=f'{r[\"job_id\"]}-{i}') for i in range(9) for r in rows][:100]\n"
     "gallery(hundred[:1])  # warm the poster cache like a second look at the same gallery would\n"
-    "ts = []\nfor _ in range(3):\n    t = time.perf_counter(); g = gallery(hundred, limit=None); ts.append(time.perf_counter() - t)\n"
-    "print(json.dumps({'build_100_s': statistics.median(ts)})) if (json := __import__('json')) else None",
+    "ts = []\nfor _ in range(3):\n    before = set(_instances)\n    t = time.perf_counter()\n"
+    "    g = gallery(hundred, limit=None)\n    ts.append(time.perf_counter() - t)\n"
+    "    made = [_instances[k] for k in set(_instances) - before]\n"
+    "state = sum(len(json.dumps(w.get_state(), default=lambda b: 'x' * (len(b) * 4 // 3))) for w in made)\n"
+    "print(json.dumps({'build_100_s': statistics.median(ts), 'models_100': len(made), 'state_100': state}))",
 ]
 
 
@@ -57,6 +61,7 @@ def measure(tree: Path) -> dict:
             imported = nb.cells[0].outputs[-1]["text"].strip()
             path = Path(tmp) / "g.ipynb"
             nbformat.write(nb, path)
+            file_bytes = path.stat().st_size
             state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
             kinds = collections.Counter(m["model_name"] for m in state.values())
             nb2 = nbformat.v4.new_notebook()
@@ -64,20 +69,14 @@ def measure(tree: Path) -> dict:
             nb2.metadata["kernelspec"] = nb.metadata["kernelspec"]
             NotebookClient(nb2, timeout=600, kernel_name="python3",
                            resources={"metadata": {"path": tmp}}).execute()
-            state2 = nb2.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-            build = json.loads(nb2.cells[1].outputs[-1]["text"].strip().splitlines()[-1])["build_100_s"]
+            text = "".join(o.get("text", "") for o in nb2.cells[1].outputs)
+            hundred = json.loads([ln for ln in text.splitlines() if ln.startswith("{")][-1])
         finally:
             os.environ["PYTHONPATH"] = env_path
     return {"imported": imported, "models_12": len(state), "models_per_tile": round(len(state) / 12, 1),
             "kinds": dict(kinds.most_common(6)), "state_bytes_12": len(json.dumps(state)),
-            "saved_file_12": path.stat().st_size if False else None, "file_bytes_12": _size(nb),
-            "models_100_x4": len(state2), "build_100_s": round(build, 3)}
-
-
-def _size(nb) -> int:
-    import nbformat
-
-    return len(nbformat.writes(nb).encode())
+            "file_bytes_12": file_bytes, "models_100": hundred["models_100"],
+            "state_100": hundred["state_100"], "build_100_s": round(hundred["build_100_s"], 3)}
 
 
 def main() -> None:
@@ -90,8 +89,8 @@ def main() -> None:
         print(f"  12-video gallery: {r['models_12']} widget models ({r['models_per_tile']} per tile), "
               f"{r['state_bytes_12']:,} B of widget state, saved notebook {r['file_bytes_12']:,} B")
         print(f"  model kinds: {r['kinds']}")
-        print(f"  100-video gallery: built in {r['build_100_s']} s in the kernel "
-              f"(notebook with 4 galleries of 100: {r['models_100_x4']} models)")
+        print(f"  100-video gallery: {r['models_100']} new widget models, {r['state_100']:,} B of state, "
+              f"built in {r['build_100_s']} s in the kernel (median of 3)")
 
 
 if __name__ == "__main__":

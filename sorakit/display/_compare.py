@@ -40,7 +40,7 @@ class CompareGrid(TileGrid):
                 items = [e for e in entries if isinstance(e, Item)]
                 errors = "".join(f'<div class="sk-err">{esc(e)}</div>' for e in entries if not isinstance(e, Item))
                 first = len(self.tile_list)
-                tiles = self._make_tiles(items, cap, poster_width=320, poster_bytes=12_000)
+                tiles = self._make_tiles(items, cap)
                 if tiles:
                     self.tiles_at[(prompt, col)] = tiles
                 layout.append({"html": errors or ("" if tiles else '<span class="sk-faint">—</span>'),

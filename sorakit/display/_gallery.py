@@ -70,7 +70,7 @@ class Gallery(TileGrid):
         self._embed = embed
         self._title = title
         self._total = total
-        self._make_tiles(items, caption_html, poster_width=320, poster_bytes=12_000)
+        self._make_tiles(items, caption_html)
         self.template = f"repeat({self.columns}, minmax(0, 1fr))"
         self.cells = [{"tiles": [i]} for i in range(len(items))]
         self.add_class("sk-gallery")

@@ -124,7 +124,8 @@ class Tile:
         r = self._row
         status = str(r.get("status") or "pending")
         playable = self.path is not None
-        p = poster(r, max_width=self._poster_width, max_bytes=self._poster_bytes) if playable else None
+        p = (poster(r, max_width=self._poster_width, max_bytes=self._poster_bytes, fmt="webp")
+             if playable else None)
         if playable:
             label = "" if p is not None else "no poster"
         elif status == "completed":

@@ -178,7 +178,8 @@ class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
         self._row = dict(row)
         status = str(self._row.get("status") or "")
         ready = self.ready
-        p: Optional[Poster] = (poster(self._row, max_width=self._poster_width, max_bytes=self._poster_bytes)
+        p: Optional[Poster] = (poster(self._row, max_width=self._poster_width,
+                                      max_bytes=self._poster_bytes, fmt="webp")
                                if ready else None)
         uri = data_uri(p) if p is not None else ""
         if uri != self.poster:

@@ -27,7 +27,7 @@ def test_card_follows_the_job_from_another_thread_and_unsubscribes_when_done(fak
     assert fake.subscriber_count == 0  # stopped listening once terminal
     assert not is_visible(card.progress_row)
     assert card.player.playable and card.player.tip.startswith("Play")  # poster with a play button
-    assert card.player.poster.startswith("data:image/jpeg;base64,/9j/")  # JPEG poster
+    assert card.player.poster.startswith("data:image/webp;base64,UklGR")  # a WebP poster (small in saved state)
     assert card.actions.layout.display == ""
 
 

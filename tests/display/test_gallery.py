@@ -27,7 +27,7 @@ def test_gallery_shows_a_captioned_poster_per_video(studio, done):
     row = g.tile_list[0].row
     assert row["prompt"] in cap and "seedance-1-pro-fast@runware" in cap and "seed 7" in cap
     assert "unknown" in cap and "$0.00" not in cap  # no catalog price for this output: never shown as $0
-    assert all(t["poster"].startswith("data:image/jpeg;base64,") and t["playable"] for t in g.tiles)
+    assert all(t["poster"].startswith("data:image/webp;base64,") and t["playable"] for t in g.tiles)
     assert not g.loaded  # no video sent before play
     assert "4 videos" in g.header and "emulated" in g.header and "unknown" in g.header
     from support.frontend import FakeView
