@@ -1,10 +1,13 @@
 """Notebook UI: a request form, live job cards, a player, galleries, comparisons, a ledger browser.
 
-Everything is standard ipywidgets (no front-end extension), so it works in JupyterLab, Notebook 7,
-VS Code and Colab; front-end quirks live in ``_frontend``. Videos play from the cached file over the
-widget comm and are sent only on play; saved notebooks keep a small poster per video (a
-``text/html`` fallback that GitHub, nbviewer and HTML exports show), never the video itself unless
-``embed=True``.
+The form, cards and ledger browser are standard ipywidgets; the player, gallery and compare grid
+are anywidgets (one ES module, ``player.js``, shipped in the package; anywidget's front end comes
+with ``pip install anywidget``), so they work in JupyterLab, Notebook 7, VS Code, Colab and marimo
+(``mo.ui.anywidget(...)``); front-end quirks live in ``_frontend``. Videos stream from the cached
+file over the widget's comm only when played, in binary chunks that never enter the synced state:
+saved notebooks keep small posters (the widgets' WebP posters and a ``text/html`` fallback that
+GitHub, nbviewer and HTML exports show), never the video itself unless ``embed=True``.
+``gallery(...).to_html(path)`` / ``compare(...).to_html(path)`` write a shareable report.
 
 ```python
 studio.form()                     # ask for a video; cards follow each job below the form

@@ -1,6 +1,6 @@
 """What every sorakit widget shares: the stylesheet, the static fallback, and reading jobs.
 
-Widgets are plain ipywidgets boxes (thin classes, no front-end extension). Each top-level widget's
+Widgets are plain ipywidgets boxes or anywidgets (the player and the tile grids). Each top-level widget's
 mimebundle carries, next to the live widget view, a small ``text/html`` fallback (poster images as
 data URIs and captions) and a readable ``text/plain``: what GitHub, nbviewer, HTML exports and
 front-ends without the kernel show.

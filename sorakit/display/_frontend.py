@@ -1,7 +1,8 @@
 """Front-end quirks, all in one place: which notebook front-end the kernel serves and what it needs.
 
-The widgets only use standard ipywidgets (no extension to install), so every front-end that
-runs ipywidgets 8 shows them. What differs:
+The widgets are ipywidgets 8 and anywidgets (whose front end ships inside the ``anywidget`` wheel
+as a prebuilt JupyterLab / Notebook 7 extension; VS Code, Colab and marimo load it themselves), so
+every front-end that runs ipywidgets 8 shows them. What differs:
 
 ================  ==========================================  ==============================================
 front-end         quirk                                       what sorakit does
@@ -13,8 +14,9 @@ VS Code           the webview plays H.264 but not AAC audio   keep H.264; say "p
                   no ``--jp-*`` CSS variables                 CSS falls back to ``--vscode-*``, then fixed
 Colab             third-party widget manager must be enabled  ``enable_custom_widget_manager()`` once
                   no ``--jp-*`` CSS variables                 CSS fallbacks (same as VS Code)
-everywhere        ``IPython.display.Video(path)`` only works   videos go over the widget comm as bytes read
-                  where the server serves that path            from the cached file, loaded on demand
+everywhere        ``IPython.display.Video(path)`` only works   videos stream over the widget comm in binary
+                  where the server serves that path            chunks read from the cached file, on play
+marimo            renders anywidgets, not ipywidgets           ``mo.ui.anywidget(player(job))`` / gallery
 ================  ==========================================  ==============================================
 
 Detection runs in the kernel, so it is a best guess from the environment: VS Code starts kernels

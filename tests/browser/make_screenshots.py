@@ -73,7 +73,7 @@ def main() -> None:
         with Lab(root) as lab, browser_page(1500, 2200) as page:
             open_and_run(page, lab, "gallery.ipynb", timeout_ms=240_000)
             page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-            page.wait_for_function("() => [...document.querySelectorAll('.sk-gallery .sk-stage img')]"
+            page.wait_for_function("() => [...document.querySelectorAll('.sk-gallery img.sk-poster')]"
                                    ".filter(i => i.complete && i.naturalWidth > 0).length === 12", timeout=60_000)
             time.sleep(0.5)
             gallery = page.locator(".sk-gallery").first
