@@ -19,7 +19,7 @@ from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html,
                     model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
 from ._format import (duration, esc, is_missing, model_at, money, short_id, size_text, stars,
                       status_chip, tags_of, timestamp, truncate, local_time)
-from ._live import LiveDisplay, hub, mark_live, shown_live, ticker
+from ._live import Follower, LiveDisplay, mark_live, shown_live, ticker
 from ._player import VideoPlayer, static_figure
 
 __all__ = ["JobCard", "show_job", "show_progress", "job_card"]
@@ -86,7 +86,7 @@ def cancel_html(row: Mapping[str, Any]) -> str:
     return ""
 
 
-class JobCard(StaticFallback, widgets.VBox):
+class JobCard(StaticFallback, Follower, widgets.VBox):
     """One job as a card. ``compact=True`` is the gallery tile: poster, caption, live status only.
 
     Args:
@@ -169,63 +169,12 @@ class JobCard(StaticFallback, widgets.VBox):
         """The card's current copy of the job's ledger row."""
         return dict(self._row)
 
-    @property
-    def terminal(self) -> bool:
-        return self._row.get("status") in TERMINAL
-
-    def _listen(self) -> None:
-        if self.terminal or self.studio is None or not self.job_id:
-            return
-        hub(self.studio).add(self.job_id, self._on_change)
-        self._listening = True
-        ticker.add(self)
-        # a change committed between reading the row and subscribing is picked up here
-        fresh = self._fresh_row()
-        if fresh:
-            self._apply(fresh)
-
-    def _fresh_row(self) -> Optional[dict]:
-        try:
-            if self.job is not None:
-                return row_of(self.job)
-            if self.studio is not None and hasattr(self.studio, "job"):
-                return row_of(self.studio.job(self.job_id))
-        except Exception:
-            return None
-        return None
-
-    def _on_change(self, job_id: str, changes: dict) -> None:
-        """Engine thread: merge the changed columns and refresh traits."""
-        if job_id == self.job_id:
-            self._apply(changes)
-
-    def _apply(self, changes: Mapping[str, Any]) -> None:
-        with self._lock:  # the engine's thread and the kernel's may both deliver a row
-            if self.terminal and changes.get("status", self._row.get("status")) not in TERMINAL:
-                return  # a stale read arriving after the final update
-            new_t, cur_t = timestamp(changes.get("updated_at")), timestamp(self._row.get("updated_at"))
-            if new_t is not None and cur_t is not None and new_t < cur_t:
-                return  # older than what is shown
-            self._apply_locked(changes)
-
-    def _apply_locked(self, changes: Mapping[str, Any]) -> None:
-        self._row.update(changes)
-        if self.terminal:
-            if (self._row.get("status") == "completed" and is_missing(self._row.get("file_path"))):
-                fresh = self._fresh_row()  # the final row, in case the change carried only status
-                if fresh:
-                    self._row.update(fresh)
-            self._stop()
+    def _changed(self) -> None:
+        """After each accepted change (``Follower``): refresh traits; tell once when terminal."""
         self._render()
         if self.terminal and self._on_terminal is not None:
             callback, self._on_terminal = self._on_terminal, None
             callback(dict(self._row))
-
-    def _stop(self) -> None:
-        if self._listening:
-            self._listening = False
-            hub(self.studio).remove(self.job_id, self._on_change)
-        ticker.discard(self)
 
     def tick(self) -> None:
         """Ticker thread: refresh the elapsed time of a running job."""

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 import anywidget
 import traitlets
 
-from .._types import TERMINAL
-from ._base import StaticFallback, row_of, shared
+from ._base import StaticFallback, shared
 from ._card import progress_text
-from ._format import esc, is_missing, model_at, timestamp
-from ._live import hub, ticker
+from ._format import esc, is_missing, model_at
+from ._live import Follower, ticker
 from ._player import Streamer, _file, player_css, player_esm
 from ._poster import data_uri, poster
 from ._rows import Item
@@ -34,7 +33,7 @@ PUSH_INTERVAL = 0.25
 """Seconds between two pushes of the tiles while jobs run (final states go at once)."""
 
 
-class Tile:
+class Tile(Follower):
     """One job in a grid: its row, kept current from the engine's thread while the job runs."""
 
     def __init__(self, item: Item, on_change: Callable[["Tile", bool], None], *, caption: Callable[[dict], str],
@@ -53,56 +52,8 @@ class Tile:
     def row(self) -> dict:
         return dict(self._row)
 
-    @property
-    def terminal(self) -> bool:
-        return self._row.get("status") in TERMINAL
-
-    # -- following the job (engine thread) ------------------------------------------------------
-    def listen(self) -> None:
-        if self.terminal or self.studio is None or not self.job_id:
-            return
-        hub(self.studio).add(self.job_id, self._on_change)
-        self._listening = True
-        ticker.add(self)
-        fresh = self._fresh_row()  # a change committed before we subscribed
-        if fresh:
-            self._apply(fresh)
-
-    def _fresh_row(self) -> Optional[dict]:
-        try:
-            if self.job is not None:
-                return row_of(self.job)
-            if self.studio is not None and hasattr(self.studio, "job"):
-                return row_of(self.studio.job(self.job_id))
-        except Exception:
-            return None
-        return None
-
-    def _on_change(self, job_id: str, changes: dict) -> None:
-        if job_id == self.job_id:
-            self._apply(changes)
-
-    def _apply(self, changes: Mapping[str, Any]) -> None:
-        with self._lock:
-            if self.terminal and changes.get("status", self._row.get("status")) not in TERMINAL:
-                return  # a stale read arriving after the final update
-            new_t, cur_t = timestamp(changes.get("updated_at")), timestamp(self._row.get("updated_at"))
-            if new_t is not None and cur_t is not None and new_t < cur_t:
-                return
-            self._row.update(changes)
-            if self.terminal:
-                if self._row.get("status") == "completed" and is_missing(self._row.get("file_path")):
-                    fresh = self._fresh_row()
-                    if fresh:
-                        self._row.update(fresh)
-                self.stop()
+    def _changed(self) -> None:
         self._notify(self, self.terminal)
-
-    def stop(self) -> None:
-        if self._listening:
-            self._listening = False
-            hub(self.studio).remove(self.job_id, self._on_change)
-        ticker.discard(self)
 
     def tick(self) -> None:
         """Ticker thread: the elapsed time of a running job moves."""
@@ -173,7 +124,7 @@ class TileGrid(StaticFallback, Streamer, anywidget.AnyWidget):
         """Push the first state and follow the running jobs."""
         self.push()
         for t in self.tile_list:
-            t.listen()
+            t._listen()
 
     def push(self) -> None:
         """Send every tile's current data to the views now."""
@@ -213,7 +164,7 @@ class TileGrid(StaticFallback, Streamer, anywidget.AnyWidget):
 
     def close(self) -> None:
         for t in self.tile_list:
-            t.stop()
+            t._stop()
         with self._push_lock:
             if self._timer is not None:
                 self._timer.cancel()

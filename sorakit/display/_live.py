@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
-__all__ = ["hub", "Hub", "ticker", "LiveDisplay"]
+__all__ = ["hub", "Hub", "ticker", "LiveDisplay", "Follower"]
 
 log = logging.getLogger("sorakit.display")
 
@@ -187,3 +187,86 @@ class LiveDisplay:
 
     def _ipython_display_(self) -> None:  # a cell ending in show_progress(...) shows nothing more
         return None
+
+
+class Follower:
+    """Follows one job's ledger row from the engine's thread: what a card and a grid tile share.
+
+    The class using it sets ``job``, ``studio``, ``job_id``, ``_row`` (a dict), ``_lock`` (an
+    RLock) and ``_listening = False``, calls ``_listen()`` once it is built, and implements
+    ``_changed()`` (called after each accepted change) and ``tick()`` (the ticker's second).
+    """
+
+    job: Any
+    studio: Any
+    job_id: str
+    _row: dict
+    _lock: Any
+    _listening: bool
+
+    @property
+    def terminal(self) -> bool:
+        from .._types import TERMINAL
+
+        return self._row.get("status") in TERMINAL
+
+    def _changed(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def _listen(self) -> None:
+        if self.terminal or self.studio is None or not self.job_id:
+            return
+        hub(self.studio).add(self.job_id, self._on_change)
+        self._listening = True
+        ticker.add(self)
+        # a change committed between reading the row and subscribing is picked up here
+        fresh = self._fresh_row()
+        if fresh:
+            self._apply(fresh)
+
+    def _fresh_row(self) -> Optional[dict]:
+        from ._base import row_of
+
+        try:
+            if self.job is not None:
+                return row_of(self.job)
+            if self.studio is not None and hasattr(self.studio, "job"):
+                return row_of(self.studio.job(self.job_id))
+        except Exception:
+            return None
+        return None
+
+    def _on_change(self, job_id: str, changes: dict) -> None:
+        """Engine thread: merge the changed columns and refresh what is shown."""
+        if job_id == self.job_id:
+            self._apply(changes)
+
+    def _apply(self, changes: Mapping[str, Any]) -> None:
+        from .._types import TERMINAL
+        from ._format import timestamp
+
+        with self._lock:  # the engine's thread and the kernel's may both deliver a row
+            if self.terminal and changes.get("status", self._row.get("status")) not in TERMINAL:
+                return  # a stale read arriving after the final update
+            new_t, cur_t = timestamp(changes.get("updated_at")), timestamp(self._row.get("updated_at"))
+            if new_t is not None and cur_t is not None and new_t < cur_t:
+                return  # older than what is shown
+            self._apply_locked(changes)
+
+    def _apply_locked(self, changes: Mapping[str, Any]) -> None:
+        from ._format import is_missing
+
+        self._row.update(changes)
+        if self.terminal:
+            if self._row.get("status") == "completed" and is_missing(self._row.get("file_path")):
+                fresh = self._fresh_row()  # the final row, in case the change carried only status
+                if fresh:
+                    self._row.update(fresh)
+            self._stop()
+        self._changed()
+
+    def _stop(self) -> None:
+        if self._listening:
+            self._listening = False
+            hub(self.studio).remove(self.job_id, self._on_change)
+        ticker.discard(self)

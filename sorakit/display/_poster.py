@@ -76,7 +76,7 @@ def _encode(img, max_width: int, max_bytes: int, fmt: str = "jpeg") -> Poster:
     while True:
         buf = io.BytesIO()
         if fmt == "webp":
-            img.save(buf, format="WEBP", quality=quality - 12, method=6)
+            img.save(buf, format="WEBP", quality=quality - 12, method=4)
         else:
             img.save(buf, format="JPEG", quality=quality, optimize=True, progressive=True)
         data = buf.getvalue()

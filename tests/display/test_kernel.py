@@ -21,7 +21,7 @@ CELLS = [
     "f.submit_button.click()\ncard = f.jobs.children[0]\n"
     "assert not card.terminal and studio.ledger.get(card.job_id)['status'] != 'completed'  # returned at once\n"
     "print(f.message.value)",
-    "clock.advance(3600)\ndeadline = time.monotonic() + 60\nwhile not card.terminal and time.monotonic() < deadline:\n"
+    "clock.advance(3600)\ndeadline = time.monotonic() + 60\nwhile not (card.terminal and card.player.playable) and time.monotonic() < deadline:  # the card renders after the row turns final\n"
     "    time.sleep(0.1)\nassert card.row['status'] == 'completed', card.row\n"
     "assert card.player.playable and card.player.load(autoplay=True)\n"
     "card.star_buttons[4].click()\nprint('rating', studio.ledger.get(card.job_id)['rating'])",
