@@ -212,3 +212,22 @@ def test_browser_filters_by_who_asked(studio, done):
     assert "ann" in b.details.value
     b.user.value = "(all)"
     assert len(b.list.options) == 4
+
+
+def test_live_gallery_tiles_follow_their_jobs_and_final_states_push_at_once(fake):
+    """A batch's gallery: running tiles say so, a finished tile is a poster at once, then it stops listening."""
+    from sorakit.display._gallery import Gallery
+    from sorakit.display._rows import items_of
+
+    jobs = [fake.submit(p, model="veo-3-fast", provider="gemini") for p in ("a fox", "a heron")]
+    items, total = items_of(jobs, fake, status=None)
+    g = Gallery(items, columns=2, total=total)
+    assert fake.subscriber_count == 1 and [t["playable"] for t in g.tiles] == [False, False]
+    assert "2 still running" in g.header
+    fake.advance(jobs[0], status="failed", error_code="moderation_blocked", error_message="refused")
+    fake.advance(jobs[1], status="completed")
+    # final states are pushed without waiting for the coalescing timer
+    assert g.tiles[0]["label"] == "failed · moderation_blocked" and "refused" in g.tiles[0]["caption"]
+    assert g.tiles[1]["playable"] and g.tiles[1]["poster"].startswith("data:image/webp")
+    assert "still running" not in g.header and fake.subscriber_count == 0
+    g.close()
