@@ -46,7 +46,8 @@ bench: $(STAMP)
 	$(PY) bench/emulator.py
 	$(PY) bench/batch.py
 	$(PY) bench/memory.py
-	$(PY) bench/store.py
+	$(PY) bench/display.py
+	$(PY) bench/display_lab.py
 
 # the reliability trials, repeated; prints the counts and fails unless every problem count is 0
 STRESS_SECONDS ?= 600
