@@ -12,6 +12,7 @@ Updates are coalesced: a running batch's progress changes push the ``tiles`` lis
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -66,8 +67,6 @@ class Tile(Follower):
     @property
     def path(self) -> Optional[str]:
         fp = _file(self._row)
-        import os
-
         return fp if fp and os.path.isfile(fp) else None
 
     def data(self) -> dict:

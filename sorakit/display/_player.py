@@ -131,7 +131,9 @@ class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
     """A poster with a play button; pressing it streams the cached file to the front end.
 
     ``set_row`` only changes traits, so the engine's thread may call it. ``bytes_sent`` and
-    ``chunks_sent`` count what went over the comm (nothing before the first play).
+    ``chunks_sent`` count what went over the comm (nothing before the first play). ``compact`` and
+    ``live`` are accepted for the callers of the ipywidgets player this replaced; one anywidget
+    model has no child widgets to create up front, so they change nothing.
     """
 
     _esm = traitlets.Unicode(player_esm()).tag(sync=True)
