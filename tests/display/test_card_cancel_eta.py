@@ -82,7 +82,7 @@ def test_the_forms_job_list_cancels_and_the_gallery_filters_cancelled(studio, em
     card.cancel_button.click()
     until(lambda: job.status == "cancelled")
     g = gallery(studio, status="cancelled")
-    assert [t.job_id for t in g.tiles] == [job.id]
+    assert [t.job_id for t in g.tile_list] == [job.id]
     assert gallery(studio).tiles == []                                  # the default shows completed ones
 
 
@@ -92,10 +92,10 @@ def test_the_live_batch_gallery_shows_the_expected_finish(studio, emulator):
     seed_history(studio, "sora-2", "openai", [50, 60, 70])
     batch = studio.batch(["one", "two"], models="sora-2", wait=False)
     live = show_batch(batch)
-    header = live.widget.header.value
+    header = live.widget.header
     assert "2 still running" in header and "expected to finish in ~" in header
     assert "(2 left, 32 at a time at openai; from past runs&#x27; median)" in header \
         or "(2 left, 32 at a time at openai; from past runs' median)" in header
     fresh = studio.batch(["three"], models="kling-3-standard@relay", wait=False)
-    assert "no history for kling-3-standard@relay yet" in show_batch(fresh).widget.header.value
+    assert "no history for kling-3-standard@relay yet" in show_batch(fresh).widget.header
     live.close()
