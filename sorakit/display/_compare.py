@@ -87,8 +87,7 @@ class CompareGrid(TileGrid):
         rows = [t.row for t in self.tile_list]
         return write_report(path, title=title or self._title or "sorakit comparison",
                             subtitle=f"{len(self.prompts)} prompt(s) × {len(self.columns)} model(s) · {totals_text(rows)}",
-                            body=self._table(embed, width=300, max_bytes=24_000), rows=rows, embed=embed,
-                            videos=[str(r.get("file_path") or "") for r in rows])
+                            body=self._table(embed, width=300, max_bytes=24_000), rows=rows, embed=embed)
 
     def _static_text(self) -> str:
         return f"<sorakit compare: {len(self.prompts)} prompts × {len(self.columns)} models: {', '.join(self.columns)}>"

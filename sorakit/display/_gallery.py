@@ -120,8 +120,7 @@ class Gallery(TileGrid):
         """
         rows = self.rows
         return write_report(path, title=title or self._title or "sorakit gallery", subtitle=totals_text(rows),
-                            body=self._figures(embed, width=320, max_bytes=24_000), rows=rows, embed=embed,
-                            videos=[str(r.get("file_path") or "") for r in rows])
+                            body=self._figures(embed, width=320, max_bytes=24_000), rows=rows, embed=embed)
 
     def _static_text(self) -> str:
         rows = self.rows

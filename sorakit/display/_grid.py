@@ -12,7 +12,6 @@ Updates are coalesced: a running batch's progress changes push the ``tiles`` lis
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -24,7 +23,8 @@ from ._base import StaticFallback, shared
 from ._card import progress_text
 from ._format import esc, is_missing, model_at
 from ._live import Follower, ticker
-from ._player import Streamer, _file, player_css, player_esm
+from ._player import Streamer, _local, player_css, player_esm
+from ._player import playable as playable_row
 from ._poster import data_uri, poster
 from ._rows import Item
 
@@ -66,14 +66,14 @@ class Tile(Follower):
     # -- what the view shows ----------------------------------------------------------------------
     @property
     def path(self) -> Optional[str]:
-        fp = _file(self._row)
-        return fp if fp and os.path.isfile(fp) else None
+        """The video as a local file (a store URL fetched into the read-through cache), or None."""
+        return _local(self._row)
 
     def data(self) -> dict:
         """The tile's entry in the grid's synced ``tiles`` list."""
         r = self._row
         status = str(r.get("status") or "pending")
-        playable = self.path is not None
+        playable = playable_row(r)  # a store URL is fetched on play, not to draw the grid
         p = (poster(r, max_width=self._poster_width, max_bytes=self._poster_bytes, fmt="webp")
              if playable else None)
         if playable:

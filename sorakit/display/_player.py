@@ -26,6 +26,7 @@ from typing import Any, Mapping, Optional
 import anywidget
 import traitlets
 
+from ..media._store import is_url, try_local_copy
 from . import _frontend
 from ._base import StaticFallback, row_of, shared
 from ._format import duration, esc, is_missing, model_at, size_text, truncate
@@ -40,8 +41,21 @@ INFLIGHT = 4
 
 
 def _file(row: Mapping[str, Any]) -> Optional[str]:
+    """The row's video as recorded: a local path or a shared store URL (``s3://...``)."""
     fp = row.get("file_path")
     return None if is_missing(fp) else str(fp)
+
+
+def _local(row: Mapping[str, Any]) -> Optional[str]:
+    """The video as a file on this machine (a store URL is fetched into the read-through cache
+    once, sha256 checked), or None."""
+    return try_local_copy(_file(row))
+
+
+def playable(row: Mapping[str, Any]) -> bool:
+    """True when the row's video can be played: a local file, or a store URL (fetched on play)."""
+    fp = _file(row)
+    return bool(fp and (is_url(fp) or os.path.isfile(fp)))
 
 
 def _asset(name: str) -> str:
@@ -66,8 +80,8 @@ def static_figure(row: Mapping[str, Any], *, width: int = 320, max_bytes: int = 
     """HTML for exports: the poster as a data URI (or the whole video with ``embed=True``) + caption."""
     p = poster(row, max_width=width, max_bytes=max_bytes)
     cap = caption if caption is not None else esc(truncate(row.get("prompt"), 120))
-    fp = _file(row)
-    if embed and fp and os.path.isfile(fp):
+    fp = _local(row) if embed else None
+    if fp:
         with open(fp, "rb") as fh:
             data = base64.b64encode(fh.read()).decode("ascii")
         fmt = _frontend.video_format(fp)
@@ -108,7 +122,7 @@ class Streamer:
         fp = self._path_for(content)
         if not fp or not os.path.isfile(fp):
             self.send({"type": "error", **reply,  # type: ignore[attr-defined]
-                       "text": f"the video file is not in the cache ({fp or 'no path'})"})
+                       "text": "the video file is not in the cache and could not be fetched"})
             return
         if content["type"] == "open":
             self.send({"type": "meta", **reply, "size": os.path.getsize(fp), "chunk": CHUNK,  # type: ignore[attr-defined]
@@ -167,8 +181,7 @@ class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
     @property
     def ready(self) -> bool:
         """True when a video file is there to play."""
-        fp = _file(self._row)
-        return bool(fp and os.path.isfile(fp))
+        return playable(self._row)
 
     @property
     def loaded(self) -> bool:
@@ -208,8 +221,7 @@ class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
         Returns False (and says why under the poster) when the file is not in the cache.
         """
         if not self.ready:
-            fp = _file(self._row)
-            self.note = f"the video file is not in the cache ({fp or 'no path'})"
+            self.note = f"the video file is not in the cache ({_file(self._row) or 'no path'})"
             return False
         self.send({"type": "load", "autoplay": bool(autoplay)})
         return True
@@ -219,7 +231,7 @@ class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
         self.send({"type": "unload"})
 
     def _path_for(self, content: dict) -> Optional[str]:
-        return _file(self._row)
+        return _local(self._row)
 
     # -- static fallback --------------------------------------------------------------------
     def _static_html(self) -> str:

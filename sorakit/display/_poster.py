@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Mapping, Optional
 
+from ..media._store import is_url, try_local_copy
 from ._format import is_missing
 
 __all__ = ["Poster", "poster", "data_uri"]
@@ -92,7 +93,8 @@ def _make(poster_path: Optional[str], file_path: Optional[str], max_width: int, 
           fmt: str = "jpeg") -> Optional[Poster]:
     from PIL import Image
 
-    if poster_path and os.path.isfile(poster_path):
+    poster_path = try_local_copy(poster_path)  # a store URL: through the read-through cache
+    if poster_path:
         try:
             raw = open(poster_path, "rb").read()
             with Image.open(io.BytesIO(raw)) as im:
@@ -103,7 +105,8 @@ def _make(poster_path: Optional[str], file_path: Optional[str], max_width: int, 
                 return _encode(im.copy(), max_width, max_bytes, fmt)
         except Exception:
             pass
-    if file_path and os.path.isfile(file_path):
+    file_path = try_local_copy(file_path)  # fetched only when there is no poster to show
+    if file_path:
         img = _frame_from_video(file_path)
         if img is not None:
             return _encode(img, max_width, max_bytes, fmt)
@@ -140,6 +143,8 @@ def poster(row: Mapping[str, Any], *, max_width: int = 480, max_bytes: int = 40_
             _CACHE.move_to_end(key)
             return _CACHE[key]
     result = _make(pp, fp, max_width, max_bytes, fmt)
+    if result is None and (is_url(pp) or is_url(fp)):
+        return None  # not cached: the store may be reachable next time
     with _LOCK:
         _CACHE[key] = result
         while len(_CACHE) > _CACHE_SIZE:

@@ -12,7 +12,7 @@ import html as _html
 import os
 import warnings
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Optional, Union
 
 from ._format import duration, esc, is_missing, model_at, money, size_text, truncate
 
@@ -60,7 +60,7 @@ video,img{max-width:100%;border-radius:6px}"""
 
 
 def write_report(path: Union[str, os.PathLike], *, title: str, subtitle: str, body: str,
-                 rows: list[dict], embed: bool, videos: Iterable[str] = ()) -> Path:
+                 rows: list[dict], embed: bool) -> Path:
     """Write the HTML file and return its path; warns when embedded videos make it large."""
     out = Path(path)
     if out.suffix.lower() not in (".html", ".htm"):
@@ -68,7 +68,10 @@ def write_report(path: Union[str, os.PathLike], *, title: str, subtitle: str, bo
 
         raise ValidationError("path", str(path), "a file name ending in .html or .htm")
     if embed:
-        total = sum(os.path.getsize(v) for v in videos if v and os.path.isfile(v))
+        from ._player import _local  # a store URL is fetched (once) to be embedded anyway
+
+        videos = [_local(r) for r in rows]
+        total = sum(os.path.getsize(v) for v in videos if v)
         if total * 4 // 3 > EMBED_WARN_BYTES:
             warnings.warn(f"to_html(embed=True) writes {total * 4 // 3 / 1e6:.1f} MB of video into {out.name} "
                           f"(more than {EMBED_WARN_BYTES / 1e6:.0f} MB: too big for most mail and chat); "
