@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from engine._helpers import assert_complete, fast_policy
+from engine._helpers import assert_complete
 from sorakit.emulator import FaultConfig
 from sorakit.ledger import Ledger
 
