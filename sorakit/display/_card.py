@@ -19,7 +19,7 @@ from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html,
                     model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
 from ._format import (duration, esc, is_missing, model_at, money, short_id, size_text, stars,
                       status_chip, tags_of, timestamp, truncate, local_time)
-from ._live import Follower, LiveDisplay, mark_live, shown_live, ticker
+from ._live import Follower, LiveDisplay, log, mark_live, shown_live, ticker
 from ._player import VideoPlayer, static_figure
 
 __all__ = ["JobCard", "show_job", "show_progress", "job_card"]
@@ -70,6 +70,19 @@ def progress_text(row: Mapping[str, Any], now: Optional[float] = None, usual: st
     elif usual and (status in _WAITING or (status == "in_progress" and not p)):
         parts.append(usual)
     return " · ".join(parts)
+
+
+def usual_text(job: Any, *, brief: bool = False) -> str:
+    """The job's model's usual latency from the ledger, as text (``Latency.describe()``, or
+    ``.brief()`` for a tile); "" without a Job handle or when the ledger cannot be read."""
+    try:
+        if job is None:
+            return ""
+        latency = job.usual_latency
+        return latency.brief() if brief else latency.describe()
+    except Exception:  # history is a nicety: a card or tile must still show its job
+        log.warning("sorakit.display: no latency history for %s", getattr(job, "id", job), exc_info=True)
+        return ""
 
 
 def cancel_html(row: Mapping[str, Any]) -> str:
@@ -360,12 +373,7 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
         return None
 
     def _usual_latency(self) -> str:
-        """The model's usual latency from the ledger, as text ("" when it cannot be read)."""
-        try:
-            job = self._handle()
-            return job.usual_latency.describe() if job is not None else ""
-        except Exception:  # history is a nicety: a card must still show its job
-            return ""
+        return usual_text(self._handle())
 
     def cancel(self) -> Any:
         """Cancel the job (``job.cancel()``) and say what happened: cancelled (billed or not, with

@@ -20,7 +20,7 @@ import anywidget
 import traitlets
 
 from ._base import StaticFallback, shared
-from ._card import progress_text
+from ._card import progress_text, usual_text
 from ._format import esc, is_missing, model_at
 from ._live import Follower, ticker
 from ._player import Streamer, _local, player_css, player_esm
@@ -48,6 +48,16 @@ class Tile(Follower):
         self._poster_width, self._poster_bytes = poster_width, poster_bytes
         self._lock = threading.RLock()
         self._listening = False
+        self._usual = ""
+        """The model's usual latency ("usually ~48 s"), shown while the job waits without progress."""
+        if not self.terminal:
+            job = self.job
+            if job is None and self.studio is not None and hasattr(self.studio, "job") and self.job_id:
+                try:
+                    job = self.studio.job(self.job_id)
+                except Exception:  # a row the Studio cannot load: the tile still shows it
+                    job = None
+            self._usual = usual_text(job, brief=True)
 
     @property
     def row(self) -> dict:
@@ -85,7 +95,7 @@ class Tile(Follower):
         elif status == "cancelled":
             label = "cancelled"
         else:
-            label = progress_text(r) or "rendering…"
+            label = progress_text(r, usual=self._usual) or "rendering…"
         caption = self._caption(r)
         if status == "failed" and not is_missing(r.get("error_message")):
             caption += f'<div class="sk-err">{esc(r.get("error_message"))}</div>'

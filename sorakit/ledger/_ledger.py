@@ -74,6 +74,12 @@ class Latency:
         return (f"usually ready in ~{seconds_text(self.median_s)} (median of {self.count} {runs}, "
                 f"p90 {seconds_text(self.p90_s or self.median_s)})")
 
+    def brief(self) -> str:
+        """The same in a few words, for a gallery tile: ``usually ~48 s`` or ``no history yet``."""
+        if not self.count or self.median_s is None:
+            return "no history yet"
+        return f"usually ~{seconds_text(self.median_s)}"
+
 
 def seconds_text(seconds: float) -> str:
     """``48 s``, ``3 min 5 s``: how a user reads a duration (ETAs)."""

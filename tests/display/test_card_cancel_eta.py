@@ -99,3 +99,26 @@ def test_the_live_batch_gallery_shows_the_expected_finish(studio, emulator):
     fresh = studio.batch(["three"], models="kling-3-standard@relay", wait=False)
     assert "no history for kling-3-standard@relay yet" in show_batch(fresh).widget.header
     live.close()
+
+
+def test_each_tile_of_a_live_gallery_says_how_long_its_model_usually_takes(studio, emulator):
+    from sorakit.display._gallery import show_batch
+
+    seed_history(studio, "sora-2", "openai", [50, 60, 70])
+    batch = studio.batch(["one", "two"], models="sora-2", wait=False)
+    other = studio.batch(["three"], models="kling-3-standard@relay", wait=False)
+    for job in [*batch, *other]:
+        remote(job)
+    live = show_batch(batch)
+    labels = [t["label"] for t in live.widget.tiles]
+    assert all("usually ~60 s" in label for label in labels), labels
+    fresh = show_batch(other)
+    assert "no history yet" in fresh.widget.tiles[0]["label"]
+    from_ledger = gallery(studio, status=batch[0].status)   # tiles built from ledger rows, not Jobs
+    assert {t.job_id for t in from_ledger.tile_list} >= {j.id for j in batch}
+    sora = [t["label"] for t, tile in zip(from_ledger.tiles, from_ledger.tile_list) if tile.job_id in batch.ids]
+    assert len(sora) == 2 and all("usually ~60 s" in label for label in sora), sora
+    for job in [*batch, *other]:
+        job.cancel()
+    live.close()
+    fresh.close()

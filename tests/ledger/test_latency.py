@@ -27,6 +27,7 @@ def test_median_p90_and_count_of_completed_runs(led):
     lat = led.latency("sora-2", "openai")
     assert (lat.count, lat.median_s, lat.p90_s) == (10, 55.0, 91.0)
     assert lat.describe() == "usually ready in ~55 s (median of 10 runs, p90 91 s)"
+    assert lat.brief() == "usually ~55 s"
     assert led.latency("sora-2").count == 13                                # any provider
 
 
@@ -34,6 +35,7 @@ def test_no_history_says_so(led):
     lat = led.latency("kling-3-standard", "relay")
     assert lat == Latency("kling-3-standard", "relay", 0, None, None)
     assert lat.describe() == "no history for this model yet"
+    assert lat.brief() == "no history yet"
 
 
 def test_emulated_and_real_runs_are_kept_apart_and_the_newest_window_counts(led):
