@@ -104,6 +104,18 @@ def default_media_dir(ledger_location: Optional[str]) -> Path:
     return Path.cwd() / "sorakit-media"
 
 
+def remote_media(media_dir: Union[str, os.PathLike, None], options: Optional[Mapping[str, Any]]):
+    """The shared store when the media location (``media_dir``, else ``$SORAKIT_MEDIA``) is a URL
+    (credentials and the s3 extra checked now), else None after refusing storage options."""
+    from ..media._store import is_url, no_options_for_a_folder, open_store
+
+    spec = os.fspath(media_dir) if media_dir is not None else os.environ.get("SORAKIT_MEDIA") or None
+    if is_url(spec):
+        return open_store(spec, options, field="media_dir" if media_dir is not None else "SORAKIT_MEDIA")
+    no_options_for_a_folder(options)
+    return None
+
+
 def emulator_root(base_url: Optional[str]) -> str:
     """The emulator's root URL (``http://emulator`` for an in-process app)."""
     return (base_url or "http://emulator").rstrip("/")

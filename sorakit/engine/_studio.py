@@ -20,7 +20,8 @@ and stays in the ledger; ``job.wait()`` or ``studio.resume()`` picks it up again
 Module map of the engine: ``_studio`` (this), ``_job`` (Job, Batch), ``_launch`` (plan → budget →
 insert → start → wait), ``_connect`` (providers, runtimes, emulator), ``_config`` (keys, URLs,
 environment), ``_progress`` (text progress), ``_hooks`` (the notebook display interface),
-``_engine`` (the asyncio core), ``_budget``, ``_validate``, ``_check``, ``_loop``.
+``_engine`` (the asyncio core), ``_budget``, ``_validate``, ``_check``, ``_loop``, ``_eta`` (ETAs from
+history), ``_compat`` (deprecated aliases).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import datetime as dt
 import os
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
@@ -38,8 +38,10 @@ from ..catalog import Catalog, Estimate, estimate as catalog_estimate, load_cata
 from ..providers.relay import relay_configs, with_relays
 from . import _validate as checks
 from ._budget import Budget, BudgetStatus
-from ..media._store import LocalStore, MediaStore, is_url, no_options_for_a_folder, open_store
-from ._config import default_media_dir, emulate_from_env, notice, resolve_setups, time_scale_from_env
+from ..media._store import LocalStore, MediaStore
+from ._compat import DeprecatedAliases
+from ._config import (default_media_dir, emulate_from_env, notice, remote_media, resolve_setups,
+                      time_scale_from_env)
 from ._connect import Connections
 from ._engine import Engine, Policy
 from ._eta import BatchEta, LatencyCache, batch_eta
@@ -58,12 +60,7 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
-def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"Studio.{old} is deprecated; use Studio.{new} (sorakit names coroutines *_async)",
-                  DeprecationWarning, stacklevel=3)
-
-
-class Studio(Launcher, Connections, NotebookViews):
+class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
     """Generate videos from a notebook or a script; every job lands on disk and in the ledger.
 
     Args:
@@ -128,11 +125,7 @@ class Studio(Launcher, Connections, NotebookViews):
                           time_scale=time_scale, media_dir=media_dir, max_wait=max_wait,
                           concurrency=concurrency, emulator=emulator, resume=resume, policy=policy,
                           provider_options=provider_options, catalog=catalog)
-        spec = os.fspath(media_dir) if media_dir is not None else os.environ.get("SORAKIT_MEDIA") or None
-        remote = open_store(spec, media_options, field="media_dir" if media_dir is not None else "SORAKIT_MEDIA") \
-            if is_url(spec) else None  # checked (credentials, the s3 extra) before the ledger is created
-        if remote is None:
-            no_options_for_a_folder(media_options)
+        remote = remote_media(media_dir, media_options)  # checked before the ledger is created
         base = catalog if isinstance(catalog, Catalog) else load_catalog(overlays=catalog)
         self.relays = relay_configs(relays, base)
         """The relays this studio was given (``RelayConfig`` by name)."""
@@ -146,13 +139,10 @@ class Studio(Launcher, Connections, NotebookViews):
         location = None if not self._owns_ledger else (None if ledger is None else os.fspath(ledger))
         if location is None and getattr(self.ledger, "path", None) is not None:
             location = str(self.ledger.path)
-        if remote is not None:
-            self.media_store: MediaStore = remote
-            """Where videos are kept: a `LocalStore` (a folder) or a `RemoteStore` (a shared URL)."""
-            self.media_dir = remote.root  # the read-through cache: downloads land here, then upload
-        else:
-            self.media_dir = Path(media_dir).expanduser() if media_dir is not None else default_media_dir(location)
-            self.media_store = LocalStore(self.media_dir)
+        self.media_store: MediaStore = remote or LocalStore(
+            Path(media_dir).expanduser() if media_dir is not None else default_media_dir(location))
+        """Where videos are kept: a `LocalStore` (a folder) or a `RemoteStore` (a shared URL)."""
+        self.media_dir = self.media_store.root  # a RemoteStore's read-through cache: downloads land here
         self.media_dir.mkdir(parents=True, exist_ok=True)
         self.max_wait = float(max_wait)
         self._time_scale = time_scale
@@ -299,16 +289,6 @@ class Studio(Launcher, Connections, NotebookViews):
                                     common=common)
         return await self._loop.run_async(self._launch(launch))
 
-    async def agenerate(self, *args: Any, **kwargs: Any) -> Union[Job, Batch]:
-        """Deprecated alias of `generate_async`."""
-        _deprecated("agenerate", "generate_async")
-        return await self.generate_async(*args, **kwargs)
-
-    async def abatch(self, *args: Any, **kwargs: Any) -> Batch:
-        """Deprecated alias of `batch_async`."""
-        _deprecated("abatch", "batch_async")
-        return await self.batch_async(*args, **kwargs)
-
     def estimate(self, prompts: Union[str, Sequence[str]], models: Union[str, Sequence[str], None] = None,
                  seeds: Union[int, Sequence[Optional[int]], None] = None,
                  providers: Union[str, Sequence[str], None] = None, **common: Any) -> Estimate:
@@ -395,11 +375,6 @@ class Studio(Launcher, Connections, NotebookViews):
         checks.call_options(timeout=timeout, wait=wait)
         checks.flag("force", force)
         return await self._loop.run_async(self._resume_launch(force, timeout, wait, []))
-
-    async def aresume(self, *args: Any, **kwargs: Any) -> list[Job]:
-        """Deprecated alias of `resume_async`."""
-        _deprecated("aresume", "resume_async")
-        return await self.resume_async(*args, **kwargs)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
