@@ -46,7 +46,7 @@ __all__ = [
 
 AudioMode = Literal["always", "optional", "never"]
 
-OFFER_FACTS = ("id", "sizes", "seconds", "fps", "audio", "capabilities", "max_variations",
+OFFER_FACTS = ("id", "sizes", "seconds", "extend_seconds", "fps", "audio", "capabilities", "max_variations",
                "served_until", "replacement", "prices")
 """The fields of an offer that state a fact about the provider, each needing a source."""
 MODEL_FACTS = ("status", "shut_down", "replacement")
@@ -145,6 +145,9 @@ class Offer:
     default_audio: bool
     image_must_match_size: bool = False
     served_until: Optional[dt.date] = None
+    extend_seconds: tuple[float, ...] = ()
+    """Lengths an extension may add when they differ from ``seconds`` (Veo 3.1 on the enterprise
+    platform: always 7 s); empty = the same as ``seconds``."""
     unconfirmed: tuple[str, ...] = ()
     replacement: Optional[str] = None
     sources: Any = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -426,7 +429,7 @@ def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> P
                      audio=audio)
 
 
-_OFFER_KEYS = {"provider", "id", "sizes", "seconds", "fps", "audio", "capabilities", "max_variations", "prices",
+_OFFER_KEYS = {"provider", "id", "sizes", "seconds", "extend_seconds", "fps", "audio", "capabilities", "max_variations", "prices",
                "default_size", "default_seconds", "default_audio", "image_must_match_size", "served_until",
                "unconfirmed", "replacement", "sources", "_overlay_facts"}
 
@@ -454,6 +457,10 @@ def _offer(ctx: _Ctx, model: str, raw: dict[str, Any], known: dict[str, Source],
                                                       or s <= 0 for s in secs):
         raise ctx.fail(table, "seconds", f"{secs!r} is not allowed; allowed: a non-empty list of positive numbers")
     seconds = tuple(float(s) for s in secs)
+    ext = raw.get("extend_seconds", [])
+    if not isinstance(ext, list) or any(isinstance(s, bool) or not isinstance(s, (int, float)) or s <= 0
+                                        for s in ext):
+        raise ctx.fail(table, "extend_seconds", f"{ext!r} is not allowed; allowed: a list of positive numbers")
     audio = raw.get("audio", "never")
     if audio not in ("always", "optional", "never"):
         raise ctx.fail(table, "audio", f"{audio!r} is not allowed; allowed: always, optional, never")
@@ -508,6 +515,7 @@ def _offer(ctx: _Ctx, model: str, raw: dict[str, Any], known: dict[str, Source],
         default_audio=bool(raw.get("default_audio", audio == "always")),
         image_must_match_size=bool(raw.get("image_must_match_size", False)),
         served_until=None if served_until is None else _as_date(ctx, table, "served_until", served_until),
+        extend_seconds=tuple(float(s) for s in ext),
         unconfirmed=tuple(unconfirmed),
         replacement=raw.get("replacement"),
         sources=sources,

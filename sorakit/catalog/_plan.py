@@ -62,6 +62,10 @@ class Plan:
     input_image_mime: Optional[str]
     price: Optional[PriceRule]
     emulated: bool
+    source_video: Optional[bytes] = None
+    """The source video's bytes, for a provider that takes them inline (a vertex extension of a
+    video not in Cloud Storage); filled by the engine from the source job's cached file."""
+    source_video_sha256: Optional[str] = None
 
     @property
     def size(self) -> str:
@@ -280,11 +284,15 @@ def plan(
 
     width, height = _size(req, offer)
 
-    # duration
-    allowed_seconds = _fmt_seconds(offer.seconds)
-    seconds = offer.default_seconds if req.seconds is None else _number("seconds", req.seconds, allowed_seconds)
-    if seconds not in offer.seconds:
-        raise _choice("seconds", req.seconds, allowed_seconds, f"{offer.model} at {offer.provider}")
+    # duration (of an extension: what it adds, where the offer says that differs)
+    choices, default = offer.seconds, offer.default_seconds
+    if req.action == "extend" and offer.extend_seconds:
+        choices, default = offer.extend_seconds, offer.extend_seconds[0]
+    allowed_seconds = _fmt_seconds(choices)
+    seconds = default if req.seconds is None else _number("seconds", req.seconds, allowed_seconds)
+    if seconds not in choices:
+        raise _choice("seconds", req.seconds, allowed_seconds,
+                      f"{offer.model} at {offer.provider}" + (" extends by" if choices is not offer.seconds else ""))
 
     # variations
     v = req.variations

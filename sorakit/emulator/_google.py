@@ -35,6 +35,10 @@ GRPC_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 PERSON = ("allow_all", "allow_adult", "dont_allow")
 RESOLUTION_SHORT_SIDE = {"720p": 720, "1080p": 1080, "4k": 2160}
+EXTEND_BY_S = 7.0
+EXTEND_MAX_SOURCE_S = 30
+"""Veo extends an input video of 1 to 30 s by 7 s (Google's "Extend videos" page for the
+Gemini Enterprise Agent Platform, read 2026-11-27; the 30 s bound is checked in enterprise mode)."""
 
 
 def version_mount(prefix: str) -> str:
@@ -121,7 +125,8 @@ class GoogleSurface(Surface):
             id=emu.ids.hex(6), provider=self.provider, key=key_fingerprint(key), model=offer.model,
             provider_model=offer.id, prompt=prompt, width=veo.width, height=veo.height, seconds=veo.seconds,
             fps=offer.fps, audio=veo.audio, seed=seed, created_at=created, start_at=start, finish_at=finish,
-            kind="extend" if source is not None else "generate", source_id=source.id if source else None,
+            kind="extend" if source is not None or veo.source_video_bytes else "generate",
+            source_id=source.id if source else None,
             error=("safety_filtered", "Video generation was blocked by the safety filter: the prompt may violate "
                                       f"the usage guidelines (emulated: it contains {blocked!r}).")
             if blocked else None,
@@ -204,8 +209,9 @@ NOT_AN_OBJECT = "Invalid JSON payload received. Expected an object."
 def parse_veo(body: Any, offer, *, enterprise: bool, video_lookup=None) -> "VeoInput | str":
     """The validated request, or the message of a 400 INVALID_ARGUMENT.
 
-    ``video_lookup(ref) -> (seconds, width, height) | None`` resolves a video to extend (an earlier
-    output of this emulator); None = extension is not offered.
+    ``video_lookup(ref) -> (seconds, width, height) | None`` resolves a video to extend: a reference
+    (an earlier output of this emulator), or, in enterprise mode, the bytes of a video sent inline;
+    None = extension is not offered.
     """
     mode = "the Gemini Enterprise Agent Platform" if enterprise else "the Gemini API"
     if not isinstance(body, dict):
@@ -268,22 +274,39 @@ def parse_veo(body: Any, offer, *, enterprise: bool, video_lookup=None) -> "VeoI
             return "instances[0].referenceImages cannot be combined with instances[0].image."
     source = None
     source_meta = None
+    source_bytes = None
     if has_video:
         video = inst["video"]
         if not isinstance(video, dict):
             return "instances[0].video must be an object."
         ref = video.get("gcsUri") if enterprise else video.get("uri")
-        if ref is None and (video.get("bytesBase64Encoded") if enterprise else video.get("encodedVideo")):
-            return ("instances[0].video: the emulator extends only videos it made; pass the "
-                    + ("gcsUri" if enterprise else "uri") + " it returned.")
-        if not isinstance(ref, str) or video_lookup is None:
-            return "instances[0].video needs " + ("gcsUri." if enterprise else "uri.")
-        source_meta = video_lookup(ref)
-        if source_meta is None:
-            return f"instances[0].video {ref!r} is not a video this service made (or it expired)."
+        inline = video.get("bytesBase64Encoded") if enterprise else video.get("encodedVideo")
+        if ref is None and inline and not enterprise:
+            return "instances[0].video: the emulator extends only videos it made; pass the uri it returned."
+        if ref is None and inline is not None and video_lookup is not None:
+            # the enterprise platform takes the video inline too (Veo API reference; google-genai
+            # _Video_to_vertex: video_bytes -> bytesBase64Encoded): any readable MP4 is probed
+            try:
+                source_bytes = base64.b64decode(inline, validate=True) if isinstance(inline, str) else b""
+            except (binascii.Error, ValueError):
+                source_bytes = b""
+            if video.get("mimeType") != "video/mp4":
+                return f"instances[0].video.mimeType {video.get('mimeType')!r} is not supported; use video/mp4."
+            source_meta = video_lookup(source_bytes) if source_bytes else None
+            if source_meta is None:
+                return "instances[0].video.bytesBase64Encoded is not a readable video."
+        elif not isinstance(ref, str) or video_lookup is None:
+            return "instances[0].video needs " + ("gcsUri (or bytesBase64Encoded)." if enterprise else "uri.")
+        else:
+            source_meta = video_lookup(ref)
+            if source_meta is None:
+                return f"instances[0].video {ref!r} is not a video this service made (or it expired)."
+            source = ref
+        if enterprise and not 1 <= source_meta[0] <= EXTEND_MAX_SOURCE_S:
+            return (f"The input video must be 1 to {EXTEND_MAX_SOURCE_S} seconds long to be extended; it is "
+                    f"{source_meta[0]:g} s.")
         if out_image is not None or refs:
             return "instances[0].video (extension) cannot be combined with image or referenceImages."
-        source = ref
     params = body.get("parameters") or {}
     if not isinstance(params, dict):
         return "parameters must be an object."
@@ -313,7 +336,7 @@ def parse_veo(body: Any, offer, *, enterprise: bool, video_lookup=None) -> "VeoI
     if isinstance(duration, float) and duration.is_integer():
         duration = int(duration)
     if source_meta is not None:
-        seconds = float(source_meta[0]) + 7.0  # Veo 3.1 extends a clip by 7 s (Google's Veo docs)
+        seconds = float(source_meta[0]) + EXTEND_BY_S
         width, height = source_meta[1], source_meta[2]
     elif isinstance(duration, bool) or not isinstance(duration, int) or duration not in allowed_s:
         return (f"durationSeconds {duration!r} is out of bounds for {offer.id}; supported: "
@@ -342,5 +365,6 @@ def parse_veo(body: Any, offer, *, enterprise: bool, video_lookup=None) -> "VeoI
                                 or len(storage) <= len("gs://")):
         return f"storageUri {storage!r} must be a Cloud Storage URI such as gs://bucket/folder/."
     return VeoInput(prompt=prompt, width=width, height=height, seconds=seconds, count=count, image=out_image,
-                    last_frame=last, reference_images=refs, source_video=source, seed=seed,
+                    last_frame=last, reference_images=refs, source_video=source, source_video_bytes=source_bytes,
+                    seed=seed,
                     audio=audio, storage_uri=storage, negative_prompt=neg)

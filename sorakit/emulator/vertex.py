@@ -6,6 +6,7 @@
 | POST /{v}/projects/{p}/locations/{l}/publishers/google/models/{m}:fetchPredictOperation    | ``{operationName}`` -> the operation |
 | POST /{v}/publishers/google/models/{m}:predictLongRunning                                  | the same in express mode (API key, no project) |
 | GET  /{v}/projects/{p}/locations/{l}/publishers/google/models/{m}/operations/{id}          | the operation (plain LRO read) |
+| GET  /storage/download/storage/v1/b/{bucket}/o/{object}?alt=media                          | Cloud Storage stand-in: a video written under ``storageUri`` |
 
 Shapes are the official ``google-genai`` 3.6.1 package's (``google/genai/models.py``:
 ``generate_videos`` → ``_GenerateVideosParameters_to_vertex`` / ``_GenerateVideosConfig_to_vertex``,
@@ -21,8 +22,9 @@ Auth: ``x-goog-api-key`` (or ``?key=``) in express mode, or ``Authorization: Bea
 
 The request (`sorakit.emulator._google.parse_veo`, enterprise mode): instance ``prompt``,
 ``image`` / ``lastFrame`` / ``referenceImages`` (``bytesBase64Encoded`` + ``mimeType``; ``gcsUri``
-images are refused: the emulator has no Cloud Storage), ``video`` (``{gcsUri}`` of an earlier
-output: extension by 7 s); parameters ``aspectRatio``, ``resolution`` (720p, 1080p, 4k where the
+images are refused: the emulator keeps no buckets), ``video`` (extension by 7 s of a 1-30 s input:
+the ``gcsUri`` of an earlier output, or any readable MP4 as ``bytesBase64Encoded`` with
+``mimeType: video/mp4``, which the real API takes too); parameters ``aspectRatio``, ``resolution`` (720p, 1080p, 4k where the
 model's sizes include it), ``durationSeconds``, ``sampleCount``, ``seed`` (sample *i* gets
 ``seed + i``), ``negativePrompt``, ``personGeneration``, ``enhancePrompt``, ``generateAudio``,
 ``storageUri``, and the accepted-but-ignored ``fps``, ``compressionQuality``, ``resizeMode``,
@@ -31,12 +33,19 @@ model's sizes include it), ``durationSeconds``, ``sampleCount``, ``seed`` (sampl
 The answer: ``response.videos[]`` — each ``{bytesBase64Encoded, mimeType}`` inline, or
 ``{gcsUri, mimeType}`` under ``storageUri`` when one was given — and, when the safety filter
 removed samples, ``raiMediaFilteredCount`` / ``raiMediaFilteredReasons``.
+
+Cloud Storage stand-in: the objects written under ``storageUri`` are served by the Cloud Storage
+JSON API's media download (``/download/storage/v1/b/{bucket}/o/{percent-encoded object}?alt=media``)
+below ``{mount}/storage``, to an ``Authorization: Bearer`` caller only: an API key alone is
+answered 401 as Cloud Storage answers an anonymous caller (it does not read API keys for private
+objects). Without ``alt=media`` the object's metadata is answered.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any, Optional
+import io
+from typing import Any, Optional, Union
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,6 +56,20 @@ from ._google import GoogleSurface, parse_veo
 from ._store import Job
 
 __all__ = ["VertexSurface", "API_VERSIONS", "EXPRESS_PROJECT", "EXPRESS_LOCATION"]
+
+
+def _probe(data: bytes) -> Optional[tuple[float, int, int]]:
+    """(seconds, width, height) of an MP4 given inline, whole seconds; None when unreadable."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            seconds = float(container.duration / 1_000_000) if container.duration else (
+                float(stream.duration * stream.time_base) if stream.duration else 0.0)
+            return float(round(seconds)), stream.codec_context.width, stream.codec_context.height
+    except Exception:
+        return None
 
 API_VERSIONS = ("v1", "v1beta1")
 EXPRESS_PROJECT = "emulated-project"
@@ -69,7 +92,11 @@ class VertexSurface(GoogleSurface):
             Route("/{version}/" + _MODEL, self._wrap("create", self._model_method), methods=["POST"]),
             Route("/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}"
                   "/operations/{op}", self._wrap("poll", self._get_operation), methods=["GET"]),
+            Route("/storage/download/storage/v1/b/{bucket}/o/{object:path}",
+                  self._wrap("download", self._gcs_download), methods=["GET"]),
         ]
+
+    unlimited_operations = frozenset({"download"})
 
     # ------------------------------------------------------------------ auth
     def api_key(self, request: Request) -> Optional[str]:
@@ -149,9 +176,29 @@ class VertexSurface(GoogleSurface):
                 return job
         return None
 
-    def _lookup_gcs(self, uri: str):
-        job = self._gcs_job(uri)
+    def _lookup_gcs(self, ref: Union[str, bytes]):
+        """(seconds, width, height) of a video to extend: a ``gcsUri`` this emulator wrote, or a
+        video sent inline (probed; any readable MP4)."""
+        if isinstance(ref, bytes):
+            return _probe(ref)
+        job = self._gcs_job(ref)
         return None if job is None else (job.seconds, job.width, job.height)
+
+    # ------------------------------------------------------------------ Cloud Storage stand-in
+    async def _gcs_download(self, request: Request, key: Optional[str]) -> Response:
+        p = request.path_params
+        uri = f"gs://{p['bucket']}/{p['object']}"
+        if self.bearer(request) is None:
+            return self.error(401, "Anonymous caller does not have storage.objects.get access to the Google "
+                                   f"Cloud Storage object. Permission 'storage.objects.get' denied on resource "
+                                   f"(or it may not exist). [{uri}]")
+        job = self._gcs_job(uri)
+        if job is None or job.error is not None:
+            return self.error(404, f"No such object: {p['bucket']}/{p['object']}")
+        if request.query_params.get("alt") != "media":
+            return JSONResponse({"kind": "storage#object", "bucket": p["bucket"], "name": p["object"],
+                                 "contentType": "video/mp4"})
+        return await self.rendered(request, job, uri)
 
     # ------------------------------------------------------------------ read
     async def operation(self, name: str) -> dict:

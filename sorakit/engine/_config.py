@@ -145,6 +145,16 @@ def _env_base_url(info: ProviderInfo) -> Optional[str]:
     return value or None
 
 
+def _emulator_options(info: ProviderInfo, base_url: str) -> dict[str, Any]:
+    """What the protocol's client needs to reach the emulator's stand-ins (vertex: Cloud Storage)."""
+    from ..providers import provider_class
+
+    try:
+        return provider_class(info.protocol).emulator_options(base_url)
+    except ConfigurationError:  # a protocol without a client
+        return {}
+
+
 def resolve_setups(
     catalog: Catalog,
     *,
@@ -193,9 +203,10 @@ def resolve_setups(
         if emulate_this:
             # only a key given explicitly in keys= goes to an emulator, never one from the environment
             ekey = Secret(keys[name]) if keys.get(name) is not None else Secret(emulator_key)
+            base = emulator_root(emulator_base_url) + info.emulator_prefix
             setups[name] = ProviderSetup(
-                name, info, "emulated", emulator_root(emulator_base_url) + info.emulator_prefix, ekey,
-                emulator_transport, dict(options.get(name, {})))
+                name, info, "emulated", base, ekey, emulator_transport,
+                {**_emulator_options(info, base), **options.get(name, {})})
         else:
             if key is not None:
                 _check_key(info, key)

@@ -1050,23 +1050,28 @@ class Engine:
     # ------------------------------------------------------------------ create / reconcile
     def _plan(self, t: _Task) -> Plan:
         if t.plan is None:
-            t.plan = self.plan_from_row(self._rows[t.job_ids[0]])
+            t.plan = self.plan_from_row(self._rows[t.job_ids[0]], t.rt.provider)
         return t.plan
 
-    def plan_from_row(self, row: dict) -> Plan:
-        """Rebuild the `Plan` of a ledger row (input image from the media cache)."""
+    def _cached(self, sha: str, suffixes: tuple[str, ...], job_id: Any, what: str) -> bytes:
+        """The bytes of a content-addressed file: the media cache, else the shared store."""
+        folder = self.media_dir / sha[:2]
+        found = sorted(folder.glob(f"{sha}.*")) if folder.is_dir() else []
+        if not found:  # a teammate's job: its file is in the shared store
+            got = self.store.find(sha, suffixes)
+            found = [got] if got is not None else []
+        if not found:
+            raise SorakitError(f"job {job_id}: its {what} ({sha[:12]}…) is not in "
+                               f"the media cache {self.media_dir}, so it cannot be sent again")
+        return found[0].read_bytes()
+
+    def plan_from_row(self, row: dict, provider: Optional[Provider] = None) -> Plan:
+        """Rebuild the `Plan` of a ledger row (input image, and a source video the provider
+        sends inline, from the media cache)."""
         image = None
         sha = row.get("input_image_sha256")
         if sha:
-            folder = self.media_dir / sha[:2]
-            found = sorted(folder.glob(f"{sha}.*")) if folder.is_dir() else []
-            if not found:  # a teammate's job: its image is in the shared store
-                got = self.store.find(sha, INPUT_IMAGE_SUFFIXES)
-                found = [got] if got is not None else []
-            if not found:
-                raise SorakitError(f"job {row.get('job_id')}: its input image ({sha[:12]}…) is not in "
-                                   f"the media cache {self.media_dir}, so it cannot be sent again")
-            image = found[0].read_bytes()
+            image = self._cached(sha, INPUT_IMAGE_SUFFIXES, row.get("job_id"), "input image")
         extra = row.get("extra") or {}
         req = VideoRequest(
             prompt=row.get("prompt") or "", model=row.get("model"), provider=row.get("provider"),
@@ -1078,7 +1083,12 @@ class Engine:
         )
         created = row.get("created_at")
         today = created.date() if isinstance(created, dt.datetime) else None
-        return make_plan(req, self.catalog, emulated=True, today=today)
+        p = make_plan(req, self.catalog, emulated=True, today=today)
+        video_sha = extra.get("source_video_sha256")
+        if provider is not None and video_sha and provider.wants_source_file(p):
+            p = dataclasses.replace(p, source_video_sha256=video_sha, source_video=self._cached(
+                video_sha, (".mp4",), row.get("job_id"), "source video"))
+        return p
 
     async def _ensure_remote(self, t: _Task) -> None:
         """Make sure the job exists remotely exactly once; rows leave pending/unknown."""

@@ -172,6 +172,11 @@ class Job:
         """A new job remixing this one's video with ``prompt``."""
         return self.studio.remix(self, prompt, wait=wait, timeout=timeout, progress=progress, **fields)
 
+    def extend(self, prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
+               progress: bool = True, **fields: Any) -> "Job":
+        """A new job continuing this one's video with ``prompt`` (`Studio.extend`)."""
+        return self.studio.extend(self, prompt, wait=wait, timeout=timeout, progress=progress, **fields)
+
     # -- showing
     def __repr__(self) -> str:
         try:

@@ -14,16 +14,17 @@ run it with `Launcher._block` (progress display, Ctrl-C stops the waiting only) 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine, Iterable, NamedTuple, Optional, Sequence, Union
 
-from .._exceptions import ConfigurationError, ValidationError
+from .._exceptions import ConfigurationError, StoreError, ValidationError
 from .._types import TERMINAL, CancelResult, VideoRequest
 from ..catalog import Plan, plan as make_plan, split_model
 from ..media import store_bytes
-from ..media._store import INPUT_IMAGE_SUFFIX_OF_TYPE
+from ..media._store import INPUT_IMAGE_SUFFIX_OF_TYPE, local_copy
 from . import _validate as checks
 from ._config import notice
 from ._engine import OWNER, Runtime
@@ -116,7 +117,32 @@ class Launcher:
         if not emulated and setup is not None and setup.key is None:
             env = " or ".join(setup.info.key_env) or "a key"
             raise ConfigurationError(f"no API key for {provider}: set {env} or pass keys={{{provider!r}: ...}}")
+        if rt.provider.wants_source_file(p):
+            p = self._with_source_file(p, rt)
         return p, rt
+
+    def _with_source_file(self, p: Plan, rt: Runtime) -> Plan:
+        """The plan with its source video's bytes: the completed job of this ledger whose video is
+        ``source_video_id``. A source kept in Cloud Storage (its row's ``video_url`` is ``gs://``)
+        is named by that URI instead, and the provider is asked again."""
+        vid = p.source_video_id
+        why = f"the video id of a completed {p.provider.name} job in this ledger (its file is sent inline)"
+        rows = self.ledger.rows(provider=p.provider.name, provider_job_id=str(vid).split("#", 1)[0])
+        row = next((r for r in rows if r.get("status") == "completed"
+                    and ((r.get("extra") or {}).get("video_id") or r.get("provider_job_id")) == vid), None)
+        if row is None:
+            raise ValidationError("source_video_id", vid, why + ", or a gs:// URI",
+                                  "no completed job of this ledger made that video")
+        if str(row.get("video_url") or "").startswith("gs://"):
+            p = dataclasses.replace(p, source_video_id=row["video_url"])
+            if not rt.provider.wants_source_file(p):
+                return p
+        try:
+            data = local_copy(row.get("file_path") or None).read_bytes()
+        except (StoreError, OSError, AttributeError) as exc:
+            raise ValidationError("source_video_id", vid, why,
+                                  f"job {row['job_id']}'s file cannot be read: {exc}") from None
+        return dataclasses.replace(p, source_video=data, source_video_sha256=row.get("sha256"))
 
     def _batch_plans(self, prompts, models, seeds, providers, common: dict,
                      skip_invalid: bool = False) -> tuple[list[tuple[Plan, Runtime]], list[Rejected]]:
@@ -153,6 +179,8 @@ class Launcher:
         extra = {"client_ref": client_ref, "owner": OWNER, "request_seed": p.seed}
         if p.input_image_url:
             extra["input_image_url"] = p.input_image_url
+        if p.source_video_sha256:  # found again in the media cache on resume
+            extra["source_video_sha256"] = p.source_video_sha256
         if p.price is not None:
             extra["price"] = {"usd_per_second": p.price.usd_per_second, "as_of": str(p.price.as_of),
                               "source": p.price.source}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any, Mapping, Optional, Sequence
 
 from .._exceptions import ValidationError
@@ -140,9 +141,27 @@ def request_fields(prompt: Any, model: Any, provider: Any, fields: Mapping[str, 
     if action not in _ACTIONS:
         raise ValidationError("action", action, list(_ACTIONS))
     if fields.get("source_video_id") is not None:
-        check_segment(fields["source_video_id"], "source_video_id")
+        source_video_id(fields["source_video_id"])
     if "tags" in fields:
         tag_list("tags", fields["tags"])
+
+
+_RESOURCE_VIDEO = re.compile(r"^(gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/[^\x00-\x1f\x7f\\]{1,1024}"
+                             r"|projects/[^\x00-\x20\x7f\\#]{1,900}/operations/[^\x00-\x20\x7f/\\#]{1,200}"
+                             r"#sample=\d{1,3})$")
+
+
+def source_video_id(value: Any) -> None:
+    """One path segment (most providers put it into a URL path), or one of the two resource names
+    the vertex provider's videos have: a ``gs://`` URI or ``{operation}#sample={i}``; no ``..``
+    segment either way."""
+    if isinstance(value, str) and "/" in value and _RESOURCE_VIDEO.match(value) \
+            and ".." not in value.split("#", 1)[0].split("/"):
+        return
+    if isinstance(value, str) and "/" in value:
+        raise ValidationError("source_video_id", value, "a provider video id (one path segment), a gs:// URI "
+                                                        "or a vertex '{operation}#sample={i}' id")
+    check_segment(value, "source_video_id")
 
 
 def _mapping(field: str, value: Any, values: str, check=None) -> None:

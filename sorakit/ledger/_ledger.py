@@ -99,7 +99,7 @@ _CHUNK_ROWS = 50_000
 """Rows fetched and turned into columns at a time by a frame read: a million-row read then never
 holds more than this many rows as Python tuples (they take some 3x the memory of the frame)."""
 _FILTERS = ("model", "provider", "status", "tag", "since", "until", "emulated", "batch_id", "action", "user",
-            "job_id")
+            "job_id", "provider_job_id")
 _ACTIVE_TERM = sa.text(f"({ACTIVE_SQL})")
 """`ACTIVE` in brackets, to AND with other conditions (its OR would otherwise bind looser)."""
 _CLAIM_CHUNK = 500
@@ -761,7 +761,7 @@ class Ledger:
                 raise ValidationError(name, value, _FILTERS, message=f"unknown filter {name!r}")
             if value is None:
                 continue
-            if name in ("model", "provider", "status", "batch_id", "action", "user", "job_id"):
+            if name in ("model", "provider", "status", "batch_id", "action", "user", "job_id", "provider_job_id"):
                 values = _as_list(value)
                 choices = STATUSES if name == "status" else ACTIONS if name == "action" else None
                 for v in values:

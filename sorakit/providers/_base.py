@@ -190,6 +190,17 @@ class Provider(ABC):
         key = "set" if self._api_key else "none"
         return f"<{type(self).__name__} {self.name} base_url={self.base_url!r} key={key}>"
 
+    @classmethod
+    def emulator_options(cls, base_url: str) -> dict[str, Any]:
+        """Options this protocol needs when emulated at ``base_url`` (defaults under the user's own):
+        where the emulator stands in for a service beside the API (vertex: Cloud Storage)."""
+        return {}
+
+    def wants_source_file(self, plan: Plan) -> bool:
+        """True when `build_create` sends the source video's bytes (``plan.source_video``), which
+        the engine then reads from the source job's cached file; False: an id is enough."""
+        return False
+
     # -- helpers for subclasses -------------------------------------------------------------
     def url(self, path: str) -> str:
         return self.base_url + "/" + path.lstrip("/")
