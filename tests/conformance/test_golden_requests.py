@@ -258,3 +258,59 @@ def test_vertex_text_and_image_to_video(server):
         config=types.GenerateVideosConfig(aspect_ratio="16:9", resolution="720p", duration_seconds=4,
                                           number_of_videos=1))
     compare(ours, last(emu, "POST", ":predictLongRunning"), VERTEX_EXPECTED)
+
+
+def test_vertex_extension_from_cloud_storage_and_inline(server):
+    """Extending a Veo video: by its ``gcsUri`` (the source was written under ``storageUri``) and
+    inline (``bytesBase64Encoded``), sorakit's request against google-genai's ``generate_videos``
+    with ``source.video`` = ``Video(uri=...)`` / ``Video(video_bytes=...)`` (``_Video_to_vertex``)."""
+    import dataclasses
+
+    emu = server.emulator
+    client = genai.Client(vertexai=True, api_key="test-key",
+                          http_options=types.HttpOptions(base_url=server.base_url + "/vertex",
+                                                         api_version="v1"))
+    # a source video in the emulator's "bucket": sorakit asks for Cloud Storage output
+    stored = make_provider(CAT.providers["vertex"], base_url=server.url("vertex"), api_key="test-key",
+                           storage_uri="gs://golden-bucket/veo/")
+    source_plan = plan(VideoRequest("a glacier", model="veo-3.1", provider="vertex", seconds=4), CAT, emulated=True)
+    with httpx.Client(timeout=60) as http:
+        op = http.send(stored.build_create(source_plan, "r")).json()["name"]
+        assert last(emu, "POST", ":predictLongRunning").json()["parameters"]["storageUri"] == "gs://golden-bucket/veo/"
+        emu.test_clock.advance(3600)
+        [video] = http.send(stored.build_poll(op)).json()["response"]["videos"]
+    gcs = video["gcsUri"]
+    assert gcs.startswith("gs://golden-bucket/veo/")
+
+    ext = VideoRequest("the ice breaks", model="veo-3.1", provider="vertex", size="1280x720", action="extend",
+                       source_video_id=gcs)
+    sorakit_send(server, "vertex", ext)
+    ours = last(emu, "POST", ":predictLongRunning")
+    assert ours.json()["instances"][0]["video"] == {"gcsUri": gcs, "mimeType": "video/mp4"}
+    assert ours.json()["parameters"]["durationSeconds"] == 7  # the catalog's extend_seconds
+    client.models.generate_videos(
+        model="veo-3.1-generate-001",
+        source=types.GenerateVideosSource(prompt="the ice breaks", video=types.Video(uri=gcs, mime_type="video/mp4")),
+        config=types.GenerateVideosConfig(aspect_ratio="16:9", resolution="720p", duration_seconds=7,
+                                          number_of_videos=1))
+    compare(ours, last(emu, "POST", ":predictLongRunning"), VERTEX_EXPECTED)
+
+    # inline: the bytes of a finished video (sorakit reads them from the source job's cached file)
+    data = asyncio.run(emu.video_file(emu.store.group(op)[0])).path.read_bytes()
+    p = dataclasses.replace(plan(dataclasses.replace(ext, source_video_id=op + "#sample=0"), CAT, emulated=True),
+                            source_video=data)
+    provider = make_provider(CAT.providers["vertex"], base_url=server.url("vertex"), api_key="test-key")
+    with httpx.Client(timeout=60) as http:
+        assert http.send(provider.build_create(p, "r")).status_code == 200
+    ours = last(emu, "POST", ":predictLongRunning")
+    assert base64.b64decode(ours.json()["instances"][0]["video"]["bytesBase64Encoded"]) == data
+    client.models.generate_videos(
+        model="veo-3.1-generate-001",
+        source=types.GenerateVideosSource(prompt="the ice breaks",
+                                          video=types.Video(video_bytes=data, mime_type="video/mp4")),
+        config=types.GenerateVideosConfig(aspect_ratio="16:9", resolution="720p", duration_seconds=7,
+                                          number_of_videos=1))
+    compare(ours, last(emu, "POST", ":predictLongRunning"), VERTEX_EXPECTED)
+    # both extensions, sorakit's and the SDK's, last source + 7 s in the emulator
+    extended = [j for j in emu.jobs("vertex") if j.kind == "extend"]
+    assert len(extended) == 4 and {j.seconds for j in extended} == {11.0}

@@ -3,6 +3,7 @@ a Studio over real loopback HTTP against the emulator, results in the ledger."""
 
 from __future__ import annotations
 
+import base64
 import io
 
 import av
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from engine._helpers import assert_complete
-from sorakit import JobFailed
+from sorakit import JobFailed, ValidationError
 from sorakit.emulator import EmulatorConfig
 
 
@@ -113,3 +114,96 @@ def test_vertex_safety_filter(studio, emulator):
     with pytest.raises(JobFailed) as e:
         studio.generate("blocked-term fireworks", model="veo-3.1", provider="vertex", seconds=4, progress=False)
     assert e.value.code == "safety_filtered"
+
+
+# ------------------------------------------------------------------------- Veo 3.1: extension, Cloud Storage
+class FakeCreds:
+    """The google.auth Credentials interface the vertex provider relies on (valid, token, refresh)."""
+
+    def __init__(self):
+        self.valid, self.token, self.refreshed = False, None, 0
+
+    def refresh(self, request):
+        self.refreshed += 1
+        self.token, self.valid = f"test-token-{self.refreshed}", True
+
+
+def _create_bodies(emulator) -> list[dict]:
+    return [e.json() for e in emulator.requests.entries("POST", ":predictLongRunning")]
+
+
+def test_vertex_extend_sends_the_cached_source_file_inline(studio, emulator):
+    first = studio.generate("a heron by a lake", model="veo-3.1-fast", provider="vertex", seconds=4,
+                            size="720x1280", progress=False)
+    assert_complete(first.row)
+    longer = first.extend("the heron takes off", progress=False)
+    row = longer.row
+    assert_complete(row)
+    assert row["action"] == "extend" and row["source_video_id"] == first.video_id
+    assert row["seconds"] == 7 and row["size"] == "720x1280"  # what the extension adds; the source's size
+    body = _create_bodies(emulator)[-1]
+    video = body["instances"][0]["video"]
+    with open(first.file_path, "rb") as f:
+        assert base64.b64decode(video["bytesBase64Encoded"]) == f.read()
+    assert video["mimeType"] == "video/mp4" and body["instances"][0]["prompt"] == "the heron takes off"
+    assert body["parameters"]["durationSeconds"] == 7 and body["parameters"]["aspectRatio"] == "9:16"
+    w, h, dur = probe(row["file_path"])
+    assert (w, h) == (720, 1280) and dur == pytest.approx(4 + 7, abs=0.2)
+    assert emulator.jobs("vertex")[-1].kind == "extend"
+    # nothing of the source's bytes reaches the ledger
+    assert len(str(row["extra"])) < 5000
+
+
+def test_vertex_extend_of_a_job_that_is_not_in_the_ledger_is_refused_before_sending(studio, emulator):
+    fake = "projects/p/locations/us-central1/publishers/google/models/veo-3.1-generate-001/operations/x#sample=0"
+    with pytest.raises(ValidationError) as e:
+        studio.generate("more", model="veo-3.1", provider="vertex", action="extend", source_video_id=fake,
+                        progress=False)
+    assert e.value.field == "source_video_id"
+    assert emulator.requests.entries("POST", ":predictLongRunning") == []
+    assert len(studio.ledger.df) == 0
+
+
+def test_vertex_storage_uri_output_is_downloaded_with_the_bearer_token_and_extended_by_uri(make_studio, emulator):
+    creds = FakeCreds()
+    studio = make_studio(provider_options={"vertex": {"credentials": creds, "project": "proj-9",
+                                                      "storage_uri": "gs://test-bucket/veo runs/"}})
+    job = studio.generate("a red fox in snow", model="veo-3.1", provider="vertex", seconds=4, progress=False)
+    row = job.row
+    assert_complete(row)
+    op_id = row["provider_job_id"].rsplit("/", 1)[1]
+    assert row["video_url"] == f"gs://test-bucket/veo runs/{op_id}/sample_0.mp4"  # kept: an extension names it
+    [create] = emulator.requests.entries("POST", ":predictLongRunning")
+    assert create.json()["parameters"]["storageUri"] == "gs://test-bucket/veo runs/"
+    assert "authorization" in create.headers and "x-goog-api-key" not in create.headers  # values masked
+    [get] = [e for e in emulator.requests.entries("GET") if "/storage/" in e.path]
+    assert get.path == f"/vertex/storage/download/storage/v1/b/test-bucket/o/veo runs/{op_id}/sample_0.mp4"
+    assert get.query == "alt=media"
+    assert "authorization" in get.headers and "x-goog-api-key" not in get.headers
+    assert creds.refreshed == 1  # one token, refreshed once by google-auth's interface, used for both
+    assert probe(row["file_path"])[2] == pytest.approx(4, abs=0.2)
+
+    longer = job.extend("the fox dives into the snow", progress=False)
+    assert_complete(longer.row)
+    assert longer.row["source_video_id"] == row["video_url"]
+    video = _create_bodies(emulator)[-1]["instances"][0]["video"]
+    assert video == {"gcsUri": row["video_url"], "mimeType": "video/mp4"}  # no bytes sent: the URI is enough
+    assert probe(longer.row["file_path"])[2] == pytest.approx(11, abs=0.2)
+
+
+def test_vertex_storage_uri_with_an_express_key_fails_clearly_and_keeps_the_uri(make_studio, emulator):
+    studio = make_studio(provider_options={"vertex": {"storage_uri": "gs://test-bucket/out"}})
+    with pytest.raises(JobFailed) as e:
+        studio.generate("a kettle boiling", model="veo-3.1-fast", provider="vertex", seconds=4, progress=False)
+    assert e.value.code == "download_failed"
+    assert "express-mode API key cannot read Cloud Storage" in e.value.message
+    row = studio.ledger.get(e.value.job_id)
+    assert row["video_url"].startswith("gs://test-bucket/out/") and row["video_url"].endswith("/sample_0.mp4")
+    # nothing was sent to Cloud Storage: the key never left the platform's API
+    assert [e for e in emulator.requests.entries("GET") if "/storage/" in e.path] == []
+
+
+def test_vertex_storage_uri_is_validated_naming_the_field(make_studio):
+    with pytest.raises(ValidationError) as e:
+        make_studio(provider_options={"vertex": {"storage_uri": "s3://bucket/x"}})
+    assert e.value.field == "storage_uri" and "gs://" in str(e.value)
