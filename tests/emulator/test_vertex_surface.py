@@ -59,3 +59,62 @@ def test_missing_credentials_when_required(manual_emulator):
         ok = anon.post(f"{PATH}/veo-3.1-generate-001:predictLongRunning", headers={"authorization": "Bearer tok"},
                        json={"instances": [{"prompt": "x"}], "parameters": {"durationSeconds": 4}})
         assert ok.status_code == 200
+
+
+def _finished(manual_emulator, client, parameters: dict) -> dict:
+    r = client.post(f"{PATH}/veo-3.1-fast-generate-001:predictLongRunning",
+                    json={"instances": [{"prompt": "rain"}], "parameters": {"durationSeconds": 4, **parameters}})
+    assert r.status_code == 200, r.text
+    manual_emulator.test_clock.advance(600)
+    return client.post(f"{PATH}/veo-3.1-fast-generate-001:fetchPredictOperation",
+                       json={"operationName": r.json()["name"]}).json()
+
+
+def test_an_inline_source_video_is_extended_by_seven_seconds(manual_emulator, client):
+    import base64
+
+    op = _finished(manual_emulator, client, {"aspectRatio": "9:16"})
+    data = base64.b64decode(op["response"]["videos"][0]["bytesBase64Encoded"])
+    video = {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": "video/mp4"}
+    r = client.post(f"{PATH}/veo-3.1-fast-generate-001:predictLongRunning",
+                    json={"instances": [{"prompt": "on", "video": video}], "parameters": {"durationSeconds": 7}})
+    assert r.status_code == 200, r.text
+    [job] = manual_emulator.store.group(r.json()["name"])
+    assert job.kind == "extend" and (job.seconds, job.width, job.height) == (11.0, 720, 1280)
+    for bad, text in (({**video, "mimeType": "video/quicktime"}, "mimeType"),
+                      ({**video, "bytesBase64Encoded": base64.b64encode(b"not a video").decode()}, "readable")):
+        r = client.post(f"{PATH}/veo-3.1-fast-generate-001:predictLongRunning",
+                        json={"instances": [{"prompt": "on", "video": bad}]})
+        assert r.status_code == 400 and text in r.json()["error"]["message"], r.text
+
+
+def test_a_source_longer_than_thirty_seconds_is_refused(manual_emulator, client):
+    uri = _finished(manual_emulator, client, {"storageUri": "gs://b-1/x/"})["response"]["videos"][0]["gcsUri"]
+    for _ in range(4):  # 4 + 7 + 7 + 7 + 7 = 32 s: the fourth extension's source is 25 s, the fifth 32 s
+        r = client.post(f"{PATH}/veo-3.1-fast-generate-001:predictLongRunning",
+                        json={"instances": [{"prompt": "on", "video": {"gcsUri": uri, "mimeType": "video/mp4"}}],
+                              "parameters": {"storageUri": "gs://b-1/x/"}})
+        assert r.status_code == 200, r.text
+        manual_emulator.test_clock.advance(600)
+        uri = client.post(f"{PATH}/veo-3.1-fast-generate-001:fetchPredictOperation",
+                          json={"operationName": r.json()["name"]}).json()["response"]["videos"][0]["gcsUri"]
+    r = client.post(f"{PATH}/veo-3.1-fast-generate-001:predictLongRunning",
+                    json={"instances": [{"prompt": "on", "video": {"gcsUri": uri, "mimeType": "video/mp4"}}]})
+    assert r.status_code == 400 and "1 to 30 seconds" in r.json()["error"]["message"]
+
+
+def test_the_cloud_storage_stand_in_serves_written_objects_to_bearer_callers_only(manual_emulator, client):
+    from urllib.parse import quote
+
+    uri = _finished(manual_emulator, client, {"storageUri": "gs://b-1/some dir/"})["response"]["videos"][0]["gcsUri"]
+    bucket, obj = uri[len("gs://"):].split("/", 1)
+    url = f"/storage/download/storage/v1/b/{bucket}/o/{quote(obj, safe='')}"
+    r = client.get(url, params={"alt": "media"})  # the client's x-goog-api-key only
+    assert r.status_code == 401 and "Anonymous caller" in r.json()["error"]["message"]
+    r = client.get(url, params={"alt": "media"}, headers={"authorization": "Bearer t"})
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4" and r.content[4:8] == b"ftyp"
+    meta = client.get(url, headers={"authorization": "Bearer t"}).json()
+    assert meta == {"kind": "storage#object", "bucket": "b-1", "name": obj, "contentType": "video/mp4"}
+    r = client.get(f"/storage/download/storage/v1/b/{bucket}/o/nope.mp4", params={"alt": "media"},
+                   headers={"authorization": "Bearer t"})
+    assert r.status_code == 404

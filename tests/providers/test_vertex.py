@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from sorakit import VideoRequest, plan
-from sorakit._exceptions import ConfigurationError, PermissionDenied, ValidationError
+from sorakit._exceptions import ConfigurationError, PermissionDenied, ProviderError, ValidationError
 from sorakit._types import JobState
 from sorakit.catalog import load_catalog
 from sorakit.providers.vertex import VertexProvider
@@ -115,3 +115,70 @@ def test_google_errors_keep_the_key_out():
         p.parse_create(mk(), resp(403, {"error": {"code": 403, "message": "denied", "status": "PERMISSION_DENIED"}}),
                        "r")
     assert e.value.code == "PERMISSION_DENIED" and "secret-key-1" not in str(e.value)
+
+
+# ------------------------------------------------------------------ extension and Cloud Storage
+def test_storage_uri_is_sent_and_validated():
+    p = VertexProvider(INFO, api_key="k", storage_uri="gs://my-bucket/runs/")
+    import json
+    assert json.loads(p.build_create(mk(seconds=4), "r").content)["parameters"]["storageUri"] == "gs://my-bucket/runs/"
+    for bad in ("s3://b/x", "gs://", "gs://UPPER/x", "my-bucket/x", 7):
+        with pytest.raises(ValidationError) as e:
+            VertexProvider(INFO, api_key="k", storage_uri=bad)
+        assert e.value.field == "storage_uri"
+
+
+def test_extension_sends_the_gcs_uri_or_the_file_inline():
+    import dataclasses
+    import json
+    p = VertexProvider(INFO, api_key="k")
+    gcs = "gs://b-1/veo/op/sample_0.mp4"
+    by_uri = plan(VideoRequest("on", model="veo-3.1", provider="vertex", action="extend", source_video_id=gcs), CAT)
+    assert by_uri.seconds == 7 and not p.wants_source_file(by_uri)
+    body = json.loads(p.build_create(by_uri, "r").content)
+    assert body["instances"][0]["video"] == {"gcsUri": gcs, "mimeType": "video/mp4"}
+    assert body["parameters"]["durationSeconds"] == 7
+    by_id = plan(VideoRequest("on", model="veo-3.1", provider="vertex", action="extend",
+                              source_video_id=OP + "#sample=0"), CAT)
+    assert p.wants_source_file(by_id)
+    with pytest.raises(ValidationError) as e:  # the engine did not attach the file
+        p.build_create(by_id, "r")
+    assert e.value.field == "source_video_id"
+    body = json.loads(p.build_create(dataclasses.replace(by_id, source_video=b"mp4-bytes"), "r").content)
+    assert body["instances"][0]["video"] == {"bytesBase64Encoded": base64.b64encode(b"mp4-bytes").decode(),
+                                             "mimeType": "video/mp4"}
+    with pytest.raises(ValidationError):  # an extension adds 7 s on the enterprise platform
+        plan(VideoRequest("on", model="veo-3.1", provider="vertex", action="extend", source_video_id=gcs,
+                          seconds=8), CAT)
+
+
+def test_a_gcs_sample_is_completed_with_its_uri_and_downloaded_through_the_json_api_with_oauth_only():
+    gcs = "gs://b-1/runs 1/abc/sample_0.mp4"
+    done = {"name": OP, "done": True, "response": {"videos": [{"gcsUri": gcs, "mimeType": "video/mp4"}]}}
+    oauth = VertexProvider(INFO, project="p-1", credentials=FakeCreds(valid=True))
+    [state] = oauth.parse_poll(OP, resp(200, done))
+    assert (state.status, state.video_url) == ("completed", gcs) and not oauth.inline_media(state)
+    req = oauth.build_download(state)
+    assert str(req.url) == ("https://storage.googleapis.com/download/storage/v1/b/b-1/o/"
+                            "runs%201%2Fabc%2Fsample_0.mp4?alt=media")
+    assert req.headers["authorization"] == "Bearer tok-0"
+    # the token goes to that exact shape on the storage host, nowhere else
+    assert oauth.key_allowed_for(req.url)
+    for other in ("https://storage.googleapis.com/upload/storage/v1/b/b-1/o",
+                  "https://storage.googleapis.com/download/storage/v1/b/b-1/o/a/b",
+                  "https://evil.example/download/storage/v1/b/b-1/o/x",
+                  "http://storage.googleapis.com/download/storage/v1/b/b-1/o/x"):
+        assert not oauth.key_allowed_for(other), other
+    express = VertexProvider(INFO, api_key="k-1", storage_uri="gs://b-1/runs/")
+    assert not express.key_allowed_for(req.url)  # an API key never goes to Cloud Storage
+    [state] = express.parse_poll(OP, resp(200, done))
+    with pytest.raises(ProviderError) as e:
+        express.build_download(state)
+    assert e.value.code == "gcs_needs_oauth" and gcs in e.value.message and "k-1" not in str(e.value)
+
+
+def test_explicit_credentials_win_over_an_api_key():
+    p = VertexProvider(INFO, api_key="k-1", project="p-1", credentials=FakeCreds(valid=True))
+    req = p.build_create(mk(seconds=4), "r")
+    assert req.headers["authorization"] == "Bearer tok-0" and "x-goog-api-key" not in req.headers
+    assert "/projects/p-1/" in req.url.path
