@@ -307,7 +307,7 @@ class Catalog:
                                      "value": "unknown", "source": "", "url": "", "as_of": None,
                                      "unconfirmed": True})
                     continue
-                if value is None:
+                if value is None or (fact == "extend_seconds" and not value):
                     continue
                 if isinstance(value, (tuple, frozenset)):
                     value = ", ".join(sorted(str(v) for v in value)) if isinstance(value, frozenset) \

@@ -135,6 +135,21 @@ class EmulatorConfig:
     emulator."""
 
 
+def probe_video(data: bytes) -> Optional[tuple[int, int, float]]:
+    """(width, height, seconds) of a video sent to a surface (an upload, an inline source), or None
+    when PyAV cannot read it."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = container.streams.video[0]
+            seconds = float(container.duration / 1_000_000) if container.duration else (
+                float(stream.duration * stream.time_base) if stream.duration else 0.0)
+            return stream.codec_context.width, stream.codec_context.height, seconds
+    except Exception:
+        return None
+
+
 # --------------------------------------------------------------------------- surfaces
 _SURFACES: dict[str, type["Surface"]] = {}
 

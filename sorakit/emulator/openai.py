@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import re
 from dataclasses import dataclass
 from typing import Any, Optional, Union
@@ -45,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, decode_data_url, image_size, register_surface, retry_headers
+from ._app import Surface, decode_data_url, image_size, probe_video, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["OpenAISurface"]
@@ -471,19 +470,7 @@ class OpenAISurface(Surface):
                        key=job.spec.key())
 
     async def _uploaded_source(self, upload: _Upload, param: str) -> Union[_Source, Response]:
-        def probe() -> Optional[tuple[int, int, float]]:
-            import av
-
-            try:
-                with av.open(io.BytesIO(upload.data)) as container:
-                    stream = container.streams.video[0]
-                    seconds = float(container.duration / 1_000_000) if container.duration else (
-                        float(stream.duration * stream.time_base) if stream.duration else 0.0)
-                    return stream.codec_context.width, stream.codec_context.height, seconds
-            except Exception:
-                return None
-
-        got = await asyncio.get_running_loop().run_in_executor(None, probe)
+        got = await asyncio.get_running_loop().run_in_executor(None, probe_video, upload.data)
         if got is None:
             return self._invalid(f"Invalid '{param}': the uploaded file is not a readable video.", param,
                                  "invalid_video")

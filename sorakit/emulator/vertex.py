@@ -44,32 +44,18 @@ objects). Without ``alt=media`` the object's metadata is answered.
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any, Optional, Union
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import register_surface
+from ._app import probe_video, register_surface
 from ._google import GoogleSurface, parse_veo
 from ._store import Job
 
 __all__ = ["VertexSurface", "API_VERSIONS", "EXPRESS_PROJECT", "EXPRESS_LOCATION"]
 
-
-def _probe(data: bytes) -> Optional[tuple[float, int, int]]:
-    """(seconds, width, height) of an MP4 given inline, whole seconds; None when unreadable."""
-    import av
-
-    try:
-        with av.open(io.BytesIO(data)) as container:
-            stream = container.streams.video[0]
-            seconds = float(container.duration / 1_000_000) if container.duration else (
-                float(stream.duration * stream.time_base) if stream.duration else 0.0)
-            return float(round(seconds)), stream.codec_context.width, stream.codec_context.height
-    except Exception:
-        return None
 
 API_VERSIONS = ("v1", "v1beta1")
 EXPRESS_PROJECT = "emulated-project"
@@ -180,7 +166,8 @@ class VertexSurface(GoogleSurface):
         """(seconds, width, height) of a video to extend: a ``gcsUri`` this emulator wrote, or a
         video sent inline (probed; any readable MP4)."""
         if isinstance(ref, bytes):
-            return _probe(ref)
+            got = probe_video(ref)
+            return None if got is None else (float(round(got[2])), got[0], got[1])
         job = self._gcs_job(ref)
         return None if job is None else (job.seconds, job.width, job.height)
 

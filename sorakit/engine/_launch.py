@@ -121,6 +121,32 @@ class Launcher:
             p = self._with_source_file(p, rt)
         return p, rt
 
+    def _derive(self, action: str, job: Any, prompt: Any, wait: Any, timeout: Any, progress: Any,
+                fields: dict) -> Union[Job, Batch]:
+        """`Studio.remix` / `Studio.extend`: a new job from a completed job's video, same model and
+        provider (its size, and for a remix its length, unless the caller says otherwise)."""
+        checks.call_options(timeout=timeout, wait=wait, progress=progress)
+        if not isinstance(job, (Job, str)):
+            raise ValidationError("job", job, "a Job or a job id")
+        checks.text("prompt", prompt, allow_none=False)
+        for name in ("model", "provider", "action", "source_video_id"):
+            if name in fields:
+                raise ValidationError(name, fields[name], f"not given: {action} keeps the source job's "
+                                      f"model and provider and works on its video")
+        checks.request_fields(prompt, None, None, fields)
+        src = job if isinstance(job, Job) else self.job(job)
+        row = src.row
+        if row.get("status") != "completed":
+            raise ValidationError("job", src.id, "a completed job", f"only a completed video can be "
+                                  f"{action.rstrip('e')}ed (this one is {row.get('status')})")
+        fields.setdefault("tags", tuple(row.get("tags") or ()))
+        # it continues the source video: its size (and a remix its length) unless the caller says otherwise
+        for name in ("size", "seconds") if action == "remix" else ("size",):
+            if row.get(name) is not None and fields.get(name) is None:
+                fields[name] = row[name]
+        return self.generate(prompt, row.get("model"), row.get("provider"), wait=wait, timeout=timeout,
+                             progress=progress, action=action, source_video_id=src.video_id, **fields)
+
     def _with_source_file(self, p: Plan, rt: Runtime) -> Plan:
         """The plan with its source video's bytes: the completed job of this ledger whose video is
         ``source_video_id``. A source kept in Cloud Storage (its row's ``video_url`` is ``gs://``)

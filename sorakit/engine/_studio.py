@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
-from .._exceptions import ValidationError
 from ..catalog import Catalog, Estimate, estimate as catalog_estimate, load_catalog, stale_notice
 from ..providers.relay import relay_configs, with_relays
 from . import _validate as checks
@@ -314,30 +313,6 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         size; ``seconds`` is what the extension adds, the offer's ``extend_seconds`` by default).
         Vertex: a source kept in Cloud Storage is named by its ``gs://`` URI, else its file is sent."""
         return self._derive("extend", job, prompt, wait, timeout, progress, fields)
-
-    def _derive(self, action: str, job: Any, prompt: Any, wait: Any, timeout: Any, progress: Any,
-                fields: dict) -> Union[Job, Batch]:
-        checks.call_options(timeout=timeout, wait=wait, progress=progress)
-        if not isinstance(job, (Job, str)):
-            raise ValidationError("job", job, "a Job or a job id")
-        checks.text("prompt", prompt, allow_none=False)
-        for name in ("model", "provider", "action", "source_video_id"):
-            if name in fields:
-                raise ValidationError(name, fields[name], f"not given: {action} keeps the source job's "
-                                      f"model and provider and works on its video")
-        checks.request_fields(prompt, None, None, fields)
-        src = job if isinstance(job, Job) else self.job(job)
-        row = src.row
-        if row.get("status") != "completed":
-            raise ValidationError("job", src.id, "a completed job", f"only a completed video can be "
-                                  f"{action.rstrip('e')}ed (this one is {row.get('status')})")
-        fields.setdefault("tags", tuple(row.get("tags") or ()))
-        # it continues the source video: its size (and a remix its length) unless the caller says otherwise
-        for name in ("size", "seconds") if action == "remix" else ("size",):
-            if row.get(name) is not None and fields.get(name) is None:
-                fields[name] = row[name]
-        return self.generate(prompt, row.get("model"), row.get("provider"), wait=wait, timeout=timeout,
-                             progress=progress, action=action, source_video_id=src.video_id, **fields)
 
     def job(self, job_id: str) -> Job:
         """The `Job` with this ledger id (raises `JobNotFound`, a KeyError, when absent)."""
