@@ -651,8 +651,8 @@ class Ledger:
         return self._codec.decode_row(names, rows[0])
 
     def rows(self, **filters: Any) -> list[dict[str, Any]]:
-        """Jobs matching the filters of :meth:`query` (and ``job_id``: one id or a list), as dicts
-        like :meth:`get`, oldest first."""
+        """Jobs matching the filters of :meth:`query` (and ``job_id`` / ``provider_job_id``: one id
+        or a list), as dicts like :meth:`get`, oldest first."""
         jobs = self._t.jobs
         stmt = self._select().where(*self._where(filters)).order_by(jobs.c.created_at, jobs.c.job_id)
         with self._conn() as conn:
