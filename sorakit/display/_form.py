@@ -5,36 +5,20 @@ cost estimate and the remaining budget. Submit returns at once; each job's card 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Optional
 
 import ipywidgets as widgets
 
-from .._exceptions import ValidationError
-from .._types import VideoRequest
-from ..catalog import SEED_MAX, plan, split_model
-from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html, is_emulated,
-                    style_widget, with_class)
+from ..catalog import split_model
+from . import _request as rq
+from ._base import StaticFallback, as_jobs, catalog_of, html, is_emulated, style_widget, with_class
 from ._card import JobCard
-from ._format import duration, esc, model_at, money, short_id, truncate
+from ._format import esc, short_id
 
 __all__ = ["StudioForm", "form"]
 
-_NEW = ""  # remix-from value meaning "a new video"
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
-
-
-def size_label(size: str) -> str:
-    w, _, h = size.partition("x")
-    try:
-        wi, hi = int(w), int(h)
-    except ValueError:
-        return size
-    shape = "landscape" if wi > hi else "portrait" if hi > wi else "square"
-    return f"{wi}×{hi}  {shape}"
+_NEW = rq.NEW  # remix-from value meaning "a new video"
+size_label = rq.size_label
 
 
 def _field(label: str, widget: widgets.Widget, error: widgets.HTML, *extra: widgets.Widget,
@@ -47,13 +31,12 @@ def _field(label: str, widget: widgets.Widget, error: widgets.HTML, *extra: widg
 class StudioForm(StaticFallback, widgets.VBox):
     """Ask a Studio for a video. Cards of submitted jobs collect in ``jobs`` below the form."""
 
-    FIELDS = ("prompt", "model", "provider", "size", "seconds", "variations", "seed", "audio",
-              "negative_prompt", "input_image", "source_video_id")
+    FIELDS = rq.FIELDS
 
     def __init__(self, studio: Any, *, model: Optional[str] = None, provider: Optional[str] = None):
         self.studio = studio
         self.catalog = catalog_of(studio)
-        self.today = _today()
+        self.today = rq.today()
         self.errors: dict[str, widgets.HTML] = {f: html("", "sk-field-error") for f in self.FIELDS}
         self._attempted = False
         self._syncing = False
@@ -154,35 +137,18 @@ class StudioForm(StaticFallback, widgets.VBox):
 
     # -- catalog-driven options -----------------------------------------------------------------
     def _model_served(self, name: str) -> bool:
-        return any(o.serves_on(self.today) for o in self.catalog.models[name].offers)
+        return rq.model_served(self.catalog, name, self.today)
 
     def _model_options(self) -> list[tuple[str, str]]:
-        opts = []
-        for m in self.catalog:
-            label = m.title
-            if not any(o.serves_on(self.today) for o in m.offers):
-                ended = m.shut_down or max((o.served_until for o in m.offers if o.served_until), default=None)
-                label += f" — shut down {ended}" if ended else " — shut down"
-            opts.append((label, m.name))
-        return opts
+        return rq.model_options(self.catalog, self.today)
 
     @property
     def offer(self):
         """The catalog offer for the chosen model and provider (None before a choice)."""
-        try:
-            return self.catalog.models[self.model.value].offer(self.provider.value)
-        except (KeyError, AttributeError):
-            return None
+        return rq.offer_of(self.catalog, self.model.value, self.provider.value)
 
     def _provider_options(self, model_name: str) -> list[tuple[str, str]]:
-        out = []
-        for o in self.catalog.models[model_name].offers:
-            info = self.catalog.providers[o.provider]
-            label = info.title
-            if not o.serves_on(self.today):
-                label += f" — stopped {o.served_until}"
-            out.append((label, o.provider))
-        return out
+        return rq.provider_options(self.catalog, model_name, self.today)
 
     def _on_model(self, _change: Any = None) -> None:
         opts = self._provider_options(self.model.value)
@@ -198,8 +164,7 @@ class StudioForm(StaticFallback, widgets.VBox):
         self._on_provider()
 
     def _usable(self, model: str, provider: str) -> bool:
-        offer = self.catalog.models[model].offer(provider)
-        return offer is not None and (offer.serves_on(self.today) or is_emulated(self.studio, provider))
+        return rq.usable(self.catalog, self.studio, model, provider, self.today)
 
     def _on_provider(self, _change: Any = None) -> None:
         if self._syncing:
@@ -207,71 +172,41 @@ class StudioForm(StaticFallback, widgets.VBox):
         o = self.offer
         if o is None:
             return
+        c = rq.offer_choices(o)
         self._syncing = True
         try:
             keep_size, keep_seconds = self.size.value, self.seconds.value
-            self.size.options = [(size_label(s), s) for s in o.sizes]
-            self.size.value = keep_size if keep_size in o.sizes else o.default_size
-            self.seconds.options = [(duration(s), float(s)) for s in o.seconds]
-            self.seconds.value = keep_seconds if keep_seconds in o.seconds else float(o.default_seconds)
-            self.variations.max = max(1, o.max_variations)
+            self.size.options = c["sizes"]
+            self.size.value = keep_size if keep_size in o.sizes else c["default_size"]
+            self.seconds.options = c["seconds"]
+            self.seconds.value = keep_seconds if keep_seconds in o.seconds else c["default_seconds"]
+            self.variations.max = c["max_variations"]
             self.variations.value = min(self.variations.value, self.variations.max)
-            self.variations.disabled = o.max_variations <= 1
-            seed_ok = "seed" in o.capabilities
-            self.seed.disabled = not seed_ok
-            self.seed.placeholder = "random" if seed_ok else "not taken here"
-            if not seed_ok:
+            self.variations.disabled = c["max_variations"] <= 1
+            self.seed.disabled = not c["seed"]
+            self.seed.placeholder = "random" if c["seed"] else "not taken here"
+            if not c["seed"]:
                 self.seed.value = ""
-            if o.audio == "optional":
-                self.audio.layout.display = ""
-                self.audio.value = bool(o.default_audio)
-                self.audio_note.value = ""
-            else:
-                self.audio.layout.display = "none"
-                self.audio_note.value = "always with audio" if o.audio == "always" else "silent (no audio track)"
-            self.neg_box.layout.display = "" if "negative-prompt" in o.capabilities else "none"
-            self.image_box.layout.display = "" if "image-to-video" in o.capabilities else "none"
+            self.audio.layout.display = "" if c["audio"] == "optional" else "none"
+            if c["audio"] == "optional":
+                self.audio.value = c["default_audio"]
+            self.audio_note.value = c["audio_note"]
+            self.neg_box.layout.display = "" if c["negative_prompt"] else "none"
+            self.image_box.layout.display = "" if c["image"] else "none"
         finally:
             self._syncing = False
         self._model_notice()
         self._update()
 
     def _model_notice(self) -> None:
-        m = self.catalog.models[self.model.value]
-        o = self.offer
-        if o is None or o.serves_on(self.today):
-            self.model_note.value = ""
-            self.submit_button.disabled = False
-            return
-        info = self.catalog.providers[o.provider]
-        if is_emulated(self.studio, o.provider):
-            self.model_note.value = (f'<div class="sk-msg sk-msg-warn">{esc(info.title)} stopped serving '
-                                     f'{esc(m.title)} on {esc(o.served_until)}; the emulator still serves it, '
-                                     f'so this request runs on the emulator.</div>')
-            self.submit_button.disabled = False
-        else:
-            self.model_note.value = (f'<div class="sk-msg sk-msg-error">{esc(info.title)} stopped serving '
-                                     f'{esc(m.title)} on {esc(o.served_until)}: it cannot be submitted there. '
-                                     f'Pick another model, or use <code>Studio(emulate=True)</code> '
-                                     f'(the emulator still serves it).</div>')
-            self.submit_button.disabled = True
+        kind, text, ok = rq.model_notice(self.catalog, self.studio, self.model.value, self.offer, self.today)
+        self.model_note.value = (f'<div class="sk-msg sk-msg-{kind}">{esc(text)}</div>' if text else "")
+        self.submit_button.disabled = not ok
 
     # -- remix source -------------------------------------------------------------------------
     def refresh_remix_sources(self) -> None:
         """Re-read the ledger for completed jobs that can be remixed."""
-        opts: list[tuple[str, str]] = [("— no, a new video", _NEW)]
-        try:
-            rows = self.studio.ledger.rows(status="completed")
-        except Exception:
-            rows = []
-        for r in reversed(rows[-200:]):
-            try:
-                offer = self.catalog.models[r["model"]].offer(r["provider"])
-            except (KeyError, TypeError):
-                continue
-            if offer is None or "remix" not in offer.capabilities:
-                continue
-            opts.append((f"{short_id(r['job_id'])} · {model_at(r)} · {truncate(r.get('prompt'), 48)}", r["job_id"]))
+        opts = rq.remix_sources(self.studio, self.catalog)
         current = self.remix_from.value
         self.remix_from.options = opts
         self.remix_from.value = current if current in [v for _l, v in opts] else _NEW
@@ -329,133 +264,46 @@ class StudioForm(StaticFallback, widgets.VBox):
         first = value[0] if isinstance(value, (tuple, list)) else next(iter(value.values()))  # ipywidgets 7 dicts
         return bytes(first["content"])
 
-    def _seed_value(self) -> Optional[int]:
-        text = self.seed.value.strip()
-        if not text:
-            return None
-        try:
-            seed = int(text)
-        except ValueError:
-            raise ValidationError("seed", text, f"blank (random) or an integer from 0 to {SEED_MAX}") from None
-        if not 0 <= seed <= SEED_MAX:
-            raise ValidationError("seed", seed, f"blank (random) or an integer from 0 to {SEED_MAX}")
-        return seed
-
     def request_fields(self) -> dict[str, Any]:
         """The keyword arguments the form would pass to ``studio.submit`` (after the prompt)."""
-        o = self.offer
-        fields: dict[str, Any] = {"model": self.model.value, "provider": self.provider.value}
-        if self.remix_from.value:
-            row = self.studio.ledger.get(self.remix_from.value)
-            fields.update(action="remix", source_video_id=self._video_id(row))
-            return fields
-        fields.update(size=self.size.value, seconds=self.seconds.value, variations=int(self.variations.value))
-        seed = self._seed_value()
-        if seed is not None:
-            fields["seed"] = seed
-        if o is not None and o.audio == "optional":
-            fields["audio"] = bool(self.audio.value)
-        if o is not None and "negative-prompt" in o.capabilities and self.negative_prompt.value.strip():
-            fields["negative_prompt"] = self.negative_prompt.value.strip()
-        image = self._image_bytes()
-        if image is not None and o is not None and "image-to-video" in o.capabilities:
-            fields["input_image"] = image
-        return fields
-
-    def _video_id(self, row: dict) -> Optional[str]:
-        try:
-            vid = getattr(self.studio.job(row["job_id"]), "video_id", None)
-        except Exception:
-            vid = None
-        return vid or row.get("provider_job_id")
+        return rq.request_fields(self.studio, self.offer, model=self.model.value, provider=self.provider.value,
+                                 remix_from=self.remix_from.value, size=self.size.value,
+                                 seconds=self.seconds.value, variations=self.variations.value,
+                                 seed=self.seed.value, audio=self.audio.value,
+                                 negative_prompt=self.negative_prompt.value, image=self._image_bytes())
 
     def _clear_errors(self) -> None:
         for e in self.errors.values():
             e.value = ""
 
     def _show_error(self, exc: BaseException) -> None:
-        if isinstance(exc, ValidationError):
-            field = exc.field if exc.field in self.errors else None
-            if field == "action":
-                field = "source_video_id"
-            if field is not None and (field != "prompt" or self.prompt.value.strip() or self._attempted):
-                self.errors[field].value = esc(self._readable(exc))
-                return
-            if field == "prompt":
-                return
-        self.message.value = f'<div class="sk-msg sk-msg-error">{esc(self._readable(exc))}</div>'
-
-    @staticmethod
-    def _readable(exc: BaseException) -> str:
-        return error_text(exc)
+        field = rq.error_field(exc)
+        if field is not None and (field != "prompt" or self.prompt.value.strip() or self._attempted):
+            self.errors[field].value = esc(rq.readable(exc))
+            return
+        if field == "prompt":
+            return
+        self.message.value = f'<div class="sk-msg sk-msg-error">{esc(rq.readable(exc))}</div>'
 
     def _update(self) -> None:
         """Recount, revalidate and re-estimate after any change (never raises)."""
         if self._syncing:
             return
-        info = self.catalog.providers.get(self.provider.value) if self.provider.value else None
-        lo, hi = info.prompt_chars if info else (1, 32000)
-        n = len(self.prompt.value.strip())
-        over = n > hi or (0 < n < lo)
-        self.counter.value = f'<div class="sk-counter{" sk-over" if over else ""}">{n:,} / {hi:,} characters</div>'
+        text, over = rq.counter_text(self.catalog, self.provider.value, self.prompt.value)
+        self.counter.value = f'<div class="sk-counter{" sk-over" if over else ""}">{esc(text)}</div>'
         self._clear_errors()
         if not self.message.value.startswith('<div class="sk-msg sk-msg-ok'):
             self.message.value = ""
         try:
-            fields = self.request_fields()
-            prompt = self.prompt.value if self.prompt.value.strip() else "x" * max(lo, 1)
-            p = plan(VideoRequest(prompt=prompt, **fields), self.catalog,
-                     emulated=is_emulated(self.studio, self.provider.value), today=self.today)
-            if not self.prompt.value.strip() and self._attempted:
-                raise ValidationError("prompt", self.prompt.value, f"{lo} to {hi} characters at {info.name if info else ''}",
-                                      "write a prompt first")
+            p = rq.check(self.studio, self.catalog, self.prompt.value, self.request_fields(), self.today,
+                         attempted=self._attempted)
         except Exception as exc:
             self.last_plan = None
             self._show_error(exc)
-            self.cost.value = self._cost_html(None)
+            self.cost.value = rq.cost_html(None, self.studio)
             return
         self.last_plan = p
-        self.cost.value = self._cost_html(p)
-
-    def _budget(self) -> tuple[Optional[float], float, Optional[float]]:
-        b = getattr(self.studio, "budget", None)
-        if b is None:
-            return None, 0.0, None
-        if callable(getattr(b, "status", None)):
-            b = b.status()
-        cap = getattr(b, "cap", None)
-        spent = getattr(b, "spent", 0.0) or 0.0
-        remaining = getattr(b, "remaining", None)
-        if callable(remaining):
-            remaining = remaining()
-        if remaining is None and cap is not None:
-            remaining = cap - spent
-        return cap, float(spent), remaining
-
-    def _cost_html(self, p: Any) -> str:
-        if p is None:
-            est = "<b>—</b> <span class='sk-faint'>(fix the request to see its cost)</span>"
-            amount = None
-        elif p.estimated_cost is None:
-            est = (f"<b>unknown</b> <span class='sk-faint'>— the catalog has no price for {esc(p.model.name)} at "
-                   f"{esc(p.offer.provider)} (not counted as $0)</span>")
-            amount = None
-        else:
-            amount = p.estimated_cost
-            breakdown = f"{p.seconds:g} s × {money(p.rate)}/s" + (f" × {p.variations}" if p.variations > 1 else "")
-            est = (f"<b>{esc(money(amount))}</b> <span class='sk-faint'>{esc(breakdown)}"
-                   f" · price as of {esc(p.price.as_of)}</span>")
-        if p is not None and p.emulated:
-            est += " <span class='sk-faint'>· emulated: nothing is charged</span>"
-        cap, spent, remaining = self._budget()
-        if cap is None:
-            budget = f"no cap · {esc(money(spent))} committed this session"
-        else:
-            budget = f"<b>{esc(money(remaining))}</b> of {esc(money(cap))} left"
-            if amount is not None and remaining is not None and amount > remaining + 1e-9:
-                budget += " <span style='color:#c4242f'>· this request would exceed the budget</span>"
-        return (f'<div style="display:flex;flex-direction:column;gap:3px"><span>Estimated {est}</span>'
-                f"<span class='sk-muted'>Budget: {budget}</span></div>")
+        self.cost.value = rq.cost_html(p, self.studio)
 
     # -- submit -------------------------------------------------------------------------------
     def submit(self) -> Any:
@@ -464,21 +312,14 @@ class StudioForm(StaticFallback, widgets.VBox):
         self._update()
         self.message.value = ""
         if not self.prompt.value.strip():
-            info = self.catalog.providers.get(self.provider.value)
-            self.errors["prompt"].value = esc(f"Write a prompt first ({info.prompt_chars[0]} to "
-                                              f"{info.prompt_chars[1]:,} characters at {info.title}).")
+            self.errors["prompt"].value = esc(rq.blank_prompt_text(self.catalog, self.provider.value))
             return None
         if self.last_plan is None:  # the catalog already refused it: the message is on screen
             if not any(e.value for e in self.errors.values()) and not self.message.value:
                 self.message.value = '<div class="sk-msg sk-msg-error">This request cannot be sent as it is.</div>'
             return None
         try:
-            fields = self.request_fields()
-            prompt = self.prompt.value
-            if fields.get("action") == "remix":
-                result = self._remix(prompt)
-            else:
-                result = self.studio.submit(prompt, **fields)
+            result = rq.send(self.studio, self.prompt.value, self.request_fields(), self.remix_from.value)
         except Exception as exc:  # shown next to its field or in the message area
             self._show_error(exc)
             return None
@@ -491,10 +332,6 @@ class StudioForm(StaticFallback, widgets.VBox):
         self.message.value = (f'<div class="sk-msg sk-msg-ok">Started {esc(ids)}; '
                               f'it runs in the background — keep working, its card below updates itself.</div>')
         return result
-
-    def _remix(self, prompt: str) -> Any:
-        """A remix through the Studio's own ``remix`` (it keeps the source's model and provider)."""
-        return self.studio.remix(self.remix_from.value, prompt, wait=False, progress=False)
 
     # -- static fallback ----------------------------------------------------------------------
     def _static_html(self) -> str:

@@ -142,8 +142,12 @@ class TileGrid(StaticFallback, Streamer, anywidget.AnyWidget):
                 self._timer.cancel()
                 self._timer = None
             self._last_push = time.monotonic()
-        self.tiles = [t.data() for t in self.tile_list]
+        self.tiles = [self._tile_data(t) for t in self.tile_list]
         self._render_header()
+
+    def _tile_data(self, tile: Tile) -> dict:
+        """One entry of the synced ``tiles`` list (a subclass may add fields)."""
+        return tile.data()
 
     def _tile_changed(self, _tile: Tile, final: bool) -> None:
         """Engine or ticker thread: push now if final or quiet for a while, else soon."""
