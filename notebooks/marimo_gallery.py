@@ -1,10 +1,12 @@
-# sorakit in marimo: ask for a video, watch it, browse a gallery. Runs on the built-in emulator
-# (no key, no spend). `marimo edit notebooks/marimo_gallery.py` to open it, or
+# sorakit in marimo: ask for a video with sorakit's form, watch it, browse a gallery. Runs on the
+# built-in emulator (no key, no spend). `marimo edit notebooks/marimo_gallery.py` to open it, or
 # `marimo run notebooks/marimo_gallery.py` to serve it as an app.
 #
-# The player and gallery are anywidgets, which marimo shows through `mo.ui.anywidget`; videos
-# stream from the Python process on play. sorakit's request form is ipywidgets, which marimo does
-# not render, so this notebook asks with marimo's own inputs and `studio.generate`.
+# marimo renders anywidgets (through `mo.ui.anywidget`), not ipywidgets: in marimo
+# `sorakit.display.form(studio)` returns the form as one anywidget (prompt, model and provider,
+# the sizes, durations, seed, audio... that offer allows, the live estimate and budget, Submit),
+# and the jobs it starts are listed under it with their progress, Cancel and, once done, the video.
+# The player and gallery are anywidgets too; videos stream from the Python process on play.
 import marimo
 
 __generated_with = "0.25.2"
@@ -19,30 +21,21 @@ def _():
     import marimo as mo
 
     os.environ.setdefault("SORAKIT_QUIET", "1")
-    from sorakit.display import gallery, player
+    from sorakit.display import form, gallery
     from sorakit.engine import Studio
 
     folder = os.environ.get("SORAKIT_MARIMO_DIR") or tempfile.mkdtemp(prefix="sorakit-marimo-")
     studio = Studio(emulate=True, ledger=os.path.join(folder, "ledger.db"), time_scale=0.02)
-    return gallery, mo, player, studio
+    return form, gallery, mo, studio
 
 
 @app.cell
-def _(mo):
-    prompt = mo.ui.text_area(value="A red fox trotting through fresh snow, telephoto", label="Prompt", full_width=True)
-    model = mo.ui.dropdown(["seedance-1-pro-fast", "seedance-1-pro", "veo-3-fast"], value="seedance-1-pro-fast",
-                           label="Model")
-    go = mo.ui.run_button(label="Generate")
-    mo.vstack([prompt, mo.hstack([model, go], justify="start")])
-    return go, model, prompt
-
-
-@app.cell
-def _(go, mo, model, player, prompt, studio):
-    mo.stop(not go.value, mo.md("Press **Generate**: the emulator renders a real MP4 in a few seconds."))
-    job = studio.generate(prompt.value, model=model.value, provider="runware", size="864x480", seconds=5,
-                          progress=False)
-    mo.ui.anywidget(player(job))
+def _(form, mo, studio):
+    mo.vstack([
+        mo.md("Write a prompt, pick a model and press **Generate**: the emulator renders a real MP4 in a "
+              "few seconds; the job appears under the form and plays there when done."),
+        mo.ui.anywidget(form(studio, model="seedance-1-pro-fast@runware")),
+    ])
     return
 
 

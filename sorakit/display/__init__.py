@@ -3,7 +3,10 @@
 The form, cards and ledger browser are standard ipywidgets; the player, gallery and compare grid
 are anywidgets (one ES module, ``player.js``, shipped in the package; anywidget's front end comes
 with ``pip install anywidget``), so they work in JupyterLab, Notebook 7, VS Code, Colab and marimo
-(``mo.ui.anywidget(...)``); front-end quirks live in ``_frontend``. Videos stream from the cached
+(``mo.ui.anywidget(...)``); front-end quirks live in ``_frontend``. In marimo, which renders only
+anywidgets, ``form(studio)`` returns `RequestForm`, the same form as one anywidget (``form.js``
+after ``player.js``); ``form(studio, ui="anywidget")`` asks for it anywhere. Both forms share
+their logic (``_request``). Videos stream from the cached
 file over the widget's comm only when played, in binary chunks that never enter the synced state:
 saved notebooks keep small posters (the widgets' WebP posters and a ``text/html`` fallback that
 GitHub, nbviewer and HTML exports show), never the video itself unless ``embed=True``.
@@ -11,6 +14,7 @@ GitHub, nbviewer and HTML exports show), never the video itself unless ``embed=T
 
 ```python
 studio.form()                     # ask for a video; cards follow each job below the form
+mo.ui.anywidget(form(studio))     # the same in marimo (form() returns the anywidget form there)
 job                               # a Job as a cell's last line shows its live card
 studio.gallery(columns=4)         # completed videos as a grid of posters with captions
 studio.compare(prompts=[...], models=["veo-3-fast", "kling-3-standard@runware"])
@@ -21,6 +25,7 @@ studio.browse()                   # filter, sort and total the ledger; pick a ro
 from ._browser import LedgerBrowser, browse
 from ._card import JobCard, job_card, show_job, show_progress
 from ._compare import CompareGrid, compare
+from ._anyform import RequestForm
 from ._form import StudioForm, form
 from ._gallery import Gallery, gallery, show_batch
 from ._player import VideoPlayer, player
@@ -57,6 +62,7 @@ __all__ = [
     "player",
     "job_card",
     "StudioForm",
+    "RequestForm",
     "JobCard",
     "VideoPlayer",
     "Gallery",

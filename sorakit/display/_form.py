@@ -10,7 +10,7 @@ from typing import Any, Optional
 import ipywidgets as widgets
 
 from ..catalog import split_model
-from . import _request as rq
+from . import _frontend, _request as rq
 from ._base import StaticFallback, as_jobs, catalog_of, html, is_emulated, style_widget, with_class
 from ._card import JobCard
 from ._format import esc, short_id
@@ -343,6 +343,22 @@ class StudioForm(StaticFallback, widgets.VBox):
         return "<sorakit form: run the notebook to use it>"
 
 
-def form(studio: Any, **kwargs: Any) -> StudioForm:
-    """A form to ask the Studio for a video; submitted jobs show as live cards below it."""
+def form(studio: Any, *, ui: str = "auto", **kwargs: Any) -> Any:
+    """A form to ask the Studio for a video; submitted jobs show live below it.
+
+    Args:
+        studio: the Studio to submit to.
+        ui: ``"auto"`` (default): the ipywidgets `StudioForm` in Jupyter, VS Code and Colab; the
+            anywidget `RequestForm` in marimo (``mo.ui.anywidget(form(studio))``), which renders
+            anywidgets only. ``"ipywidgets"`` or ``"anywidget"`` ask for one of them anywhere.
+        model, provider: the model (``"veo-3-fast@runware"`` names both) the form opens on.
+    """
+    if ui not in ("auto", "ipywidgets", "anywidget"):
+        from .._exceptions import ValidationError
+
+        raise ValidationError("ui", ui, ["auto", "ipywidgets", "anywidget"])
+    if ui == "anywidget" or (ui == "auto" and _frontend.in_marimo()):
+        from ._anyform import RequestForm
+
+        return RequestForm(studio, **kwargs)
     return StudioForm(studio, **kwargs)

@@ -16,7 +16,9 @@ Colab             third-party widget manager must be enabled  ``enable_custom_wi
                   no ``--jp-*`` CSS variables                 CSS fallbacks (same as VS Code)
 everywhere        ``IPython.display.Video(path)`` only works   videos stream over the widget comm in binary
                   where the server serves that path            chunks read from the cached file, on play
-marimo            renders anywidgets, not ipywidgets           ``mo.ui.anywidget(player(job))`` / gallery
+marimo            renders anywidgets, not ipywidgets           ``mo.ui.anywidget(player(job))`` / gallery;
+                                                              ``form(studio)`` returns the anywidget form
+                                                              there (``in_marimo()``)
 ================  ==========================================  ==============================================
 
 Detection runs in the kernel, so it is a best guess from the environment: VS Code starts kernels
@@ -38,6 +40,7 @@ __all__ = [
     "prepare",
     "plays_aac",
     "audio_note",
+    "in_marimo",
     "stylesheet",
     "video_format",
 ]
@@ -58,6 +61,21 @@ def frontend() -> Frontend:
             os.environ.get("VSCODE_IPC_HOOK_CLI") or os.environ.get("TERM_PROGRAM") == "vscode":
         return "vscode"
     return "jupyter"
+
+
+def in_marimo() -> bool:
+    """True when this code runs inside a marimo notebook or app (``marimo.running_in_notebook()``).
+
+    marimo is only asked when it is already imported (a marimo kernel imports it before any cell
+    runs), so importing sorakit never imports marimo.
+    """
+    mo = sys.modules.get("marimo")
+    if mo is None:
+        return False
+    try:
+        return bool(mo.running_in_notebook())
+    except Exception:  # an old or partial marimo: not a marimo notebook as far as we can tell
+        return False
 
 
 def prepare() -> None:

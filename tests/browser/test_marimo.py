@@ -3,7 +3,9 @@
 ``marimo run --headless`` serves the app on 127.0.0.1 (a free port, no token); the test waits for
 the gallery's posters (marimo renders anywidgets in a shadow root: Playwright's locators pierce
 it), plays one (the bytes stream over marimo's anywidget messages) and asserts the browser decodes
-it; then asks for a new video with marimo's inputs and plays that in the player.
+it; then asks for a new video through sorakit's own form (the anywidget ``RequestForm``): types a
+prompt, picks a model and a size, presses Generate, waits for the job to complete in the form's
+job list, plays it there and asserts the video decodes.
 """
 
 import importlib.util
@@ -92,10 +94,22 @@ def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
         state = _decoded(video)
         assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state
 
-        page.get_by_role("button", name="Generate").click()  # marimo's inputs -> studio.generate
-        page.locator(".sk-player-view:not(.sk-grid-view) button.sk-play").wait_for(timeout=120_000)
-        page.locator(".sk-player-view:not(.sk-grid-view) button.sk-play").click()
-        played = page.locator(".sk-player-view:not(.sk-grid-view) video").first
+        form = page.locator(".skf")
+        form.locator("textarea.skf-prompt").fill("A red fox trotting through fresh snow, telephoto")
+        form.locator("select.skf-model").select_option("seedance-1-pro")
+        # the provider and size lists follow the model (computed in Python, synced back)
+        form.locator("select.skf-size option[value='864x480']").wait_for(state="attached", timeout=30_000)
+        form.locator("select.skf-size").select_option("864x480")
+        form.locator("select.skf-seconds").select_option("5")
+        form.locator(".skf-cost b").first.wait_for(timeout=30_000)
+        form.locator("button.skf-submit").click()
+        job = form.locator(".skf-job").first
+        job.wait_for(timeout=60_000)
+        assert "seedance-1-pro@runware" in job.locator(".skf-job-head").inner_text()
+        form.locator(".skf-job[data-status='completed'] button.sk-play").wait_for(timeout=120_000)
+        assert form.locator(".skf-job").count() == 1
+        form.locator(".skf-job button.sk-play").click()
+        played = form.locator(".skf-job video").first
         played.wait_for(timeout=30_000)
         state = _decoded(played)
         assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state
