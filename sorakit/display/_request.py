@@ -94,10 +94,10 @@ def offer_choices(offer: Any) -> dict[str, Any]:
     """The controls an offer allows, as plain values (what a form renders)::
 
         sizes [(label, size)], default_size, seconds [(label, float)], default_seconds,
-        max_variations, seed (bool), audio ("optional" | "always" | "none"), default_audio,
+        max_variations, seed (bool), audio (the catalog's "optional" | "always" | "never"), default_audio,
         audio_note, negative_prompt (bool), image (bool), remix (bool)
     """
-    audio = offer.audio if offer.audio in ("optional", "always") else "none"
+    audio = offer.audio
     return {
         "sizes": [(size_label(s), s) for s in offer.sizes],
         "default_size": offer.default_size,
