@@ -114,6 +114,47 @@ def test_form_submit_play_and_rate_in_jupyterlab(lab):
     print(f"\nbrowser test took {time.monotonic() - t0:.1f}s; video decoded: {video}")  # a figure, not a bound
 
 
+ANYFORM_CELLS = [
+    "import os\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
+    "studio = Studio(emulate=True, ledger='anyform.db', time_scale=0.02)",
+    "studio.form(ui='anywidget', model='seedance-1-pro-fast@runware')",
+]
+
+
+def test_the_anywidget_form_submits_and_plays_in_jupyterlab(lab):
+    """The marimo form (``RequestForm``) in JupyterLab: its job list follows the job through trait
+    pushes from the engine's thread (or its polls) and plays the video from the list."""
+    from lab import browser_page, notebook, open_and_run
+
+    (lab.root / "sorakit_anyform.ipynb").write_text(json.dumps(notebook(ANYFORM_CELLS)))
+    with browser_page(1280, 1800) as page:
+        open_and_run(page, lab, "sorakit_anyform.ipynb")
+        form = page.locator(".skf")
+        form.wait_for(timeout=30_000)
+        form.locator("textarea.skf-prompt").fill(PROMPT)
+        page.wait_for_function("() => { const c = document.querySelector('.skf-counter');"
+                               f" return c && c.textContent.startsWith('{len(PROMPT)} /'); }}", timeout=10_000)
+        form.locator("select.skf-size").select_option("864x480")
+        form.locator("input.skf-seed").fill("abc")
+        form.locator("input.skf-seed").press("Tab")
+        error = form.locator(".skf-error[data-field='seed']")
+        error.wait_for(timeout=10_000)
+        assert error.inner_text().startswith("Seed: 'abc' is not allowed")
+        form.locator("input.skf-seed").fill("11")
+        form.locator("input.skf-seed").press("Tab")
+        error.wait_for(state="hidden", timeout=10_000)
+        form.locator("button.skf-submit").click()
+        form.locator(".skf-job[data-status='completed'] button.sk-play").wait_for(timeout=60_000)
+        form.locator(".skf-job button.sk-play").click()
+        page.wait_for_function("() => { const v = document.querySelector('.skf-job video');"
+                               " return v && v.readyState >= 2 && v.videoWidth > 0; }", timeout=30_000)
+        assert page.evaluate("() => document.querySelector('.skf-job video').videoWidth") == 864
+        rows = _ledger_rows(lab.root / "anyform.db")
+        assert len(rows) == 1 and rows[0]["status"] == "completed" and rows[0]["prompt"] == PROMPT
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".jp-OutputArea-output").last.screenshot(path=str(ARTIFACTS / "lab_anywidget_form.png"))
+
+
 GALLERY_CELLS = [
     "import os\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
     "studio = Studio(emulate=True, ledger='gallery.db', time_scale=0.02)\n"
