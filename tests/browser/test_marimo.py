@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "notebooks" / "marimo_gallery.py"
+ARTIFACTS = REPO / "tests" / "artifacts"
 
 
 @pytest.fixture
@@ -113,3 +114,5 @@ def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
         played.wait_for(timeout=30_000)
         state = _decoded(played)
         assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state
+        ARTIFACTS.mkdir(exist_ok=True)
+        form.screenshot(path=str(ARTIFACTS / "marimo_form.png"))
