@@ -335,12 +335,10 @@ class StudioForm(StaticFallback, widgets.VBox):
 
     # -- static fallback ----------------------------------------------------------------------
     def _static_html(self) -> str:
-        return ("<div style='font:12px sans-serif;color:#57606a;border:1px dashed #ccc;border-radius:6px;"
-                "padding:8px 12px;display:inline-block'>sorakit request form — run the notebook to use it; "
-                "every job it started is in the ledger (<code>studio.browse()</code>).</div>")
+        return rq.STATIC_HTML
 
     def _static_text(self) -> str:
-        return "<sorakit form: run the notebook to use it>"
+        return rq.STATIC_TEXT
 
 
 def form(studio: Any, *, ui: str = "auto", **kwargs: Any) -> Any:

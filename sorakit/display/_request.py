@@ -293,6 +293,13 @@ def readable(exc: BaseException) -> str:
     return error_text(exc)
 
 
+STATIC_HTML = ("<div style='font:12px sans-serif;color:#57606a;border:1px dashed #ccc;border-radius:6px;"
+               "padding:8px 12px;display:inline-block'>sorakit request form — run the notebook to use it; "
+               "every job it started is in the ledger (<code>studio.browse()</code>).</div>")
+"""What a saved notebook shows in place of either form (GitHub, nbviewer, HTML exports)."""
+STATIC_TEXT = "<sorakit form: run the notebook to use it>"
+
+
 def send(studio: Any, prompt: str, fields: dict[str, Any], remix_from: str = NEW) -> Any:
     """Start the request (returns at once): a remix through ``studio.remix`` (it keeps the
     source's model and provider), anything else through ``studio.submit``."""

@@ -33,3 +33,15 @@ def studio(tmp_path):
     st = Studio(emulate=True, ledger=tmp_path / "ledger.db", time_scale=0.02)
     yield st
     st.close()
+
+
+@pytest.fixture
+def manual_studio(tmp_path, emulator_server):
+    """A real Studio on the emulator over loopback HTTP; with ``emulator_clock`` a `ManualClock`
+    its jobs finish only when the test advances ``emulator.clock``."""
+    from sorakit.engine import Policy, Studio
+
+    st = Studio(emulate=True, ledger=tmp_path / "ledger.db", emulator=emulator_server.base_url,
+                policy=Policy(poll_initial=0.05, poll_max=0.3), max_wait=60)
+    yield st
+    st.close()

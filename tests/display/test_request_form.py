@@ -35,13 +35,8 @@ def emulator_clock():
 
 
 @pytest.fixture
-def studio(tmp_path, emulator_server):
-    from sorakit.engine import Policy, Studio
-
-    st = Studio(emulate=True, ledger=tmp_path / "ledger.db", emulator=emulator_server.base_url,
-                policy=Policy(poll_initial=0.05, poll_max=0.3), max_wait=60)
-    yield st
-    st.close()
+def studio(manual_studio):
+    return manual_studio
 
 
 class Page:
