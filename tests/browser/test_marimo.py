@@ -97,9 +97,20 @@ def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
 
         form = page.locator(".skf")
         form.locator("textarea.skf-prompt").fill("A red fox trotting through fresh snow, telephoto")
+        # every entry goes to Python, which answers with what the chosen offer allows: the provider
+        # list follows the model, and a bad seed comes back as the ValidationError's text
+        form.locator("select.skf-model").select_option("veo-3-fast")
+        form.locator("select.skf-provider option[value='gemini']").wait_for(state="attached", timeout=30_000)
+        form.locator("input.skf-seed").fill("abc")
+        form.locator("input.skf-seed").press("Tab")
+        error = form.locator(".skf-error[data-field='seed']")
+        error.wait_for(timeout=30_000)
+        assert error.inner_text().startswith("Seed: 'abc' is not allowed"), error.inner_text()
+        form.locator("input.skf-seed").fill("")  # blank is random: the error goes
+        form.locator("input.skf-seed").press("Tab")
+        error.wait_for(state="hidden", timeout=30_000)
         form.locator("select.skf-model").select_option("seedance-1-pro")
-        # the provider and size lists follow the model (computed in Python, synced back)
-        form.locator("select.skf-size option[value='864x480']").wait_for(state="attached", timeout=30_000)
+        form.locator("select.skf-provider option[value='gemini']").wait_for(state="detached", timeout=30_000)
         form.locator("select.skf-size").select_option("864x480")
         form.locator("select.skf-seconds").select_option("5")
         form.locator(".skf-cost b").first.wait_for(timeout=30_000)
