@@ -41,7 +41,7 @@ import traitlets
 
 from . import _request as rq
 from ._base import as_jobs, catalog_of, is_emulated, row_of
-from ._card import cancel_html, progress_text
+from ._card import cancel_html, progress_text, usual_text
 from ._format import duration, esc, is_missing, model_at, short_id, size_text
 from ._grid import Tile, TileGrid
 from ._player import _asset, player_css, player_esm
@@ -294,7 +294,7 @@ class RequestForm(TileGrid):
         jobs = as_jobs(result)
         self.submitted.extend(jobs)
         for job in jobs:
-            self._usual[str(getattr(job, "id", ""))] = self._usual_latency(job)
+            self._usual[str(getattr(job, "id", ""))] = usual_text(job)
         tiles = self._make_tiles([Item(row_of(job), job, self.studio)
                                   for job in jobs], lambda _r: "", poster_width=640, poster_bytes=40_000)
         self.push()
@@ -331,13 +331,6 @@ class RequestForm(TileGrid):
             return self.tile_list[which] if 0 <= which < len(self.tile_list) else None
         key = str(getattr(which, "id", which))
         return next((t for t in self.tile_list if t.job_id == key), None)
-
-    @staticmethod
-    def _usual_latency(job: Any) -> str:
-        try:
-            return job.usual_latency.describe()
-        except Exception:  # history is a nicety: the list must still show the job
-            return ""
 
     # -- the job list --------------------------------------------------------------------------------
     def _tile_data(self, tile: Tile) -> dict:
