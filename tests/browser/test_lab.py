@@ -121,13 +121,16 @@ ANYFORM_CELLS = [
 ]
 
 
-def test_the_anywidget_form_submits_and_plays_in_jupyterlab(lab):
+def test_the_anywidget_form_submits_and_plays_in_jupyterlab(tmp_path):
     """The marimo form (``RequestForm``) in JupyterLab: its job list follows the job through trait
     pushes from the engine's thread (or its polls) and plays the video from the list."""
-    from lab import browser_page, notebook, open_and_run
+    _needs_browser()
+    from lab import Lab, browser_page, notebook, open_and_run
 
-    (lab.root / "sorakit_anyform.ipynb").write_text(json.dumps(notebook(ANYFORM_CELLS)))
-    with browser_page(1280, 1800) as page:
+    root = tmp_path / "root"  # a Lab of its own: no tab of another test's notebook restored
+    root.mkdir()
+    (root / "sorakit_anyform.ipynb").write_text(json.dumps(notebook(ANYFORM_CELLS)))
+    with Lab(root) as lab, browser_page(1280, 1800) as page:
         open_and_run(page, lab, "sorakit_anyform.ipynb")
         form = page.locator(".skf")
         form.wait_for(timeout=30_000)
