@@ -26,18 +26,25 @@ from typing import Any, Mapping, Optional
 import anywidget
 import traitlets
 
+from ..media._fragment import Fragment, NotFragmentable, fragment
 from ..media._store import is_url, try_local_copy
 from . import _frontend
 from ._base import StaticFallback, row_of, shared
 from ._format import duration, esc, is_missing, model_at, size_text, truncate
 from ._poster import Poster, data_uri, poster
 
-__all__ = ["VideoPlayer", "Streamer", "player", "static_figure", "player_esm", "player_css"]
+__all__ = ["VideoPlayer", "Streamer", "CHUNK", "INFLIGHT", "MSE_MIN_BYTES", "AHEAD_SECONDS", "player", "static_figure", "player_esm", "player_css"]
 
 CHUNK = 512 * 1024
 """Bytes per chunk message: small enough that the websocket never carries one huge frame."""
 INFLIGHT = 4
 """Chunk requests a view keeps outstanding (pipelining, so latency does not add up per chunk)."""
+MSE_MIN_BYTES = INFLIGHT * CHUNK
+"""Smaller files take the Blob path: the view's first round of requests already covers the whole
+file, so a fragmented copy could not start it any sooner (it would only cost a remux and disk)."""
+AHEAD_SECONDS = 30
+"""While streaming, a view stops asking for chunks once this many seconds are buffered ahead of the
+playhead (memory stays bounded for a long clip; it asks again as the video plays)."""
 
 
 def _file(row: Mapping[str, Any]) -> Optional[str]:
@@ -105,17 +112,37 @@ class Streamer:
     """Mixin for an anywidget that streams cached video files to its views on request.
 
     Subclasses implement ``_path_for(content)``: the file a view's message is about (or None).
-    ``bytes_sent`` and ``chunks_sent`` count what went over the comm.
+    ``bytes_sent`` and ``chunks_sent`` count what went over the comm. ``mse = False`` (or
+    ``SORAKIT_MSE=0`` in the kernel's environment) never offers the fragmented copy: every view
+    then takes the Blob path.
     """
 
     bytes_sent = 0
     chunks_sent = 0
+    mse = os.environ.get("SORAKIT_MSE", "1").strip() not in ("0", "false", "no", "off")
 
     def _path_for(self, content: dict) -> Optional[str]:  # pragma: no cover - overridden
         return None
 
+    def _fragment(self, fp: str) -> Optional[Fragment]:
+        """The fragmented copy of ``fp`` made for this widget's views (None if there is none)."""
+        return getattr(self, "_fragments", {}).get(fp)
+
+    def _offer(self, fp: str, size: int) -> tuple[Optional[Fragment], str]:
+        """The fragmented copy to offer a view that can play MSE, and a note when making it failed."""
+        if not self.mse or size < MSE_MIN_BYTES:
+            return None, ""
+        try:
+            frag = fragment(fp)
+        except NotFragmentable as e:  # webm, HEVC, ...: the Blob path; a broken file/remux: say so
+            return None, (f"streaming unavailable ({e.reason}); loading the whole file" if e.broken else "")
+        if not hasattr(self, "_fragments"):
+            self._fragments: dict[str, Fragment] = {}
+        self._fragments[fp] = frag
+        return frag, ""
+
     def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        """A view's request: ``open`` (size and type) or ``chunk`` (``offset``, ``length``)."""
+        """A view's request: ``open`` (size and type) or ``chunk`` (``offset``, ``length``, ``src``)."""
         if not isinstance(content, dict) or content.get("type") not in ("open", "chunk"):
             return
         reply = {"view": str(content.get("view", "")), "tile": content.get("tile", -1)}
@@ -125,20 +152,37 @@ class Streamer:
                        "text": "the video file is not in the cache and could not be fetched"})
             return
         if content["type"] == "open":
-            self.send({"type": "meta", **reply, "size": os.path.getsize(fp), "chunk": CHUNK,  # type: ignore[attr-defined]
-                       "inflight": INFLIGHT, "mime": f"video/{_frontend.video_format(fp)}"})
+            size = os.path.getsize(fp)
+            meta = {"type": "meta", **reply, "size": size, "chunk": CHUNK, "inflight": INFLIGHT,
+                    "ahead": AHEAD_SECONDS, "mime": f"video/{_frontend.video_format(fp)}"}
+            frag, note = self._offer(fp, size) if content.get("mse") else (None, "")
+            if frag is not None:
+                meta["stream"] = {"size": frag.bytes, "mime": frag.mime, "seconds": frag.seconds}
+            if note:
+                meta["note"] = note
+            self.send(meta)  # type: ignore[attr-defined]
             return
-        offset, length = content.get("offset"), content.get("length")
-        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 0:
+        offset, length, src = content.get("offset"), content.get("length"), content.get("src", "file")
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 0 \
+                or src not in ("file", "stream"):
             self.send({"type": "error", **reply,  # type: ignore[attr-defined]
-                       "text": f"bad chunk request offset={offset!r} length={length!r}"})
+                       "text": f"bad chunk request offset={offset!r} length={length!r} src={src!r}"})
             return
+        if src == "stream":
+            frag = self._fragment(fp)
+            if frag is None or not frag.path.is_file():
+                frag, _ = self._offer(fp, os.path.getsize(fp))
+            if frag is None:
+                self.send({"type": "error", **reply, "src": src,  # type: ignore[attr-defined]
+                           "text": "the streamable copy of the video is gone"})
+                return
+            fp = str(frag.path)
         with open(fp, "rb") as fh:
             fh.seek(offset)
             data = fh.read(min(length, CHUNK))
         self.bytes_sent += len(data)
         self.chunks_sent += 1
-        self.send({"type": "chunk", **reply, "offset": offset}, [data])  # type: ignore[attr-defined]
+        self.send({"type": "chunk", **reply, "offset": offset, "src": src}, [data])  # type: ignore[attr-defined]
 
 
 class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
