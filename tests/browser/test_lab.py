@@ -241,3 +241,60 @@ def test_notebook_saved_by_jupyterlab_with_widget_state_stays_small(tmp_path):
     (ARTIFACTS / "lab_saved_sizes.json").write_text(json.dumps(figures, indent=2))
     print(f"\nsaved by JupyterLab (bytes) and render time (printed, not asserted): {json.dumps(figures, indent=2)}")
     assert all_played <= SIZE_TARGET, figures
+
+
+STREAM_CELLS = [
+    "import os\nos.environ['SORAKIT_QUIET'] = '1'\nos.environ['SORAKIT_CACHE'] = os.path.abspath('cache')\n"
+    "from sorakit.display import VideoPlayer\n"
+    "row = {'job_id': 'long', 'status': 'completed', 'file_path': os.path.abspath('long.mp4'), 'prompt': 'a long clip'}\n"
+    "streamed = VideoPlayer(row)\nstreamed",
+    "whole = VideoPlayer(row)\nwhole.mse = False  # the Blob path, as without MSE\nwhole",
+]
+
+
+def _stage(page, i: int) -> dict:
+    return page.evaluate(
+        f"""() => {{ const v = document.querySelectorAll('.sk-player-view')[{i}].querySelector('video');
+                    return v && {{mode: v.dataset.mode, size: +v.dataset.size, playingAt: +v.dataset.playingAt,
+                                  receivedAt: +v.dataset.receivedAt, appended: +v.dataset.appended,
+                                  loaded: !!v.dataset.tLoaded, t: v.currentTime, ready: v.readyState,
+                                  w: v.videoWidth, duration: v.duration, src: v.src.slice(0, 5)}}; }}""")
+
+
+def test_a_long_clip_plays_before_it_has_arrived_and_the_blob_path_still_plays(lab):
+    """90 s, 12 MB: with MSE the video is playing while only part of the stream has been
+    received (the view stops asking 30 s ahead of the playhead), then plays on; the Blob path
+    (``mse = False``) plays the whole file once it is in."""
+    from clips import long_clip
+    from lab import browser_page, notebook, open_and_run
+
+    clip = long_clip(lab.root / "long.mp4", seconds=90)
+    (lab.root / "stream.ipynb").write_text(json.dumps(notebook(STREAM_CELLS)))
+    with browser_page(1200, 1600) as page:
+        open_and_run(page, lab, "stream.ipynb")
+        page.wait_for_function("() => document.querySelectorAll('.sk-player-view .sk-play').length === 2",
+                               timeout=30_000)
+        page.locator(".sk-player-view .sk-play").first.click()
+        page.wait_for_function("() => { const v = document.querySelector('.sk-player-view video');"
+                               "        return v && v.dataset.tPlaying && v.readyState >= 2; }", timeout=60_000)
+        first = _stage(page, 0)
+        assert first["mode"] == "mse" and first["src"] == "blob:" and first["w"] == 640
+        assert first["size"] > 0.99 * clip.stat().st_size  # the fragmented copy of the whole clip
+        assert 0 < first["playingAt"] <= first["receivedAt"] < 0.75 * first["size"], first  # playing early
+        assert first["duration"] == pytest.approx(90, abs=0.5)  # the seek bar knows the whole length
+        page.wait_for_function("() => document.querySelector('.sk-player-view video').currentTime > 2",
+                               timeout=30_000)
+        later = _stage(page, 0)
+        assert later["t"] > 2 and not later["loaded"] and later["appended"] < later["size"], later
+        note = page.locator(".sk-player-view .sk-note").first
+        assert not note.is_visible() or "stream" not in note.inner_text()  # no error note
+
+        page.locator(".sk-player-view .sk-play").first.click()  # the second player (the first has a video now)
+        page.wait_for_function("() => { const v = document.querySelectorAll('.sk-player-view')[1].querySelector('video');"
+                               "        return v && v.dataset.tPlaying && v.currentTime > 1; }", timeout=60_000)
+        whole = _stage(page, 1)
+        assert whole["mode"] == "blob" and whole["loaded"] and whole["w"] == 640
+        assert whole["size"] == clip.stat().st_size and whole["playingAt"] == whole["receivedAt"] == whole["size"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".sk-player-view").first.screenshot(path=str(ARTIFACTS / "lab_stream.png"))
+    print(f"\nstreamed: {first} then {later}\nblob: {whole}")
