@@ -120,6 +120,8 @@ class Streamer:
     bytes_sent = 0
     chunks_sent = 0
     mse = os.environ.get("SORAKIT_MSE", "1").strip() not in ("0", "false", "no", "off")
+    ahead = AHEAD_SECONDS
+    """Seconds a streaming view buffers ahead of the playhead before it pauses its requests (0: no limit)."""
 
     def _path_for(self, content: dict) -> Optional[str]:  # pragma: no cover - overridden
         return None
@@ -154,7 +156,7 @@ class Streamer:
         if content["type"] == "open":
             size = os.path.getsize(fp)
             meta = {"type": "meta", **reply, "size": size, "chunk": CHUNK, "inflight": INFLIGHT,
-                    "ahead": AHEAD_SECONDS, "mime": f"video/{_frontend.video_format(fp)}"}
+                    "ahead": self.ahead, "mime": f"video/{_frontend.video_format(fp)}"}
             frag, note = self._offer(fp, size) if content.get("mse") else (None, "")
             if frag is not None:
                 meta["stream"] = {"size": frag.bytes, "mime": frag.mime, "seconds": frag.seconds}
