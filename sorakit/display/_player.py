@@ -11,7 +11,7 @@ by itself (the click on the poster is the play).
 The protocol (``view`` and ``tile`` in every message route the answer to the asking stage):
 
 ``{type: "open", mse}`` (``mse``: the browser has ``MediaSource``)
-    -> ``{type: "meta", size, mime, chunk, inflight, ahead, [stream], [note]}``. ``stream`` =
+    -> ``{type: "meta", size, mime, chunk, inflight, ahead, stall, [stream], [note]}``. ``stream`` =
     ``{size, mime, seconds}`` is offered when the file is an H.264(/AAC) MP4 of at least
     ``MSE_MIN_BYTES``: a fragmented copy made by :func:`sorakit.media.fragment` (a remux, cached),
     ``mime`` with its codecs (``video/mp4; codecs="avc1.64001f, mp4a.40.2"``). ``note`` says why
@@ -25,8 +25,9 @@ on ``updateend``, ``endOfStream()`` after the last), so the video starts once it
 are in, and requests pause while ``ahead`` seconds are buffered in front of the playhead (memory
 stays bounded; no Blob copy is kept). Otherwise (no MSE, another codec or container, a small file,
 ``mse = False``) it assembles the file into a Blob and plays it once complete. A stream that fails
-(the browser rejects a chunk, a chunk never comes within 20 s, a decode error) is said under the
-poster and replaced by the Blob path rather than left hanging.
+(the browser rejects a chunk, a chunk never comes within ``stall`` seconds, a decode error) is said
+under the poster and replaced by the Blob path, which resumes at the same time, rather than left
+hanging.
 
 Measured by ``python bench/stream.py`` (JupyterLab on 127.0.0.1, headless Chromium, a 90 s 12 MB
 H.264/AAC clip, medians of 5 clicks): click to first frame 0.17 s streamed vs 0.85 s through the
@@ -60,7 +61,7 @@ from ._base import StaticFallback, row_of, shared
 from ._format import duration, esc, is_missing, model_at, size_text, truncate
 from ._poster import Poster, data_uri, poster
 
-__all__ = ["VideoPlayer", "Streamer", "CHUNK", "INFLIGHT", "MSE_MIN_BYTES", "AHEAD_SECONDS", "player", "static_figure", "player_esm", "player_css"]
+__all__ = ["VideoPlayer", "Streamer", "CHUNK", "INFLIGHT", "MSE_MIN_BYTES", "AHEAD_SECONDS", "STALL_SECONDS", "player", "static_figure", "player_esm", "player_css"]
 
 CHUNK = 512 * 1024
 """Bytes per chunk message: small enough that the websocket never carries one huge frame."""
@@ -72,6 +73,9 @@ file, so a fragmented copy could not start it any sooner (it would only cost a r
 AHEAD_SECONDS = 30
 """While streaming, a view stops asking for chunks once this many seconds are buffered ahead of the
 playhead (memory stays bounded for a long clip; it asks again as the video plays)."""
+STALL_SECONDS = 20
+"""A view that waited this long for an outstanding chunk gives up: a stream falls back to the Blob
+path, the Blob path says the kernel stopped sending."""
 
 
 def _file(row: Mapping[str, Any]) -> Optional[str]:
@@ -149,6 +153,8 @@ class Streamer:
     mse = os.environ.get("SORAKIT_MSE", "1").strip() not in ("0", "false", "no", "off")
     ahead = AHEAD_SECONDS
     """Seconds a streaming view buffers ahead of the playhead before it pauses its requests (0: no limit)."""
+    stall = STALL_SECONDS
+    """Seconds a view waits for an outstanding chunk before it gives up (the stream for the Blob path)."""
 
     def _path_for(self, content: dict) -> Optional[str]:  # pragma: no cover - overridden
         return None
@@ -183,7 +189,7 @@ class Streamer:
         if content["type"] == "open":
             size = os.path.getsize(fp)
             meta = {"type": "meta", **reply, "size": size, "chunk": CHUNK, "inflight": INFLIGHT,
-                    "ahead": self.ahead, "mime": f"video/{_frontend.video_format(fp)}"}
+                    "ahead": self.ahead, "stall": self.stall, "mime": f"video/{_frontend.video_format(fp)}"}
             frag, note = self._offer(fp, size) if content.get("mse") else (None, "")
             if frag is not None:
                 meta["stream"] = {"size": frag.bytes, "mime": frag.mime, "seconds": frag.seconds}

@@ -23,7 +23,7 @@ return e;
 function makeStage(model, view, tile) {
 const box = el_("div", "sk-stage");
 const note = el_("div", "sk-note");
-let t = {}, shown = "", url = null, video = null, L = null, extra = "", noMSE = false;
+let t = {}, shown = "", url = null, video = null, L = null, extra = "", noMSE = false, resumeAt = 0;
 function showNote() {
 note.textContent = [t.note, extra].filter(Boolean).join(" \u00B7 ");
 note.hidden = !note.textContent;
@@ -73,6 +73,7 @@ draw();
 }
 function fallback(text) {  // streaming failed: say so and load the whole file instead
 const autoplay = L ? L.autoplay : false;
+resumeAt = video ? video.currentTime : 0;  // the Blob picks up where the stream stopped
 release();
 noMSE = true;
 extra = text + "; loading the whole file instead";
@@ -85,7 +86,7 @@ L.timer = L.pending > 0 ? setTimeout(() => {
 if (!L) return;
 if (L.src === "stream") fallback("the video stream stalled (a chunk never arrived)");
 else fail("the kernel stopped sending the video (a chunk never arrived)");
-}, 20000) : null;
+}, 1000 * (L.meta.stall || 20)) : null;
 }
 function ahead() {  // enough buffered in front of the playhead: wait before asking for more
 if (L.src !== "stream" || !L.meta.ahead || !video) return false;
@@ -137,6 +138,8 @@ url = URL.createObjectURL(new Blob(L.parts, { type: L.meta.mime }));
 L.parts = [];
 v.dataset.appended = String(L.got);
 v.src = url;
+if (resumeAt > 0) v.currentTime = resumeAt;
+resumeAt = 0;
 loaded();
 if (autoplay) v.play().catch(() => {});
 }
@@ -178,7 +181,7 @@ return loaded();
 }
 next();
 }
-function dispose() { release(); extra = ""; noMSE = false; }
+function dispose() { release(); extra = ""; noMSE = false; resumeAt = 0; }
 function onMsg(msg, buffers) {
 if (!msg || (msg.view && msg.view !== view) || (msg.tile ?? -1) !== tile) return;
 if (msg.type === "load") return load(!!msg.autoplay);
