@@ -257,6 +257,20 @@ def _panel(page) -> str:
     return "#" + page.evaluate("() => window.jupyterapp.shell.currentWidget.node.id")
 
 
+def _open_players(page, lab, name: str, cells: list[str]) -> str:
+    """Write the notebook next to the long clip, run it, wait for its two players; its selector."""
+    from clips import long_clip
+    from lab import notebook, open_and_run
+
+    long_clip(lab.root / "long.mp4", seconds=90)
+    (lab.root / name).write_text(json.dumps(notebook(cells)))
+    open_and_run(page, lab, name)
+    nb = _panel(page)
+    page.wait_for_function(f"() => document.querySelectorAll('{nb} .sk-player-view .sk-play').length === 2",
+                           timeout=30_000)
+    return nb
+
+
 def _stage(page, i: int) -> dict:
     return page.evaluate(
         f"""() => {{ const v = document.querySelectorAll('{_panel(page)} .sk-player-view')[{i}].querySelector('video');
@@ -270,16 +284,11 @@ def test_a_long_clip_plays_before_it_has_arrived_and_the_blob_path_still_plays(l
     """90 s, 12 MB: with MSE the video is playing while only part of the stream has been
     received (the view stops asking 30 s ahead of the playhead), then plays on; the Blob path
     (``mse = False``) plays the whole file once it is in."""
-    from clips import long_clip
-    from lab import browser_page, notebook, open_and_run
+    from lab import browser_page
 
-    clip = long_clip(lab.root / "long.mp4", seconds=90)
-    (lab.root / "stream.ipynb").write_text(json.dumps(notebook(STREAM_CELLS)))
+    clip = lab.root / "long.mp4"
     with browser_page(1200, 1600) as page:
-        open_and_run(page, lab, "stream.ipynb")
-        nb = _panel(page)
-        page.wait_for_function(f"() => document.querySelectorAll('{nb} .sk-player-view .sk-play').length === 2",
-                               timeout=30_000)
+        nb = _open_players(page, lab, "stream.ipynb", STREAM_CELLS)
         page.locator(f"{nb} .sk-player-view .sk-play").first.click()
         page.wait_for_function(f"() => {{ const v = document.querySelector('{nb} .sk-player-view video');"
                                "         return v && v.dataset.tPlaying && v.readyState >= 2; }", timeout=60_000)
@@ -333,16 +342,10 @@ BROKEN_CELLS = [
 
 
 def test_a_stream_the_browser_rejects_or_that_stalls_falls_back_to_the_whole_file(lab):
-    from clips import long_clip
-    from lab import browser_page, notebook, open_and_run
+    from lab import browser_page
 
-    long_clip(lab.root / "long.mp4", seconds=90)
-    (lab.root / "broken.ipynb").write_text(json.dumps(notebook(BROKEN_CELLS)))
     with browser_page(1200, 1600) as page:
-        open_and_run(page, lab, "broken.ipynb")
-        nb = _panel(page)
-        page.wait_for_function(f"() => document.querySelectorAll('{nb} .sk-player-view .sk-play').length === 2",
-                               timeout=30_000)
+        nb = _open_players(page, lab, "broken.ipynb", BROKEN_CELLS)
         notes = []
         for i in (0, 1):
             page.locator(f"{nb} .sk-player-view .sk-play").first.click()
