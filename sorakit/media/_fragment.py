@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from .._exceptions import NotFragmentable
 from ._store import cache_root
 
 __all__ = ["Fragment", "NotFragmentable", "fragment", "codec_string", "FRAGMENT_SECONDS"]
@@ -49,17 +50,6 @@ _VERSION = 1  # bump when the remux changes: older copies are then redone
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-
-
-class NotFragmentable(ValueError):
-    """The file cannot be played through MSE as a fragmented MP4; ``reason`` says why and
-    ``broken`` is True when it is the file (or the remux) that failed, not merely its format."""
-
-    def __init__(self, path: Union[str, os.PathLike], reason: str, *, broken: bool = False):
-        super().__init__(f"{os.fspath(path)}: {reason}")
-        self.path = os.fspath(path)
-        self.reason = reason
-        self.broken = broken
 
 
 @dataclass(frozen=True)
