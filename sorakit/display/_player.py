@@ -30,10 +30,11 @@ under the poster and replaced by the Blob path, which resumes at the same time, 
 hanging.
 
 Measured by ``python bench/stream.py`` (JupyterLab on 127.0.0.1, headless Chromium, a 90 s 12 MB
-H.264/AAC clip, medians of 5 clicks): click to first frame 0.17 s streamed vs 0.85 s through the
-Blob (which has all bytes at 0.73 s; the stream without its read-ahead limit at 1.17 s); the first
-streamed click, which also remuxes the file, 0.50 s. Over a slower link than loopback the Blob
-path's wait grows with the file, the stream's does not.
+H.264/AAC clip, medians of 5 clicks): click to first frame 0.18 s streamed vs 0.83 s through the
+Blob (which has all bytes at 0.74 s; the stream without its read-ahead limit at 0.95 s); the first
+streamed click, which also remuxes the file, 0.43 s. With ``--seconds 300`` (40 MB, 3 clicks):
+0.34 s vs 2.37 s. The Blob path's wait grows with the file (and with a slower link than
+loopback), the stream's does not.
 
 anywidget's custom messages: ``model.send(content)`` in the front end reaches ``on_msg`` here;
 ``self.send(content, buffers)`` reaches ``model.on("msg:custom", (content, buffers) => ...)``
