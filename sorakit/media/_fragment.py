@@ -29,6 +29,7 @@ temp folder.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -213,7 +214,7 @@ def fragment(path: Union[str, os.PathLike], *, cache_dir: Optional[Union[str, os
         mtmp.write_text(json.dumps({"mime": mime, "seconds": seconds, "bytes": size, "source": str(src)}))
         os.replace(mtmp, meta)
         # older copies of the same file name (the file changed since): not needed any more
-        for old in folder.glob(f"{src.stem[:40]}-*.json"):
+        for old in folder.glob(f"{glob.escape(src.stem[:40])}-*.json"):
             if old != meta:
                 try:
                     if json.loads(old.read_text()).get("source") == str(src):
