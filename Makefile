@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) bench/store.py
 	$(PY) bench/display.py
 	$(PY) bench/display_lab.py
+	$(PY) bench/stream.py
 
 # the reliability trials, repeated; prints the counts and fails unless every problem count is 0
 STRESS_SECONDS ?= 600

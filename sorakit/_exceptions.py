@@ -26,6 +26,8 @@ SorakitError
 │   └── IncompleteDownload     the connection ended before Content-Length bytes arrived (retried)
 ├── StoreError             the shared media store (s3://, gs://...) failed: no bucket, access denied,
 │                          unreachable, or a fetched file whose sha256 is not its name
+├── NotFragmentable        a video the player cannot stream through MSE (not MP4, not H.264/AAC, or
+│                          broken): it sends the whole file instead (also a ValueError)
 ├── JobFailed              a job reached "failed" (carries the ledger job id, code, message)
 └── JobTimeout             our wait bound ran out; the job may still be running remotely (resumable)
 ```
@@ -40,6 +42,7 @@ response, never from the request headers.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 
 __all__ = [
@@ -65,6 +68,7 @@ __all__ = [
     "TransportError",
     "IncompleteDownload",
     "StoreError",
+    "NotFragmentable",
     "JobFailed",
     "JobTimeout",
     "provider_error_for_status",
@@ -257,6 +261,20 @@ class IncompleteDownload(TransportError):
     def __init__(self, url: str, expected: int, received: int):
         self.url, self.expected, self.received = url, expected, received
         super().__init__(f"download of {url} stopped after {received} of {expected} bytes")
+
+
+class NotFragmentable(SorakitError, ValueError):
+    """A video cannot be remuxed into a fragmented MP4 for Media Source Extensions.
+
+    Attributes: ``path``, ``reason`` (why, in words), ``broken`` (True when the file or the remux
+    failed, not merely its format: the player then says so under the poster).
+    """
+
+    def __init__(self, path: Any, reason: str, *, broken: bool = False):
+        super().__init__(f"{os.fspath(path)}: {reason}")
+        self.path = os.fspath(path)
+        self.reason = reason
+        self.broken = broken
 
 
 class StoreError(SorakitError):

@@ -4,7 +4,8 @@ A tile is not a widget: it is a dict in the grid's ``tiles`` list (poster data U
 caption), so a 12-video gallery is one widget model (one comm) instead of ~11 per tile as a
 composition of ipywidgets was (``bench/display.py`` prints both). Each tile follows its job live
 (the engine's change callbacks, like a card) and plays through the grid's own comm: the view asks
-for the tile's file in chunks (``Streamer``), the bytes never enter the synced state.
+for the tile's file in chunks (``Streamer``: a long MP4 streamed through MSE, other files as a
+Blob), the bytes never enter the synced state.
 
 Updates are coalesced: a running batch's progress changes push the ``tiles`` list at most every
 ``PUSH_INTERVAL`` seconds; a tile reaching its final state pushes at once.

@@ -1,7 +1,8 @@
 // sorakit's player and tile grid (one anywidget ESM for VideoPlayer, Gallery and CompareGrid;
 // no imports, no CDN). Synced state is small: posters (data URIs), labels, captions. Video bytes
 // never enter the state: on play a stage asks the kernel for the file in chunks (custom messages
-// with one binary buffer each, a few requests in flight) and plays the assembled Blob.
+// with one binary buffer each, a few requests in flight) and streams them through Media Source
+// Extensions (playing while the rest arrives) or plays the assembled Blob.
 function el_(tag, cls, text) {
 const e = document.createElement(tag);
 if (cls) e.className = cls;
@@ -11,16 +12,27 @@ return e;
 
 // One playable stage: a poster (or a label) with a play button, then the streamed video.
 // `tile` is the tile's index in a grid, -1 for a lone player.
+// Two ways to play (the kernel offers `stream` in its `meta` answer for a long H.264/AAC MP4):
+// MSE: a fragmented copy is appended chunk by chunk, in offset order, to a SourceBuffer, so the
+// video starts once its first fragments are in; requests pause while `ahead` seconds are buffered.
+// Blob: the file's chunks are assembled into one Blob that plays once complete (no MSE, another
+// codec or container, a small file, or after any streaming error).
+// The <video> records what happened in data-* attributes: mode, size, appended (bytes handed to
+// the decoder), playing-at / received-at (bytes appended / received when `playing` first fired),
+// t-open / t-playing / t-loaded (performance.now() of the click, first frame, last byte).
 function makeStage(model, view, tile) {
 const box = el_("div", "sk-stage");
 const note = el_("div", "sk-note");
-let t = {}, shown = "", url = null, video = null, loading = null, parts = [], got = 0, size = 0;
+let t = {}, shown = "", url = null, video = null, L = null, extra = "", noMSE = false, resumeAt = 0;
+function showNote() {
+note.textContent = [t.note, extra].filter(Boolean).join(" \u00B7 ");
+note.hidden = !note.textContent;
+}
 function draw(data) {
 if (data) t = data;
-note.textContent = t.note || "";
-note.hidden = !note.textContent;
+showNote();
 const key = [t.poster, t.label, t.playable, t.tip].join("\u0000");
-if (video || loading || key === shown) return;
+if (video || L || key === shown) return;
 shown = key;
 box.replaceChildren();
 box.classList.toggle("sk-empty", !t.playable);
@@ -41,66 +53,165 @@ box.append(b);
 }
 }
 function ask(content) { model.send({ ...content, view, tile }); }
+function canMSE() { return !noMSE && typeof MediaSource !== "undefined"; }
 function load(autoplay) {
-if (video || loading) return;
-loading = { autoplay };
+if (video || L) return;
+L = { autoplay, t0: performance.now() };
 box.replaceChildren(el_("div", "sk-placeholder sk-loading", "loading\u2026"));
-ask({ type: "open" });
+ask({ type: "open", mse: canMSE() });
+}
+function release() {  // drop the video and everything it holds
+if (L && L.timer) clearTimeout(L.timer);
+if (video) { video.removeAttribute("src"); video.load(); }
+if (url) URL.revokeObjectURL(url);
+url = null; video = null; L = null; shown = "";
 }
 function fail(text) {
-loading = null; shown = "";
+release();
+extra = text;
 draw();
-note.textContent = text;
-note.hidden = false;
+}
+function fallback(text) {  // streaming failed: say so and load the whole file instead
+const autoplay = L ? L.autoplay : false;
+resumeAt = video ? video.currentTime : 0;  // the Blob picks up where the stream stopped
+release();
+noMSE = true;
+extra = text + "; loading the whole file instead";
+draw();
+load(autoplay);
+}
+function watch() {  // a chunk that never comes must not leave the stage loading forever
+if (L.timer) clearTimeout(L.timer);
+L.timer = L.pending > 0 ? setTimeout(() => {
+if (!L) return;
+if (L.src === "stream") fallback("the video stream stalled (a chunk never arrived)");
+else fail("the kernel stopped sending the video (a chunk never arrived)");
+}, 1000 * (L.meta.stall || 20)) : null;
+}
+function ahead() {  // enough buffered in front of the playhead: wait before asking for more
+if (L.src !== "stream" || !L.meta.ahead || !video) return false;
+const b = video.buffered;
+return b.length > 0 && b.end(b.length - 1) - video.currentTime > L.meta.ahead;
 }
 function next() {  // keep `inflight` chunk requests outstanding until the file is covered
-const m = loading.meta;
-while (loading.offset < size && loading.pending < m.inflight) {
-ask({ type: "chunk", offset: loading.offset, length: m.chunk });
-loading.offset += m.chunk;
-loading.pending += 1;
+if (!L || !L.meta) return;
+const m = L.meta;
+while (L.offset < L.size && L.pending < m.inflight && L.queue.size < m.inflight && !ahead()) {
+ask({ type: "chunk", offset: L.offset, length: m.chunk, src: L.src });
+L.offset += m.chunk;
+L.pending += 1;
 }
+watch();
 }
-function finish(mime) {
-url = URL.createObjectURL(new Blob(parts, { type: mime }));
-parts = [];
-video = el_("video", "sk-video");
-video.controls = true;
-video.loop = false;
-video.playsInline = true;
-video.src = url;
-const autoplay = loading.autoplay;
-loading = null;
-box.replaceChildren(video);
+function newVideo(mode) {
+const v = video = el_("video", "sk-video");
+v.controls = true;
+v.loop = false;
+v.playsInline = true;
+if (t.poster) v.poster = t.poster;
+const d = v.dataset;
+Object.assign(d, { mode, size: String(L.size), appended: "0", tOpen: String(L.t0) });
+v.addEventListener("playing", () => {
+if (d.tPlaying) return;
+d.tPlaying = String(performance.now());
+d.playingAt = d.appended;
+d.receivedAt = String(L && v === video ? L.got : d.size);
+});
+v.addEventListener("error", () => {
+if (v !== video) return;  // an element already given up
+const code = v.error ? v.error.code : "?";
+if (mode === "mse" && L) fallback(`the browser could not decode the stream (media error ${code})`);
+else fail(`the browser cannot play this video (media error ${code})`);
+});
+box.replaceChildren(v);
 box.classList.remove("sk-empty");
-if (autoplay) video.play().catch(() => {});
+return v;
 }
-function dispose() {
-if (url) URL.revokeObjectURL(url);
-url = null; video = null; loading = null; parts = []; shown = "";
+function loaded() {
+video.dataset.tLoaded = String(performance.now());
+if (L.timer) clearTimeout(L.timer);
+L = null;
 }
+function finish() {  // Blob path: every chunk is in
+const v = newVideo("blob"), autoplay = L.autoplay;
+url = URL.createObjectURL(new Blob(L.parts, { type: L.meta.mime }));
+L.parts = [];
+v.dataset.appended = String(L.got);
+v.src = url;
+if (resumeAt > 0) v.currentTime = resumeAt;
+resumeAt = 0;
+loaded();
+if (autoplay) v.play().catch(() => {});
+}
+function stream(s) {  // MSE path: a MediaSource fed in offset order
+const ms = new MediaSource(), v = newVideo("mse");
+L.ms = ms;
+url = URL.createObjectURL(ms);
+ms.addEventListener("sourceopen", () => {
+if (!L || L.ms !== ms) return;
+try {
+L.sb = ms.addSourceBuffer(s.mime);
+if (s.seconds > 0) ms.duration = s.seconds;
+} catch (e) { return fallback(`this browser cannot stream ${s.mime} (${e.name})`); }
+L.sb.addEventListener("updateend", () => {
+if (!L || L.ms !== ms) return;
+v.dataset.appended = String(+v.dataset.appended + L.last);
+pump();
+});
+L.sb.addEventListener("error", () => L && L.ms === ms && fallback("the browser rejected a piece of the stream"));
+v.addEventListener("timeupdate", next);
+next();
+}, { once: true });
+v.src = url;
+if (L.autoplay) v.play().catch(() => {});
+}
+function pump() {  // append the next chunk in offset order; end the stream after the last
+if (!L || !L.sb || L.sb.updating) return;
+const buf = L.queue.get(L.index);
+if (buf) {
+L.queue.delete(L.index);
+L.index += 1;
+L.last = buf.byteLength;
+try { L.sb.appendBuffer(buf); } catch (e) { return fallback(`the browser refused a chunk of the stream (${e.name})`); }
+return next();
+}
+if (L.index * L.meta.chunk >= L.size && L.ms.readyState === "open") {
+try { L.ms.endOfStream(); } catch (e) { /* already ended */ }
+return loaded();
+}
+next();
+}
+function dispose() { release(); extra = ""; noMSE = false; resumeAt = 0; }
 function onMsg(msg, buffers) {
 if (!msg || (msg.view && msg.view !== view) || (msg.tile ?? -1) !== tile) return;
 if (msg.type === "load") return load(!!msg.autoplay);
 if (msg.type === "unload") { dispose(); return draw(); }
-if (!loading) return;
-if (msg.type === "error") return fail(msg.text);
+if (!L) return;
+if (msg.src && msg.src !== L.src) return;  // a late answer for a stream that was given up
+if (msg.type === "error") return L.src === "stream" ? fallback(msg.text) : fail(msg.text);
 if (msg.type === "meta") {
-size = msg.size; got = 0;
-parts = new Array(Math.ceil(size / msg.chunk));
-Object.assign(loading, { meta: msg, offset: 0, pending: 0 });
-if (size === 0) return fail("the video file is empty");
+if (L.meta) return;
+const s = msg.stream, mse = !!s && canMSE() && MediaSource.isTypeSupported(s.mime);
+if (msg.note) { extra = msg.note; showNote(); }
+Object.assign(L, { meta: msg, src: mse ? "stream" : "file", size: mse ? s.size : msg.size,
+offset: 0, pending: 0, got: 0, index: 0, last: 0, queue: new Map() });
+if (L.size === 0) return fail("the video file is empty");
+if (mse) return stream(s);
+L.parts = new Array(Math.ceil(L.size / msg.chunk));
 return next();
 }
 if (msg.type === "chunk") {
 const buf = buffers && buffers[0];
-if (!buf) return fail("a chunk of the video arrived without its bytes");
-parts[Math.floor(msg.offset / loading.meta.chunk)] = buf;
-got += buf.byteLength;
-loading.pending -= 1;
+if (!buf) return L.src === "stream" ? fallback("a chunk of the stream arrived without its bytes")
+: fail("a chunk of the video arrived without its bytes");
+const i = Math.floor(msg.offset / L.meta.chunk);
+L.got += buf.byteLength;
+L.pending -= 1;
+if (L.src === "stream") { L.queue.set(i, buf); pump(); return; }
+L.parts[i] = buf;
 const s = box.querySelector(".sk-loading");
-if (s) s.textContent = `loading ${Math.floor(100 * got / size)}%`;
-if (got >= size) return finish(loading.meta.mime);
+if (s) s.textContent = `loading ${Math.floor(100 * L.got / L.size)}%`;
+if (L.got >= L.size) return finish();
 next();
 }
 }

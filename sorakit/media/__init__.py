@@ -6,6 +6,7 @@ make_poster(video_path, thumbnail=None) -> Path | None                    ≤ ~4
 probe(path) -> ClipFacts                                                 what was really produced
 open_store(path_or_url) -> LocalStore | RemoteStore                      where videos are kept
 local_copy(path_or_url) -> Path                                          read-through cache (sha256 checked)
+fragment(path) -> Fragment(path, mime, seconds, bytes)                    fragmented MP4 copy for MSE (remux)
 ```
 """
 
@@ -20,8 +21,10 @@ from ._download import (
     poster_from_video,
     store_bytes,
 )
+from ._fragment import FRAGMENT_SECONDS, Fragment, NotFragmentable, codec_string, fragment
 from ._probe import ClipFacts, probe, probe_many
 from ._store import LocalStore, RemoteStore, cache_root, is_url, local_copy, open_store
 
-__all__ = [*_download_all, "ClipFacts", "probe", "probe_many", "LocalStore", "RemoteStore", "cache_root",
+__all__ = [*_download_all, "Fragment", "NotFragmentable", "fragment", "codec_string", "FRAGMENT_SECONDS",
+           "ClipFacts", "probe", "probe_many", "LocalStore", "RemoteStore", "cache_root",
            "is_url", "local_copy", "open_store"]

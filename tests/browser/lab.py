@@ -166,9 +166,12 @@ def browser_page(width: int = 1280, height: int = 900) -> Iterator["object"]:
 def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 90_000, ui: str = "lab") -> None:
     """Open a notebook, wait for its kernel, run every cell and wait until the kernel is idle."""
     page.goto(lab.url(name, ui))
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell && "
+    # the notebook asked for, not a tab the Lab restored from an earlier page of the same server
+    page.wait_for_function("(name) => window.jupyterapp && window.jupyterapp.shell && "
                            "window.jupyterapp.shell.currentWidget && "
-                           "document.querySelector('.jp-NotebookPanel')", timeout=timeout_ms)
+                           "window.jupyterapp.shell.currentWidget.context && "
+                           "window.jupyterapp.shell.currentWidget.context.path === name && "
+                           "document.querySelector('.jp-NotebookPanel')", arg=name, timeout=timeout_ms)
     page.wait_for_function(
         """() => { const p = window.jupyterapp.shell.currentWidget;
                    return p && p.sessionContext && p.sessionContext.session &&

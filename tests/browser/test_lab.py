@@ -285,3 +285,119 @@ def test_notebook_saved_by_jupyterlab_with_widget_state_stays_small(tmp_path):
     (ARTIFACTS / "lab_saved_sizes.json").write_text(json.dumps(figures, indent=2))
     print(f"\nsaved by JupyterLab (bytes) and render time (printed, not asserted): {json.dumps(figures, indent=2)}")
     assert all_played <= SIZE_TARGET, figures
+
+
+STREAM_CELLS = [
+    "import os\nos.environ['SORAKIT_QUIET'] = '1'\nos.environ['SORAKIT_CACHE'] = os.path.abspath('cache')\n"
+    "from sorakit.display import VideoPlayer\n"
+    "row = {'job_id': 'long', 'status': 'completed', 'file_path': os.path.abspath('long.mp4'), 'prompt': 'a long clip'}\n"
+    "streamed = VideoPlayer(row)\nstreamed",
+    "whole = VideoPlayer(row)\nwhole.mse = False  # the Blob path, as without MSE\nwhole",
+]
+
+
+def _panel(page) -> str:
+    """A CSS selector for the notebook in front (the Lab restores the other tests' notebooks too)."""
+    return "#" + page.evaluate("() => window.jupyterapp.shell.currentWidget.node.id")
+
+
+def _open_players(page, lab, name: str, cells: list[str]) -> str:
+    """Write the notebook next to the long clip, run it, wait for its two players; its selector."""
+    from clips import long_clip
+    from lab import notebook, open_and_run
+
+    long_clip(lab.root / "long.mp4", seconds=90)
+    (lab.root / name).write_text(json.dumps(notebook(cells)))
+    open_and_run(page, lab, name)
+    nb = _panel(page)
+    page.wait_for_function(f"() => document.querySelectorAll('{nb} .sk-player-view .sk-play').length === 2",
+                           timeout=30_000)
+    return nb
+
+
+def _stage(page, i: int) -> dict:
+    return page.evaluate(
+        f"""() => {{ const v = document.querySelectorAll('{_panel(page)} .sk-player-view')[{i}].querySelector('video');
+                    return v && {{mode: v.dataset.mode, size: +v.dataset.size, playingAt: +v.dataset.playingAt,
+                                  receivedAt: +v.dataset.receivedAt, appended: +v.dataset.appended,
+                                  loaded: !!v.dataset.tLoaded, t: v.currentTime, ready: v.readyState,
+                                  w: v.videoWidth, duration: v.duration, src: v.src.slice(0, 5)}}; }}""")
+
+
+def test_a_long_clip_plays_before_it_has_arrived_and_the_blob_path_still_plays(lab):
+    """90 s, 12 MB: with MSE the video is playing while only part of the stream has been
+    received (the view stops asking 30 s ahead of the playhead), then plays on; the Blob path
+    (``mse = False``) plays the whole file once it is in."""
+    from lab import browser_page
+
+    clip = lab.root / "long.mp4"
+    with browser_page(1200, 1600) as page:
+        nb = _open_players(page, lab, "stream.ipynb", STREAM_CELLS)
+        page.locator(f"{nb} .sk-player-view .sk-play").first.click()
+        page.wait_for_function(f"() => {{ const v = document.querySelector('{nb} .sk-player-view video');"
+                               "         return v && v.dataset.tPlaying && v.readyState >= 2; }", timeout=60_000)
+        first = _stage(page, 0)
+        assert first["mode"] == "mse" and first["src"] == "blob:" and first["w"] == 640
+        assert first["size"] > 0.99 * clip.stat().st_size  # the fragmented copy of the whole clip
+        assert 0 < first["playingAt"] <= first["receivedAt"] < 0.75 * first["size"], first  # playing early
+        assert first["duration"] == pytest.approx(90, abs=0.5)  # the seek bar knows the whole length
+        page.wait_for_function(f"() => document.querySelector('{nb} .sk-player-view video').currentTime > 2",
+                               timeout=30_000)
+        later = _stage(page, 0)
+        assert later["t"] > 2 and not later["loaded"] and later["appended"] < later["size"], later
+        note = page.locator(f"{nb} .sk-player-view .sk-note").first
+        assert not note.is_visible() or "stream" not in note.inner_text()  # no error note
+
+        page.locator(f"{nb} .sk-player-view .sk-play").first.click()  # the second player (the first has a video now)
+        page.wait_for_function(f"() => {{ const v = document.querySelectorAll('{nb} .sk-player-view')[1].querySelector('video');"
+                               "         return v && v.dataset.tPlaying && v.currentTime > 1; }", timeout=60_000)
+        whole = _stage(page, 1)
+        assert whole["mode"] == "blob" and whole["loaded"] and whole["w"] == 640
+        assert whole["size"] == clip.stat().st_size and whole["playingAt"] == whole["receivedAt"] == whole["size"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(f"{nb} .sk-player-view").first.screenshot(path=str(ARTIFACTS / "lab_stream.png"))
+    print(f"\nstreamed: {first} then {later}\nblob: {whole}")
+
+
+BROKEN_CELLS = [
+    "import os, shutil, struct\nos.environ['SORAKIT_QUIET'] = '1'\nos.environ['SORAKIT_CACHE'] = os.path.abspath('cache')\n"
+    "from sorakit.display import VideoPlayer\nfrom sorakit.media import fragment\n"
+    "shutil.copy('long.mp4', 'bad.mp4')\n"
+    "copy = fragment('bad.mp4').path  # the cached copy the player will serve: its 5th fragment garbled\n"
+    "data, i, seen = bytearray(copy.read_bytes()), 0, 0\n"
+    "while i < len(data):\n"
+    "    size, kind = struct.unpack('>I4s', data[i:i + 8])\n"
+    "    seen += kind == b'moof'\n"
+    "    if kind == b'moof' and seen == 5:\n"
+    "        data[i + 8:i + size] = b'\\xff' * (size - 8)\n"
+    "        break\n"
+    "    i += size\n"
+    "copy.write_bytes(bytes(data))\n"
+    "row = {'job_id': 'long', 'status': 'completed', 'file_path': os.path.abspath('bad.mp4'), 'prompt': 'a long clip'}\n"
+    "garbled = VideoPlayer(row)\ngarbled",
+    "lossy = VideoPlayer(dict(row, file_path=os.path.abspath('long.mp4')))\nlossy.stall = 2\n"
+    "dropped, _send = [], lossy.send\n"
+    "def send(content, buffers=None):  # the fourth chunk of the stream never reaches the browser\n"
+    "    if content.get('src') == 'stream' and content.get('offset') == 3 * 512 * 1024 and not dropped:\n"
+    "        return dropped.append(content['offset'])\n"
+    "    _send(content, buffers)\n"
+    "lossy.send = send\nlossy",
+]
+
+
+def test_a_stream_the_browser_rejects_or_that_stalls_falls_back_to_the_whole_file(lab):
+    from lab import browser_page
+
+    with browser_page(1200, 1600) as page:
+        nb = _open_players(page, lab, "broken.ipynb", BROKEN_CELLS)
+        notes = []
+        for i in (0, 1):
+            page.locator(f"{nb} .sk-player-view .sk-play").first.click()
+            page.wait_for_function(
+                f"() => {{ const v = document.querySelectorAll('{nb} .sk-player-view')[{i}].querySelector('video');"
+                "         return v && v.dataset.mode === 'blob' && v.dataset.tPlaying && v.currentTime > 0.5; }",
+                timeout=60_000)
+            notes.append(page.locator(f"{nb} .sk-player-view .sk-note").nth(i).inner_text())
+            assert _stage(page, i)["loaded"]
+    assert "the browser" in notes[0] and "loading the whole file instead" in notes[0], notes
+    assert notes[1] == "the video stream stalled (a chunk never arrived); loading the whole file instead", notes

@@ -23,16 +23,20 @@ class FakeView:
         self.player._on_front_end(self.player, {"tile": -1, **content, "view": self.view}, [])
         return self.sent[before:]
 
-    def fetch(self, tile: int = -1) -> bytes:
-        """Open the video and fetch every chunk, in order, as ``player.js`` does."""
-        [(meta, _)] = self.ask({"type": "open", "tile": tile})
+    def fetch(self, tile: int = -1, *, mse: bool = False) -> bytes:
+        """Open the video and fetch every chunk, in order, as ``player.js`` does. ``mse=True`` is a
+        browser with Media Source Extensions: it fetches the fragmented copy when one is offered."""
+        [(meta, _)] = self.ask({"type": "open", "tile": tile, "mse": mse})
         assert meta["type"] == "meta", meta
+        self.meta = meta
+        src, size = ("stream", meta["stream"]["size"]) if mse and "stream" in meta else ("file", meta["size"])
         out = bytearray()
         offset = 0
-        while offset < meta["size"]:
-            [(msg, buffers)] = self.ask({"type": "chunk", "offset": offset, "length": meta["chunk"], "tile": tile})
-            assert msg["type"] == "chunk" and msg["offset"] == offset and msg["view"] == self.view
+        while offset < size:
+            [(msg, buffers)] = self.ask({"type": "chunk", "offset": offset, "length": meta["chunk"], "tile": tile,
+                                         "src": src})
+            assert msg["type"] == "chunk" and msg["offset"] == offset and msg["view"] == self.view, msg
+            assert msg["src"] == src
             out += bytes(buffers[0])
             offset += meta["chunk"]
-        self.meta = meta
         return bytes(out)
