@@ -41,7 +41,7 @@ import traitlets
 
 from . import _request as rq
 from ._base import as_jobs, catalog_of, is_emulated, row_of
-from ._card import cancel_html, progress_text, usual_text
+from ._card import outcome_text, progress_text, usual_text
 from ._format import duration, esc, is_missing, model_at, short_id, size_text
 from ._grid import Tile, TileGrid
 from ._player import _asset, player_css, player_esm
@@ -340,11 +340,7 @@ class RequestForm(TileGrid):
         p = r.get("progress")
         kind, said = self._said.get(tile.job_id, ("", ""))
         running = not tile.terminal and status != "completed"
-        failed = ""
-        if status == "failed":
-            code, msg = r.get("error_code"), r.get("error_message")
-            failed = ("The provider reported a failure" + (f" · {code}" if not is_missing(code) else "")
-                      + f": {msg if not is_missing(msg) else 'no message was given'}")
+        ended = outcome_text(r)  # plain text: the page sets it as textContent
         data.update(
             id=tile.job_id, short=short_id(tile.job_id), title=model_at(r), status=status,
             specs=" · ".join(x for x in (size_text(r.get("size"), r.get("width"), r.get("height")),
@@ -356,8 +352,8 @@ class RequestForm(TileGrid):
             text=progress_text(r, usual=self._usual.get(tile.job_id, "")) if running else "",
             cancellable=running and status != "downloading" and r.get("error_code") != "not_cancelled",
             said={"kind": kind, "text": said} if said else {},
-            cancelled=re.sub(r"<[^>]+>", " ", cancel_html(r)).strip() if status != "failed" else "",
-            failed=failed, caption="")
+            cancelled=ended if status != "failed" else "",
+            failed=ended if status == "failed" else "", caption="")
         return data
 
     def _tile_changed(self, tile: Tile, final: bool) -> None:

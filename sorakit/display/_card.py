@@ -85,18 +85,47 @@ def usual_text(job: Any, *, brief: bool = False) -> str:
         return ""
 
 
-def cancel_html(row: Mapping[str, Any]) -> str:
-    """The note of a cancelled job, or of a cancel the provider could not carry out."""
+def outcome(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """What ended (or could not stop) a job, as plain text: ``(kind, head, code, detail)``, kind
+    ``"failed"``, ``"cancelled"`` or ``"refused"`` (a cancel the provider could not carry out),
+    ``("", "", "", "")`` otherwise. Cards render it as HTML, the anywidget form as text."""
     msg = row.get("error_message")
     msg = "" if is_missing(msg) else str(msg)
-    if row.get("status") == "cancelled":
+    status = row.get("status")
+    if status == "failed":
+        code = row.get("error_code")
+        return ("failed", "The provider reported a failure", "" if is_missing(code) else str(code),
+                msg or "no message was given")
+    if status == "cancelled":
         billed = ((row.get("extra") or {}).get("cancel") or {}).get("billed")
-        head = "Cancelled" + (f" · billed: {billed}" if billed else "")
-        return f'<div class="sk-cancel-box"><b>{esc(head)}</b><div>{esc(msg)}</div></div>'
+        return "cancelled", "Cancelled" + (f" · billed: {billed}" if billed else ""), "", msg
     if row.get("error_code") == NOT_CANCELLED:
-        return (f'<div class="sk-cancel-box sk-cancel-refused"><b>Could not cancel: the job may still run '
-                f'and bill</b><div>{esc(msg)}</div></div>')
-    return ""
+        return "refused", "Could not cancel: the job may still run and bill", "", msg
+    return "", "", "", ""
+
+
+def outcome_text(row: Mapping[str, Any]) -> str:
+    """`outcome` in one line: ``The provider reported a failure · code: message``."""
+    _kind, head, code, detail = outcome(row)
+    return head + (f" · {code}" if code else "") + (f": {detail}" if detail else "")
+
+
+def cancel_html(row: Mapping[str, Any]) -> str:
+    """The note of a cancelled job, or of a cancel the provider could not carry out."""
+    kind, head, _code, detail = outcome(row)
+    if kind not in ("cancelled", "refused"):
+        return ""
+    cls = "sk-cancel-box" + (" sk-cancel-refused" if kind == "refused" else "")
+    return f'<div class="{cls}"><b>{esc(head)}</b><div>{esc(detail)}</div></div>'
+
+
+def failure_html(row: Mapping[str, Any]) -> str:
+    """The error box of a failed job."""
+    kind, head, code, detail = outcome(row)
+    if kind != "failed":
+        return ""
+    return (f'<div class="sk-error-box"><b>{esc(head)}</b>' + (f" · <code>{esc(code)}</code>" if code else "")
+            + f"<div>{esc(detail)}</div></div>")
 
 
 class JobCard(StaticFallback, Follower, widgets.VBox):
@@ -242,16 +271,7 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
 
         # error
         if self.error is not None:
-            if status == "failed":
-                code = r.get("error_code")
-                msg = r.get("error_message")
-                self.error.value = (
-                    '<div class="sk-error-box"><b>The provider reported a failure</b>'
-                    + (f" · <code>{esc(code)}</code>" if not is_missing(code) else "")
-                    + (f"<div>{esc(msg)}</div>" if not is_missing(msg) else "<div>no message was given</div>")
-                    + "</div>")
-            else:
-                self.error.value = cancel_html(r)
+            self.error.value = failure_html(r) if status == "failed" else cancel_html(r)
             visible(self.error, status == "failed" or bool(self.error.value))
 
         if self.compact:

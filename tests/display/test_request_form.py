@@ -286,3 +286,23 @@ def test_importing_sorakit_does_not_import_marimo():
     code = "import sys, sorakit, sorakit.display; print('marimo' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_how_a_job_ended_is_plain_text_in_the_list_and_html_on_the_card(studio):
+    """The page sets these as textContent: an escaped entity would show as '&#x27;' to the user."""
+    from sorakit.display._card import JobCard
+    from sorakit.display._grid import Tile
+    from sorakit.display._rows import Item
+
+    f = form(studio, ui="anywidget")
+    msg = "the model can't draw <hands> & feet"
+    failed = studio.ledger.get(studio.ledger.insert(prompt="p", provider="runware", model="seedance-1-pro",
+                                                    status="failed", error_code="safety", error_message=msg))
+    cancelled = studio.ledger.get(studio.ledger.insert(prompt="p", provider="gemini", model="gemini-omni-flash",
+                                                       status="cancelled", error_message=msg))
+    tile = lambda row: f._tile_data(Tile(Item(row, None, studio), f._tile_changed, caption=lambda _r: ""))
+    assert tile(failed)["failed"] == f"The provider reported a failure · safety: {msg}"
+    assert tile(failed)["cancelled"] == ""
+    assert tile(cancelled)["cancelled"] == f"Cancelled: {msg}"
+    card = JobCard(failed, studio=studio)
+    assert "can&#x27;t draw &lt;hands&gt; &amp; feet" in card.error.value and "<code>safety</code>" in card.error.value
