@@ -68,8 +68,9 @@ PostgreSQL ledger). A process drives a row only while it holds the row's lease (
     insert ──(same transaction)──▶ leased by me ──heartbeat every lease_heartbeat s──▶ leased by me
                                         │                                                 │
            task ends (terminal, stopped) or Studio.close ──▶ released (lease_owner NULL) ◀─┘
-           process killed ──▶ lease runs out after lease_seconds ──▶ free: the next resume /
-                                                                   wait elsewhere claims it
+           process killed ──▶ lease runs out after lease_seconds ──▶ free: any open Studio's
+                                                adoption (every lease_heartbeat s), the next
+                                                resume, or a wait elsewhere claims it
 
 * a submission is claimed in the transaction that inserts it; resume (and the resume a Studio
   does on opening) claims only rows whose lease is free or expired; ``resume(force=True)`` takes
@@ -81,6 +82,11 @@ PostgreSQL ledger). A process drives a row only while it holds the row's lease (
   any re-send, as after a crash) once the holder's lease runs out.
 * the heartbeat extends the leases of the jobs this process drives; a lease it finds taken (the
   process was frozen for longer than a lease, or someone forced) stops the local driver at once.
+* every open Studio (unless ``Studio(adopt=False)``) looks every ``lease_heartbeat`` seconds for
+  unfinished jobs whose lease ran out (`Ledger.held_leases`: three columns of the active index) and
+  takes them over through `resume_rows` (`adopt_orphans`): a teammate's killed kernel leaves no job
+  waiting for a person while its result URL expires. Released rows (lease_owner NULL: stopped on
+  purpose, ``timed_out_waiting``) are not adopted; they wait for ``resume()``.
 
 Rows also carry ``extra.owner`` (host, pid, session) of their last driver, for display. A provider
 that can neither name its jobs nor list them leaves an unknown-outcome create ``unknown``: never
@@ -438,9 +444,12 @@ class Engine:
         self._leased: set[str] = set()
         """Jobs this engine holds the lease of (extended by `_heartbeat`, released when done)."""
         self._heart: Optional[asyncio.Task] = None
+        self._adopter: Optional[asyncio.Task] = None
+        self._unreachable: set[str] = set()
+        """Jobs `adopt_orphans` found it cannot drive here (no key or client for their provider)."""
         self.owner = LEASE_OWNER
         self.stats = {"polls": 0, "creates": 0, "lists": 0, "downloads": 0, "retries": 0,
-                      "claims": 0, "takeovers": 0}
+                      "claims": 0, "takeovers": 0, "adopted": 0}
 
     def __repr__(self) -> str:
         return f"<Engine {len(self._active)} active job(s), runtimes={list(self.runtimes)}>"
@@ -585,6 +594,54 @@ class Engine:
             await self._db_call(self.ledger.release, mine, self.owner)
         except Exception:  # the lease then runs out by itself
             log.warning("sorakit: could not release the leases of %s", mine, exc_info=True)
+
+    # ------------------------------------------------------------------ adopting orphans
+    async def start_adopting(self, runtime_for: Callable[[dict], Optional[Runtime]],
+                             announce: Callable[[str], None]) -> None:
+        """Look, every ``lease_heartbeat`` seconds, for unfinished jobs whose holder stopped
+        renewing its lease (a teammate's kernel killed, a machine gone), and drive them here.
+
+        Without this a dead holder's jobs wait until somebody calls ``job.wait()`` or ``resume()``,
+        while the provider's result URLs run out (OpenAI's after about an hour). Taking a job over
+        goes through `resume_rows`: one atomic claim (one Studio wins each job), then the same
+        reconcile-before-send path as after a crash, so nothing is created twice."""
+        if self._adopter is None or self._adopter.done():
+            self._adopter = asyncio.get_running_loop().create_task(
+                self._adopt_loop(runtime_for, announce), name="sorakit:adopt")
+
+    async def _adopt_loop(self, runtime_for: Callable[[dict], Optional[Runtime]],
+                          announce: Callable[[str], None]) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.policy.lease_heartbeat)
+            try:
+                await self.adopt_orphans(runtime_for, announce)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away: look again at the next beat
+                log.warning("sorakit: could not look for jobs whose holder stopped", exc_info=True)
+
+    async def adopt_orphans(self, runtime_for: Callable[[dict], Optional[Runtime]],
+                            announce: Callable[[str], None] = lambda text: None) -> list[str]:
+        """Drive the unfinished jobs whose lease ran out by the database's clock (or whose holder is
+        a dead process of this machine); returns the ids taken over. Jobs another Studio of this
+        process drives, and jobs whose provider cannot be reached here, are left alone."""
+        held = await self._db_call(self.ledger.held_leases)
+        dead = set(dead_owners({who for _, who, _ in held}))
+        orphans = [(jid, who) for jid, who, live in held
+                   if who != self.owner and (not live or who in dead) and jid not in self._active
+                   and _DRIVERS.get(jid) is None and jid not in self._unreachable]
+        if not orphans:
+            return []
+        rows = await self._db_call(self.ledger.rows, job_id=[jid for jid, _ in orphans])
+        driving, skipped, _elsewhere = await self.resume_rows(rows, runtime_for)
+        self._unreachable.update(jid for jid, _ in skipped)
+        taken = [jid for jid, _ in orphans if jid in set(driving)]
+        if taken:
+            self.stats["adopted"] += len(taken)
+            owners = sorted({who for jid, who in orphans if jid in set(taken)})
+            announce(f"sorakit: took over {len(taken)} unfinished job(s) whose holder stopped renewing its "
+                     f"lease ({', '.join(owners)}); they finish here (Studio(adopt=False) turns this off)")
+        return taken
 
     def is_active(self, job_id: str) -> bool:
         return job_id in self._active
@@ -1760,8 +1817,9 @@ class Engine:
     # ------------------------------------------------------------------ shutdown
     async def aclose(self) -> None:
         self._closed = True
-        if self._heart is not None:
-            self._heart.cancel()
+        for beat in (self._heart, self._adopter):
+            if beat is not None:
+                beat.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -86,6 +86,9 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         emulator: an ``Emulator`` to use in-process, or the base URL of an emulator server.
         resume: on opening, resume unfinished jobs found in the ledger in the background
             (default True; a one-line notice says how many).
+        adopt: while open, take over unfinished jobs whose holder stopped renewing its lease (a
+            teammate's kernel killed on a shared ledger), checked every ``policy.lease_heartbeat``
+            seconds; one Studio wins each job, nothing is created twice (default True).
         policy: engine timing (`sorakit.engine.Policy`), for tests and tuning.
         provider_options: ``{provider: {option: value}}`` passed to the provider (e.g. relay
             ``model_ids``).
@@ -113,6 +116,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         concurrency: Union[int, Mapping[str, int], None] = None,
         emulator: Any = None,
         resume: bool = True,
+        adopt: bool = True,
         policy: Optional[Policy] = None,
         provider_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
         catalog: Union[Catalog, str, os.PathLike, Sequence[Union[str, os.PathLike]], None] = None,
@@ -122,7 +126,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
 
         checks.studio_args(ledger=ledger, emulate=emulate, keys=keys, base_urls=base_urls, budget=budget,
                           time_scale=time_scale, media_dir=media_dir, max_wait=max_wait,
-                          concurrency=concurrency, emulator=emulator, resume=resume, policy=policy,
+                          concurrency=concurrency, emulator=emulator, resume=resume, adopt=adopt, policy=policy,
                           provider_options=provider_options, catalog=catalog)
         remote = remote_media(media_dir, media_options)  # checked before the ledger is created
         base = catalog if isinstance(catalog, Catalog) else load_catalog(overlays=catalog)
@@ -183,6 +187,8 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
             notice(stale)
         if resume:
             self._auto_resume()
+        if adopt:
+            self._loop.run(self._engine.start_adopting(self._row_runtime, notice))
 
     # ------------------------------------------------------------------ info (providers: see _connect)
     def latency(self, model: str, provider: Optional[str] = None, *, emulated: Optional[bool] = None):

@@ -177,6 +177,7 @@ def _mapping(field: str, value: Any, values: str, check=None) -> None:
 
 def studio_args(*, ledger: Any, emulate: Any, keys: Any, base_urls: Any, budget: Any, time_scale: Any,
                 media_dir: Any, max_wait: Any, concurrency: Any, emulator: Any, resume: Any, policy: Any,
+                adopt: Any = True,
                 provider_options: Any, catalog: Any) -> None:
     """`Studio(...)`'s arguments, checked before the ledger file or media folder is created."""
     from ..catalog import Catalog
@@ -211,6 +212,7 @@ def studio_args(*, ledger: Any, emulate: Any, keys: Any, base_urls: Any, budget:
     if isinstance(emulator, str) and not emulator.startswith(("http://", "https://")):
         raise ValidationError("emulator", emulator, "an http(s):// base URL")
     flag("resume", resume)
+    flag("adopt", adopt)
     if policy is not None and not isinstance(policy, Policy):
         raise ValidationError("policy", policy, "None or a sorakit.engine.Policy")
     paths = catalog if isinstance(catalog, (list, tuple)) else [catalog]

@@ -553,6 +553,20 @@ class Ledger:
                 freed += conn.execute(stmt).scalars().all()
         return freed
 
+    def held_leases(self) -> list[tuple[str, str, bool]]:
+        """``(job_id, lease_owner, live)`` of every unfinished job someone holds (or held) the
+        lease of, oldest first; ``live`` as in :meth:`leases`. A Studio reads this at its heartbeat
+        to find jobs whose holder stopped renewing (``adopt``): only the small active index and
+        three columns are read, never a row's payload."""
+        jobs = self._t.jobs
+        now = db_now(self._t.dialect)
+        live = sa.and_(jobs.c.lease_until.is_not(None), jobs.c.lease_until >= now)
+        stmt = (sa.select(jobs.c.job_id, jobs.c.lease_owner, sa.case((live, True), else_=False))
+                .where(ACTIVE, jobs.c.lease_owner.is_not(None))
+                .order_by(jobs.c.created_at, jobs.c.job_id))
+        with self._conn() as conn:
+            return [(jid, who, bool(alive)) for jid, who, alive in conn.execute(stmt)]
+
     def leases(self, job_ids: Sequence[str]) -> dict[str, tuple[str | None, bool]]:
         """``{job_id: (lease_owner, live)}`` where ``live`` says the lease has not run out by the
         database's clock. Unknown ids are absent."""

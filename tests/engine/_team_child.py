@@ -8,6 +8,11 @@
         prints WAITING, then waits for every job in the ledger (watching the ones other processes drive, taking
         over those whose driver died) and writes OUT_JSON.
 
+    python _team_child.py passive LEDGER MEDIA_DIR EMULATOR_URL OUT_JSON GO_FILE
+        waits for GO_FILE, opens a Studio (which resumes on opening), prints WAITING, then does
+        nothing a person would do (no wait, no resume): it only reads the ledger until every job
+        has ended there, while its Studio adopts the jobs of a holder that stopped renewing.
+
 OUT_JSON: ``{"owner", "claims": {job_id: epoch seconds first claimed}, "stats", "statuses"}``.
 """
 
@@ -84,6 +89,21 @@ def worker(ledger: str, media: str, url: str, out: str, go: str) -> None:
     studio.close()
 
 
+def passive(ledger: str, media: str, url: str, out: str, go: str) -> None:
+    while not Path(go).exists():
+        time.sleep(0.005)
+    studio = Studio(ledger, media_dir=media, emulate=True, emulator=url, policy=POLICY)  # resumes, adopts
+    print("WAITING", flush=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        rows = studio.ledger.rows()
+        if rows and all(r["status"] in ("completed", "failed", "cancelled") for r in rows):
+            break
+        time.sleep(0.2)
+    _report(studio, out)
+    studio.close()
+
+
 def _play_another_machine(role: str) -> None:
     """Each child plays a teammate's machine: a lease of another host is never judged by its
     pid (that is the same-machine fast path), so a dead holder's jobs wait for its lease to run out."""
@@ -97,4 +117,4 @@ if __name__ == "__main__":
     role, *args = sys.argv[1:]
     _play_another_machine(role)
     _record_claims()
-    {"holder": holder, "worker": worker}[role](*args)
+    {"holder": holder, "worker": worker, "passive": passive}[role](*args)

@@ -381,7 +381,7 @@ def _tail(log: Path) -> str:
 
 
 def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: int = 4, kill: bool = False,
-               backend: str = "sqlite", seed: int = 7) -> Tally:
+               backend: str = "sqlite", seed: int = 7, passive: bool = False) -> Tally:
     """``processes`` workers open Studios on one ledger at the same moment (each resumes on
     opening, then again, then waits for every job), while a holder process drives 6 jobs of its
     own; 8 more rows wait unleased. With ``kill`` the holder is SIGKILLed just after the workers
@@ -391,9 +391,12 @@ def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: i
     Counts: ``duplicate_creates`` (per prompt, from the emulator), ``driven_twice`` (a job whose
     lease two live processes took, from the processes' own claim records; or, without a kill,
     downloads beyond one per video from the emulator), every job ``completed`` once with a true
-    file. Figures: ``takeover_s`` (SIGKILL to a worker's claim, per job taken over)."""
+    file. Figures: ``takeover_s`` (SIGKILL to a worker's claim, per job taken over).
+
+    ``passive``: the workers' users do nothing after opening (no wait, no resume): the holder's
+    jobs must still finish, adopted by an open Studio once their lease runs out."""
     tally = Tally(trials=1)
-    label = f"team {backend} {processes}p{' kill' if kill else ''}"
+    label = f"team {backend} {processes}p{' kill' if kill else ''}{' passive' if passive else ''}"
     workdir.mkdir(parents=True, exist_ok=True)
     go = workdir / "go"
     with served(EmulatorConfig(time_scale=0.05, seed=seed), render_dir) as (emu, server):
@@ -415,7 +418,7 @@ def team_trial(workdir: Path, render_dir: Path, ledger_url: str, *, processes: i
         killed_at = None
         try:
             _read_until(holder, "STARTED", timeout=60)
-            workers = [_child(["worker", ledger_url, str(workdir / f"media-{w}"), server.base_url,
+            workers = [_child(["passive" if passive else "worker", ledger_url, str(workdir / f"media-{w}"), server.base_url,
                                str(workdir / f"worker{w}.json"), str(go)], workdir / f"worker{w}.log")
                        for w in range(processes)]
             time.sleep(1.0)              # let them import sorakit and sit at the start line

@@ -98,7 +98,7 @@ def test_waiting_on_a_teammates_job_watches_the_ledger(make_studio, emulator, le
 
 
 def test_a_dead_holders_job_is_taken_over_once_its_lease_runs_out(make_studio, emulator, lease_policy):
-    studio = make_studio(policy=lease_policy, resume=False)
+    studio = make_studio(policy=lease_policy, resume=False, adopt=False)   # the wait's own takeover
     jid = _unsent(studio, "the holder died")
     studio.ledger.update(jid, attempts=1, status="unknown")           # it may have sent the create
     assert studio.ledger.claim([jid], TEAMMATE, 600) == [jid]
@@ -175,3 +175,49 @@ def test_cancelling_a_job_a_teammate_drives_sends_nothing_and_says_who(make_stud
     assert emulator.counters.total("requests") == 0
     row = studio.ledger.get(jid)
     assert row["status"] == "pending" and row["lease_owner"] == TEAMMATE   # the holder may still send it
+
+
+def test_an_open_studio_adopts_a_dead_holders_jobs_without_anyone_waiting(make_studio, emulator, lease_policy,
+                                                                          capsys, monkeypatch):
+    """A teammate's kernel died holding jobs; this Studio is open but its user does nothing: the
+    jobs finish here once the lease runs out (nobody calls wait or resume), created once."""
+    setup = make_studio(policy=lease_policy, resume=False, adopt=False)
+    held = [_unsent(setup, f"orphan {i}") for i in range(3)]
+    setup.ledger.update(held[0], attempts=1, status="unknown")        # it may have sent this create
+    assert setup.ledger.claim(held, TEAMMATE, 0.5) == held              # its last beat; then it died
+    freed = _unsent(setup, "released on purpose: resume() decides")    # lease_owner NULL
+    monkeypatch.delenv("SORAKIT_QUIET")
+    passive = make_studio(policy=lease_policy, resume=False)           # adopt defaults to True
+    wait_until(lambda: all(passive.ledger.get(j)["status"] == "completed" for j in held), timeout=30)
+    for j in held:
+        assert_complete(passive.ledger.get(j))
+    for i in range(3):
+        assert emulator.counters.prompt_creates(f"orphan {i}") == 1
+    assert passive._engine.stats["adopted"] == 3
+    out = capsys.readouterr().out
+    assert out.count("took over") == 1 and "3 unfinished job(s)" in out and TEAMMATE in out
+    row = passive.ledger.get(freed)
+    assert row["status"] == "pending" and row["lease_owner"] is None   # released rows wait for resume()
+    assert emulator.counters.prompt_creates("released on purpose: resume() decides") == 0
+
+
+def test_adopt_false_leaves_a_dead_holders_jobs_to_a_person(make_studio, emulator, lease_policy):
+    setup = make_studio(policy=lease_policy, resume=False, adopt=False)
+    jid = _unsent(setup, "left for a person")
+    assert setup.ledger.claim([jid], TEAMMATE, 0.2) == [jid]
+    studio = make_studio(policy=lease_policy, resume=False, adopt=False)
+    threading.Event().wait(1.5)                                        # 15 heartbeats, lease long gone
+    assert studio.ledger.get(jid)["status"] == "pending"
+    assert emulator.counters.total("requests") == 0
+    assert studio._engine.stats["adopted"] == 0
+    (job,) = studio.resume(progress=False)                             # a person's resume still does it
+    assert job.id == jid
+    assert_complete(job.row)
+
+
+def test_adopt_is_checked_when_the_studio_is_made(tmp_path):
+    from sorakit import ValidationError
+    from sorakit.engine import Studio
+
+    with pytest.raises(ValidationError, match="adopt"):
+        Studio(tmp_path / "l.db", adopt="yes")

@@ -43,3 +43,17 @@ def test_four_processes_take_over_a_killed_holders_jobs_after_its_lease(backend,
     # before the kill), and not long after it: bounded by the lease, not by a restart
     assert all(LEASE - 0.3 - 0.05 <= t for t in times), takeover_line(tally)
     assert all(t < LEASE + 30 for t in times), takeover_line(tally)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_passive_teammates_adopt_a_killed_holders_jobs(backend, request, tmp_path):
+    """Nobody waits or resumes after opening: the open Studios adopt the dead holder's jobs once its
+    lease runs out, each job created once and driven by one process."""
+    tally = team_trial(tmp_path / "work", tmp_path / "renders", _ledger(backend, request, tmp_path),
+                       processes=3, kill=True, backend=backend, passive=True)
+    assert tally.clean, tally.problems
+    assert tally.figures["jobs"] == tally.figures["creates"] == tally.figures["completed"] == [14]
+    times = tally.figures.get("takeover_s") or []
+    assert times, "the holder's jobs were all done before the kill: nothing was adopted"
+    assert all(LEASE - 0.3 - 0.05 <= t < LEASE + 30 for t in times), takeover_line(tally)
