@@ -102,14 +102,17 @@ class ProviderInfo:
 
 @dataclass(frozen=True)
 class PriceRule:
-    """Price per second of output for the sizes / resolution / audio it matches."""
+    """Price per second of output for the sizes / resolution / audio it matches, or (Gemini Omni)
+    per output video token (``usd_per_video_token``; LiteLLM's ``output_cost_per_video_token``):
+    a token-priced rule has no per-second rate, so estimates before the job call it unknown."""
 
-    usd_per_second: float
+    usd_per_second: Optional[float]
     as_of: dt.date
     source: str
     resolution: Optional[str] = None
     sizes: Optional[tuple[str, ...]] = None
     audio: Optional[bool] = None
+    usd_per_video_token: Optional[float] = None
 
     def matches(self, width: int, height: int, audio: bool) -> bool:
         if self.sizes is not None and f"{width}x{height}" not in self.sizes:
@@ -157,11 +160,15 @@ class Offer:
         return self.served_until is None or day < self.served_until
 
     def price(self, width: int, height: int, audio: bool) -> Optional[PriceRule]:
-        """The price rule for this output, or None when the price is unknown."""
+        """The per-second price rule for this output, or None when that price is unknown."""
         for rule in self.prices:
-            if rule.matches(width, height, audio):
+            if rule.usd_per_second is not None and rule.matches(width, height, audio):
                 return rule
         return None
+
+    def token_price(self) -> Optional[PriceRule]:
+        """The per-output-video-token rule (Gemini Omni), or None."""
+        return next((r for r in self.prices if r.usd_per_video_token is not None), None)
 
     def source_of(self, fact: str) -> tuple[Source, ...]:
         """The sources of one fact field (empty when it is unconfirmed or unsourced)."""
@@ -264,13 +271,7 @@ class Catalog:
         today = dt.datetime.now(dt.timezone.utc).date()
         for o in self._offers:
             m = self.models[o.model]
-            rates = "; ".join(
-                f"${r.usd_per_second:g}/s"
-                + (f" {r.resolution}" if r.resolution else "")
-                + (f" {'/'.join(r.sizes)}" if r.sizes else "")
-                + ("" if r.audio is None else (" with audio" if r.audio else " without audio"))
-                for r in o.prices
-            ) or "unknown"
+            rates = "; ".join(_rate_text(r) for r in o.prices) or "unknown"
             rows.append({
                 "model": o.model, "title": m.title, "vendor": m.vendor,
                 "status": "live" if o.serves_on(today) and m.status == "live" else "shut_down",
@@ -297,9 +298,7 @@ class Catalog:
                 if fact == "prices":
                     for r in o.prices:
                         rows.append({"model": o.model, "provider": o.provider, "fact": "price",
-                                     "value": f"${r.usd_per_second:g}/s" + (f" {r.resolution}" if r.resolution else "")
-                                     + (f" {'/'.join(r.sizes)}" if r.sizes else "")
-                                     + ("" if r.audio is None else f" audio={r.audio}"),
+                                     "value": _rate_text(r),
                                      "source": r.source, "url": "", "as_of": r.as_of,
                                      "unconfirmed": "prices" in o.unconfirmed})
                     if not o.prices:
@@ -318,6 +317,13 @@ class Catalog:
                              "as_of": max((s.as_of for s in srcs), default=None),
                              "unconfirmed": fact in o.unconfirmed})
         return pd.DataFrame(rows)
+
+
+def _rate_text(r: PriceRule) -> str:
+    """``"$0.4/s 4k"``, ``"$1.2e-05/video token"``, ``"$0.2/s without audio"``."""
+    rate = f"${r.usd_per_second:g}/s" if r.usd_per_second is not None else f"${r.usd_per_video_token:g}/video token"
+    return (rate + (f" {r.resolution}" if r.resolution else "") + (f" {'/'.join(r.sizes)}" if r.sizes else "")
+            + ("" if r.audio is None else (" with audio" if r.audio else " without audio")))
 
 
 # --------------------------------------------------------------------------- parsing
@@ -405,9 +411,15 @@ def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> P
     if not isinstance(p, dict):
         raise ctx.fail(table, fact, "must be a table {usd_per_second, as_of, source, ...}")
     rate = p.get("usd_per_second")
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+    per_token = p.get("usd_per_video_token")
+    if per_token is not None and (isinstance(per_token, bool) or not isinstance(per_token, (int, float))
+                                  or not per_token > 0):
+        raise ctx.fail(table, f"{fact}.usd_per_video_token", f"{per_token!r} is not allowed; allowed: a positive "
+                       "number (USD per output video token)")
+    if not (rate is None and per_token is not None) and (
+            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
         raise ctx.fail(table, f"{fact}.usd_per_second", f"{rate!r} is not allowed; allowed: a positive number "
-                       "(leave an unknown price out: unknown is never 0)")
+                       "(leave an unknown price out: unknown is never 0), or usd_per_video_token instead")
     src = p.get("source")
     if not isinstance(src, str) or not src.strip():
         raise ctx.fail(table, f"{fact}.source", f"{src!r} is not allowed; allowed: a source key or a text")
@@ -424,9 +436,10 @@ def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> P
     audio = p.get("audio")
     if audio is not None and not isinstance(audio, bool):
         raise ctx.fail(table, f"{fact}.audio", f"{audio!r} is not allowed; allowed: true or false")
-    return PriceRule(usd_per_second=float(rate), as_of=as_of, source=src, resolution=res,
+    return PriceRule(usd_per_second=None if rate is None else float(rate), as_of=as_of, source=src,
+                     resolution=res,
                      sizes=_str_list(ctx, table, f"{fact}.sizes", p["sizes"]) if "sizes" in p else None,
-                     audio=audio)
+                     audio=audio, usd_per_video_token=None if per_token is None else float(per_token))
 
 
 _OFFER_KEYS = {"provider", "id", "sizes", "seconds", "extend_seconds", "fps", "audio", "capabilities", "max_variations", "prices",
