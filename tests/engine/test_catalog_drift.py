@@ -92,15 +92,15 @@ def test_live_provider_with_a_key_is_asked_and_errors_are_reported(make_studio, 
 def test_stale_catalog_notice_once_per_studio(make_studio, monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("SORAKIT_QUIET")
     as_of = load_catalog(overlays=()).as_of
-    monkeypatch.setattr(_studio, "_today", lambda: as_of + dt.timedelta(days=60))
+    monkeypatch.setattr(_studio, "_today", lambda: as_of + dt.timedelta(days=30))
     make_studio(ledger=tmp_path / "a.db")
     assert "catalog" not in capsys.readouterr().out
-    monkeypatch.setattr(_studio, "_today", lambda: as_of + dt.timedelta(days=75))
+    monkeypatch.setattr(_studio, "_today", lambda: as_of + dt.timedelta(days=45))
     studio = make_studio(ledger=tmp_path / "b.db")
     notices = [l for l in capsys.readouterr().out.splitlines() if "catalog" in l]
-    assert notices == [f"sorakit: the model catalog was last checked on {as_of} (75 days ago); models and "
-                       "prices may have changed — run `sorakit models --check` or studio.check_catalog() to "
-                       "compare with the providers, or upgrade sorakit"]
+    assert notices == [f"sorakit: the model catalog was last checked on {as_of} (45 days ago); models and "
+                       "prices may have changed — run `sorakit models --update` (or studio.update_catalog()) "
+                       "to refresh it from LiteLLM's price map and the providers' listings"]
     studio.generate("a heron", model="kling-3-standard", progress=False)
     assert "catalog" not in capsys.readouterr().out  # once per Studio, at its start
 
