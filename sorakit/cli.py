@@ -206,8 +206,11 @@ def _run_models(args: argparse.Namespace) -> int:
     if drift:
         print(_table([_change_row(c) for c in drift], ["provider", "model", "provider_model", "fact", "old", "new",
                                                           "applied"]))
-    print(f"{sum(c.fact == 'prices' for c in drift)} price(s) and {sum(c.fact == 'served_until' for c in drift)} "
-          f"lifecycle date(s) differ; `sorakit models --update` applies them")
+    kept = sum(not c.applied for c in drift)
+    print(f"{sum(c.fact == 'prices' and c.applied for c in drift)} price(s) and "
+          f"{sum(c.fact == 'served_until' and c.applied for c in drift)} lifecycle date(s) differ; "
+          f"`sorakit models --update` applies them"
+          + (f" ({kept} listed difference(s) with their reason are kept)" if kept else ""))
     return 1 if drifted or any(c.applied for c in drift) else 0
 
 

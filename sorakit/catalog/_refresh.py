@@ -263,12 +263,26 @@ def _sibling(catalog: Catalog, provider: str, pid: str) -> Optional[Offer]:
     return best
 
 
+def _recorder(changes: list, catalog: Catalog, key: str, provider: str, pid: str, src_title: str, url: str,
+              fetched: dt.date, skey: str):
+    """A function recording one change of the LiteLLM entry ``key`` (a listed difference is kept)."""
+    def change(model: str, fact: str, old: str, new: str, data_: Any = None, note: str = "",
+               applied: bool = True) -> None:
+        diff = catalog.difference("litellm", key, fact)
+        if diff is not None:
+            applied, note = False, f"kept: a listed difference ({diff.reason})"
+        changes.append(Change(provider, model, pid, fact, old, new, src_title, url, fetched, applied,
+                              note, data_, skey))
+    return change
+
+
 def litellm_changes(data: dict, catalog: Catalog, *, fetched: dt.date, url: str,
                     title: str = "LiteLLM price map") -> tuple[list[Change], dict[str, dict]]:
     """What LiteLLM's map says differently from ``catalog`` for the providers sorakit speaks:
     ``(changes, sources)`` where ``sources`` are the ``[sources.*]`` tables the overlay needs."""
     changes: list[Change] = []
     sources: dict[str, dict] = {}
+    pending: list = []
     today = fetched
     for key, entry in sorted(data.items()):
         if not isinstance(entry, dict) or not _is_video(entry):
@@ -287,13 +301,7 @@ def litellm_changes(data: dict, catalog: Catalog, *, fetched: dt.date, url: str,
         successor = entry.get("successor_model")
         offer = catalog.offer_by_id(provider, pid)
 
-        def change(model: str, fact: str, old: str, new: str, data_: Any = None, note: str = "",
-                   applied: bool = True) -> None:
-            diff = catalog.difference("litellm", key, fact)
-            if diff is not None:
-                applied, note = False, f"kept: a listed difference ({diff.reason})"
-            changes.append(Change(provider, model, pid, fact, old, new, src_title, url, fetched, applied,
-                                  note, data_, skey))
+        change = _recorder(changes, catalog, key, provider, pid, src_title, url, fetched, skey)
 
         if offer is None:
             sib = next((o for o in catalog.offers() if o.id == pid and o.provider != provider), None)
@@ -339,11 +347,18 @@ def litellm_changes(data: dict, catalog: Catalog, *, fetched: dt.date, url: str,
             new = f"shut down {shutdown}" if shutdown <= today else f"deprecated, shuts down {shutdown}"
             change(offer.model, "served_until", old, new, shutdown, note=dsrc.lstrip("; "))
         if successor and isinstance(successor, str):
-            sp = next((p for p in PREFIXES if successor.startswith(p)), None)
-            succ = catalog.offer_by_id(PREFIXES[sp], successor[len(sp):]) if sp else None
-            current = offer.replacement or catalog.model(offer.model).replacement
-            if succ is not None and succ.model != current and succ.model != offer.model:
-                change(offer.model, "replacement", current or "", succ.model, succ.model)
+            pending.append((offer, successor, change))
+    # successors last: one may be a model this same refresh adds
+    added = {(c.provider, c.provider_model): c.model for c in changes if c.fact in ("model", "offer") and c.applied}
+    for offer, successor, change in pending:
+        sp = next((p for p in PREFIXES if successor.startswith(p)), None)
+        if sp is None:
+            continue
+        succ = catalog.offer_by_id(PREFIXES[sp], successor[len(sp):])
+        name = succ.model if succ is not None else added.get((PREFIXES[sp], successor[len(sp):]))
+        current = offer.replacement or catalog.model(offer.model).replacement
+        if name is not None and name != current and name != offer.model:
+            change(offer.model, "replacement", current or "", name, name)
     return changes, sources
 
 
