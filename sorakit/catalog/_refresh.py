@@ -252,9 +252,9 @@ def _source_key(key: str) -> str:
 
 def _sibling(catalog: Catalog, provider: str, pid: str) -> Optional[Offer]:
     """The offer at ``provider`` whose id shares the longest family prefix with ``pid`` (at least
-    the part before the version: ``gemini-omni-``, ``veo-3.1-``), or None."""
+    the part before the version: ``gemini-omni-``, ``veo-``, ``alibaba:wan@``), or None."""
     best, best_len = None, 0
-    family = re.match(r"^[a-z]+(?:-[a-z]+)*-", pid)
+    family = re.match(r"^[a-z]+(?:[-:][a-z]+)*[-:@]", pid)  # gemini-omni-, veo-, alibaba:wan@
     need = len(family.group(0)) if family else len(pid)
     for o in catalog.offers(provider=provider):
         n = len(os.path.commonprefix([o.id, pid]))
