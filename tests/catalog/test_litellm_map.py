@@ -80,3 +80,19 @@ def test_no_shut_down_id_is_live_on_a_fresh_clone():
         assert gone not in live
     assert ("gemini", "gemini-omni-1.2-flash") in live
     assert CAT.model(CAT.default_model).offers and any(o.serves_on(today) for o in CAT.model(CAT.default_model).offers)
+
+
+def test_check_from_the_package_finds_no_drift(litellm_map, monkeypatch, tmp_path, capsys):
+    """`sorakit models --check --from-package`: the map inside the installed package, no network
+    (no provider key is set, so no listing is asked either)."""
+    from sorakit.cli import main
+
+    monkeypatch.setenv("SORAKIT_CACHE", str(tmp_path))
+    monkeypatch.delenv("SORAKIT_CATALOG", raising=False)
+    for p in CAT.providers.values():
+        for env in p.key_env:
+            monkeypatch.delenv(env, raising=False)
+    assert main(["models", "--check", "--from-package"]) == 0
+    out = capsys.readouterr().out
+    assert f"price and lifecycle drift against litellm {PINNED} package" in out
+    assert "0 price(s) and 0 lifecycle date(s) differ" in out
