@@ -8,6 +8,9 @@ shipped in litellm 1.110.2 (litellm/model_prices_and_context_window_backup.json)
 import copy
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -166,11 +169,11 @@ def test_studio_update_catalog_switches_the_studio(map_server, tmp_path):
 
 def test_nothing_is_fetched_without_asking(map_server, monkeypatch, tmp_path):
     monkeypatch.setenv("SORAKIT_PRICE_MAP_URL", map_server["url"])
-    import importlib
-
-    import sorakit
-
-    importlib.reload(sorakit)
+    code = ("import sorakit, sorakit.catalog, sorakit.catalog._refresh; "
+            "sorakit.load_catalog(); print(sorakit.load_catalog().default_model)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parents[2])] + sys.path))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
     studio = Studio(emulate=True, ledger=tmp_path / "a.db")
     studio.estimate("a fox", models="veo-3.1-lite@vertex")
     assert main(["models"]) == 0
