@@ -5,6 +5,7 @@ sorakit demo [--out out] [--notebooks notebooks] [--time-scale 0.02]
 sorakit emulator [--host 127.0.0.1] [--port 8000] [--time-scale 1.0] [--seed 0]
                  [--require-key KEY] [--media-dir DIR] [--generation-seconds S] [--url-ttl S]
 sorakit models [--all] [--catalog overlay.toml] [--check [--emulator URL]]
+               [--update] [--source URL | --from-package] [--no-listings]
 ```
 
 Subcommands live in `COMMANDS` (name → `Command`): to add one (``demo``, ...), write an
@@ -126,6 +127,17 @@ def _models_arguments(p: argparse.ArgumentParser) -> None:
                    help="overlay merged over the shipped catalog (default: $SORAKIT_CATALOG); repeatable")
     p.add_argument("--emulator", default=None, metavar="URL",
                    help="with --check: ask a running `sorakit emulator` (its root URL) instead of the services")
+    p.add_argument("--update", action="store_true",
+                   help="refresh the catalog from LiteLLM's price map (prices, resolution tiers, shutdown "
+                        "dates, new models) and, where an API key is set, the providers' listings; writes a "
+                        "dated overlay with provenance to sorakit's cache, used from then on")
+    p.add_argument("--source", default=None, metavar="URL",
+                   help="with --update/--check: the price map to read (a URL or a file in LiteLLM's format; "
+                        "default $SORAKIT_PRICE_MAP_URL, else LiteLLM's public URL)")
+    p.add_argument("--from-package", action="store_true",
+                   help="with --update/--check: read the price map shipped inside the installed litellm package")
+    p.add_argument("--no-listings", action="store_true",
+                   help="with --update: do not ask the providers' model listings, only the price map")
 
 
 def _cell(value) -> str:
@@ -146,6 +158,8 @@ def _run_models(args: argparse.Namespace) -> int:
 
     from .catalog import load_catalog
 
+    if args.update:
+        return _run_update(args)
     catalog = load_catalog(overlays=args.catalog)
     today = dt.datetime.now(dt.timezone.utc).date()
     if not args.check:
@@ -154,9 +168,9 @@ def _run_models(args: argparse.Namespace) -> int:
         for r in rows:
             r["id"] = r["provider_model"]
             r["as_of"] = r["as_of"].isoformat() if r["as_of"] is not None else "unconfirmed"
-            if r["status"] != "live":
-                r["status"] = f"shut down {r['served_until'] or ''}".strip()
-        print(f"sorakit catalog checked {catalog.as_of} ({catalog.source}); {len(rows)} offers"
+            r["status"] = r["lifecycle"]
+        refreshed = f", refreshed {catalog.refreshed}" if catalog.refreshed else ""
+        print(f"sorakit catalog checked {catalog.as_of}{refreshed} ({catalog.source}); {len(rows)} offers"
               + ("" if args.all else " served today (--all adds the shut-down ones)"))
         print(_table(rows, ["model", "provider", "id", "status", "sizes", "seconds", "price", "as_of"]))
         return 0
@@ -174,14 +188,86 @@ def _run_models(args: argparse.Namespace) -> int:
     print(f"sorakit: catalog of {catalog.as_of} checked against {where}")
     print(_table(rows, ["provider", "checked", "finding", "model", "provider_model", "detail"]))
     print(summary(rows))
-    return 1 if any(r["finding"] in ("gone", "new", "still_listed") for r in rows) else 0
+    drifted = any(r["finding"] in ("gone", "new", "still_listed") for r in rows)
+    if args.emulator and not (args.source or args.from_package):
+        return 1 if drifted else 0
+    # price and lifecycle drift against LiteLLM's map (the shipped data + the user's own overlays)
+    from ._exceptions import SorakitError
+    from .catalog._refresh import refresh
+
+    try:
+        result = refresh(_user_catalog(args), source=args.source, from_package=args.from_package,
+                         today=today, write=False)
+    except SorakitError as exc:
+        print(f"sorakit: price and lifecycle drift not checked: {exc}")
+        return 1 if drifted else 0
+    drift = [c for c in result.changes if c.fact in ("prices", "served_until", "replacement")]
+    print(f"price and lifecycle drift against {result.changes[0].url if result.changes else 'the price map'}:")
+    if drift:
+        print(_table([_change_row(c) for c in drift], ["provider", "model", "provider_model", "fact", "old", "new",
+                                                          "applied"]))
+    kept = sum(not c.applied for c in drift)
+    print(f"{sum(c.fact == 'prices' and c.applied for c in drift)} price(s) and "
+          f"{sum(c.fact == 'served_until' and c.applied for c in drift)} lifecycle date(s) differ; "
+          f"`sorakit models --update` applies them"
+          + (f" ({kept} listed difference(s) with their reason are kept)" if kept else ""))
+    return 1 if drifted or any(c.applied for c in drift) else 0
+
+
+def _user_catalog(args: argparse.Namespace):
+    """The shipped catalog with the user's own overlays (--catalog, else $SORAKIT_CATALOG), without
+    an earlier refreshed overlay: what a refresh compares against."""
+    from .catalog import load_catalog
+    from .catalog._catalog import ENV_OVERLAY
+
+    overlays = args.catalog
+    if overlays is None:
+        env = os.environ.get(ENV_OVERLAY, "").strip()
+        overlays = [env] if env else []
+    return load_catalog(overlays=overlays)
+
+
+def _change_row(c) -> dict:
+    return {"provider": c.provider, "model": c.model, "provider_model": c.provider_model, "fact": c.fact,
+            "old": c.old, "new": c.new, "applied": "yes" if c.applied else "no: " + c.note,
+            "source": c.source}
+
+
+def _run_update(args: argparse.Namespace) -> int:
+    import asyncio
+    import datetime as dt
+
+    from .catalog._refresh import refresh
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    catalog = _user_catalog(args)
+    findings = None
+    if not args.no_listings:
+        from .engine._check import check
+        from .engine._config import resolve_setups
+
+        setups, _ = resolve_setups(catalog, emulate=None)
+        findings = asyncio.run(check(catalog, setups, auto_emulated=True, today=today))
+        asked = sorted({r["provider"] for r in findings if r["checked"] == "live"})
+        print("provider listings: " + (", ".join(asked) if asked else "none asked (no API key set)"))
+    result = refresh(catalog, source=args.source, from_package=args.from_package, findings=findings, today=today)
+    applied = result.applied
+    print(f"sorakit: {len(applied)} fact(s) refreshed on {result.fetched} from "
+          f"{applied[0].url if applied else (result.changes[0].url if result.changes else 'the price map')}")
+    if result.changes:
+        print(_table([_change_row(c) for c in result.changes],
+                     ["provider", "model", "provider_model", "fact", "old", "new", "applied"]))
+    print(f"overlay written to {result.path} (used by `sorakit models`, Studio and estimates from now on; "
+          "delete it to go back to the shipped catalog)")
+    return 0
 
 
 COMMANDS: dict[str, Command] = {
     "emulator": Command("serve the offline provider emulator over HTTP", _emulator_arguments, _run_emulator),
     "demo": Command("run the companion notebooks on the built-in emulator; reports go to out/",
                     _demo_arguments, _run_demo),
-    "models": Command("print the model catalog; --check compares it with what the providers serve now",
+    "models": Command("print the model catalog; --check compares it with what the providers serve now and "
+                      "LiteLLM's price map; --update refreshes it",
                       _models_arguments, _run_models),
 }
 

@@ -9,6 +9,19 @@ A user's overlay (``SORAKIT_CATALOG=path.toml`` or ``Studio(catalog="path.toml")
 the shipped file table by table (an offer is matched by its provider) and validated the same way;
 every error names the file, the table and the field. Facts an overlay sets without a source are
 sourced to the overlay file itself.
+
+``sorakit models --update`` (`sorakit.catalog.refresh`) writes one more overlay, generated from
+maintained machine-readable sources, to ``refreshed_overlay_path()`` in the user's cache; it carries
+``refreshed = <date>`` and a ``[sources.*]`` entry (URL, fetched date) for every fact it sets.
+``load_catalog()`` merges it first (under the user's own overlays) whenever it exists; reading it is
+the only thing the loader does with it — nothing is fetched here.
+
+Lifecycle: an offer with ``served_until`` in the past is *shut down*; with ``served_until`` in the
+future it is *deprecated, shuts down on* that day (`Offer.lifecycle`).
+
+``[[differences]]`` in ``models.toml`` lists facts where the shipped catalog knowingly disagrees with
+a maintained source (the source, its key, the fact and why): the refresh does not apply them and
+the catalog-honesty test accepts them.
 """
 
 from __future__ import annotations
@@ -42,6 +55,8 @@ __all__ = [
     "parse_size",
     "resolution_tier",
     "stale_notice",
+    "refreshed_overlay_path",
+    "Difference",
 ]
 
 AudioMode = Literal["always", "optional", "never"]
@@ -102,14 +117,17 @@ class ProviderInfo:
 
 @dataclass(frozen=True)
 class PriceRule:
-    """Price per second of output for the sizes / resolution / audio it matches."""
+    """Price per second of output for the sizes / resolution / audio it matches, or (Gemini Omni)
+    per output video token (``usd_per_video_token``; LiteLLM's ``output_cost_per_video_token``):
+    a token-priced rule has no per-second rate, so estimates before the job call it unknown."""
 
-    usd_per_second: float
+    usd_per_second: Optional[float]
     as_of: dt.date
     source: str
     resolution: Optional[str] = None
     sizes: Optional[tuple[str, ...]] = None
     audio: Optional[bool] = None
+    usd_per_video_token: Optional[float] = None
 
     def matches(self, width: int, height: int, audio: bool) -> bool:
         if self.sizes is not None and f"{width}x{height}" not in self.sizes:
@@ -156,12 +174,24 @@ class Offer:
         """False once the provider has stopped serving the model."""
         return self.served_until is None or day < self.served_until
 
+    def lifecycle(self, day: dt.date) -> str:
+        """``"live"``, ``"deprecated, shuts down 2027-03-01"`` or ``"shut down 2026-10-22"`` on ``day``."""
+        if self.served_until is None:
+            return "live"
+        if day < self.served_until:
+            return f"deprecated, shuts down {self.served_until.isoformat()}"
+        return f"shut down {self.served_until.isoformat()}"
+
     def price(self, width: int, height: int, audio: bool) -> Optional[PriceRule]:
-        """The price rule for this output, or None when the price is unknown."""
+        """The per-second price rule for this output, or None when that price is unknown."""
         for rule in self.prices:
-            if rule.matches(width, height, audio):
+            if rule.usd_per_second is not None and rule.matches(width, height, audio):
                 return rule
         return None
+
+    def token_price(self) -> Optional[PriceRule]:
+        """The per-output-video-token rule (Gemini Omni), or None."""
+        return next((r for r in self.prices if r.usd_per_video_token is not None), None)
 
     def source_of(self, fact: str) -> tuple[Source, ...]:
         """The sources of one fact field (empty when it is unconfirmed or unsourced)."""
@@ -200,6 +230,19 @@ class Model:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """A fact on which the shipped catalog knowingly disagrees with a maintained source."""
+
+    source: str
+    """``"litellm"``: LiteLLM's price map."""
+    key: str
+    """The entry in that source (``"vertex_ai/veo-3.1-generate-001"``)."""
+    fact: str
+    """``"served_until"`` or ``"prices"``."""
+    reason: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     """All models and providers. ``catalog.df`` is one row per offer; ``catalog.facts`` one per fact.
 
@@ -214,6 +257,19 @@ class Catalog:
     sources: dict[str, Source] = field(default_factory=dict, repr=False)
     default_model: Optional[str] = None
     """The model a request without one gets (``default_model`` in ``models.toml``)."""
+    refreshed: Optional[dt.date] = None
+    """The day a refreshed overlay (``sorakit models --update``) was fetched, when one is merged."""
+    differences: tuple[Difference, ...] = field(default=(), repr=False)
+
+    @property
+    def data_as_of(self) -> Optional[dt.date]:
+        """The newer of the shipped ``as_of`` and the refreshed overlay's fetch date."""
+        days = [d for d in (self.as_of, self.refreshed) if d is not None]
+        return max(days, default=None)
+
+    def difference(self, source: str, key: str, fact: str) -> Optional[Difference]:
+        """The listed known difference with ``source`` for ``key``/``fact``, or None."""
+        return next((d for d in self.differences if (d.source, d.key, d.fact) == (source, key, fact)), None)
 
     def model(self, name: str) -> Model:
         """The model by canonical name (raises KeyError)."""
@@ -264,16 +320,12 @@ class Catalog:
         today = dt.datetime.now(dt.timezone.utc).date()
         for o in self._offers:
             m = self.models[o.model]
-            rates = "; ".join(
-                f"${r.usd_per_second:g}/s"
-                + (f" {r.resolution}" if r.resolution else "")
-                + (f" {'/'.join(r.sizes)}" if r.sizes else "")
-                + ("" if r.audio is None else (" with audio" if r.audio else " without audio"))
-                for r in o.prices
-            ) or "unknown"
+            rates = "; ".join(_rate_text(r) for r in o.prices) or "unknown"
             rows.append({
                 "model": o.model, "title": m.title, "vendor": m.vendor,
                 "status": "live" if o.serves_on(today) and m.status == "live" else "shut_down",
+                "lifecycle": o.lifecycle(today) if m.status == "live" or not o.serves_on(today)
+                else f"shut down {m.shut_down or ''}".strip(),
                 "provider": o.provider, "provider_model": o.id,
                 "served_until": o.served_until, "replacement": o.replacement or m.replacement,
                 "sizes": ", ".join(o.sizes),
@@ -297,9 +349,7 @@ class Catalog:
                 if fact == "prices":
                     for r in o.prices:
                         rows.append({"model": o.model, "provider": o.provider, "fact": "price",
-                                     "value": f"${r.usd_per_second:g}/s" + (f" {r.resolution}" if r.resolution else "")
-                                     + (f" {'/'.join(r.sizes)}" if r.sizes else "")
-                                     + ("" if r.audio is None else f" audio={r.audio}"),
+                                     "value": _rate_text(r),
                                      "source": r.source, "url": "", "as_of": r.as_of,
                                      "unconfirmed": "prices" in o.unconfirmed})
                     if not o.prices:
@@ -318,6 +368,13 @@ class Catalog:
                              "as_of": max((s.as_of for s in srcs), default=None),
                              "unconfirmed": fact in o.unconfirmed})
         return pd.DataFrame(rows)
+
+
+def _rate_text(r: PriceRule) -> str:
+    """``"$0.4/s 4k"``, ``"$1.2e-05/video token"``, ``"$0.2/s without audio"``."""
+    rate = f"${r.usd_per_second:g}/s" if r.usd_per_second is not None else f"${r.usd_per_video_token:g}/video token"
+    return (rate + (f" {r.resolution}" if r.resolution else "") + (f" {'/'.join(r.sizes)}" if r.sizes else "")
+            + ("" if r.audio is None else (" with audio" if r.audio else " without audio")))
 
 
 # --------------------------------------------------------------------------- parsing
@@ -405,9 +462,15 @@ def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> P
     if not isinstance(p, dict):
         raise ctx.fail(table, fact, "must be a table {usd_per_second, as_of, source, ...}")
     rate = p.get("usd_per_second")
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+    per_token = p.get("usd_per_video_token")
+    if per_token is not None and (isinstance(per_token, bool) or not isinstance(per_token, (int, float))
+                                  or not per_token > 0):
+        raise ctx.fail(table, f"{fact}.usd_per_video_token", f"{per_token!r} is not allowed; allowed: a positive "
+                       "number (USD per output video token)")
+    if not (rate is None and per_token is not None) and (
+            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
         raise ctx.fail(table, f"{fact}.usd_per_second", f"{rate!r} is not allowed; allowed: a positive number "
-                       "(leave an unknown price out: unknown is never 0)")
+                       "(leave an unknown price out: unknown is never 0), or usd_per_video_token instead")
     src = p.get("source")
     if not isinstance(src, str) or not src.strip():
         raise ctx.fail(table, f"{fact}.source", f"{src!r} is not allowed; allowed: a source key or a text")
@@ -424,9 +487,10 @@ def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> P
     audio = p.get("audio")
     if audio is not None and not isinstance(audio, bool):
         raise ctx.fail(table, f"{fact}.audio", f"{audio!r} is not allowed; allowed: true or false")
-    return PriceRule(usd_per_second=float(rate), as_of=as_of, source=src, resolution=res,
+    return PriceRule(usd_per_second=None if rate is None else float(rate), as_of=as_of, source=src,
+                     resolution=res,
                      sizes=_str_list(ctx, table, f"{fact}.sizes", p["sizes"]) if "sizes" in p else None,
-                     audio=audio)
+                     audio=audio, usd_per_video_token=None if per_token is None else float(per_token))
 
 
 _OFFER_KEYS = {"provider", "id", "sizes", "seconds", "extend_seconds", "fps", "audio", "capabilities", "max_variations", "prices",
@@ -597,9 +661,17 @@ def _parse(data: dict[str, Any], source: str, ctx: Optional[_Ctx] = None, strict
     if default_model is not None and default_model not in models:
         raise ctx.fail("catalog", "default_model", f"names unknown model {default_model!r}; known: "
                        + ", ".join(sorted(models)))
+    differences = []
+    for i, d in enumerate(data.get("differences", [])):
+        table = f"differences[{i}]"
+        for req in ("source", "key", "fact", "reason"):
+            if not isinstance(d.get(req), str) or not d[req].strip():
+                raise ctx.fail(table, req, f"{d.get(req)!r} is not allowed; allowed: a non-empty string")
+        differences.append(Difference(d["source"], d["key"], d["fact"], d["reason"]))
+    refreshed = data.get("_refreshed")
     return Catalog(models=models, providers=providers, source=source, _offers=tuple(all_offers),
                    as_of=None if as_of is None else _as_date(ctx, "catalog", "as_of", as_of), sources=known,
-                   default_model=default_model)
+                   default_model=default_model, refreshed=refreshed, differences=tuple(differences))
 
 
 def _merge(base: dict, overlay: dict, file: str, ctx: _Ctx) -> None:
@@ -641,8 +713,12 @@ def _merge(base: dict, overlay: dict, file: str, ctx: _Ctx) -> None:
                 base.setdefault(key, {}).setdefault(name, {}).update(copy.deepcopy(table))
         elif key in ("as_of", "schema_version"):
             continue  # the shipped catalog's date stays the one the staleness notice reads
+        elif key == "refreshed":  # a refreshed overlay (sorakit models --update): its fetch date
+            day = _as_date(ctx, "catalog", "refreshed", value) if not isinstance(value, dt.date) else value
+            base["_refreshed"] = max(day, base.get("_refreshed", day))
         else:
-            raise CatalogError(file, key, None, "is not a catalog table; allowed: providers, sources, models")
+            raise CatalogError(file, key, None, "is not a catalog table; allowed: providers, sources, models, "
+                               "refreshed")
 
 
 def _read(path: Path) -> dict:
@@ -657,7 +733,8 @@ def _read(path: Path) -> dict:
 
 
 @lru_cache(maxsize=16)
-def _load_cached(path: str | None, overlays: tuple[str, ...]) -> Catalog:
+def _load_cached(path: str | None, overlays: tuple[str, ...], _stamps: tuple = ()) -> Catalog:
+    """``_stamps`` (the files' modification times) keys the cache, so a rewritten overlay is re-read."""
     if path is None:
         text = resources.files("sorakit.catalog").joinpath("models.toml").read_text("utf-8")
         data, name = tomllib.loads(text), "sorakit/catalog/models.toml"
@@ -681,24 +758,45 @@ def load_catalog(path: str | Path | None = None, *, overlays: Any = None) -> Cat
     """The catalog shipped with sorakit (or one from a TOML file of the same shape), with user
     overlays merged over it.
 
-    ``overlays``: a path or a list of paths; None (the default) means the file named by
-    ``$SORAKIT_CATALOG`` if set. Pass ``overlays=()`` for the shipped data alone.
+    ``overlays``: a path or a list of paths; None (the default) means the refreshed overlay
+    (``refreshed_overlay_path()``, written by ``sorakit models --update``) if it exists, then the file
+    named by ``$SORAKIT_CATALOG`` if set. Pass ``overlays=()`` for the shipped data alone.
     Raises `CatalogError` naming the file, table and field of anything malformed.
     """
     if overlays is None:
         env = os.environ.get(ENV_OVERLAY, "").strip()
         overlays = (env,) if env else ()
+        refreshed = refreshed_overlay_path()
+        if refreshed.is_file():  # written by `sorakit models --update`; the user's own overlay wins
+            overlays = (str(refreshed),) + overlays
     elif isinstance(overlays, (str, os.PathLike)):
         overlays = (overlays,)
     resolved = tuple(str(Path(p).expanduser().resolve()) for p in overlays)
-    return _load_cached(None if path is None else str(Path(path).resolve()), resolved)
+    stamps = tuple(os.stat(p).st_mtime_ns if os.path.exists(p) else None for p in resolved)
+    return _load_cached(None if path is None else str(Path(path).resolve()), resolved, stamps)
 
 
-def stale_notice(catalog: Catalog, today: dt.date, max_age_days: int = 60) -> Optional[str]:
-    """A one-line notice when the catalog was checked more than ``max_age_days`` before ``today``."""
-    if catalog.as_of is None or (today - catalog.as_of).days <= max_age_days:
+STALE_DAYS = 30
+"""Catalog data older than this many days gets a one-line notice (models ship monthly)."""
+
+
+def refreshed_overlay_path() -> Path:
+    """Where ``sorakit models --update`` writes the refreshed overlay: ``catalog/refreshed.toml``
+    in sorakit's cache folder (``$SORAKIT_CACHE``, else ``~/.cache/sorakit`` on Linux,
+    ``~/Library/Caches/sorakit`` on macOS, ``%LOCALAPPDATA%\\sorakit\\Cache`` on Windows)."""
+    from ..media._store import cache_root
+
+    return cache_root() / "catalog" / "refreshed.toml"
+
+
+def stale_notice(catalog: Catalog, today: dt.date, max_age_days: int = STALE_DAYS) -> Optional[str]:
+    """A one-line notice when the catalog's data (the newer of the shipped ``as_of`` and the
+    refreshed overlay's fetch date) is more than ``max_age_days`` older than ``today``."""
+    day = catalog.data_as_of
+    if day is None or (today - day).days <= max_age_days:
         return None
-    return (f"sorakit: the model catalog was last checked on {catalog.as_of.isoformat()} "
-            f"({(today - catalog.as_of).days} days ago); models and prices may have changed — run "
-            f"`sorakit models --check` or studio.check_catalog() to compare with the providers, "
-            f"or upgrade sorakit")
+    what = "refreshed" if catalog.refreshed is not None and catalog.refreshed >= (catalog.as_of or day) else "checked"
+    return (f"sorakit: the model catalog was last {what} on {day.isoformat()} "
+            f"({(today - day).days} days ago); models and prices may have changed — run "
+            f"`sorakit models --update` (or studio.update_catalog()) to refresh it from LiteLLM's price map "
+            f"and the providers' listings")

@@ -72,6 +72,46 @@ class Connections:
                     r["detail"] = f"{r['detail']}; sorakit cannot use it: {why}"
         return findings_frame(rows)
 
+    def update_catalog(self, source: Optional[str] = None, *, from_package: bool = False,
+                       listings: bool = True, timeout: float = 30.0):
+        """Refresh the catalog from LiteLLM's price map (``source``: a URL or file in its format;
+        default ``$SORAKIT_PRICE_MAP_URL``, else LiteLLM's public URL; ``from_package=True``: the copy
+        in the installed ``litellm`` package) and, with ``listings``, the model listings of the
+        providers this session reaches with a key. Writes the dated overlay to sorakit's cache (what
+        ``sorakit models --update`` writes), switches this studio to the refreshed catalog and returns
+        a DataFrame of every change: provider, model, fact, old, new, applied, source, url, fetched.
+        Only this call fetches anything; nothing is fetched at import or when a Studio starts."""
+        import os
+
+        from ..catalog import Catalog, load_catalog
+        from ..catalog._catalog import ENV_OVERLAY, refreshed_overlay_path
+        from ..catalog._refresh import refresh
+        from ..providers.relay import with_relays
+        from ._check import check
+
+        today = dt.datetime.now(dt.timezone.utc).date()
+        arg = getattr(self, "_catalog_arg", None)
+        if isinstance(arg, Catalog):
+            user, base = None, arg
+        else:
+            if arg is None:
+                env = os.environ.get(ENV_OVERLAY, "").strip()
+                user = [env] if env else []
+            else:
+                user = [arg] if isinstance(arg, (str, os.PathLike)) else list(arg)
+            base = load_catalog(overlays=user)
+        findings = None
+        if listings:
+            findings = self._loop.run(check(base, self._setups, auto_emulated=self._emulate is None,
+                                            today=today, timeout=timeout))
+        result = refresh(base, source=source, from_package=from_package, findings=findings, today=today,
+                         timeout=timeout)
+        if user is not None:
+            fresh = load_catalog(overlays=[refreshed_overlay_path()] + user)
+            self.catalog = with_relays(fresh, self.relays.values())
+            self._engine.catalog = self.catalog
+        return result.df
+
     def emulated(self, provider: Optional[str] = None) -> bool:
         """Whether ``provider`` (or, with None, every provider) goes to the emulator."""
         if provider is None:

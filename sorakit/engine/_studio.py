@@ -130,6 +130,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
                           provider_options=provider_options, catalog=catalog)
         remote = remote_media(media_dir, media_options)  # checked before the ledger is created
         base = catalog if isinstance(catalog, Catalog) else load_catalog(overlays=catalog)
+        self._catalog_arg = catalog  # what update_catalog() merges the refreshed overlay under
         self.relays = relay_configs(relays, base)
         """The relays this studio was given (``RelayConfig`` by name)."""
         self.catalog: Catalog = with_relays(base, self.relays.values())

@@ -45,8 +45,9 @@ def test_openai_sdk_lists_models_and_meets_model_not_found(oa, emulator):
 
 def test_gemini_listing_and_no_longer_available(emu_client, emulator):
     body = emu_client.get("/gemini/v1beta/models").json()
-    # every Developer-API Veo offer is shut down in the catalog: only Omni Flash (interactions) is listed
-    assert [m["name"] for m in body["models"]] == ["models/gemini-omni-flash-preview"]
+    # every Developer-API Veo offer and the Omni preview / 1.1 ids are shut down in the catalog: only the
+    # live Omni Flash id (interactions) is listed
+    assert [m["name"] for m in body["models"]] == ["models/gemini-omni-1.2-flash"]
     emulator.shut_down("veo-3.1", "gemini")
     r = emu_client.post("/gemini/v1beta/models/veo-3.1-generate-preview:predictLongRunning",
                         json={"instances": [{"prompt": "a heron"}], "parameters": {}})

@@ -92,15 +92,15 @@ def test_live_provider_with_a_key_is_asked_and_errors_are_reported(make_studio, 
 def test_stale_catalog_notice_once_per_studio(make_studio, monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("SORAKIT_QUIET")
     as_of = load_catalog(overlays=()).as_of
-    monkeypatch.setattr(_studio, "_today", lambda: as_of + dt.timedelta(days=60))
+    monkeypatch.setattr(_studio, "_today", lambda: as_of + dt.timedelta(days=30))
     make_studio(ledger=tmp_path / "a.db")
     assert "catalog" not in capsys.readouterr().out
-    monkeypatch.setattr(_studio, "_today", lambda: as_of + dt.timedelta(days=75))
+    monkeypatch.setattr(_studio, "_today", lambda: as_of + dt.timedelta(days=45))
     studio = make_studio(ledger=tmp_path / "b.db")
     notices = [l for l in capsys.readouterr().out.splitlines() if "catalog" in l]
-    assert notices == [f"sorakit: the model catalog was last checked on {as_of} (75 days ago); models and "
-                       "prices may have changed — run `sorakit models --check` or studio.check_catalog() to "
-                       "compare with the providers, or upgrade sorakit"]
+    assert notices == [f"sorakit: the model catalog was last checked on {as_of} (45 days ago); models and "
+                       "prices may have changed — run `sorakit models --update` (or studio.update_catalog()) "
+                       "to refresh it from LiteLLM's price map and the providers' listings"]
     studio.generate("a heron", model="kling-3-standard", progress=False)
     assert "catalog" not in capsys.readouterr().out  # once per Studio, at its start
 
@@ -128,3 +128,26 @@ def test_models_lists_the_catalog(capsys, monkeypatch):
     assert not [l for l in out if "veo-3.0-generate-001" in l]  # shut down: only with --all
     main(["models", "--all"])
     assert [l for l in capsys.readouterr().out.splitlines() if "veo-3.0-generate-001" in l and "shut down 2026-06-30" in l]
+
+
+def test_update_catalog_applies_what_a_live_listing_says(make_studio, drifted_server, monkeypatch, tmp_path):
+    """`studio.update_catalog()` with a key set: the provider's listing (here the drifted emulator,
+    asked as if live) no longer names kling-3-standard and names a Wan model the catalog lacks."""
+    from pathlib import Path
+
+    monkeypatch.setenv("SORAKIT_CACHE", str(tmp_path / "cache"))
+    fixture = Path(__file__).parents[1] / "fixtures" / "litellm_video_prices.json"
+    studio = make_studio(emulate={"openai"}, keys={"runware": "test-key-runware"},
+                         base_urls={"runware": drifted_server.url("runware")})
+    today = dt.datetime.now(dt.timezone.utc).date()
+    assert studio.catalog.model("kling-3-standard").offer("runware").serves_on(today)
+    df = studio.update_catalog(str(fixture))
+    rows = df[df.provider == "runware"]
+    gone = rows[rows.fact == "served_until"].iloc[0]
+    assert gone.model == "kling-3-standard" and gone.applied and gone.new == f"shut down {today} (no longer listed)"
+    assert gone.source == "Runware model listing" and gone.fetched == today
+    assert not studio.catalog.model("kling-3-standard").offer("runware").serves_on(today)
+    new = rows[rows.provider_model == "alibaba:wan@2.5"].iloc[0]
+    assert new.fact == "model" and new.applied  # limits copied from the Wan model beside it, unconfirmed
+    wan = studio.catalog.model("alibaba:wan@2.5").offer("runware")
+    assert "sizes" in wan.unconfirmed and wan.prices == ()

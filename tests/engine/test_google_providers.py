@@ -87,8 +87,8 @@ def test_vertex_veo_with_seed_variations_and_audio_off(studio, emulator):
     assert seeds == [40, 41]  # sample i gets seed + i
     rows = [j.row for j in jobs]
     assert {r["provider_model"] for r in rows} == {"veo-3.1-fast-generate-001"}
-    # no public Google price in the catalog yet: the cost is unknown, never 0
-    assert all(r["estimated_cost"] is None or r["estimated_cost"] != r["estimated_cost"] for r in rows)
+    # LiteLLM's map (citing Google's pricing page): $0.10/s at 720p for 3.1 Fast
+    assert all(r["estimated_cost"] == pytest.approx(0.10 * 4) for r in rows)
     assert rows[0]["sha256"] != rows[1]["sha256"]
     [create] = emulator.requests.entries("POST", ":predictLongRunning")
     assert create.path.startswith("/vertex/v1/publishers/google/models/veo-3.1-fast-generate-001")  # express

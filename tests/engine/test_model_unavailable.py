@@ -13,7 +13,7 @@ from sorakit import JobFailed, ModelUnavailable
 @pytest.mark.parametrize("model,provider,kw,says", [
     # Google: 404 "... is no longer available"; the catalog knows the date and the replacement
     ("veo-3.1", "gemini", {}, ["veo-3.1 (veo-3.1-generate-preview) is no longer available at gemini",
-                               "shut down 2026-10-22", "suggested replacement: gemini-omni-flash (at runware, gemini)"]),
+                               "shut down 2026-10-22", "suggested replacement: gemini-omni-1.2-flash (at gemini)"]),
     # OpenAI: 404 model_not_found
     ("sora-2", "openai", {"seconds": 4}, ["sora-2 (sora-2) is no longer available at openai",
                                           "shut down 2026-09-24"]),
@@ -46,7 +46,7 @@ def test_the_date_and_replacement_are_on_the_exception(make_studio, emulator):
     emulator.shut_down("veo-3-fast", "gemini")
     with pytest.raises(ModelUnavailable) as info:
         studio.generate("a heron", model="veo-3-fast", provider="gemini", progress=False)
-    assert info.value.shut_down == dt.date(2026, 6, 30) and info.value.replacement == "gemini-omni-flash"
+    assert info.value.shut_down == dt.date(2026, 6, 30) and info.value.replacement == "gemini-omni-1.2-flash"
     assert not isinstance(info.value, JobFailed) and info.value.status_code == 404
 
 

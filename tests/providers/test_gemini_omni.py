@@ -23,7 +23,7 @@ def prov(base=BASE):
 
 
 def mk(**kw):
-    return plan(VideoRequest("a lantern", model="gemini-omni-flash", provider="gemini", **kw), CAT)
+    return plan(VideoRequest("a lantern", model="gemini-omni-1.2-flash", provider="gemini", **kw), CAT)
 
 
 def resp(status, body):
@@ -34,7 +34,7 @@ def test_create_body_text_and_image():
     req = prov().build_create(mk(size="720x1280", seconds=6, seed=2), "r")
     assert str(req.url) == BASE + "/interactions" and req.headers["x-goog-api-key"] == "k-omni"
     assert json.loads(req.content) == {
-        "model": "gemini-omni-flash-preview", "background": True, "input": "a lantern",
+        "model": "gemini-omni-1.2-flash", "background": True, "input": "a lantern",
         "response_format": {"type": "video", "aspect_ratio": "9:16", "duration": "6s"},
         "generation_config": {"seed": 2}}
     import io

@@ -66,4 +66,4 @@ def test_the_explained_message_names_date_and_replacement():
     text = e.explained("veo-3", "veo-3.0-generate-001", CAT.shutdown_text("veo-3", "gemini"))
     assert str(text).startswith("gemini HTTP 404")
     assert text.message.startswith("veo-3 (veo-3.0-generate-001) is no longer available at gemini: shut down "
-                                   "2026-06-30; suggested replacement: gemini-omni-flash (at runware, gemini).")
+                                   "2026-06-30; suggested replacement: gemini-omni-1.2-flash (at gemini).")
