@@ -16,6 +16,13 @@ pytest_plugins = ["support.pg", "support.emu", "support.s3"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# sorakit's user cache holds a refreshed catalog overlay (`sorakit models --update`) that
+# load_catalog() merges: the suite must judge the shipped catalog, never what a developer fetched.
+if "SORAKIT_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["SORAKIT_CACHE"] = tempfile.mkdtemp(prefix="sorakit-test-cache-")
+
 
 def require(condition: bool, reason: str) -> None:
     """Skip (locally) or fail (CI=true) when a system tool the test needs is missing."""
