@@ -136,7 +136,7 @@ class RequestForm(TileGrid):
         self.models = _pairs([(label, name) for label, name in rq.model_options(self.catalog, self.today)
                               if self._providers_of(name)])
         names = [m for _l, m in self.models]
-        model, provider = split_model(model, provider)  # "veo-3-fast@runware" names both
+        model, provider = split_model(model, provider, self.catalog.providers)  # "veo-3-fast@runware" names both
         if model not in names:
             default = self.catalog.default_model
             served = [m for m in names if rq.model_served(self.catalog, m, self.today)]

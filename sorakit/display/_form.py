@@ -122,7 +122,7 @@ class StudioForm(StaticFallback, widgets.VBox):
         self._on_image()
         self.submit_button.on_click(lambda _b: self.submit())
 
-        model, provider = split_model(model, provider)  # "veo-3-fast@runware" names both
+        model, provider = split_model(model, provider, self.catalog.providers)  # "veo-3-fast@runware" names both
         model = model if model is not None else self.catalog.default_model
         if model is not None and model in self.catalog.models:
             self.model.value = model

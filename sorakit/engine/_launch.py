@@ -84,7 +84,7 @@ class Launcher:
             raise ValidationError(name, fields[name], sorted(REQUEST_FIELDS | {"prompt", "model", "provider"}),
                                   f"unknown argument {name!r}")
         checks.request_fields(prompt, model, provider, fields)
-        model, provider = split_model(model, provider)
+        model, provider = split_model(model, provider, self.catalog.providers)
         if "tags" in fields:
             fields["tags"] = checks.tag_list("tags", fields["tags"])
         return VideoRequest(prompt=prompt, model=model or self.catalog.default_model, provider=provider, **fields)
