@@ -119,6 +119,9 @@ class JobState:
     """The seed the provider actually used, when it reports one."""
     billed_cost: Optional[float] = None
     """Cost the provider reported for this job (USD), when it reports one."""
+    output_video_tokens: Optional[int] = None
+    """Output video tokens the provider reported (Gemini Omni's ``usage``): the engine bills them at
+    the catalog's ``usd_per_video_token`` (``billed_cost_source = "usage"``)."""
     error_code: Optional[str] = None
     error_message: Optional[str] = None
     poll_after: Optional[float] = None

@@ -175,7 +175,7 @@ class RunwareSurface(Surface):
         for offer in self.emu.catalog.offers(provider=self.provider):
             if offer.id == model:
                 return offer
-        return None
+        return self.open_offer(model) if isinstance(model, str) and ":" in model else None  # an AIR id
 
     def _video_inference(self, task: dict, key: Optional[str]) -> dict:
         emu = self.emu

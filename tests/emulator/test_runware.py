@@ -155,7 +155,8 @@ def test_reused_task_uuid_is_a_conflict(rw, emulator):
     ({"width": None, "height": None}, "invalidWidth", "width"),
     ({"positivePrompt": "a guardrail-term scene"}, "contentPolicyViolation", "positivePrompt"),
 ])
-def test_validation_error_envelopes(rw_local, emulator, changes, code, parameter):
+def test_validation_error_envelopes(rw_local, emulator, changes, code, parameter, monkeypatch):
+    monkeypatch.setattr(emulator.config, "serve_unknown_models", False)  # unknown ids answered as unknown
     task = {"taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "deliveryMethod": "async",
             "model": SORA, "positivePrompt": "valid prompt", "duration": 4, "width": 1280, "height": 720}
     task.update(changes)
