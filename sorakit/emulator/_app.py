@@ -105,8 +105,8 @@ class EmulatorConfig:
     like the real-person / copyrighted-character guardrails; Runware 400)."""
     balance_usd: Optional[float] = None
     """Account balance on surfaces that bill per task (Runware): a task whose catalog cost exceeds
-    what is left is refused with 402 ``insufficientCredits``; accepted tasks spend their cost
-    (unknown prices spend nothing). None = unlimited. ``emu.spent_usd`` shows what was spent."""
+    what is left is refused with 402 ``insufficientCredits``; accepted tasks spend the cost they
+    report (an offer without a catalog price: the Runware surface's emulator figure). None = unlimited. ``emu.spent_usd`` shows what was spent."""
     require_key: Optional[str] = None
     """None: any key (or none) is accepted. A string: requests must carry ``Bearer <it>`` (Runware
     also accepts an ``authentication`` task) or get a 401."""
