@@ -130,7 +130,9 @@ class EmulatorConfig:
     notebooks keep running); ``emu.shut_down("veo-3", "gemini")`` adds a pair."""
     serve_unknown_models: bool = True
     """Serve a model id the catalog does not list, as a stand-in for a model released after this
-    catalog (sorakit's open catalog sends such ids when the provider is named): any size a
+    catalog (sorakit's open catalog sends such ids when the provider is named), when it is shaped
+    like the provider's ids (a Runware AIR id has a ':', a Runcrate id a '/', a Gemini API id on
+    the Interactions API starts 'gemini-', any other there is a Veo id): any size a
     catalogued offer of that provider (of the same protocol family) uses, any whole number of
     seconds from 1 to 20 or a length such an offer takes, defaults from the catalogued offer whose
     id is closest, price unknown. False answers it the way the service answers an id it does not
