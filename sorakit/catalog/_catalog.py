@@ -106,12 +106,13 @@ class PriceRule:
 
     A model billed by its output tokens (Gemini Omni: the Interactions API reports ``usage``) has a
     token rule: ``usd_per_video_token`` with ``video_tokens_per_second`` (how many output video
-    tokens one second of video costs, from a source). Its ``usd_per_second`` is then the product,
-    an *estimate* (``per_token`` True); the billed cost of a finished job is its reported output
-    video tokens × ``usd_per_video_token``.
+    tokens one second of video costs, from a source, when one is known). Its ``usd_per_second`` is
+    then the product, an *estimate* (``per_token`` True), or None without ``video_tokens_per_second``
+    (no estimate: unknown, never 0); the billed cost of a finished job is its reported output video
+    tokens × ``usd_per_video_token`` either way.
     """
 
-    usd_per_second: float
+    usd_per_second: Optional[float]
     as_of: dt.date
     source: str
     resolution: Optional[str] = None
@@ -130,8 +131,9 @@ class PriceRule:
     def describe(self) -> str:
         """``$0.1/s 720p`` or ``$1.75e-05/video token (~$0.1014/s at 5792 tokens/s)``."""
         if self.per_token:
-            head = (f"${self.usd_per_video_token:g}/video token "
-                    f"(~${self.usd_per_second:.4g}/s at {self.video_tokens_per_second:g} tokens/s)")
+            head = f"${self.usd_per_video_token:g}/video token" + (
+                f" (~${self.usd_per_second:.4g}/s at {self.video_tokens_per_second:g} tokens/s)"
+                if self.usd_per_second is not None else " (per second: unknown)")
         else:
             head = f"${self.usd_per_second:g}/s"
         return (head + (f" {self.resolution}" if self.resolution else "")
@@ -476,15 +478,18 @@ def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> P
                            "rule's per-second price is video_tokens_per_second × usd_per_video_token")
         for name in ("usd_per_video_token", "video_tokens_per_second"):
             v = p.get(name)
+            if name not in p and name == "video_tokens_per_second":
+                continue  # billed from reported tokens; no per-second estimate
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise ctx.fail(table, f"{fact}.{name}", f"{v!r} is not allowed; allowed: a positive number"
-                               + (" (the output video tokens one second of video costs, from a source)"
-                                  if name == "video_tokens_per_second" else ""))
-        token_rate, tokens_per_s = float(p["usd_per_video_token"]), float(p["video_tokens_per_second"])
-        rate = token_rate * tokens_per_s
+                               + (" (the output video tokens one second of video costs, from a source; "
+                                  "leave it out when unknown)" if name == "video_tokens_per_second" else ""))
+        token_rate = float(p["usd_per_video_token"])
+        tokens_per_s = float(p["video_tokens_per_second"]) if "video_tokens_per_second" in p else None
+        rate = None if tokens_per_s is None else token_rate * tokens_per_s
     else:
         rate = p.get("usd_per_second")
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+    if token_rate is None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
         raise ctx.fail(table, f"{fact}.usd_per_second", f"{rate!r} is not allowed; allowed: a positive number "
                        "(leave an unknown price out: unknown is never 0)")
     src = p.get("source")
@@ -503,7 +508,7 @@ def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> P
     audio = p.get("audio")
     if audio is not None and not isinstance(audio, bool):
         raise ctx.fail(table, f"{fact}.audio", f"{audio!r} is not allowed; allowed: true or false")
-    return PriceRule(usd_per_second=float(rate), as_of=as_of, source=src, resolution=res,
+    return PriceRule(usd_per_second=None if rate is None else float(rate), as_of=as_of, source=src, resolution=res,
                      sizes=_str_list(ctx, table, f"{fact}.sizes", p["sizes"]) if "sizes" in p else None,
                      audio=audio, usd_per_video_token=token_rate, video_tokens_per_second=tokens_per_s)
 

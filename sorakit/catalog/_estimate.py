@@ -52,7 +52,7 @@ class CostLine:
     def rate_text(self) -> str:
         """``$0.1/s``, ``~$0.0695/s`` (estimated from a per-token price) or ``unknown``."""
         if self.rate is None:
-            return "unknown" if self.catalogued else "unknown (not in catalog)"
+            return ("unknown" if self.catalogued else "unknown (not in catalog)") + (" (per token)" if self.per_token else "")
         return f"~${self.rate:.4g}/s" if self.per_token else f"${self.rate:g}/s"
 
 

@@ -95,7 +95,7 @@ class Plan:
     @property
     def estimated_cost(self) -> Optional[float]:
         """Rate × seconds × variations; None when the price is unknown (never 0 for unknown)."""
-        if self.price is None:
+        if self.price is None or self.price.usd_per_second is None:
             return None
         return round(self.price.usd_per_second * self.seconds * self.variations, 6)
 

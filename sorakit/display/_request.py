@@ -309,6 +309,11 @@ def cost_html(p: Any, studio: Any) -> str:
         est = (f"<b>unknown</b> <span class='sk-faint'>— {esc(p.model.name)} is not in the catalog: sent as is "
                f"to {esc(p.offer.provider)}, which judges it; its price is unknown (not counted as $0)</span>")
         amount = None
+    elif p.estimated_cost is None and p.price is not None and p.price.per_token:
+        est = (f"<b>unknown</b> <span class='sk-faint'>— billed by its output video tokens at "
+               f"${p.price.usd_per_video_token:g}/token; the catalog knows no tokens per second to estimate "
+               f"from (not counted as $0)</span>")
+        amount = None
     elif p.estimated_cost is None:
         est = (f"<b>unknown</b> <span class='sk-faint'>— the catalog has no price for {esc(p.model.name)} at "
                f"{esc(p.offer.provider)} (not counted as $0)</span>")

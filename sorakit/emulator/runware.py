@@ -176,13 +176,14 @@ class RunwareSurface(Surface):
     def rate(self, offer, width: int, height: int, audio: bool) -> float:
         """USD per second this task reports and spends: the catalog's price, else `emulator_rate`."""
         rule = offer.price(width, height, audio)
-        return rule.usd_per_second if rule is not None else self.emulator_rate()
+        return rule.usd_per_second if rule is not None and rule.usd_per_second else self.emulator_rate()
 
     def emulator_rate(self) -> float:
         """The *emulator figure* (not a Runware price) for an offer the catalog has no price for:
         the median per-second rate of the catalog's priced offers at this provider ($0.10/s when
         none is priced), so ``cost`` is a number, as runware-sdk types it."""
-        rates = sorted(r.usd_per_second for o in self.emu.catalog.offers(provider=self.provider) for r in o.prices)
+        rates = sorted(r.usd_per_second for o in self.emu.catalog.offers(provider=self.provider) for r in o.prices
+                       if r.usd_per_second)
         if not rates:
             return 0.10
         mid = len(rates) // 2

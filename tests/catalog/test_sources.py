@@ -168,8 +168,10 @@ def test_overlay_from_the_environment(tmp_path, monkeypatch):
     ('[[models."veo-3.1".offers]]\nprovider = "runware"\nsecconds = [4]\n',
      'models."veo-3.1".offers[runware]', "secconds"),
     ('[models."veo-3.1"]\nstatus = "gone"\n', 'models."veo-3.1"', "status"),
-    ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_video_token = 1.2e-05, as_of = 2026-12-01, source = "x" }]\n',
+    ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_video_token = 1.2e-05, video_tokens_per_second = 0, as_of = 2026-12-01, source = "x" }]\n',
      'models."gemini-omni-flash".offers[gemini]', "prices[0].video_tokens_per_second"),
+    ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_video_token = -1, as_of = 2026-12-01, source = "x" }]\n',
+     'models."gemini-omni-flash".offers[gemini]', "prices[0].usd_per_video_token"),
     ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_video_token = 1.2e-05, video_tokens_per_second = 5792, usd_per_second = 0.1, as_of = 2026-12-01, source = "x" }]\n',
      'models."gemini-omni-flash".offers[gemini]', "prices[0].usd_per_second"),
     ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_token = 1.2e-05, as_of = 2026-12-01, source = "x" }]\n',
@@ -238,3 +240,23 @@ def test_an_open_offer_borrows_the_closest_catalogued_defaults_and_knows_no_pric
     assert bare.catalogued is False and bare.max_variations >= 1
     with pytest.raises(KeyError):
         CAT.open_offer("fal", "x")
+
+
+def test_a_per_token_rule_without_tokens_per_second_bills_but_does_not_estimate(tmp_path):
+    """LiteLLM-style data gives the per-token rate alone: the estimate is unknown (never 0), the
+    rule still prices the reported tokens."""
+    from sorakit import VideoRequest
+    from sorakit.catalog import estimate, plan
+
+    path = write(tmp_path, """
+[[models."gemini-omni-flash".offers]]
+provider = "gemini"
+prices = [{ usd_per_video_token = 1.2e-05, as_of = 2026-12-06, source = "a per-token rate" }]
+""")
+    cat = load_catalog(overlays=[path])
+    p = plan(VideoRequest("a fox", model="gemini-omni-flash@gemini", seconds=6), cat)
+    assert p.price.per_token and p.price.usd_per_video_token == 1.2e-05 and p.price.usd_per_second is None
+    assert p.estimated_cost is None and p.rate is None
+    line = estimate(p).lines[0]
+    assert line.rate_text == "unknown (per token)" and estimate(p).unknown == 1
+    assert p.price.describe() == "$1.2e-05/video token (per second: unknown)"

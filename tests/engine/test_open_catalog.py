@@ -144,20 +144,27 @@ def test_a_row_whose_model_left_the_catalog_resumes_with_the_id_it_was_sent_as(m
     assert [j.provider_model for j in sent] == ["klingai:kling-video@3-standard"]
 
 
-def test_omni_is_billed_by_its_reported_video_tokens(make_studio, emulator, tmp_path):
+@pytest.mark.parametrize("per_second", [5792, None], ids=["with tokens/s", "rate alone"])
+def test_omni_is_billed_by_its_reported_video_tokens(make_studio, emulator, tmp_path, per_second):
     """With a per-token rule in the catalog (here an overlay), the ledger's billed cost of an Omni
-    job is the output video tokens the Interactions API reported × the rule's rate."""
-    rate, per_second = 1.2e-05, 5792
+    job is the output video tokens the Interactions API reported × the rule's rate — estimated
+    beforehand from tokens per second when the rule has that figure, unknown when not."""
+    rate = 1.2e-05
+    tps = "" if per_second is None else f"video_tokens_per_second = {per_second}, "
     overlay = tmp_path / "omni-tokens.toml"
     overlay.write_text(f'''
 [[models."gemini-omni-flash".offers]]
 provider = "gemini"
-prices = [{{ usd_per_video_token = {rate}, video_tokens_per_second = {per_second}, as_of = 2026-12-06, source = "test overlay: a per-token rate" }}]
+prices = [{{ usd_per_video_token = {rate}, {tps}as_of = 2026-12-06, source = "test overlay: a per-token rate" }}]
 ''')
     studio = make_studio(catalog=str(overlay))
     est = studio.estimate("a fox", models="gemini-omni-flash@gemini", seconds=6)
-    assert est.lines[0].rate == pytest.approx(rate * per_second)  # an estimate: tokens/s × rate
-    job = studio.generate("a fox in the snow", model="gemini-omni-flash@gemini", seconds=6, progress=False)
+    if per_second is None:
+        assert est.lines[0].rate is None and est.unknown == 1  # no estimate: unknown, never 0
+    else:
+        assert est.lines[0].rate == pytest.approx(rate * per_second)  # an estimate: tokens/s × rate
+    job = studio.generate("a fox in the snow", model="gemini-omni-flash@gemini", seconds=6,
+                          allow_unknown_cost=True, progress=False)
     row = job.row
     assert_complete(row)
     usage = row["extra"]["usage"]
