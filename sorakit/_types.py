@@ -62,7 +62,9 @@ class VideoRequest:
     """What the video should show. Length limits depend on the provider (OpenAI 1–32000, Runware 2–6000)."""
     model: Optional[str] = None
     """Canonical model name from the catalog: ``seedance-1-pro``, ``veo-3-fast``, ``kling-3-standard``,
-    ...; ``"model@provider"`` names the provider too. None = the catalog's ``default_model``."""
+    ...; ``"model@provider"`` names the provider too. None = the catalog's ``default_model``.
+    With a provider named, a provider's own model id the catalog does not list is accepted too
+    (the open catalog: sent as is, limits unchecked, price unknown)."""
     provider: Optional[str] = None
     """Which service runs it: ``openai``, ``runware``, ``runcrate``, ``relay``, ``gemini``.
     None picks the first provider in the catalog that serves the model."""
@@ -119,6 +121,9 @@ class JobState:
     """The seed the provider actually used, when it reports one."""
     billed_cost: Optional[float] = None
     """Cost the provider reported for this job (USD), when it reports one."""
+    output_video_tokens: Optional[int] = None
+    """Output video tokens the provider reported (Gemini Omni's ``usage``): the engine bills them at
+    the catalog's ``usd_per_video_token`` (``billed_cost_source = "usage"``)."""
     error_code: Optional[str] = None
     error_message: Optional[str] = None
     poll_after: Optional[float] = None

@@ -117,9 +117,15 @@ class ProviderInfo:
 
 @dataclass(frozen=True)
 class PriceRule:
-    """Price per second of output for the sizes / resolution / audio it matches, or (Gemini Omni)
-    per output video token (``usd_per_video_token``; LiteLLM's ``output_cost_per_video_token``):
-    a token-priced rule has no per-second rate, so estimates before the job call it unknown."""
+    """Price per second of output for the sizes / resolution / audio it matches.
+
+    A model billed by its output tokens (Gemini Omni: the Interactions API reports ``usage``) has a
+    token rule: ``usd_per_video_token`` with ``video_tokens_per_second`` (how many output video
+    tokens one second of video costs, from a source, when one is known). Its ``usd_per_second`` is
+    then the product, an *estimate* (``per_token`` True), or None without ``video_tokens_per_second``
+    (no estimate: unknown, never 0); the billed cost of a finished job is its reported output video
+    tokens × ``usd_per_video_token`` either way.
+    """
 
     usd_per_second: Optional[float]
     as_of: dt.date
@@ -128,6 +134,26 @@ class PriceRule:
     sizes: Optional[tuple[str, ...]] = None
     audio: Optional[bool] = None
     usd_per_video_token: Optional[float] = None
+    """USD per output video token (token-billed models); None for a per-second price."""
+    video_tokens_per_second: Optional[float] = None
+    """Output video tokens per second of video, the figure the per-second estimate uses."""
+
+    @property
+    def per_token(self) -> bool:
+        """True when the provider bills output tokens (``usd_per_second`` is then estimated)."""
+        return self.usd_per_video_token is not None
+
+    def describe(self) -> str:
+        """``$0.1/s 720p`` or ``$1.75e-05/video token (~$0.1014/s at 5792 tokens/s)``."""
+        if self.per_token:
+            head = f"${self.usd_per_video_token:g}/video token" + (
+                f" (~${self.usd_per_second:.4g}/s at {self.video_tokens_per_second:g} tokens/s)"
+                if self.usd_per_second is not None else " (per second: unknown)")
+        else:
+            head = f"${self.usd_per_second:g}/s"
+        return (head + (f" {self.resolution}" if self.resolution else "")
+                + (f" {'/'.join(self.sizes)}" if self.sizes else "")
+                + ("" if self.audio is None else (" with audio" if self.audio else " without audio")))
 
     def matches(self, width: int, height: int, audio: bool) -> bool:
         if self.sizes is not None and f"{width}x{height}" not in self.sizes:
@@ -169,6 +195,9 @@ class Offer:
     unconfirmed: tuple[str, ...] = ()
     replacement: Optional[str] = None
     sources: Any = field(default_factory=dict, compare=False, hash=False, repr=False)
+    catalogued: bool = True
+    """False for an offer built for a provider model id the catalog does not list
+    (`Catalog.open_offer`): its limits are defaults, unchecked; the provider's answer judges."""
 
     def serves_on(self, day: dt.date) -> bool:
         """False once the provider has stopped serving the model."""
@@ -183,15 +212,17 @@ class Offer:
         return f"shut down {self.served_until.isoformat()}"
 
     def price(self, width: int, height: int, audio: bool) -> Optional[PriceRule]:
-        """The per-second price rule for this output, or None when that price is unknown."""
+        """The price rule for this output, or None when the price is unknown. A token rule (Gemini
+        Omni, `PriceRule.per_token`) may have no per-second figure: estimates call that unknown,
+        while a finished job is billed from its reported tokens."""
         for rule in self.prices:
-            if rule.usd_per_second is not None and rule.matches(width, height, audio):
+            if rule.matches(width, height, audio):
                 return rule
         return None
 
     def token_price(self) -> Optional[PriceRule]:
         """The per-output-video-token rule (Gemini Omni), or None."""
-        return next((r for r in self.prices if r.usd_per_video_token is not None), None)
+        return next((r for r in self.prices if r.per_token), None)
 
     def source_of(self, fact: str) -> tuple[Source, ...]:
         """The sources of one fact field (empty when it is unconfirmed or unsourced)."""
@@ -295,6 +326,45 @@ class Catalog:
     def __iter__(self) -> Iterator[Model]:
         return iter(self.models.values())
 
+    def open_offer(self, provider: str, provider_model: str) -> Offer:
+        """An offer for a model id the catalog does not list at ``provider`` (the catalog is open:
+        a model released yesterday can be called by naming its provider).
+
+        Nothing about it is known: every fact is ``unconfirmed``, the price is unknown, every
+        capability is allowed and the provider's answer judges the request. Its defaults (size,
+        seconds, fps, audio) and its lists of sizes and seconds — suggestions, not limits — are
+        those of the catalogued offer at that provider whose id is closest (``gemini-omni-1.2-flash``
+        borrows Omni's, ``veo-3.1-lite-generate-001`` Veo 3.1's); a provider with no catalogued
+        offer gets 1280x720, 8 s, 24 fps. ``max_variations`` is the most the provider's catalogued
+        offers take (what its protocol can carry), at least 1.
+        """
+        import difflib
+
+        if provider not in self.providers:
+            raise KeyError(provider)
+        at = self.offers(provider=provider)
+        today = dt.date.today()
+        pool = [o for o in at if o.serves_on(today)] or at
+        close = difflib.get_close_matches(provider_model, [o.id for o in pool], n=1, cutoff=0.0)
+        template = next((o for o in pool if close and o.id == close[0]), None)
+        sizes = template.sizes if template else ("1280x720", "720x1280")
+        return Offer(
+            model=provider_model, provider=provider, id=provider_model, sizes=sizes,
+            seconds=template.seconds if template else (8.0,),
+            fps=template.fps if template else 24.0, audio="optional",
+            capabilities=CAPABILITIES, max_variations=max([o.max_variations for o in at] + [1]), prices=(),
+            default_size=template.default_size if template else sizes[0],
+            default_seconds=template.default_seconds if template else 8.0,
+            default_audio=template.default_audio if template else False,
+            unconfirmed=OFFER_FACTS, catalogued=False,
+        )
+
+    def open_model(self, provider: str, provider_model: str) -> Model:
+        """The `Model` of `open_offer`: named by the provider's id, with that one offer."""
+        return Model(name=provider_model, title=provider_model, vendor="", status="live",
+                     offers=(self.open_offer(provider, provider_model),),
+                     notes=f"not in the catalog: {provider}'s model id, sent as is")
+
     def shutdown_text(self, model: str, provider: str) -> str:
         """``"shut down 2026-06-30; suggested replacement: gemini-omni-flash (at runware, gemini)"``,
         from what the catalog knows (empty parts are left out)."""
@@ -320,7 +390,7 @@ class Catalog:
         today = dt.datetime.now(dt.timezone.utc).date()
         for o in self._offers:
             m = self.models[o.model]
-            rates = "; ".join(_rate_text(r) for r in o.prices) or "unknown"
+            rates = "; ".join(r.describe() for r in o.prices) or "unknown"
             rows.append({
                 "model": o.model, "title": m.title, "vendor": m.vendor,
                 "status": "live" if o.serves_on(today) and m.status == "live" else "shut_down",
@@ -349,7 +419,7 @@ class Catalog:
                 if fact == "prices":
                     for r in o.prices:
                         rows.append({"model": o.model, "provider": o.provider, "fact": "price",
-                                     "value": _rate_text(r),
+                                     "value": r.describe(),
                                      "source": r.source, "url": "", "as_of": r.as_of,
                                      "unconfirmed": "prices" in o.unconfirmed})
                     if not o.prices:
@@ -368,13 +438,6 @@ class Catalog:
                              "as_of": max((s.as_of for s in srcs), default=None),
                              "unconfirmed": fact in o.unconfirmed})
         return pd.DataFrame(rows)
-
-
-def _rate_text(r: PriceRule) -> str:
-    """``"$0.4/s 4k"``, ``"$1.2e-05/video token"``, ``"$0.2/s without audio"``."""
-    rate = f"${r.usd_per_second:g}/s" if r.usd_per_second is not None else f"${r.usd_per_video_token:g}/video token"
-    return (rate + (f" {r.resolution}" if r.resolution else "") + (f" {'/'.join(r.sizes)}" if r.sizes else "")
-            + ("" if r.audio is None else (" with audio" if r.audio else " without audio")))
 
 
 # --------------------------------------------------------------------------- parsing
@@ -460,15 +523,30 @@ def _fact_sources(ctx: _Ctx, table: str, raw: Any, allowed: tuple[str, ...], kno
 def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> PriceRule:
     fact = f"prices[{i}]"
     if not isinstance(p, dict):
-        raise ctx.fail(table, fact, "must be a table {usd_per_second, as_of, source, ...}")
-    rate = p.get("usd_per_second")
-    per_token = p.get("usd_per_video_token")
-    if per_token is not None and (isinstance(per_token, bool) or not isinstance(per_token, (int, float))
-                                  or not per_token > 0):
-        raise ctx.fail(table, f"{fact}.usd_per_video_token", f"{per_token!r} is not allowed; allowed: a positive "
-                       "number (USD per output video token)")
-    if not (rate is None and per_token is not None) and (
-            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
+        raise ctx.fail(table, fact, "must be a table {usd_per_second, as_of, source, ...} or "
+                       "{usd_per_video_token, video_tokens_per_second, as_of, source, ...}")
+    unknown = sorted(set(p) - _PRICE_KEYS)
+    if unknown:
+        raise ctx.fail(table, f"{fact}.{unknown[0]}", "is not a price field; allowed: " + ", ".join(sorted(_PRICE_KEYS)))
+    token_rate = tokens_per_s = None
+    if "usd_per_video_token" in p:  # billed by output video tokens (Gemini Omni)
+        if "usd_per_second" in p:
+            raise ctx.fail(table, f"{fact}.usd_per_second", "is not allowed with usd_per_video_token: a token "
+                           "rule's per-second price is video_tokens_per_second × usd_per_video_token")
+        for name in ("usd_per_video_token", "video_tokens_per_second"):
+            v = p.get(name)
+            if name not in p and name == "video_tokens_per_second":
+                continue  # billed from reported tokens; no per-second estimate
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ctx.fail(table, f"{fact}.{name}", f"{v!r} is not allowed; allowed: a positive number"
+                               + (" (the output video tokens one second of video costs, from a source; "
+                                  "leave it out when unknown)" if name == "video_tokens_per_second" else ""))
+        token_rate = float(p["usd_per_video_token"])
+        tokens_per_s = float(p["video_tokens_per_second"]) if "video_tokens_per_second" in p else None
+        rate = None if tokens_per_s is None else token_rate * tokens_per_s
+    else:
+        rate = p.get("usd_per_second")
+    if token_rate is None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0):
         raise ctx.fail(table, f"{fact}.usd_per_second", f"{rate!r} is not allowed; allowed: a positive number "
                        "(leave an unknown price out: unknown is never 0), or usd_per_video_token instead")
     src = p.get("source")
@@ -487,10 +565,13 @@ def _price(ctx: _Ctx, table: str, i: int, p: Any, known: dict[str, Source]) -> P
     audio = p.get("audio")
     if audio is not None and not isinstance(audio, bool):
         raise ctx.fail(table, f"{fact}.audio", f"{audio!r} is not allowed; allowed: true or false")
-    return PriceRule(usd_per_second=None if rate is None else float(rate), as_of=as_of, source=src,
-                     resolution=res,
+    return PriceRule(usd_per_second=None if rate is None else float(rate), as_of=as_of, source=src, resolution=res,
                      sizes=_str_list(ctx, table, f"{fact}.sizes", p["sizes"]) if "sizes" in p else None,
-                     audio=audio, usd_per_video_token=None if per_token is None else float(per_token))
+                     audio=audio, usd_per_video_token=token_rate, video_tokens_per_second=tokens_per_s)
+
+
+_PRICE_KEYS = {"usd_per_second", "usd_per_video_token", "video_tokens_per_second", "as_of", "source",
+               "resolution", "sizes", "audio"}
 
 
 _OFFER_KEYS = {"provider", "id", "sizes", "seconds", "extend_seconds", "fps", "audio", "capabilities", "max_variations", "prices",

@@ -31,6 +31,12 @@ class CostLine:
     """USD; None when the rate is unknown."""
     as_of: Optional[dt.date]
     source: Optional[str]
+    per_token: bool = False
+    """True when the provider bills output video tokens (Gemini Omni): ``rate`` is then an estimate,
+    ``video_tokens_per_second`` × ``usd_per_video_token``; the billed cost comes from the usage
+    the provider reports."""
+    catalogued: bool = True
+    """False for a provider model id the catalog does not list (its price is unknown)."""
 
     @classmethod
     def of(cls, p: Plan) -> "CostLine":
@@ -38,8 +44,16 @@ class CostLine:
             prompt=p.prompt, model=p.model.name, provider=p.offer.provider, size=p.size,
             seconds=p.seconds, audio=p.audio, variations=p.variations, rate=p.rate,
             subtotal=p.estimated_cost, as_of=p.price.as_of if p.price else None,
-            source=p.price.source if p.price else None,
+            source=p.price.source if p.price else None, per_token=bool(p.price and p.price.per_token),
+            catalogued=p.catalogued,
         )
+
+    @property
+    def rate_text(self) -> str:
+        """``$0.1/s``, ``~$0.0695/s`` (estimated from a per-token price) or ``unknown``."""
+        if self.rate is None:
+            return ("unknown" if self.catalogued else "unknown (not in catalog)") + (" (per token)" if self.per_token else "")
+        return f"~${self.rate:.4g}/s" if self.per_token else f"${self.rate:g}/s"
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,7 @@ class Estimate:
         import pandas as pd
 
         cols = ["prompt", "model", "provider", "size", "seconds", "audio", "variations",
-                "rate", "subtotal", "as_of", "source"]
+                "rate", "subtotal", "as_of", "source", "per_token", "catalogued"]
         return pd.DataFrame([{c: getattr(l, c) for c in cols} for l in self.lines], columns=cols)
 
     def summary(self) -> str:
@@ -79,14 +93,16 @@ class Estimate:
         text = f"${self.total:.2f} for {len(self.lines)} request(s), {self.seconds:g} s of video"
         if self.unknown:
             text += f"; {self.unknown} line(s) with unknown price not included"
+        if any(l.per_token and l.subtotal is not None for l in self.lines):
+            text += "; per-token prices estimated from tokens per second"
         return text
 
     def __str__(self) -> str:
         head = f"{'model':<20} {'provider':<9} {'size':>9} {'sec':>4} {'var':>3} {'rate':>9} {'subtotal':>9}"
         rows = [head]
         for l in self.lines:
-            rate = "unknown" if l.rate is None else f"${l.rate:g}/s"
-            sub = "unknown" if l.subtotal is None else f"${l.subtotal:.2f}"
+            rate = l.rate_text
+            sub = "unknown" if l.subtotal is None else ("~" if l.per_token else "") + f"${l.subtotal:.2f}"
             rows.append(f"{l.model:<20} {l.provider:<9} {l.size:>9} {l.seconds:>4g} {l.variations:>3} {rate:>9} {sub:>9}")
         rows.append("total: " + self.summary())
         return "\n".join(rows)
@@ -95,8 +111,8 @@ class Estimate:
         cells = "".join(
             "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
                 l.prompt[:60], l.model, l.provider, l.size, f"{l.seconds:g}", l.variations,
-                "unknown" if l.rate is None else f"${l.rate:g}/s",
-                "unknown" if l.subtotal is None else f"${l.subtotal:.2f}")) + "</tr>"
+                l.rate_text,
+                "unknown" if l.subtotal is None else ("~" if l.per_token else "") + f"${l.subtotal:.2f}")) + "</tr>"
             for l in self.lines
         )
         head = "".join(f"<th>{h}</th>" for h in ("prompt", "model", "provider", "size", "seconds",

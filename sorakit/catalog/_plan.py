@@ -14,16 +14,23 @@ import datetime as dt
 import difflib
 import hashlib
 import io
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from .._exceptions import ValidationError
 from .._types import VideoRequest
 from ._catalog import Catalog, Model, Offer, PriceRule, ProviderInfo, load_catalog, parse_size
 
-__all__ = ["Plan", "plan", "split_model", "SEED_MAX"]
+__all__ = ["Plan", "plan", "split_model", "SEED_MAX", "UNCATALOGUED_NOTE"]
+
+log = logging.getLogger("sorakit.catalog")
+UNCATALOGUED_NOTE = ("sorakit: {id!r} is not in the catalog at {provider}: sent as is, its fields unchecked "
+                     "(the provider's answer judges), price unknown{hint}")
+"""The one line said once per (provider, model id) per process when an uncatalogued id is planned."""
+_said: set[tuple[str, str]] = set()
 
 SEED_MAX = 2**32 - 1
 ACTIONS = ("generate", "remix", "extend", "edit")
@@ -76,6 +83,11 @@ class Plan:
         return self.offer.id
 
     @property
+    def catalogued(self) -> bool:
+        """False for a provider model id the catalog does not list (sent as is, limits unchecked)."""
+        return self.offer.catalogued
+
+    @property
     def rate(self) -> Optional[float]:
         """USD per second of output, or None when unknown."""
         return None if self.price is None else self.price.usd_per_second
@@ -83,9 +95,21 @@ class Plan:
     @property
     def estimated_cost(self) -> Optional[float]:
         """Rate × seconds × variations; None when the price is unknown (never 0 for unknown)."""
-        if self.price is None:
+        if self.price is None or self.price.usd_per_second is None:
             return None
         return round(self.price.usd_per_second * self.seconds * self.variations, 6)
+
+
+def _say_uncatalogued(cat: Catalog, provider: str, model_id: str) -> None:
+    """`UNCATALOGUED_NOTE` on the ``sorakit.catalog`` logger, once per (provider, id) per process,
+    with "did you mean" when the id is close to a catalog name or an id the catalog has there."""
+    if (provider, model_id) in _said:
+        return
+    _said.add((provider, model_id))
+    names = list(cat.models) + [o.id for o in cat.offers(provider=provider)]
+    close = difflib.get_close_matches(model_id, names, n=1, cutoff=0.8)
+    hint = f" (the catalog has {close[0]!r}: did you mean it?)" if close else ""
+    log.warning(UNCATALOGUED_NOTE.format(id=model_id, provider=provider, hint=hint))
 
 
 def _choice(field: str, value, allowed, message=None) -> ValidationError:
@@ -166,9 +190,12 @@ def _size(req: VideoRequest, offer: Offer) -> tuple[int, int]:
             raise _choice("size", req.size, list(offer.sizes), "size must be WIDTHxHEIGHT") from None
     else:
         size = offer.default_size
-    if size not in offer.sizes:
+    if offer.catalogued and size not in offer.sizes:
         raise _choice("size", size, list(offer.sizes), f"{offer.model} at {offer.provider}")
-    return parse_size(size)
+    w, h = parse_size(size)
+    if w <= 0 or h <= 0:
+        raise _choice("size", size, "WIDTHxHEIGHT with positive numbers, e.g. 1280x720")
+    return w, h
 
 
 def _image(req: VideoRequest) -> tuple[Optional[bytes], Optional[str]]:
@@ -207,19 +234,31 @@ def _inspect_image(data: bytes) -> tuple[int, int, str]:
                       "the input image cannot be read") from None
 
 
-def split_model(model: object, provider: object = None) -> tuple[object, object]:
+def split_model(model: object, provider: object = None, providers: Optional[Iterable[str]] = None) -> tuple[object, object]:
     """``"model@provider"`` into ``(model, provider)``: the one place this spelling is parsed.
 
     A plain model name passes through with ``provider`` unchanged. ``"veo-3-fast@runware"`` with
     ``provider=None`` (or ``"runware"``) gives ``("veo-3-fast", "runware")``; with a different
-    ``provider=`` it is a `ValidationError` naming both. Non-strings pass through for the field
-    checks to judge.
+    ``provider=`` it is a `ValidationError` naming both. The provider is what follows the *last*
+    ``@``, so a provider id that contains one (a Runware AIR id) can be named:
+    ``"google:3@3@runware"``. Given the known ``providers``, a string whose tail is not one of them
+    is a whole model id when ``provider=`` is given (``model="google:3@3", provider="runware"``).
+    Non-strings pass through for the field checks to judge.
     """
     if not isinstance(model, str) or "@" not in model:
         return model, provider
-    name, _, at = model.partition("@")
+    name, _, at = model.rpartition("@")
     name, at = name.strip(), at.strip()
-    if not name or not at or "@" in at:
+    known = None if providers is None else set(providers)
+    if known is not None and at not in known:
+        if provider is not None:
+            return model, provider  # the provider's own id, '@' and all
+        if name and at:
+            raise _choice("provider", at, sorted(known),
+                          (_suggest(at, known) or f"{at!r} is not a provider")
+                          + f"; a model id that contains '@' (a Runware AIR id) needs its provider named: "
+                          f"'{model}@runware' or provider='runware'")
+    if not name or not at:
         raise _choice("model", model, "a model name, or 'model@provider' (e.g. 'veo-3-fast@runware')")
     if provider is not None and provider != at:
         raise _choice("provider", provider, [at],
@@ -248,13 +287,30 @@ def plan(
             raise _choice("model", None, sorted(cat.models), "this catalog names no default_model")
         req = req.replace(model=cat.default_model)
     if isinstance(req.model, str) and "@" in req.model:
-        model_name, provider_name = split_model(req.model, req.provider)
+        model_name, provider_name = split_model(req.model, req.provider, cat.providers)
         req = req.replace(model=model_name, provider=provider_name)
 
-    if not isinstance(req.model, str) or req.model not in cat.models:
-        raise _choice("model", req.model, sorted(cat.models), _suggest(str(req.model), cat.models))
-    model = cat.models[req.model]
-    offer = _pick_offer(req, cat, model, today, emulated)
+    model = offer = None
+    if isinstance(req.model, str) and req.model.strip() and req.model not in cat.models and req.provider is not None:
+        # the open catalog: a provider's own model id, named with its provider
+        if req.provider not in cat.providers:
+            raise _choice("provider", req.provider, sorted(cat.providers), _suggest(req.provider, cat.providers))
+        known = cat.offer_by_id(req.provider, req.model)
+        if known is not None:  # the provider's id of a catalogued model: the catalog's limits and price
+            req = req.replace(model=known.model)
+        else:
+            if req.model != req.model.strip() or any(c.isspace() for c in req.model):
+                raise _choice("model", req.model, "a model name, or a provider's model id without spaces")
+            model = cat.open_model(req.provider, req.model)
+            offer = model.offers[0]
+            _say_uncatalogued(cat, req.provider, req.model)
+    if model is None:
+        if not isinstance(req.model, str) or req.model not in cat.models:
+            raise _choice("model", req.model, sorted(cat.models), _suggest(str(req.model), cat.models)
+                          or "a model the catalog does not list can be called by naming its provider: "
+                             "'<provider's model id>@<provider>'")
+        model = cat.models[req.model]
+        offer = _pick_offer(req, cat, model, today, emulated)
     provider = cat.providers[offer.provider]
 
     # prompt
@@ -288,9 +344,12 @@ def plan(
     choices, default = offer.seconds, offer.default_seconds
     if req.action == "extend" and offer.extend_seconds:
         choices, default = offer.extend_seconds, offer.extend_seconds[0]
-    allowed_seconds = _fmt_seconds(choices)
+    allowed_seconds = _fmt_seconds(choices) if offer.catalogued else "a positive number of seconds"
     seconds = default if req.seconds is None else _number("seconds", req.seconds, allowed_seconds)
-    if seconds not in choices:
+    if not offer.catalogued:
+        if not seconds > 0:
+            raise _choice("seconds", req.seconds, allowed_seconds)
+    elif seconds not in choices:
         raise _choice("seconds", req.seconds, allowed_seconds,
                       f"{offer.model} at {offer.provider}" + (" extends by" if choices is not offer.seconds else ""))
 

@@ -135,8 +135,11 @@ class RequestForm(TileGrid):
         self.emulated = all(is_emulated(studio, p) for p in self.catalog.providers)
         self.models = _pairs([(label, name) for label, name in rq.model_options(self.catalog, self.today)
                               if self._providers_of(name)])
+        model, provider = split_model(model, provider, self.catalog.providers)  # "veo-3-fast@runware" names both
+        model = rq.model_value(self.catalog, model, provider)
+        if rq.open_model(self.catalog, model):  # a provider's id the catalog does not list
+            self.add_model(model)
         names = [m for _l, m in self.models]
-        model, provider = split_model(model, provider)  # "veo-3-fast@runware" names both
         if model not in names:
             default = self.catalog.default_model
             served = [m for m in names if rq.model_served(self.catalog, m, self.today)]
@@ -147,6 +150,11 @@ class RequestForm(TileGrid):
         self._on_image()
 
     # -- the user's entries -------------------------------------------------------------------------
+    def add_model(self, value: str) -> None:
+        """Offer an uncatalogued ``"id@provider"`` in the model list (the open catalog)."""
+        if value not in [m for _l, m in self.models]:
+            self.models = self.models + _pairs([rq.open_option(self.catalog, value)])
+
     def _providers_of(self, model: str) -> list[tuple[str, str]]:
         return [(label, p) for label, p in rq.provider_options(self.catalog, model, self.today)
                 if rq.usable(self.catalog, self.studio, model, p, self.today)]
@@ -174,7 +182,9 @@ class RequestForm(TileGrid):
             v["remix_from"] = rq.NEW
         if v["remix_from"]:
             row = self.studio.ledger.get(v["remix_from"])
-            v["model"], v["provider"] = row["model"], row["provider"]
+            v["model"], v["provider"] = rq.model_value(self.catalog, row["model"], row["provider"]), row["provider"]
+            if rq.open_model(self.catalog, v["model"]):
+                self.add_model(v["model"])
         names = [m for _l, m in self.models]
         if v.get("model") not in names:
             v["model"] = old.get("model") if old.get("model") in names else names[0]

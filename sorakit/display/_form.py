@@ -122,9 +122,13 @@ class StudioForm(StaticFallback, widgets.VBox):
         self._on_image()
         self.submit_button.on_click(lambda _b: self.submit())
 
-        model, provider = split_model(model, provider)  # "veo-3-fast@runware" names both
+        model, provider = split_model(model, provider, self.catalog.providers)  # "veo-3-fast@runware" names both
         model = model if model is not None else self.catalog.default_model
-        if model is not None and model in self.catalog.models:
+        value = rq.model_value(self.catalog, model, provider)
+        if rq.open_model(self.catalog, value):  # a provider's id the catalog does not list
+            self.add_model(value)
+            self.model.value = value
+        elif model is not None and model in self.catalog.models:
             self.model.value = model
         else:
             live = [v for _l, v in self.model.options if self._model_served(v)]
@@ -141,6 +145,11 @@ class StudioForm(StaticFallback, widgets.VBox):
 
     def _model_options(self) -> list[tuple[str, str]]:
         return rq.model_options(self.catalog, self.today)
+
+    def add_model(self, value: str) -> None:
+        """Offer an uncatalogued ``"id@provider"`` in the model list (the open catalog)."""
+        if value not in [v for _l, v in self.model.options]:
+            self.model.options = list(self.model.options) + [rq.open_option(self.catalog, value)]
 
     @property
     def offer(self):
@@ -223,10 +232,13 @@ class StudioForm(StaticFallback, widgets.VBox):
         remixing = bool(src)
         if remixing:
             row = self.studio.ledger.get(src)
+            value = rq.model_value(self.catalog, row["model"], row["provider"])
+            if rq.open_model(self.catalog, value):
+                self.add_model(value)
             self._syncing = True
             try:
-                self.model.value = row["model"]
-                self.provider.options = self._provider_options(row["model"])
+                self.model.value = value
+                self.provider.options = self._provider_options(value)
                 self.provider.value = row["provider"]
             finally:
                 self._syncing = False

@@ -16,11 +16,12 @@ from typing import Any, Optional
 
 from .._exceptions import ValidationError
 from .._types import VideoRequest
-from ..catalog import SEED_MAX, plan
+from ..catalog import SEED_MAX, plan, split_model
 from ._base import error_text, is_emulated
 from ._format import duration, esc, model_at, money, short_id, truncate
 
-__all__ = ["NEW", "today", "size_label", "model_options", "model_served", "provider_options", "usable",
+__all__ = ["NEW", "today", "size_label", "open_model", "model_value", "model_options", "model_served",
+           "provider_options", "usable",
            "offer_choices", "model_notice", "remix_sources", "parse_seed", "request_fields", "prompt_limits",
            "counter_text", "check", "budget", "cost_html", "error_field", "send", "FIELDS"]
 
@@ -48,13 +49,46 @@ def size_label(size: str) -> str:
 
 
 # -- catalog-driven options ----------------------------------------------------------------------
+def open_model(catalog: Any, value: Any) -> Optional[tuple[str, str]]:
+    """``(model id, provider)`` when a form's model value names a provider's model id the catalog
+    does not list (``"gemini-omni-1.2-flash@gemini"``: the open catalog); None otherwise."""
+    if not isinstance(value, str) or value in catalog.models or "@" not in value:
+        return None
+    try:
+        name, provider = split_model(value, None, catalog.providers)
+    except ValidationError:
+        return None
+    if provider not in catalog.providers or name in catalog.models:
+        return None
+    return str(name), str(provider)
+
+
+def model_value(catalog: Any, model: Any, provider: Any) -> Any:
+    """The form's model value for ``model`` at ``provider``: the catalog name, or ``"id@provider"``
+    for an id the catalog does not list (a ledger row of one, or what the form was opened with)."""
+    if model in catalog.models or not provider or provider not in catalog.providers:
+        return model
+    offer = catalog.offer_by_id(provider, model)
+    return offer.model if offer is not None else f"{model}@{provider}"
+
+
 def model_served(catalog: Any, name: str, day: dt.date) -> bool:
-    """True when some provider still serves the model on ``day``."""
+    """True when some provider still serves the model on ``day`` (an uncatalogued id: assumed)."""
+    if open_model(catalog, name):
+        return True
     return any(o.serves_on(day) for o in catalog.models[name].offers)
 
 
-def model_options(catalog: Any, day: dt.date) -> list[tuple[str, str]]:
-    """``(label, name)`` for every model; a model no provider serves any more says since when."""
+def open_option(catalog: Any, value: str) -> tuple[str, str]:
+    """``(label, value)`` of a model id the catalog does not list."""
+    name, provider = open_model(catalog, value) or (value, "")
+    info = catalog.providers.get(provider)
+    return f"{name} — not in the catalog ({info.title if info else provider})", value
+
+
+def model_options(catalog: Any, day: dt.date, extra: Any = ()) -> list[tuple[str, str]]:
+    """``(label, name)`` for every model; a model no provider serves any more says since when.
+    ``extra``: ``"id@provider"`` values of ids the catalog does not list, listed after them."""
     opts = []
     for m in catalog:
         label = m.title
@@ -62,11 +96,15 @@ def model_options(catalog: Any, day: dt.date) -> list[tuple[str, str]]:
             ended = m.shut_down or max((o.served_until for o in m.offers if o.served_until), default=None)
             label += f" — shut down {ended}" if ended else " — shut down"
         opts.append((label, m.name))
-    return opts
+    return opts + [open_option(catalog, v) for v in extra if open_model(catalog, v)]
 
 
 def provider_options(catalog: Any, model: str, day: dt.date) -> list[tuple[str, str]]:
-    """``(label, provider)`` for every offer of the model; a stopped offer says since when."""
+    """``(label, provider)`` for every offer of the model; a stopped offer says since when. An
+    uncatalogued ``"id@provider"`` has that one provider."""
+    unlisted = open_model(catalog, model)
+    if unlisted:
+        return [(catalog.providers[unlisted[1]].title, unlisted[1])]
     out = []
     for o in catalog.models[model].offers:
         label = catalog.providers[o.provider].title
@@ -77,7 +115,12 @@ def provider_options(catalog: Any, model: str, day: dt.date) -> list[tuple[str, 
 
 
 def offer_of(catalog: Any, model: Optional[str], provider: Optional[str]) -> Any:
-    """The catalog offer of ``model`` at ``provider`` (None before a choice, or when there is none)."""
+    """The catalog offer of ``model`` at ``provider`` (None before a choice, or when there is none);
+    for an uncatalogued ``"id@provider"`` the open offer (`Catalog.open_offer`: suggested sizes and
+    lengths, every option, price unknown)."""
+    unlisted = open_model(catalog, model)
+    if unlisted:
+        return catalog.open_offer(unlisted[1], unlisted[0])
     try:
         return catalog.models[model].offer(provider)
     except (KeyError, AttributeError, TypeError):
@@ -86,7 +129,7 @@ def offer_of(catalog: Any, model: Optional[str], provider: Optional[str]) -> Any
 
 def usable(catalog: Any, studio: Any, model: str, provider: str, day: dt.date) -> bool:
     """True when this Studio can submit ``model`` at ``provider`` (served, or on the emulator)."""
-    offer = catalog.models[model].offer(provider)
+    offer = offer_of(catalog, model, provider)
     return offer is not None and (offer.serves_on(day) or is_emulated(studio, provider))
 
 
@@ -117,6 +160,10 @@ def offer_choices(offer: Any) -> dict[str, Any]:
 def model_notice(catalog: Any, studio: Any, model: str, offer: Any, day: dt.date) -> tuple[str, str, bool]:
     """``(kind, text, can_submit)`` about an offer its provider stopped serving (``("", "", True)``
     when it is served): on the emulator it still runs; at a real provider it cannot be sent."""
+    if offer is not None and not getattr(offer, "catalogued", True):
+        info = catalog.providers[offer.provider]
+        return ("warn", f"{offer.id} is not in the catalog: sorakit sends it to {info.title} as is, its "
+                        f"options unchecked ({info.title}'s answer judges them) and its price unknown.", True)
     if offer is None or offer.serves_on(day):
         return "", "", True
     m = catalog.models[model]
@@ -139,7 +186,7 @@ def remix_sources(studio: Any, catalog: Any) -> list[tuple[str, str]]:
         rows = []
     for r in reversed(rows[-200:]):
         try:
-            offer = catalog.models[r["model"]].offer(r["provider"])
+            offer = offer_of(catalog, model_value(catalog, r["model"], r["provider"]), r["provider"])
         except (KeyError, TypeError):
             continue
         if offer is None or "remix" not in offer.capabilities:
@@ -258,10 +305,25 @@ def cost_html(p: Any, studio: Any) -> str:
     if p is None:
         est = "<b>—</b> <span class='sk-faint'>(fix the request to see its cost)</span>"
         amount = None
+    elif p.estimated_cost is None and not p.catalogued:
+        est = (f"<b>unknown</b> <span class='sk-faint'>— {esc(p.model.name)} is not in the catalog: sent as is "
+               f"to {esc(p.offer.provider)}, which judges it; its price is unknown (not counted as $0)</span>")
+        amount = None
+    elif p.estimated_cost is None and p.price is not None and p.price.per_token:
+        est = (f"<b>unknown</b> <span class='sk-faint'>— billed by its output video tokens at "
+               f"${p.price.usd_per_video_token:g}/token; the catalog knows no tokens per second to estimate "
+               f"from (not counted as $0)</span>")
+        amount = None
     elif p.estimated_cost is None:
         est = (f"<b>unknown</b> <span class='sk-faint'>— the catalog has no price for {esc(p.model.name)} at "
                f"{esc(p.offer.provider)} (not counted as $0)</span>")
         amount = None
+    elif p.price.per_token:
+        amount = p.estimated_cost
+        breakdown = (f"{p.seconds:g} s × {p.price.video_tokens_per_second:g} video tokens/s × "
+                     f"${p.price.usd_per_video_token:g}/token" + (f" × {p.variations}" if p.variations > 1 else ""))
+        est = (f"<b>~{esc(money(amount))}</b> <span class='sk-faint'>{esc(breakdown)} (estimated; billed by the "
+               f"tokens reported) · price as of {esc(p.price.as_of)}</span>")
     else:
         amount = p.estimated_cost
         breakdown = f"{p.seconds:g} s × {money(p.rate)}/s" + (f" × {p.variations}" if p.variations > 1 else "")

@@ -105,8 +105,8 @@ class EmulatorConfig:
     like the real-person / copyrighted-character guardrails; Runware 400)."""
     balance_usd: Optional[float] = None
     """Account balance on surfaces that bill per task (Runware): a task whose catalog cost exceeds
-    what is left is refused with 402 ``insufficientCredits``; accepted tasks spend their cost
-    (unknown prices spend nothing). None = unlimited. ``emu.spent_usd`` shows what was spent."""
+    what is left is refused with 402 ``insufficientCredits``; accepted tasks spend the cost they
+    report (an offer without a catalog price: the Runware surface's emulator figure). None = unlimited. ``emu.spent_usd`` shows what was spent."""
     require_key: Optional[str] = None
     """None: any key (or none) is accepted. A string: requests must carry ``Bearer <it>`` (Runware
     also accepts an ``authentication`` task) or get a 401."""
@@ -128,6 +128,16 @@ class EmulatorConfig:
     longer available", Runware ``unknownModel``, Runcrate 404 ``model_not_found``; the model listings
     leave it out. By default the emulator still serves models the catalog marks shut down (so old
     notebooks keep running); ``emu.shut_down("veo-3", "gemini")`` adds a pair."""
+    serve_unknown_models: bool = True
+    """Serve a model id the catalog does not list, as a stand-in for a model released after this
+    catalog (sorakit's open catalog sends such ids when the provider is named), when it is shaped
+    like the provider's ids (a Runware AIR id has a ':', a Runcrate id a '/', a Gemini API id on
+    the Interactions API starts 'gemini-', any other there is a Veo id): any size a
+    catalogued offer of that provider (of the same protocol family) uses, any whole number of
+    seconds from 1 to 20 or a length such an offer takes, defaults from the catalogued offer whose
+    id is closest, price unknown. False answers it the way the service answers an id it does not
+    know (OpenAI 400 ``invalid_value``, Google 404 NOT_FOUND, Runware ``invalidModel``, Runcrate 404
+    ``model_not_found``)."""
     google_file_uri_scheme: str = "https"
     """Scheme of the Gemini API's file URIs. ``https`` as on the real service: google-genai's
     ``files.download(file=video)`` takes the file name only from an ``https://`` URI and fetches it
@@ -349,6 +359,25 @@ class Surface:
     def base_url(self, request: Request) -> str:
         """The absolute URL of this surface as the client reached it."""
         return _origin(request.scope) + self.prefix
+
+    def open_offer(self, model_id: Any, among: Optional[Callable[[Any], bool]] = None) -> Any:
+        """The offer the emulator serves an id the catalog does not list at this provider under
+        (``EmulatorConfig.serve_unknown_models``), or None when it answers such ids as unknown.
+        Its sizes are every size of this provider's catalogued offers (those ``among`` accepts:
+        the same protocol family), its seconds those offers' lengths plus every whole number from
+        1 to 20; defaults from the catalogued offer whose id is closest (`Catalog.open_offer`)."""
+        import dataclasses
+
+        if (not self.emu.config.serve_unknown_models or not isinstance(model_id, str) or not model_id.strip()
+                or any(c.isspace() for c in model_id)):
+            return None
+        offers = [o for o in self.emu.catalog.offers(provider=self.provider) if among is None or among(o)]
+        base = self.emu.catalog.open_offer(self.provider, model_id)
+        sizes = list(base.sizes)
+        for o in offers:
+            sizes += [x for x in o.sizes if x not in sizes]
+        seconds = sorted({*base.seconds, *(x for o in offers for x in o.seconds), *(float(n) for n in range(1, 21))})
+        return dataclasses.replace(base, sizes=tuple(sizes), seconds=tuple(seconds))
 
     def index_entry(self, origin: str) -> dict:
         return {

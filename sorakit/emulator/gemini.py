@@ -47,7 +47,7 @@ from starlette.routing import Route
 from ._app import register_surface
 from ._google import GoogleSurface, parse_veo, version_mount
 from ._store import Job
-from .interactions import API_VERSIONS, InteractionsMixin
+from .interactions import API_VERSIONS, InteractionsMixin, is_interactions_model_id
 
 __all__ = ["GeminiSurface", "FILE_TTL_SECONDS"]
 
@@ -134,6 +134,8 @@ class GeminiSurface(InteractionsMixin, GoogleSurface):
                                    f"use predictLongRunning.")
         self.emu.counters.incr(self.provider, "create_calls")
         offer = self.offer_by_id(model_id)
+        if offer is None and not is_interactions_model_id(model_id):  # a newer Veo id
+            offer = self.open_offer(model_id, among=lambda o: not self.is_interactions_model(o))
         if offer is None or self.is_interactions_model(offer):
             return self.error(404, f"models/{model_id} is not found for API version v1beta, or is not supported "
                                    f"for predictLongRunning. Call ListModels to see the list of available models "

@@ -54,6 +54,14 @@ _IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/he
 _MODALITIES = ("text", "image", "audio", "video", "document")
 MAX_IMAGES = 10
 SAFETY_CODE = "SAFETY"
+VIDEO_TOKENS_PER_SECOND = 5792
+"""Output video tokens per second of 720p video (with audio) that a completed interaction reports
+in ``usage``, unless the catalog's price rule for the offer names its own
+``video_tokens_per_second``. Source (read 2026-12-06): Runware's model page for Gemini Omni Flash
+(https://runware.ai/docs/models/google-gemini-omni-flash: "5792 per second of 720p video output
+(with audio)"), consistent with Google's model page for Gemini Omni Flash Preview on the
+Enterprise Agent Platform (maximum output tokens 57,920 for at most 10 s of video). The emulator
+bills nothing; it reports usage in Google's shape so a client can compute the cost."""
 
 
 def is_interactions_model_id(model_id: str) -> bool:
@@ -100,6 +108,8 @@ class InteractionsMixin:
         if "agent" in body and model_id is None:
             return self.invalid("agent interactions are not emulated; pass model.")
         offer = self.offer_by_id(model_id) if isinstance(model_id, str) else None
+        if offer is None and isinstance(model_id, str) and is_interactions_model_id(model_id):
+            offer = self.open_offer(model_id, among=self.is_interactions_model)  # a newer Gemini id
         if offer is None or not self.is_interactions_model(offer):
             known = ", ".join(o.id for o in self.emu.catalog.offers(provider=self.provider)
                               if self.is_interactions_model(o))
@@ -329,9 +339,24 @@ class InteractionsMixin:
                 data = base64.b64encode(info.path.read_bytes()).decode("ascii")
                 video = {"type": "video", "data": data, "mime_type": "video/mp4"}
             steps.append({"type": "model_output", "content": [video]})
+            out["usage"] = self.interaction_usage(job)
         if steps:
             out["steps"] = steps
         return out
+
+    def interaction_usage(self, job: Job) -> dict:
+        """``usage`` of a completed interaction, in google-genai 3.6.1's shape
+        (``_gaos/types/interactions/usage.py``: ``total_output_tokens``, ``output_tokens_by_modality``
+        of ``{modality, tokens}``): the video's seconds × `VIDEO_TOKENS_PER_SECOND` (or the
+        catalog rule's ``video_tokens_per_second``). Input tokens are not emulated (left out)."""
+        per_second = float(VIDEO_TOKENS_PER_SECOND)
+        offer = self.offer_by_id(job.provider_model)
+        for rule in (offer.prices if offer is not None else ()):
+            if rule.video_tokens_per_second and rule.matches(job.width, job.height, job.audio):
+                per_second = rule.video_tokens_per_second
+                break
+        tokens = int(round(job.seconds * per_second))
+        return {"total_output_tokens": tokens, "output_tokens_by_modality": [{"modality": "video", "tokens": tokens}]}
 
     async def _interaction_cancel(self, request: Request, key: Optional[str]) -> Response:
         """``POST /{version}/interactions/{id}/cancel`` (google-genai 3.6.1 ``_gaos/interactions.py``

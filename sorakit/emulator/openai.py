@@ -252,9 +252,9 @@ class OpenAISurface(Surface):
                 return offer.model
         return None
 
-    def gone(self, model: str) -> Optional[Response]:
+    def gone(self, model: str, unlisted: Any = None) -> Optional[Response]:
         """OpenAI's answer for a model it no longer serves (the emulator was told it is shut down)."""
-        offer = next((o for o in self.emu.catalog.offers(model=model, provider=self.provider)), None)
+        offer = unlisted or next((o for o in self.emu.catalog.offers(model=model, provider=self.provider)), None)
         if offer is None or not self.emu.is_shut_down(self.provider, offer):
             return None
         return self.error(404, f"The model `{offer.id}` does not exist or you do not have access to it.",
@@ -270,9 +270,10 @@ class OpenAISurface(Surface):
         cat = self.emu.catalog
         return [o for o in cat.offers(model=model) if o.provider == self.provider] or cat.offers(model=model)
 
-    def model_limits(self, model: str) -> tuple[list[str], list[str], int, bool]:
-        """(sizes, seconds, fps, audio) the model accepts here."""
-        offers = self._offers(model)
+    def model_limits(self, model: str, unlisted: Any = None) -> tuple[list[str], list[str], int, bool]:
+        """(sizes, seconds, fps, audio) the model accepts here (``unlisted``: the offer of an id the
+        catalog does not list, `Surface.open_offer`)."""
+        offers = [unlisted] if unlisted is not None else self._offers(model)
         sizes: list[str] = []
         seconds: list[float] = []
         for o in offers:
@@ -381,14 +382,18 @@ class OpenAISurface(Surface):
             return self._invalid(f"Invalid type for 'model': expected a string, but got {_type_name(model_name)} "
                                  "instead.", "model", "invalid_type")
         model = self.resolve_model(model_name)
+        unlisted = None
         if model is None:
-            ids = [o.id for o in self.emu.catalog.offers(provider=self.provider)]
-            return self._invalid(f"Invalid value: '{model_name}'. Supported values are: {_list_text(ids)}.",
-                                 "model")
-        gone = self.gone(model)
+            unlisted = self.open_offer(model_name)  # an id the catalog does not list
+            if unlisted is None:
+                ids = [o.id for o in self.emu.catalog.offers(provider=self.provider)]
+                return self._invalid(f"Invalid value: '{model_name}'. Supported values are: {_list_text(ids)}.",
+                                     "model")
+            model = model_name
+        gone = self.gone(model, unlisted)
         if gone is not None:
             return gone
-        sizes, seconds_allowed, fps, audio = self.model_limits(model)
+        sizes, seconds_allowed, fps, audio = self.model_limits(model, unlisted)
         size = self._choice(body, "size", sizes, "720x1280" if "720x1280" in sizes else sizes[0],
                             typed=VIDEO_SIZES, model_name=model_name)
         if isinstance(size, Response):

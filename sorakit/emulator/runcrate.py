@@ -121,10 +121,12 @@ class RuncrateSurface(Surface):
             return self._invalid(f"'prompt' is longer than {MAX_PROMPT} characters.", "prompt")
         offers = self._offers()
         model_id = body.get("model")
-        if model_id not in offers:
+        offer = offers.get(model_id) if isinstance(model_id, str) else None
+        if offer is None and isinstance(model_id, str) and "/" in model_id:
+            offer = self.open_offer(model_id)  # a "vendor/model" id the catalog does not list
+        if offer is None:
             return self._invalid(f"Unknown model {model_id!r}. Available: {', '.join(offers)}.", "model",
                                  "model_not_found")
-        offer = offers[model_id]
         if self.emu.is_shut_down(self.provider, offer):
             return self.error(404, f"Model {model_id!r} is no longer available.", code="model_not_found",
                               param="model")

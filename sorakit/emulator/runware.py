@@ -10,13 +10,15 @@
   code ``conflictTaskUUID`` (so a client that lost an answer can re-send safely and then poll).
 - ``getResponse`` returns one item per result: ``status`` ``processing`` until done, then
   ``success`` with ``videoUUID``, ``videoURL``, ``seed``, ``outputs.videoId`` and (when the create
-  had ``includeCost``) ``cost`` in USD = catalog rate × duration (null when the catalog has no
-  price). A failed result (moderation) is an item of ``data`` with ``status: "error"`` and a nested
+  had ``includeCost``) ``cost`` in USD = catalog rate × duration, always a number (runware-sdk
+  1.8.0 types ``VideoInferenceResult.cost`` as a float): for an offer the catalog has no price for
+  (``google:3@3``, an id the catalog lacks) the rate is `emulator_rate` — an *emulator figure*, not
+  Runware's price: the median per-second rate of the catalog's priced Runware offers. A failed result (moderation) is an item of ``data`` with ``status: "error"`` and a nested
   ``error: {code: "providerContentPolicyViolation", message}`` and ``cost: 0`` (the poll answers 200).
   An unknown ``taskUUID`` is a 404 ``taskNotFound``.
 - ``authentication`` (``apiKey``) is accepted in place of the ``Authorization`` header.
 - With ``EmulatorConfig.balance_usd`` set, a task costing more than what is left is refused with
-  402 ``insufficientCredits`` (accepted tasks spend their catalog cost).
+  402 ``insufficientCredits`` (accepted tasks spend the cost they report).
 
 ``GET /runware/v1/media/{videoUUID}.mp4`` serves a finished video (no key needed, like a CDN URL)
 for ``url_ttl_seconds`` after completion, then 410 Gone.
@@ -171,11 +173,27 @@ class RunwareSurface(Surface):
         return self.post(operation, JSONResponse(body, status_code=status, headers=headers))
 
     # ------------------------------------------------------------------ videoInference
+    def rate(self, offer, width: int, height: int, audio: bool) -> float:
+        """USD per second this task reports and spends: the catalog's price, else `emulator_rate`."""
+        rule = offer.price(width, height, audio)
+        return rule.usd_per_second if rule is not None and rule.usd_per_second else self.emulator_rate()
+
+    def emulator_rate(self) -> float:
+        """The *emulator figure* (not a Runware price) for an offer the catalog has no price for:
+        the median per-second rate of the catalog's priced offers at this provider ($0.10/s when
+        none is priced), so ``cost`` is a number, as runware-sdk types it."""
+        rates = sorted(r.usd_per_second for o in self.emu.catalog.offers(provider=self.provider) for r in o.prices
+                       if r.usd_per_second)
+        if not rates:
+            return 0.10
+        mid = len(rates) // 2
+        return rates[mid] if len(rates) % 2 else (rates[mid - 1] + rates[mid]) / 2
+
     def _offer(self, model: Any):
         for offer in self.emu.catalog.offers(provider=self.provider):
             if offer.id == model:
                 return offer
-        return None
+        return self.open_offer(model) if isinstance(model, str) and ":" in model else None  # an AIR id
 
     def _video_inference(self, task: dict, key: Optional[str]) -> dict:
         emu = self.emu
@@ -319,8 +337,7 @@ class RunwareSurface(Surface):
             raise _TaskError(429, "concurrencyLimitExceeded", f"Too many tasks in progress for this key (at most "
                              f"{emu.config.concurrency_per_key}).")
 
-        rule = offer.price(width, height, audio)
-        total = None if rule is None or emu.moderation_hit(prompt) else rule.usd_per_second * seconds * n
+        total = None if emu.moderation_hit(prompt) else self.rate(offer, width, height, audio) * seconds * n
         if not emu.charge(self.provider, total):
             left = (emu.config.balance_usd or 0.0) - emu.spent_usd.get(self.provider, 0.0)
             raise _TaskError(402, "insufficientCredits", f"Insufficient credits: this task costs ${total:.4f}, "
@@ -377,8 +394,7 @@ class RunwareSurface(Surface):
         blocked = emu.moderation_hit(prompt)
         created, start, finish = emu.timeline(self.provider, key, offer.model, seconds, width, height,
                                               fails=blocked is not None)
-        rule = offer.price(width, height, audio)
-        unit_cost = None if rule is None else round(rule.usd_per_second * seconds, 6)
+        unit_cost = round(self.rate(offer, width, height, audio) * seconds, 6)
         jobs = []
         for i in range(n):
             job_seed = (seed + i) % (SEED_MAX + 1) if seed is not None else emu.new_seed()

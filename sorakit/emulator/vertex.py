@@ -127,7 +127,7 @@ class VertexSurface(GoogleSurface):
     async def _start(self, request: Request, key: Optional[str], model_id: str, project: str,
                      location: str) -> Response:
         self.emu.counters.incr(self.provider, "create_calls")
-        offer = self.offer_by_id(model_id)
+        offer = self.offer_by_id(model_id) or self.open_offer(model_id)
         if offer is None:
             return self.error(404, f"Publisher Model `projects/{project}/locations/{location}/publishers/google/"
                                    f"models/{model_id}` not found. (emulated: {self.known_ids()})")

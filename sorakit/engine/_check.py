@@ -113,7 +113,7 @@ async def check(catalog: Catalog, setups: Mapping[str, ProviderSetup], *, auto_e
         for m in listed:
             if m.video and m.id not in known:
                 rows.append(_row(name, checked, "new", None, m.id,
-                                 "a video model the provider lists and the catalog lacks (add it in an overlay)"))
+                                 "a video model the provider lists and the catalog lacks (call it as 'id@provider', or add it in an overlay)"))
         if len(rows) == before:
             rows.append(_row(name, checked, "ok", detail=f"lists {len(listed)} model(s): none the catalog has "
                                                           "as served here, no new video model"))

@@ -204,6 +204,20 @@ def _retry_after(provider: Any, response: httpx.Response) -> Optional[float]:
     return None
 
 
+def _token_cost(row: dict, tokens: int) -> dict:
+    """What a job's reported output video tokens cost at the per-token rate its row was priced
+    with (``extra.price.usd_per_video_token``): ``{output_video_tokens, usd_per_video_token,
+    billed_cost, source, as_of}``; no ``billed_cost`` when the rate is unknown (an id the catalog
+    lacks: the tokens are kept, the cost stays unknown, never 0)."""
+    price = (row.get("extra") or {}).get("price") or {}
+    rate = price.get("usd_per_video_token")
+    out: dict[str, Any] = {"output_video_tokens": int(tokens)}
+    if isinstance(rate, (int, float)) and rate > 0:
+        out.update(usd_per_video_token=float(rate), billed_cost=round(int(tokens) * float(rate), 6),
+                   source=price.get("source"), as_of=price.get("as_of"))
+    return out
+
+
 def _known(value: Any) -> bool:
     """A number that is not None/NaN (an estimate the catalog knows)."""
     return isinstance(value, (int, float)) and value == value
@@ -491,7 +505,7 @@ class Engine:
         if status in TERMINAL:
             source = row.get("billed_cost_source")
             self.budget.settle(job_id, status,
-                               row.get("billed_cost") if source in ("provider", "catalog") else None)
+                               row.get("billed_cost") if source in ("provider", "usage", "catalog") else None)
         self._notify(job_id, fields)
         if status in TERMINAL:
             ev = self._events.get(job_id)
@@ -1130,8 +1144,13 @@ class Engine:
         if sha:
             image = self._cached(sha, INPUT_IMAGE_SUFFIXES, row.get("job_id"), "input image")
         extra = row.get("extra") or {}
+        model = row.get("model")
+        if model not in self.catalog.models and row.get("provider_model"):
+            # a model id the catalog lacks (or no longer lists under that name): the id that was
+            # sent, planned again through the open catalog (or the offer that now has that id)
+            model = row["provider_model"]
         req = VideoRequest(
-            prompt=row.get("prompt") or "", model=row.get("model"), provider=row.get("provider"),
+            prompt=row.get("prompt") or "", model=model, provider=row.get("provider"),
             size=row.get("size"), seconds=row.get("seconds"),
             seed=extra.get("request_seed") if "request_seed" in extra else row.get("seed"),
             variations=int(row.get("variations") or 1), negative_prompt=row.get("negative_prompt"),
@@ -1513,10 +1532,16 @@ class Engine:
                 changes["video_url_expires_at"] = dt.datetime.fromtimestamp(s.video_url_expires_at, UTC)
             if s.seed is not None and s.seed != row.get("seed"):
                 changes["seed"] = s.seed  # the seed the provider actually used (variations differ)
+            extra_changes: dict[str, Any] = {}
             if s.billed_cost is not None:
                 changes["billed_cost"] = s.billed_cost
                 changes["billed_cost_source"] = "provider"
-            extra_changes = {}
+            elif s.output_video_tokens is not None:
+                usage = _token_cost(row, s.output_video_tokens)
+                extra_changes["usage"] = usage
+                if usage.get("billed_cost") is not None:
+                    changes["billed_cost"] = usage["billed_cost"]
+                    changes["billed_cost_source"] = "usage"
             if s.provider_video_id:
                 extra_changes["video_id"] = s.provider_video_id
             if extra_changes:
@@ -1558,7 +1583,7 @@ class Engine:
             cost: dict[str, Any] = {}
             if billed is not None:
                 cost = {"billed_cost": billed, "billed_cost_source": "provider"}
-            elif row.get("billed_cost_source") == "provider":  # keep a charge the provider reported
+            elif row.get("billed_cost_source") in ("provider", "usage"):  # keep a charge the provider reported
                 pass
             elif generated and _known(row.get("estimated_cost")):
                 cost = {"billed_cost": row["estimated_cost"], "billed_cost_source": "catalog"}
@@ -1690,7 +1715,7 @@ class Engine:
             completed_at=now, error_code=None, error_message=None,
             latency_s=(now - submitted).total_seconds() if isinstance(submitted, dt.datetime) else None,
         )
-        if row.get("billed_cost_source") != "provider":
+        if row.get("billed_cost_source") not in ("provider", "usage"):
             est = row.get("estimated_cost")
             known = est is not None and not (isinstance(est, float) and math.isnan(est))
             changes["billed_cost"] = est if known else None

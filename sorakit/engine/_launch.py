@@ -84,7 +84,7 @@ class Launcher:
             raise ValidationError(name, fields[name], sorted(REQUEST_FIELDS | {"prompt", "model", "provider"}),
                                   f"unknown argument {name!r}")
         checks.request_fields(prompt, model, provider, fields)
-        model, provider = split_model(model, provider)
+        model, provider = split_model(model, provider, self.catalog.providers)
         if "tags" in fields:
             fields["tags"] = checks.tag_list("tags", fields["tags"])
         return VideoRequest(prompt=prompt, model=model or self.catalog.default_model, provider=provider, **fields)
@@ -210,6 +210,11 @@ class Launcher:
         if p.price is not None:
             extra["price"] = {"usd_per_second": p.price.usd_per_second, "as_of": str(p.price.as_of),
                               "source": p.price.source}
+            if p.price.per_token:  # billed by the output video tokens the provider reports
+                extra["price"].update(usd_per_video_token=p.price.usd_per_video_token,
+                                      video_tokens_per_second=p.price.video_tokens_per_second)
+        if not p.catalogued:  # the provider's own id, sent as is: model = provider_model = that id
+            extra["uncatalogued"] = True
         rows = []
         for i in range(p.variations):
             rows.append(dict(

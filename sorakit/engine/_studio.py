@@ -230,7 +230,9 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         """Make one video (validated before any network call) and, by default, wait for it.
 
         ``model`` defaults to ``studio.catalog.default_model``; ``"model@provider"`` names the
-        provider too. ``fields`` are `VideoRequest` fields: ``size``, ``seconds``, ``seed``,
+        provider too. A provider's model id the catalog does not list is sent as is when its
+        provider is named (``"gemini-omni-1.3-flash@gemini"``): said once on the ``sorakit.catalog``
+        logger, its price unknown, the provider's answer judges it. ``fields`` are `VideoRequest` fields: ``size``, ``seconds``, ``seed``,
         ``variations``, ``negative_prompt``, ``audio``, ``input_image``, ``tags``... ``timeout``
         bounds the wait for this job (default: the studio's ``max_wait``); when it runs out the job
         is left ``timed_out_waiting`` and `JobTimeout` is raised. ``wait=False`` returns at once.

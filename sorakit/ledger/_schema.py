@@ -63,7 +63,7 @@ TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled
 terminal: the job may still be running remotely, so ``Ledger.pending()`` returns them for resume."""
 
 ACTIONS: tuple[str, ...] = ("generate", "remix", "extend", "edit")
-BILLED_COST_SOURCES: tuple[str, ...] = ("provider", "catalog", "none")
+BILLED_COST_SOURCES: tuple[str, ...] = ("provider", "catalog", "none", "usage")
 GROUPINGS: tuple[str, ...] = ("model", "provider", "status", "day", "tag", "user")
 """What ``Ledger.cost_by`` can group on (``day`` is the UTC date of ``created_at``)."""
 
@@ -108,7 +108,7 @@ _COLS: tuple[_Col, ...] = (
     _Col("latency_s", "float", "Seconds from submit to completion.", 0),
     _Col("estimated_cost", "float", "Catalog estimate before submit, in `currency` (NaN = unknown).", 0),
     _Col("billed_cost", "float", "What was billed, in `currency` (NaN = unknown).", 0),
-    _Col("billed_cost_source", "cat", "Where billed_cost came from: provider, catalog or none.", choices=BILLED_COST_SOURCES),
+    _Col("billed_cost_source", "cat", "Where billed_cost came from: provider (the cost it reported), usage (the output tokens it reported × the catalog's per-token rate), catalog (the estimate) or none.", choices=BILLED_COST_SOURCES),
     _Col("currency", "str", "ISO currency code of the costs, e.g. 'USD'."),
     _Col("video_url", "str", "Provider download URL (may expire)."),
     _Col("video_url_expires_at", "datetime", "When video_url stops working (UTC)."),

@@ -8,7 +8,9 @@ POST {base}/interactions        header x-goog-api-key
       "response_format": {"type": "video", "aspect_ratio": "16:9"|"9:16", "duration": "8s"},
       "generation_config"?: {"seed"}, "previous_interaction_id"?: "<id>"}     -> Interaction
 GET  {base}/interactions/{id}   -> Interaction {id, status, steps?: [{type: "model_output",
-                                   content: [{type: "video", data | uri, mime_type}]}], errors?}
+                                   content: [{type: "video", data | uri, mime_type}]}], errors?,
+                                   usage?: {total_output_tokens, output_tokens_by_modality:
+                                            [{modality: "video", tokens}], ...}}
 ```
 
 Sources: the official ``google-genai`` 3.6.1 package — ``google/genai/_gaos/interactions.py``
@@ -42,7 +44,7 @@ from ..catalog import Plan
 from ._base import CancelSupport
 
 __all__ = ["is_interactions_model", "interaction_body", "interaction_states", "interaction_video",
-           "strip_inline", "video_bytes", "check_interaction_id"]
+           "strip_inline", "video_bytes", "check_interaction_id", "usage_video_tokens"]
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~-]*$")
 
@@ -163,7 +165,21 @@ def interaction_states(obj: Mapping[str, Any], expires_at: Optional[float]) -> l
                          error_message="the interaction completed without a video", raw=raw)]
     uri = str(video["uri"]) if video.get("uri") and not video.get("data") else None
     return [JobState(provider_job_id=iid, status="completed", progress=100, video_url=uri,
-                     video_url_expires_at=expires_at if uri else None, provider_video_id=iid, raw=raw)]
+                     video_url_expires_at=expires_at if uri else None, provider_video_id=iid,
+                     output_video_tokens=usage_video_tokens(obj), raw=raw)]
+
+
+def usage_video_tokens(obj: Mapping[str, Any]) -> Optional[int]:
+    """The output video tokens an Interaction reports: the ``video`` entries of
+    ``usage.output_tokens_by_modality`` (``[{modality, tokens}]``, google-genai 3.6.1
+    ``_gaos/types/interactions/usage.py`` and ``modalitytokens.py``); None when not reported."""
+    usage = obj.get("usage")
+    by_modality = usage.get("output_tokens_by_modality") if isinstance(usage, Mapping) else None
+    if not isinstance(by_modality, list):
+        return None
+    counts = [m.get("tokens") for m in by_modality if isinstance(m, Mapping) and m.get("modality") == "video"]
+    counts = [c for c in counts if isinstance(c, int) and not isinstance(c, bool) and c >= 0]
+    return sum(counts) if counts else None
 
 
 def video_bytes(obj: Any) -> bytes:

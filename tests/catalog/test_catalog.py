@@ -71,11 +71,17 @@ def test_documented_prices(model, provider, size, audio, rate):
     ("seedance-1-pro", "runware", "864x480"),   # only the 1080p price is published
     ("hailuo-02", "runware", "1920x1080"),      # unconfirmed
     ("veo-3.1", "runware", "1280x720"),         # Runware's price is not in a maintained source
-    ("gemini-omni-1.2-flash", "gemini", "1280x720"),  # per video token: unknown before the job
 ])
 def test_unknown_prices_are_unknown_not_zero(model, provider, size):
     w, h = parse_size(size)
     assert CAT.model(model).offer(provider).price(w, h, False) is None
+
+
+def test_a_per_token_price_has_no_per_second_figure_before_the_job():
+    """Gemini Omni bills output video tokens: its rule is known, its per-second estimate is not."""
+    rule = CAT.model("gemini-omni-1.2-flash").offer("gemini").price(1280, 720, True)
+    assert rule is not None and rule.per_token and rule.usd_per_video_token == 1.2e-05
+    assert rule.usd_per_second is None
 
 
 def test_defaults_are_allowed_values():

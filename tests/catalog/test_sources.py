@@ -169,6 +169,14 @@ def test_overlay_from_the_environment(tmp_path, monkeypatch):
     ('[[models."veo-3.1".offers]]\nprovider = "runware"\nsecconds = [4]\n',
      'models."veo-3.1".offers[runware]', "secconds"),
     ('[models."veo-3.1"]\nstatus = "gone"\n', 'models."veo-3.1"', "status"),
+    ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_video_token = 1.2e-05, video_tokens_per_second = 0, as_of = 2026-12-01, source = "x" }]\n',
+     'models."gemini-omni-flash".offers[gemini]', "prices[0].video_tokens_per_second"),
+    ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_video_token = -1, as_of = 2026-12-01, source = "x" }]\n',
+     'models."gemini-omni-flash".offers[gemini]', "prices[0].usd_per_video_token"),
+    ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_video_token = 1.2e-05, video_tokens_per_second = 5792, usd_per_second = 0.1, as_of = 2026-12-01, source = "x" }]\n',
+     'models."gemini-omni-flash".offers[gemini]', "prices[0].usd_per_second"),
+    ('[[models."gemini-omni-flash".offers]]\nprovider = "gemini"\nprices = [{ usd_per_token = 1.2e-05, as_of = 2026-12-01, source = "x" }]\n',
+     'models."gemini-omni-flash".offers[gemini]', "prices[0].usd_per_token"),
     ('[[models."veo-3.1".offers]]\nprovider = "runware"\nreplacement = "veo-9"\n',
      'models."veo-3.1".offers[runware]', "replacement"),
 ])
@@ -197,3 +205,59 @@ def test_the_readme_overlay_example_works(tmp_path):
     assert cat.model("kling-3-standard").offer("runware").price(1280, 720, True).usd_per_second == 0.09
     assert cat.model("veo-3").offer("runware").served_until == dt.date(2026, 12, 31)
     assert cat.model("wan-2.5").offer("runware").price(1280, 720, False).source == "Runware model page"
+
+
+def test_a_per_token_price_rule_estimates_per_second_and_is_marked(tmp_path):
+    """``usd_per_video_token`` × ``video_tokens_per_second`` (Gemini Omni bills output video tokens):
+    the rule's per-second rate is the product, and the estimate says it is estimated."""
+    from sorakit import VideoRequest
+    from sorakit.catalog import estimate, plan
+
+    path = write(tmp_path, """
+[[models."gemini-omni-1.2-flash".offers]]
+provider = "gemini"
+prices = [{ usd_per_video_token = 1.75e-05, video_tokens_per_second = 5792, resolution = "720p", as_of = 2026-12-06, source = "a per-token rate" }]
+""")
+    cat = load_catalog(overlays=[path])
+    rule = cat.model("gemini-omni-1.2-flash").offer("gemini").price(1280, 720, True)
+    assert rule.per_token and rule.usd_per_video_token == 1.75e-05 and rule.video_tokens_per_second == 5792
+    assert rule.usd_per_second == pytest.approx(5792 * 1.75e-05)
+    assert rule.describe() == "$1.75e-05/video token (~$0.1014/s at 5792 tokens/s) 720p"
+    p = plan(VideoRequest("a fox", model="gemini-omni-1.2-flash@gemini", seconds=6), cat)
+    assert p.estimated_cost == pytest.approx(6 * 5792 * 1.75e-05)
+    est = estimate(p)
+    assert est.lines[0].per_token and est.lines[0].rate_text == "~$0.1014/s"
+    assert "estimated from tokens per second" in est.summary() and "~$0.61" in str(est)
+    assert "video token" in cat.df.set_index(["model", "provider"]).loc[("gemini-omni-1.2-flash", "gemini"), "price"]
+
+
+def test_an_open_offer_borrows_the_closest_catalogued_defaults_and_knows_no_price():
+    o = CAT.open_offer("gemini", "gemini-omni-9.9-flash")
+    omni = {(x.default_size, x.default_seconds, x.fps) for x in CAT.offers(provider="gemini") if x.id.startswith("gemini-")}
+    assert (o.model, o.id, o.provider, o.catalogued) == ("gemini-omni-9.9-flash",) * 2 + ("gemini", False)
+    assert (o.default_size, o.default_seconds, o.fps) in omni  # an Omni offer's, not a Veo one's
+    assert o.prices == () and o.price(1280, 720, True) is None and set(o.unconfirmed) >= {"prices", "sizes"}
+    bare = CAT.open_offer("relay", "acme-video-9")
+    assert bare.catalogued is False and bare.max_variations >= 1
+    with pytest.raises(KeyError):
+        CAT.open_offer("fal", "x")
+
+
+def test_a_per_token_rule_without_tokens_per_second_bills_but_does_not_estimate(tmp_path):
+    """LiteLLM-style data gives the per-token rate alone: the estimate is unknown (never 0), the
+    rule still prices the reported tokens."""
+    from sorakit import VideoRequest
+    from sorakit.catalog import estimate, plan
+
+    path = write(tmp_path, """
+[[models."gemini-omni-1.2-flash".offers]]
+provider = "gemini"
+prices = [{ usd_per_video_token = 1.2e-05, as_of = 2026-12-06, source = "a per-token rate" }]
+""")
+    cat = load_catalog(overlays=[path])
+    p = plan(VideoRequest("a fox", model="gemini-omni-1.2-flash@gemini", seconds=6), cat)
+    assert p.price.per_token and p.price.usd_per_video_token == 1.2e-05 and p.price.usd_per_second is None
+    assert p.estimated_cost is None and p.rate is None
+    line = estimate(p).lines[0]
+    assert line.rate_text == "unknown (per token)" and estimate(p).unknown == 1
+    assert p.price.describe() == "$1.2e-05/video token (per second: unknown)"

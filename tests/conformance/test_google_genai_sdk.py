@@ -51,6 +51,9 @@ def test_interactions_create_get_and_a_follow_up_turn(server):
     assert done.status == "completed" and done.output_video.mime_type == "video/mp4"
     w, h, seconds, audio = probe(_bytes(done.output_video.data))
     assert (w, h) == (1280, 720) and seconds == pytest.approx(8, abs=0.2) and audio == 1
+    # usage as the SDK types it (Usage / ModalityTokens): the video's output tokens, 5792 per second
+    (video_tokens,) = [m for m in done.usage.output_tokens_by_modality if m.modality == "video"]
+    assert video_tokens.tokens == done.usage.total_output_tokens == 8 * 5792
 
     follow = c.interactions.create(model=OMNI, input="now make it snow", previous_interaction_id=first.id,
                                    response_format={"type": "video", "aspect_ratio": "16:9", "duration": "4s"},
@@ -62,6 +65,27 @@ def test_interactions_create_get_and_a_follow_up_turn(server):
     assert probe(_bytes(edited.output_video.data))[2] == pytest.approx(4, abs=0.2)
     job = emu.store.group(follow.id)[0]
     assert job.kind == "edit" and job.source_id == first.id
+
+
+def test_interactions_serve_a_gemini_id_the_catalog_lacks(server):
+    """The open catalog's other half: a newer Gemini id is served (defaults from Omni), and answered
+    404 NOT_FOUND when the emulator is told to treat unknown ids as unknown."""
+    emu = server.emulator
+    c = gemini(server)
+    r = c.interactions.create(model="gemini-omni-9.9-flash", input="a paper lantern floats up", background=True,
+                              response_format={"type": "video", "aspect_ratio": "9:16", "duration": "12s"})
+    emu.test_clock.advance(600)
+    done = c.interactions.get(r.id)
+    assert done.status == "completed" and done.model == "gemini-omni-9.9-flash"
+    w, h, seconds, _ = probe(_bytes(done.output_video.data))
+    assert (w, h, round(seconds)) == (720, 1280, 12)
+    emu.config.serve_unknown_models = False
+    try:
+        with pytest.raises(Exception) as info:
+            c.interactions.create(model="gemini-omni-9.9-flash", input="x", background=True)
+        assert getattr(info.value, "status_code", None) == 404
+    finally:
+        emu.config.serve_unknown_models = True
 
 
 def test_interactions_image_input_portrait_and_uri_delivery_with_files_download(server):

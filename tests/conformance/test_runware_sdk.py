@@ -62,6 +62,15 @@ def test_text_to_video_with_two_results(emulator_server, emulator, transport):
         assert not emulator.requests.entries("POST", "/runware/v1")
 
 
+def test_cost_is_a_number_for_an_offer_without_a_catalog_price(emulator_server, emulator, transport):
+    """runware-sdk 1.8 types ``VideoInferenceResult.cost`` as a float: what the SDK hands back must
+    sum, also for an id the catalog has no price for (the emulator's figure then)."""
+    items = run(emulator_server, transport, video(model="acme:9@9", width=1280, height=720, duration=5))
+    (item,) = items
+    assert item["status"] == "success" and isinstance(item["cost"], float)
+    assert sum(i["cost"] for i in items) == pytest.approx(emulator.surfaces["runware"].emulator_rate() * 5)
+
+
 def test_image_to_video(emulator_server, emulator, transport):
     image = png(1280, 720)
     uri = "data:image/png;base64," + base64.b64encode(image).decode()

@@ -26,10 +26,11 @@ def test_gallery_shows_a_captioned_poster_per_video(studio, done):
     cap = g.tiles[0]["caption"]
     row = g.tile_list[0].row
     assert row["prompt"] in cap and "seedance-1-pro-fast@runware" in cap and "seed 7" in cap
-    assert "unknown" in cap and "$0.00" not in cap  # no catalog price for this output: never shown as $0
+    # no catalog price for this output, but Runware reports what it billed (includeCost): that is shown
+    assert row["billed_cost_source"] == "provider" and f"${row['billed_cost']:.2f}" in cap
     assert all(t["poster"].startswith("data:image/webp;base64,") and t["playable"] for t in g.tiles)
     assert not g.loaded  # no video sent before play
-    assert "4 videos" in g.header and "emulated" in g.header and "unknown" in g.header
+    assert "4 videos" in g.header and "emulated" in g.header
     from support.frontend import FakeView
 
     view = FakeView(g)
@@ -37,6 +38,16 @@ def test_gallery_shows_a_captioned_poster_per_video(studio, done):
     assert g.loaded and all(m["tile"] == 1 for m, _b in view.sent)
     [(err, _)] = view.ask({"type": "open", "tile": 9})  # no such tile: an error, not a crash
     assert err["type"] == "error"
+
+
+def test_an_unknown_cost_is_never_shown_as_zero(studio):
+    """A job whose cost nobody knows (an Omni id the catalog lacks: its tokens are reported, the
+    rate is not) says unknown, never $0."""
+    job = studio.generate("a heron lifts off", model="gemini-omni-9.9-flash@gemini", seconds=4, progress=False)
+    assert job.status == "completed" and job.cost is None
+    g = gallery(studio)
+    cap = g.tiles[0]["caption"]
+    assert "unknown" in cap and "$0.00" not in cap and "unknown" in g.header
 
 
 def test_a_gallery_is_one_widget_model_and_its_state_holds_no_video(studio, done):

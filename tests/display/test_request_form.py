@@ -306,3 +306,37 @@ def test_how_a_job_ended_is_plain_text_in_the_list_and_html_on_the_card(studio):
     assert tile(cancelled)["cancelled"] == f"Cancelled: {msg}"
     card = JobCard(failed, studio=studio)
     assert "can&#x27;t draw &lt;hands&gt; &amp; feet" in card.error.value and "<code>safety</code>" in card.error.value
+
+
+def test_both_forms_take_a_model_id_the_catalog_does_not_list(fake):
+    """The open catalog in the forms: opened on ``"id@provider"`` they list that id (marked as not
+    in the catalog), offer the provider's usual sizes, send the same arguments and say the price
+    is unknown."""
+    value = "gemini-omni-9.9-flash@gemini"
+    old, new = StudioForm(fake, model=value), form(fake, ui="anywidget", model=value)
+    assert old.model.value == new.value["model"] == value
+    assert (old.provider.value, new.value["provider"]) == ("gemini", "gemini")
+    label = dict((v, l) for l, v in old.model.options)[value]
+    assert label.startswith("gemini-omni-9.9-flash — not in the catalog") and label in [l for l, _ in new.models]
+    assert old.offer.catalogued is False and old.offer.id == "gemini-omni-9.9-flash"
+    assert "not in the catalog" in new.notice["text"] and "not in the catalog" in old.model_note.value
+    old.prompt.value = "a corgi surfing"
+    new.set(prompt="a corgi surfing")
+    assert new.request_fields() == old.request_fields()
+    assert "is not in the catalog" in new.cost and old.cost.value == new.cost
+    old.submit()
+    new.submit()
+    assert len(fake.submitted) == 2 and fake.submitted[0] == fake.submitted[1]
+    assert fake.submitted[0]["model"] == value
+
+
+def test_an_uncatalogued_id_runs_from_the_form_on_the_emulator(studio, emulator):
+    f = form(studio, ui="anywidget", model="acme-video-9@relay")
+    Page(f).press(type="submit", value={"prompt": "a tram in fog", "model": "acme-video-9@relay",
+                                        "provider": "relay"})
+    assert f.message["kind"] == "ok", f.message
+    remote(f.submitted[0])
+    emulator.clock.advance(3600)
+    until(lambda: f.submitted[0].status == "completed")
+    row = f.submitted[0].row
+    assert (row["model"], row["provider"], row["provider_model"]) == ("acme-video-9", "relay", "acme-video-9")

@@ -92,8 +92,11 @@ def test_invalid_arguments(client, params, text):
 
 
 def test_other_errors(emu, client):
+    assert start(client, model="veo-9").status_code == 200  # an id the catalog lacks: served (open catalog)
+    emu.config.serve_unknown_models = False  # ... or answered as the service answers an id it does not know
     r = start(client, model="veo-9")
     assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
+    emu.config.serve_unknown_models = True
     assert start(client, prompt="guardrail-term").status_code == 400
     assert start(client, prompt="x" * 1025).status_code == 400
     assert client.get("/models/veo-3.0-fast-generate-001/operations/nope").status_code == 404

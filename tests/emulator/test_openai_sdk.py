@@ -136,13 +136,15 @@ def test_input_reference_upload_data_url_and_file_id(client, emulator_server, ma
         assert r.json()["error"]["code"] == "image_url_unreachable" and "offline" in r.json()["error"]["message"]
 
 
-def test_errors_map_to_sdk_exceptions(client, emulator_server, emulator):
+def test_errors_map_to_sdk_exceptions(client, emulator_server, emulator, monkeypatch):
     with pytest.raises(openai.BadRequestError) as err:
         client.videos.create(prompt="too big for sora-2", model="sora-2", size="1792x1024")
     assert (err.value.code, err.value.param) == ("invalid_value", "size")
+    monkeypatch.setattr(emulator.config, "serve_unknown_models", False)  # answer unknown ids as unknown
     with pytest.raises(openai.BadRequestError) as err:
         client.videos.create(prompt="a", model="sora-3")
     assert err.value.param == "model"
+    monkeypatch.undo()
     assert client.videos.create(prompt="pro at 1792", model="sora-2-pro", size="1792x1024").size == "1792x1024"
     snapshot = client.videos.create(prompt="dated snapshot", model="sora-2-2025-12-08")
     assert snapshot.model == "sora-2-2025-12-08"

@@ -61,7 +61,8 @@ def test_an_extension_needs_seconds_from_its_own_list(emu_client, seconds, code,
      "input_reference", "invalid_image"),
     ({"prompt": "a guardrail-term here"}, "prompt", "moderation_blocked"),
 ])
-def test_create_validation(emu_client, emulator, body, param, code):
+def test_create_validation(emu_client, emulator, body, param, code, monkeypatch):
+    monkeypatch.setattr(emulator.config, "serve_unknown_models", False)  # unknown ids answered as unknown
     err = _error(emu_client.post(V, json=body))
     assert (err["param"], err["code"]) == (param, code), err
     c = emulator.counters["openai"]

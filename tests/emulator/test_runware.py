@@ -84,14 +84,31 @@ def test_number_results_include_cost_and_distinct_files(rw, emulator):
     assert emulator.counters.prompt_creates("a lighthouse in a storm", "runware") == 1
 
 
-def test_cost_is_null_when_the_catalog_has_no_price_and_audio_changes_it(rw):
-    unknown, r = submit(rw, model="bytedance:2@2", width=864, height=480, duration=5, includeCost=True)
+def test_cost_is_always_a_number_with_include_cost_and_audio_changes_it(rw, emulator):
+    """runware-sdk 1.8.0 types ``VideoInferenceResult.cost`` as a float: with ``includeCost`` the
+    emulator reports a number even where the catalog has no price (an id it lacks, or an offer
+    such as ``google:3@3`` while unpriced) — then the emulator figure, the median of the priced
+    Runware offers (old behaviour: ``cost: null``)."""
+    from sorakit.emulator.runware import RunwareSurface
+
+    priced = sorted(r.usd_per_second for o in emulator.catalog.offers(provider="runware") for r in o.prices)
+    figure = emulator.surfaces["runware"].emulator_rate()
+    assert isinstance(emulator.surfaces["runware"], RunwareSurface) and priced[0] <= figure <= priced[-1]
+    unlisted, r = submit(rw, model="acme:9@9", duration=5, includeCost=True)
+    assert r.status_code == 200, r.text
+    veo31_fast = emulator.catalog.offer_by_id("runware", "google:3@3")
+    fast, r = submit(rw, model="google:3@3", duration=8, includeCost=True)
     assert r.status_code == 200, r.text
     kling_audio, _ = submit(rw, model="klingai:kling-video@3-standard", duration=5, includeCost=True,
                             providerSettings={"klingai": {"generateAudio": True}})
     kling_quiet, _ = submit(rw, model="klingai:kling-video@3-standard", duration=5, includeCost=True)
     no_cost, _ = submit(rw)
-    assert poll(rw, unknown["taskUUID"])["data"][0]["cost"] is None
+    (item,) = poll(rw, unlisted["taskUUID"])["data"]
+    assert isinstance(item["cost"], float) and item["cost"] == pytest.approx(figure * 5)
+    (item,) = poll(rw, fast["taskUUID"])["data"]
+    rule = veo31_fast.price(1280, 720, veo31_fast.default_audio)
+    assert isinstance(item["cost"], float)
+    assert item["cost"] == pytest.approx((rule.usd_per_second if rule else figure) * 8)
     assert poll(rw, kling_audio["taskUUID"])["data"][0]["cost"] == pytest.approx(0.126 * 5)
     assert poll(rw, kling_quiet["taskUUID"])["data"][0]["cost"] == pytest.approx(0.084 * 5)
     assert "cost" not in poll(rw, no_cost["taskUUID"])["data"][0]
@@ -155,7 +172,8 @@ def test_reused_task_uuid_is_a_conflict(rw, emulator):
     ({"width": None, "height": None}, "invalidWidth", "width"),
     ({"positivePrompt": "a guardrail-term scene"}, "contentPolicyViolation", "positivePrompt"),
 ])
-def test_validation_error_envelopes(rw_local, emulator, changes, code, parameter):
+def test_validation_error_envelopes(rw_local, emulator, changes, code, parameter, monkeypatch):
+    monkeypatch.setattr(emulator.config, "serve_unknown_models", False)  # unknown ids answered as unknown
     task = {"taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "deliveryMethod": "async",
             "model": SORA, "positivePrompt": "valid prompt", "duration": 4, "width": 1280, "height": 720}
     task.update(changes)
@@ -237,7 +255,12 @@ def test_balance_runs_out_with_402(rw_local, emulator):
     assert ok.status_code == 200 and emulator.spent_usd["runware"] == pytest.approx(0.8)
     broke = rw_local.post("", json=[{**task, "taskUUID": str(uuid.uuid4())}])
     assert broke.status_code == 402 and broke.json()["errors"][0]["code"] == "insufficientCredits"
-    free = rw_local.post("", json=[{**task, "taskUUID": str(uuid.uuid4()), "model": "bytedance:2@2",
-                                    "width": 864, "height": 480, "duration": 5}])
-    assert free.status_code == 200  # unknown price: nothing to charge
-    assert emulator.spent_usd["runware"] == pytest.approx(0.8) and len(emulator.jobs("runware")) == 3
+    # an offer without a catalog price spends what it reports: the emulator figure, never a free ride
+    unpriced = {**task, "model": "acme:9@9", "duration": 5}
+    figure = emulator.surfaces["runware"].emulator_rate() * 5
+    assert figure > 0.2
+    refused = rw_local.post("", json=[{**unpriced, "taskUUID": str(uuid.uuid4())}])
+    assert refused.status_code == 402
+    emulator.config.balance_usd = 0.8 + figure
+    assert rw_local.post("", json=[{**unpriced, "taskUUID": str(uuid.uuid4())}]).status_code == 200
+    assert emulator.spent_usd["runware"] == pytest.approx(0.8 + figure) and len(emulator.jobs("runware")) == 3

@@ -77,6 +77,24 @@ def test_states_inline_uri_and_failure():
     assert r.status == "in_progress" and r.provider_job_id == "v1_d"
 
 
+def test_completed_interaction_reports_its_video_tokens():
+    """``usage.output_tokens_by_modality`` (google-genai 3.6.1 ``_gaos/types/interactions/usage.py``):
+    the video entries are the job's output video tokens; absent or malformed usage is None."""
+    data = base64.b64encode(b"mp4-bytes").decode()
+    done = {"id": "v1_t", "status": "completed",
+            "steps": [{"type": "model_output", "content": [{"type": "video", "data": data,
+                                                            "mime_type": "video/mp4"}]}],
+            "usage": {"total_output_tokens": 46_400,
+                      "output_tokens_by_modality": [{"modality": "text", "tokens": 64},
+                                                    {"modality": "video", "tokens": 46_336}]}}
+    [s] = prov().parse_poll("v1_t", resp(200, done))
+    assert s.output_video_tokens == 46_336 and s.billed_cost is None  # the engine prices the tokens
+    for usage in (None, {}, {"output_tokens_by_modality": "x"},
+                  {"output_tokens_by_modality": [{"modality": "video", "tokens": "9"}]}):
+        body = dict(done, usage=usage) if usage is not None else {k: v for k, v in done.items() if k != "usage"}
+        assert prov().parse_poll("v1_t", resp(200, body))[0].output_video_tokens is None
+
+
 def test_emulator_https_uri_downloads_by_name_through_the_base():
     p = prov("http://127.0.0.1:8123/gemini/v1beta")
     req = p.build_download(JobState("v1_e", "completed",
