@@ -613,7 +613,7 @@ class RelayProvider(Provider):
 
     def states(self, job_id: str, body: Mapping[str, Any], response: httpx.Response | None = None) -> list[JobState]:
         """A status object -> one state, or one per result (``data[i]`` -> ``variation_index=i``)."""
-        inner = body.get("data") if isinstance(body.get("data"), Mapping) else None
+        inner = _task_object(body.get("data"))
         obj = inner if inner is not None and "status" in inner else body
         raw_status = str(obj.get("status") or "").strip().lower()
         status = _STATUS.get(raw_status, "in_progress")
@@ -664,12 +664,24 @@ def _has_request(response: httpx.Response) -> bool:
     return True
 
 
+def _task_object(data: Any) -> Optional[Mapping[str, Any]]:
+    """``data`` as one task object: an object, or a list holding exactly one task object (a
+    ``status`` or a task id, not a result ``{url}``), as relays answer ``{"code": 200, "data":
+    [{"status": "submitted", "task_id": "task_..."}]}`` (tests/published/relay-task)."""
+    if isinstance(data, Mapping):
+        return data
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], Mapping) \
+            and any(k in data[0] for k in ("status", "task_id", "taskId", "job_id")):
+        return data[0]
+    return None
+
+
 def _job_id(body: Mapping[str, Any]) -> Optional[str]:
     for key in ("id", "task_id", "taskId", "job_id"):
         if body.get(key):
             return str(body[key])
-    data = body.get("data")
-    if isinstance(data, Mapping):
+    data = _task_object(body.get("data"))
+    if data is not None:
         return _job_id(data)
     return None
 
