@@ -128,6 +128,11 @@ class EmulatorConfig:
     longer available", Runware ``unknownModel``, Runcrate 404 ``model_not_found``; the model listings
     leave it out. By default the emulator still serves models the catalog marks shut down (so old
     notebooks keep running); ``emu.shut_down("veo-3", "gemini")`` adds a pair."""
+    runware_failures_in: str = "data"
+    """Where a Runware ``getResponse`` answer puts a failed generation: ``"data"`` (an item ``{status:
+    "error", error: {code, message}}``, as runware-sdk's tests have it) or ``"errors"`` (an entry
+    ``{code, message, taskType, taskUUID}`` of the ``errors`` array, as Runware's task-polling docs say
+    failed generations are moved there). Both forms are published (tests/published/runware)."""
     google_file_uri_scheme: str = "https"
     """Scheme of the Gemini API's file URIs. ``https`` as on the real service: google-genai's
     ``files.download(file=video)`` takes the file name only from an ``https://`` URI and fetches it

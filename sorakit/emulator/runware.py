@@ -66,6 +66,28 @@ class _TaskError(Exception):
         self.status, self.code, self.message, self.parameter = status, code, message, parameter
 
 
+_PARAMETER_TYPES = {"taskUUID": "string", "positivePrompt": "string", "negativePrompt": "string", "model": "string",
+                    "width": "integer", "height": "integer", "duration": "number", "seed": "integer",
+                    "numberResults": "integer", "outputQuality": "integer", "outputFormat": "string",
+                    "deliveryMethod": "string", "includeCost": "boolean", "inputs": "object"}
+_DOCS = {"videoInference": "https://runware.ai/docs/en/video-inference/api-reference",
+         "getResponse": "https://runware.ai/docs/en/utilities/task-responses"}
+
+
+def _parameter_facts(parameter: str, task_type: Any) -> dict:
+    """``type`` (the parameter's JSON type) and ``documentation`` (a link to it) of a validation error
+    item, as Runware sends them: ``{"code": "invalidWidth", "message", "parameter": "width", "type":
+    "integer", "min", "max", "multiplier", "documentation": ".../api-reference#request-width",
+    "taskUUID"}`` (tests/published/runware/invalid-width-400.json). ``width``'s type is from that example;
+    the others are the JSON types of the values the emulator accepts (unconfirmed per parameter)."""
+    facts: dict[str, Any] = {}
+    if parameter in _PARAMETER_TYPES:
+        facts["type"] = _PARAMETER_TYPES[parameter]
+    if task_type in _DOCS:
+        facts["documentation"] = f"{_DOCS[task_type]}#request-{parameter.split('.')[0].lower()}"
+    return facts
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -157,6 +179,7 @@ class RunwareSurface(Surface):
                 item = {"code": exc.code, "message": exc.message}
                 if exc.parameter:
                     item["parameter"] = exc.parameter
+                    item.update(_parameter_facts(exc.parameter, task_type))
                 item["taskType"] = task_type if isinstance(task_type, str) else None
                 if isinstance(task.get("taskUUID"), str):
                     item["taskUUID"] = task["taskUUID"]
@@ -468,9 +491,15 @@ class RunwareSurface(Surface):
                 if job.extra.get("include_cost"):
                     item["cost"] = job.cost
                 data.append(item)
+            elif emu.config.runware_failures_in == "errors":
+                # Runware's docs: failed generations are moved to the ``errors`` array
+                code, message = job.error or ("error", "The task failed.")
+                errors.append({"code": code, "message": message, "taskType": "videoInference",
+                               "taskUUID": task_uuid})
             else:
                 # a failed result is an item of ``data`` with a nested error (PROTOCOLS §2; the
-                # runware-sdk reads ``{error: {code, message}}``), never an ``errors`` entry
+                # runware-sdk reads ``{error: {code, message}}``); ``runware_failures_in="errors"``
+                # gives the other published form
                 code, message = job.error or ("error", "The task failed.")
                 item = {"taskType": "videoInference", "taskUUID": task_uuid, "status": "error",
                         "error": {"code": code, "message": message}}
