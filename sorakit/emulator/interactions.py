@@ -69,45 +69,16 @@ class _Bad(Exception):
     """A 400 INVALID_ARGUMENT with this message."""
 
 
-def _sdk_errors(endpoint):
-    """``endpoint`` whose JSON error answers match google-genai 3.6.1's Interactions error schema:
-    ``{"error": {"code": <str>, "message": <str>}}`` (``_gaos/types/interactions/error.py``; every
-    ``*ClientErrorData`` / ``*ServerErrorData`` in ``_gaos/errors/``). Google's usual envelope carries
-    ``code`` as the HTTP status number, which that schema refuses (the SDK then raises
-    ``GenAiDefaultError("... did not match expected schema")``): ``code`` becomes the status text
-    (``NOT_FOUND``, ``INVALID_ARGUMENT``...; the live vocabulary is unconfirmed), the other fields stay."""
-    import json
-
-    async def wrapped(request: Request) -> Response:
-        response = await endpoint(request)
-        if response.status_code < 400 or not isinstance(response, JSONResponse):
-            return response
-        try:
-            body = json.loads(response.body)
-        except ValueError:
-            return response
-        err = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(err, dict) or isinstance(err.get("code"), str):
-            return response
-        err["code"] = str(err.get("status") or err.get("code"))
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
-        return JSONResponse(body, status_code=response.status_code, headers=headers)
-
-    return wrapped
-
-
 class InteractionsMixin:
     """Routes and handlers of ``/{version}/interactions`` for a `GoogleSurface`."""
 
     def interaction_routes(self) -> list:
         return [
-            Route("/{version}/interactions", _sdk_errors(self._wrap("create", self._interaction_create)),
-                  methods=["POST"]),
-            Route("/{version}/interactions/{iid}", _sdk_errors(self._wrap("poll", self._interaction_get)),
-                  methods=["GET"]),
-            Route("/{version}/interactions/{iid}", _sdk_errors(self._wrap("delete", self._interaction_delete)),
+            Route("/{version}/interactions", self._wrap("create", self._interaction_create), methods=["POST"]),
+            Route("/{version}/interactions/{iid}", self._wrap("poll", self._interaction_get), methods=["GET"]),
+            Route("/{version}/interactions/{iid}", self._wrap("delete", self._interaction_delete),
                   methods=["DELETE"]),
-            Route("/{version}/interactions/{iid}/cancel", _sdk_errors(self._wrap("delete", self._interaction_cancel)),
+            Route("/{version}/interactions/{iid}/cancel", self._wrap("delete", self._interaction_cancel),
                   methods=["POST"]),
         ]
 
@@ -361,7 +332,8 @@ class InteractionsMixin:
                 info = await self.emu.video_file(job)
                 data = base64.b64encode(info.path.read_bytes()).decode("ascii")
                 video = {"type": "video", "data": data, "mime_type": "video/mp4"}
-            steps.append({"type": "thought", "signature": base64.b64encode(f"emulated-{job.group}".encode()).decode()})
+            signature = base64.b64encode(f"emulated-{job.group}".encode()).decode("ascii")
+            steps.append({"type": "thought", "signature": signature})
             steps.append({"type": "model_output", "content": [video]})
         if steps:
             out["steps"] = steps
