@@ -61,13 +61,15 @@ _DEFAULT_CODES = {
 
 
 class _TaskError(Exception):
-    def __init__(self, status: int, code: str, message: str, parameter: Optional[str] = None) -> None:
+    def __init__(self, status: int, code: str, message: str, parameter: Optional[str] = None,
+                 **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.parameter = status, code, message, parameter
+        self.extra = extra  # more fields of the error item (``allowedValues``)
 
 
 _PARAMETER_TYPES = {"taskUUID": "string", "positivePrompt": "string", "negativePrompt": "string", "model": "string",
-                    "width": "integer", "height": "integer", "duration": "number", "seed": "integer",
+                    "width": "integer", "height": "integer", "duration": "float", "seed": "integer",
                     "numberResults": "integer", "outputQuality": "integer", "outputFormat": "string",
                     "deliveryMethod": "string", "includeCost": "boolean", "inputs": "object"}
 _DOCS = {"videoInference": "https://runware.ai/docs/en/video-inference/api-reference",
@@ -78,8 +80,8 @@ def _parameter_facts(parameter: str, task_type: Any) -> dict:
     """``type`` (the parameter's JSON type) and ``documentation`` (a link to it) of a validation error
     item, as Runware sends them: ``{"code": "invalidWidth", "message", "parameter": "width", "type":
     "integer", "min", "max", "multiplier", "documentation": ".../api-reference#request-width",
-    "taskUUID"}`` (tests/published/runware/invalid-width-400.json). ``width``'s type is from that example;
-    the others are the JSON types of the values the emulator accepts (unconfirmed per parameter)."""
+    "taskUUID"}`` (tests/published/runware/invalid-width-400.json). ``width``'s type is from that example and
+    ``duration``'s ("float") from the unsupportedDuration one; the others are unconfirmed per parameter."""
     facts: dict[str, Any] = {}
     if parameter in _PARAMETER_TYPES:
         facts["type"] = _PARAMETER_TYPES[parameter]
@@ -180,6 +182,7 @@ class RunwareSurface(Surface):
                 if exc.parameter:
                     item["parameter"] = exc.parameter
                     item.update(_parameter_facts(exc.parameter, task_type))
+                item.update(exc.extra)
                 item["taskType"] = task_type if isinstance(task_type, str) else None
                 if isinstance(task.get("taskUUID"), str):
                     item["taskUUID"] = task["taskUUID"]
@@ -283,8 +286,11 @@ class RunwareSurface(Surface):
         allowed_seconds = ", ".join(f"{s:g}" for s in offer.seconds)
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                      or float(duration) not in offer.seconds):
-            raise _TaskError(400, "invalidDuration", f"Invalid value for 'duration' parameter: {model} accepts "
-                             f"{allowed_seconds} seconds.", "duration")
+            # Runware's video-inference introduction: code unsupportedDuration, type "float", allowedValues
+            raise _TaskError(400, "unsupportedDuration", f"Invalid value for duration parameter. This duration is "
+                             f"not supported by the model architecture ({model} accepts {allowed_seconds} "
+                             f"seconds).", "duration",
+                             allowedValues=[int(v) if float(v).is_integer() else v for v in offer.seconds])
 
         inputs = task.get("inputs") or {}
         if not isinstance(inputs, dict):
