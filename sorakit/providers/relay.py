@@ -693,6 +693,12 @@ def _results(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         items = data
     elif isinstance(data, Mapping) and isinstance(data.get("data"), list):
         items = data["data"]
+    result = obj.get("result")
+    if not items and isinstance(result, Mapping) and isinstance(result.get("videos"), list):
+        # APIMart-style tasks: {result: {videos: [{url: [..] | ".."}]}} (its tasks/status page shows
+        # the same form for images, tests/published/relay-task; for videos unconfirmed)
+        items = [dict(v, url=u) for v in result["videos"] if isinstance(v, Mapping)
+                 for u in (v.get("url") if isinstance(v.get("url"), list) else [v.get("url")]) if u]
     out = []
     for item in items:
         if isinstance(item, Mapping):
