@@ -500,7 +500,8 @@ class RunwareSurface(Surface):
             elif emu.config.runware_failures_in == "errors":
                 # Runware's docs: failed generations are moved to the ``errors`` array
                 code, message = job.error or ("error", "The task failed.")
-                errors.append({"code": code, "message": message, "taskType": "videoInference",
+                errors.append({"code": code, "status": "error", "message": message,
+                               "documentation": _DOCS["videoInference"], "taskType": "videoInference",
                                "taskUUID": task_uuid})
             else:
                 # a failed result is an item of ``data`` with a nested error (PROTOCOLS §2; the

@@ -637,8 +637,9 @@ class RelayProvider(Provider):
                 JobState(provider_job_id=job_id, status="completed", progress=100,
                          video_url=urljoin(base, str(r["url"])),
                          video_url_expires_at=_expires(r.get("expires_at") or obj.get("expires_at")),
-                         provider_video_id=str(r.get("id") or (job_id if len(usable) == 1 else f"{job_id}#{i}")),
-                         seed=as_int(r.get("seed")), billed_cost=as_float(obj.get("cost")) if i == 0 else None,
+                         provider_video_id=str(r.get("id") or r.get("video_id")
+                                               or (job_id if len(usable) == 1 else f"{job_id}#{i}")),
+                         seed=_seed(r), billed_cost=as_float(obj.get("cost")) if i == 0 else None,
                          variation_index=i, raw=body)
                 for i, r in enumerate(usable)
             ]
@@ -740,3 +741,11 @@ def _expires(value: Any) -> Optional[float]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     return when.timestamp()
+
+
+def _seed(result: Mapping[str, Any]) -> Optional[int]:
+    """A result's seed: ``seed`` or ``metadata.seed`` (as a documented relay answer nests it,
+    tests/published/relay-unified/you-token-completed.json)."""
+    meta = result.get("metadata")
+    return as_int(result.get("seed") if result.get("seed") is not None else
+                  meta.get("seed") if isinstance(meta, Mapping) else None)
