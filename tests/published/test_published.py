@@ -392,7 +392,7 @@ class EmulatorJudge:
     def _openai(self, protocol_dir: str, kind: str) -> tuple[int, Any]:
         prov = self.provider("openai")
         done = lambda b: b.get("status") in ("completed", "failed")  # noqa: E731
-        if kind in ("create", "poll_running"):
+        if kind in ("create", "poll_running", "poll_completed"):
             return self._create_and_poll("openai", kind, done, lambda b: b.get("status") == "in_progress")
         if kind == "list":
             self.answer("openai", "remix")  # a completed video (and a queued remix) to list
