@@ -77,11 +77,12 @@ _DOCS = {"videoInference": "https://runware.ai/docs/en/video-inference/api-refer
 
 
 def _parameter_facts(parameter: str, task_type: Any) -> dict:
-    """``type`` (the parameter's JSON type) and ``documentation`` (a link to it) of a validation error
-    item, as Runware sends them: ``{"code": "invalidWidth", "message", "parameter": "width", "type":
-    "integer", "min", "max", "multiplier", "documentation": ".../api-reference#request-width",
-    "taskUUID"}`` (tests/published/runware/invalid-width-400.json). ``width``'s type is from that example and
-    ``duration``'s ("float") from the unsupportedDuration one; the others are unconfirmed per parameter."""
+    """``type`` (Runware's name for the parameter's type) and ``documentation`` (a link to it) of a
+    validation error item, as Runware sends them: ``{"code": "invalidWidth", "message", "parameter":
+    "width", "type": "integer", "min", "max", "multiplier", "documentation":
+    ".../api-reference#request-width", "taskUUID"}`` (tests/published/runware/invalid-width-sample.json).
+    ``width``'s type is from that answer and ``duration``'s ("float") from the documented unsupportedDuration
+    one (unsupported-duration.json); the others are unconfirmed per parameter."""
     facts: dict[str, Any] = {}
     if parameter in _PARAMETER_TYPES:
         facts["type"] = _PARAMETER_TYPES[parameter]

@@ -34,3 +34,8 @@ def test_a_failed_runware_generation_fails_the_job_in_either_published_form(stud
     # and a good job next to it still completes in the same form
     ok = studio.generate("a quiet harbour", model="veo-3-fast", provider="runware", progress=False)
     assert_complete(ok.row)
+
+
+def test_an_unknown_failure_form_is_refused_by_name():
+    with pytest.raises(ValueError, match="runware_failures_in='items'.*'data' or 'errors'"):
+        EmulatorConfig(runware_failures_in="items")
