@@ -613,7 +613,10 @@ class RelayProvider(Provider):
 
     def states(self, job_id: str, body: Mapping[str, Any], response: httpx.Response | None = None) -> list[JobState]:
         """A status object -> one state, or one per result (``data[i]`` -> ``variation_index=i``)."""
-        inner = _task_object(body.get("data"))
+        data = body.get("data")
+        # a one-task list stands for the task only when the answer itself has no status (APIMart);
+        # beside a top-level status a list is the results (the unified shape)
+        inner = _task_object(data) if isinstance(data, Mapping) or "status" not in body else None
         obj = inner if inner is not None and "status" in inner else body
         raw_status = str(obj.get("status") or "").strip().lower()
         status = _STATUS.get(raw_status, "in_progress")
