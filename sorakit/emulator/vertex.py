@@ -70,6 +70,7 @@ class VertexSurface(GoogleSurface):
     """``…/publishers/google/models/{m}:predictLongRunning`` and ``:fetchPredictOperation``."""
 
     protocol = "vertex"
+    google_service = "aiplatform.googleapis.com"
 
     def routes(self) -> list:
         full = "/{version}/projects/{project}/locations/{location}/" + _MODEL
