@@ -138,11 +138,20 @@ class EmulatorConfig:
     id is closest, price unknown. False answers it the way the service answers an id it does not
     know (OpenAI 400 ``invalid_value``, Google 404 NOT_FOUND, Runware ``invalidModel``, Runcrate 404
     ``model_not_found``)."""
+    runware_failures_in: str = "data"
+    """Where a Runware ``getResponse`` answer puts a failed generation: ``"data"`` (an item ``{status:
+    "error", error: {code, message}}``, as runware-sdk reads it) or ``"errors"`` (an entry ``{code,
+    status: "error", message, documentation, taskType, taskUUID}`` of the ``errors`` array, as Runware's
+    docs say failed generations are moved there). Both forms are published (tests/published/runware)."""
     google_file_uri_scheme: str = "https"
     """Scheme of the Gemini API's file URIs. ``https`` as on the real service: google-genai's
     ``files.download(file=video)`` takes the file name only from an ``https://`` URI and fetches it
     through its own base URL. ``http`` for a client that follows the URI literally to a plain-HTTP
     emulator."""
+
+    def __post_init__(self) -> None:
+        if self.runware_failures_in not in ("data", "errors"):
+            raise ValueError(f"runware_failures_in={self.runware_failures_in!r}: use 'data' or 'errors'")
 
 
 def probe_video(data: bytes) -> Optional[tuple[int, int, float]]:

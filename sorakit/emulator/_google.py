@@ -50,14 +50,20 @@ def version_mount(prefix: str) -> str:
 class GoogleSurface(Surface):
     """A Google API surface: Google's error body, ``x-goog-api-key`` (or ``?key=``) for the key."""
 
+    google_service = "generativelanguage.googleapis.com"
+    """The API's service name in ErrorInfo metadata (the enterprise platform: aiplatform.googleapis.com)."""
+
     def error(self, status: int, message: str, *, code: Optional[str] = None, param: Optional[str] = None,
               headers: Optional[dict] = None, kind: Optional[str] = None, reason: Optional[str] = None,
               **extra: Any) -> Response:
         """``{"error": {"code": <http status>, "message", "status": <gRPC status>, "details"?}}``."""
         err: dict[str, Any] = {"code": status, "message": message, "status": GRPC_STATUS.get(status, "UNKNOWN")}
-        if reason:
+        if reason:  # as Google sends it: ErrorInfo with the service, then the message localized
+            # (tests/published/gemini-veo/wrong-key-400.json)
             err["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
-                               "domain": "googleapis.com"}]
+                               "domain": "googleapis.com", "metadata": {"service": self.google_service}},
+                              {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+                               "message": message}]
         return JSONResponse({"error": err}, status_code=status, headers=headers)
 
     def invalid(self, message: str) -> Response:

@@ -84,6 +84,8 @@ class InteractionsMixin:
         return [
             Route("/{version}/interactions", self._wrap("create", self._interaction_create), methods=["POST"]),
             Route("/{version}/interactions/{iid}", self._wrap("poll", self._interaction_get), methods=["GET"]),
+            Route("/{version}/interactions/{iid}", self._wrap("delete", self._interaction_delete),
+                  methods=["DELETE"]),
             Route("/{version}/interactions/{iid}/cancel", self._wrap("delete", self._interaction_cancel),
                   methods=["POST"]),
         ]
@@ -154,7 +156,7 @@ class InteractionsMixin:
             if not isinstance(previous, str) or not previous:
                 raise _Bad("previous_interaction_id must be an interaction id.")
             group = self.emu.store.group(previous)
-            if not group or group[0].provider != self.provider:
+            if not group or group[0].provider != self.provider or group[0].deleted:
                 raise _Bad(f"previous_interaction_id {previous!r} is not an interaction of this API key's "
                            f"project (or it expired).")
             source = group[0]
@@ -317,7 +319,7 @@ class InteractionsMixin:
         now = self.emu.clock.now()
         status, _ = job.state(now)
         out: dict[str, Any] = {
-            "id": job.group, "model": job.provider_model,
+            "id": job.group, "object": "interaction", "model": job.provider_model,
             "status": "in_progress" if status in ("queued", "in_progress") else status,
             "created": _iso(job.created_at), "updated": _iso(min(now, job.finish_at)),
         }
@@ -326,7 +328,9 @@ class InteractionsMixin:
         if job.extra.get("response_format") is not None:
             out["response_format"] = job.extra["response_format"]
         steps: list[dict] = []
-        if include_input:
+        # A live answer lists the turn's user_input, a thought and the model_output (GET without
+        # include_input: tests/published/gemini-interactions, the TanStack/ai #871 thread, 2026-07-01)
+        if include_input or status != "queued" and status != "in_progress":
             steps.append({"type": "user_input", "content": [{"type": "text", "text": job.prompt}]})
         if status == "failed":
             code, message = job.error
@@ -338,6 +342,8 @@ class InteractionsMixin:
                 info = await self.emu.video_file(job)
                 data = base64.b64encode(info.path.read_bytes()).decode("ascii")
                 video = {"type": "video", "data": data, "mime_type": "video/mp4"}
+            signature = base64.b64encode(f"emulated-{job.group}".encode()).decode("ascii")
+            steps.append({"type": "thought", "signature": signature})
             steps.append({"type": "model_output", "content": [video]})
             out["usage"] = self.interaction_usage(job)
         if steps:
@@ -368,7 +374,7 @@ class InteractionsMixin:
         self.emu.counters.incr(self.provider, "cancel_calls")
         iid = request.path_params["iid"]
         group = self.emu.store.group(iid)
-        if not group or group[0].provider != self.provider:
+        if not group or group[0].provider != self.provider or group[0].deleted:
             return self.error(404, f"Interaction {iid} not found.")
         now = self.emu.clock.now()
         if not self.emu.store.cancel(group[0].id, now):
@@ -377,6 +383,23 @@ class InteractionsMixin:
                                    f"can be cancelled.")
         self.emu.counters.incr(self.provider, "cancels")
         return JSONResponse(await self.interaction(group[0], request, include_input=False))
+
+    async def _interaction_delete(self, request: Request, key: Optional[str]) -> Response:
+        """``DELETE /{version}/interactions/{id}`` (google-genai 3.6.1 ``_gaos/interactions.py``
+        ``delete``: 200 with no body the SDK reads): the stored interaction is forgotten (a running one
+        is stopped first); a later get answers 404."""
+        version = request.path_params["version"]
+        if version not in API_VERSIONS:
+            return self.error(404, f"The requested URL {request.url.path} was not found on this server.")
+        iid = request.path_params["iid"]
+        group = self.emu.store.group(iid)
+        if not group or group[0].provider != self.provider or group[0].deleted:
+            return self.error(404, f"Interaction {iid} not found.")
+        for job in group:
+            self.emu.store.cancel(job.id, self.emu.clock.now())
+            self.emu.store.delete(job.id)
+        self.emu.counters.incr(self.provider, "deletes")
+        return JSONResponse({})
 
     async def _interaction_get(self, request: Request, key: Optional[str]) -> Response:
         version = request.path_params["version"]
@@ -387,7 +410,7 @@ class InteractionsMixin:
         if request.query_params.get("stream", "false").lower() == "true":
             return self.invalid("stream=true is not emulated; get the interaction without streaming.")
         group = self.emu.store.group(iid)
-        if not group or group[0].provider != self.provider:
+        if not group or group[0].provider != self.provider or group[0].deleted:
             return self.error(404, f"Interaction {iid} not found.")
         include = request.query_params.get("include_input", "false").lower() == "true"
         try:

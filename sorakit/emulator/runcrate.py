@@ -16,7 +16,15 @@ Validation: ``model`` is a Runcrate id from the catalog (``openai/sora-2``, ``op
 and one of the model's sizes; ``aspect_ratio`` ``16:9`` / ``9:16`` (alone it picks the model's size
 of that orientation, and it must agree with ``width``/``height``); unknown fields are refused.
 
-Choices where the public record is silent: errors are ``{"error": {"message", "code"}}``; keys
+Errors are ``{"error": {"message", "type", "code"}}`` (Runcrate's API reference introduction, read
+2026-12-07: ``type: "invalid_request_error"``, ``code: "invalid_api_key"`` for a wrong key; the other
+``type`` values follow OpenAI's, whose endpoints Runcrate mirrors: unconfirmed).
+Image-to-video takes ``image_url`` (the OpenAPI-based reference page "Submit video generation job").
+runcrate-sdk 0.5.0 turns a file path in any ``image`` / ``start_image`` keyword into a data URI, but
+that helper is shared with ``generate_image`` and Runcrate's video docs name no such field: the
+emulator refuses ``image`` / ``start_image`` with a 400 that names ``image_url``.
+
+Choices where the public record is silent: keys
 are ``Authorization: Bearer`` (``require_key`` as everywhere in the emulator); a moderation term
 makes the job ``failed`` with ``moderation_blocked``, a guardrail term a synchronous 400. There is
 no job list and no client-chosen id, as on the real service.
@@ -57,11 +65,12 @@ class RuncrateSurface(Surface):
     # ------------------------------------------------------------------ errors
     def error(self, status: int, message: str, *, code: Optional[str] = None, param: Optional[str] = None,
               headers: Optional[dict] = None, kind: Optional[str] = None, **extra: Any) -> Response:
-        """``{"error": {"message", "code"}}`` (``code`` defaults from the status)."""
+        """``{"error": {"message", "type", "code"}}`` (``code`` defaults from the status)."""
         if code is None:
-            code = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+            code = {400: "invalid_request", 401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed",
                     409: "conflict", 429: "rate_limited"}.get(status, "server_error" if status >= 500 else "error")
-        err: dict[str, Any] = {"message": message, "code": code}
+        kind = "server_error" if status >= 500 else "rate_limit_error" if status == 429 else "invalid_request_error"
+        err: dict[str, Any] = {"message": message, "type": kind, "code": code}
         if param:
             err["param"] = param
         return JSONResponse({"error": err}, status_code=status, headers=headers)
@@ -74,7 +83,7 @@ class RuncrateSurface(Surface):
 
     def auth_error(self, api_key: Optional[str]) -> Response:
         return self.error(401, "Missing API key: send Authorization: Bearer rc_live_..." if api_key is None
-                          else "Invalid API key.", code="unauthorized")
+                          else "Invalid API key.", code="invalid_api_key")
 
     def _offers(self):
         return {o.id: o for o in self.emu.catalog.offers(provider=self.provider)}
@@ -111,6 +120,10 @@ class RuncrateSurface(Surface):
         if isinstance(body, Response):
             return body
         unknown = sorted(set(body) - _FIELDS)
+        image_field = next((f for f in ("image", "start_image") if f in unknown), None)
+        if image_field:
+            return self._invalid(f"Unknown field '{image_field}': image-to-video takes 'image_url' (a URL or a "
+                                 f"data URI).", image_field, "unknown_field")
         if unknown:
             return self._invalid(f"Unknown field '{unknown[0]}'. Allowed fields: {', '.join(sorted(_FIELDS))}.",
                                  unknown[0], "unknown_field")

@@ -63,9 +63,34 @@ _DEFAULT_CODES = {
 
 
 class _TaskError(Exception):
-    def __init__(self, status: int, code: str, message: str, parameter: Optional[str] = None) -> None:
+    def __init__(self, status: int, code: str, message: str, parameter: Optional[str] = None,
+                 **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.parameter = status, code, message, parameter
+        self.extra = extra  # more fields of the error item (``allowedValues``)
+
+
+_PARAMETER_TYPES = {"taskUUID": "string", "positivePrompt": "string", "negativePrompt": "string", "model": "string",
+                    "width": "integer", "height": "integer", "duration": "float", "seed": "integer",
+                    "numberResults": "integer", "outputQuality": "integer", "outputFormat": "string",
+                    "deliveryMethod": "string", "includeCost": "boolean", "inputs": "object"}
+_DOCS = {"videoInference": "https://runware.ai/docs/en/video-inference/api-reference",
+         "getResponse": "https://runware.ai/docs/en/utilities/task-responses"}
+
+
+def _parameter_facts(parameter: str, task_type: Any) -> dict:
+    """``type`` (Runware's name for the parameter's type) and ``documentation`` (a link to it) of a
+    validation error item, as Runware sends them: ``{"code": "invalidWidth", "message", "parameter":
+    "width", "type": "integer", "min", "max", "multiplier", "documentation":
+    ".../api-reference#request-width", "taskUUID"}`` (tests/published/runware/invalid-width-sample.json).
+    ``width``'s type is from that answer and ``duration``'s ("float") from the documented unsupportedDuration
+    one (unsupported-duration.json); the others are unconfirmed per parameter."""
+    facts: dict[str, Any] = {}
+    if parameter in _PARAMETER_TYPES:
+        facts["type"] = _PARAMETER_TYPES[parameter]
+    if task_type in _DOCS:
+        facts["documentation"] = f"{_DOCS[task_type]}#request-{parameter.split('.')[0].lower()}"
+    return facts
 
 
 def _is_int(value: Any) -> bool:
@@ -159,6 +184,8 @@ class RunwareSurface(Surface):
                 item = {"code": exc.code, "message": exc.message}
                 if exc.parameter:
                     item["parameter"] = exc.parameter
+                    item.update(_parameter_facts(exc.parameter, task_type))
+                item.update(exc.extra)
                 item["taskType"] = task_type if isinstance(task_type, str) else None
                 if isinstance(task.get("taskUUID"), str):
                     item["taskUUID"] = task["taskUUID"]
@@ -278,8 +305,11 @@ class RunwareSurface(Surface):
         allowed_seconds = ", ".join(f"{s:g}" for s in offer.seconds)
         if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
                                      or float(duration) not in offer.seconds):
-            raise _TaskError(400, "invalidDuration", f"Invalid value for 'duration' parameter: {model} accepts "
-                             f"{allowed_seconds} seconds.", "duration")
+            # Runware's video-inference introduction: code unsupportedDuration, type "float", allowedValues
+            raise _TaskError(400, "unsupportedDuration", f"Invalid value for duration parameter. This duration is "
+                             f"not supported by the model architecture ({model} accepts {allowed_seconds} "
+                             f"seconds).", "duration",
+                             allowedValues=[int(v) if float(v).is_integer() else v for v in offer.seconds])
 
         inputs = task.get("inputs") or {}
         if not isinstance(inputs, dict):
@@ -484,9 +514,16 @@ class RunwareSurface(Surface):
                 if job.extra.get("include_cost"):
                     item["cost"] = job.cost
                 data.append(item)
+            elif emu.config.runware_failures_in == "errors":
+                # Runware's docs: failed generations are moved to the ``errors`` array
+                code, message = job.error or ("error", "The task failed.")
+                errors.append({"code": code, "status": "error", "message": message,
+                               "documentation": _DOCS["videoInference"], "taskType": "videoInference",
+                               "taskUUID": task_uuid})
             else:
                 # a failed result is an item of ``data`` with a nested error (PROTOCOLS §2; the
-                # runware-sdk reads ``{error: {code, message}}``), never an ``errors`` entry
+                # runware-sdk reads ``{error: {code, message}}``); ``runware_failures_in="errors"``
+                # gives the other published form
                 code, message = job.error or ("error", "The task failed.")
                 item = {"taskType": "videoInference", "taskUUID": task_uuid, "status": "error",
                         "error": {"code": code, "message": message}}

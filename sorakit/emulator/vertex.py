@@ -70,6 +70,7 @@ class VertexSurface(GoogleSurface):
     """``…/publishers/google/models/{m}:predictLongRunning`` and ``:fetchPredictOperation``."""
 
     protocol = "vertex"
+    google_service = "aiplatform.googleapis.com"
 
     def routes(self) -> list:
         full = "/{version}/projects/{project}/locations/{location}/" + _MODEL
@@ -206,8 +207,10 @@ class VertexSurface(GoogleSurface):
                                "mimeType": "video/mp4"})
         response: dict[str, Any] = {"@type": _RESPONSE_TYPE}
         filtered = [j for j in jobs if j.error is not None]
+        # Google's done fetchPredictOperation answers carry the count even when it is 0
+        # (tests/published/vertex: the Veo docs' sample responses)
+        response["raiMediaFilteredCount"] = len(filtered)
         if filtered:
-            response["raiMediaFilteredCount"] = len(filtered)
             response["raiMediaFilteredReasons"] = [filtered[0].error[1]]
         if videos:
             response["videos"] = videos

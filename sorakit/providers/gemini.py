@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._exceptions import ValidationError
+from .._exceptions import AuthenticationError, ProviderError, ValidationError
 from .._types import JobState
 from ..catalog import Plan, resolution_tier
 from . import _interactions as omni
@@ -122,6 +122,10 @@ class GeminiProvider(Provider):
     def error_details(self, body: Any, response: httpx.Response) -> tuple[str, Optional[str], Optional[str]]:
         return google_error_details(body, response)
 
+    def error(self, response: httpx.Response, message: str, code: str | None = None,
+              param: str | None = None) -> ProviderError:
+        return google_key_error(super().error(response, message, code, param), code)
+
     # -- create -------------------------------------------------------------------------------
     def body(self, plan: Plan) -> dict[str, Any]:
         """The ``predictLongRunning`` body for `plan`."""
@@ -154,8 +158,10 @@ class GeminiProvider(Provider):
     # -- poll ---------------------------------------------------------------------------------
     @staticmethod
     def is_interaction(provider_job_id: str) -> bool:
-        """Operation names start ``models/``; interaction ids do not."""
-        return not provider_job_id.startswith("models/")
+        """Interaction ids are one segment (``v1_...``); operation names are paths: the Gemini API's
+        ``models/<m>/operations/<id>``, or ``operations/<id>`` as relays name them (gptproto's Veo
+        reference, tests/published/gemini-veo)."""
+        return "/" not in provider_job_id
 
     def build_poll(self, provider_job_id: str) -> httpx.Request:
         if self.is_interaction(provider_job_id):
@@ -299,11 +305,27 @@ def _file_name(uri: str) -> Optional[str]:
     return "files/" + path.split("/files/", 1)[1].split(":", 1)[0]
 
 
+KEY_REASONS = frozenset({"API_KEY_INVALID"})
+"""``ErrorInfo`` reasons that mean the key is wrong. Google answers a wrong key with HTTP 400
+``INVALID_ARGUMENT`` and ``details: [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason":
+"API_KEY_INVALID"}]`` (tests/published/gemini-veo: error bodies quoted in public issue threads), not 401."""
+
+
+def google_key_error(err: ProviderError, code: Optional[str]) -> ProviderError:
+    """``err`` as an `AuthenticationError` when ``code`` is a wrong-key reason (else ``err`` itself):
+    code that catches `AuthenticationError` must see Google's 400 ``API_KEY_INVALID`` too."""
+    if code not in KEY_REASONS or isinstance(err, AuthenticationError):
+        return err
+    return AuthenticationError(str(err.message), provider=err.provider, status_code=err.status_code, code=code,
+                               request_id=err.request_id, retry_after=err.retry_after, param=err.param)
+
+
 def google_error_details(body: Any, response: httpx.Response) -> tuple[str, Optional[str], Optional[str]]:
     """Google's ``{"error": {"code": 400, "message", "status": "INVALID_ARGUMENT", "details"}}``.
 
     The code is the ``status`` text (``INVALID_ARGUMENT``, ``RESOURCE_EXHAUSTED``,
-    ``PERMISSION_DENIED``...); an ``ErrorInfo`` reason (``API_KEY_INVALID``) is added to the message.
+    ``PERMISSION_DENIED``...); an ``ErrorInfo`` reason (``API_KEY_INVALID``) is added to the message,
+    and a wrong-key reason (`KEY_REASONS`) becomes the code (`google_key_error` maps it).
     """
     if isinstance(body, list) and body and isinstance(body[0], dict):
         body = body[0]  # some Google front ends wrap the error in a list
@@ -315,6 +337,8 @@ def google_error_details(body: Any, response: httpx.Response) -> tuple[str, Opti
                    if isinstance(d, dict) and d.get("reason")]
         if reasons and reasons[0] not in message:
             message = f"{message} [{reasons[0]}]"
+        if reasons and reasons[0] in KEY_REASONS:
+            code = reasons[0]
         return message, code, None
     text = response.text.strip()[:300] if response.content else ""
     return text or response.reason_phrase or f"HTTP {response.status_code}", None, None

@@ -613,7 +613,10 @@ class RelayProvider(Provider):
 
     def states(self, job_id: str, body: Mapping[str, Any], response: httpx.Response | None = None) -> list[JobState]:
         """A status object -> one state, or one per result (``data[i]`` -> ``variation_index=i``)."""
-        inner = body.get("data") if isinstance(body.get("data"), Mapping) else None
+        data = body.get("data")
+        # a one-task list stands for the task only when the answer itself has no status (APIMart);
+        # beside a top-level status a list is the results (the unified shape)
+        inner = _task_object(data) if isinstance(data, Mapping) or "status" not in body else None
         obj = inner if inner is not None and "status" in inner else body
         raw_status = str(obj.get("status") or "").strip().lower()
         status = _STATUS.get(raw_status, "in_progress")
@@ -637,8 +640,9 @@ class RelayProvider(Provider):
                 JobState(provider_job_id=job_id, status="completed", progress=100,
                          video_url=urljoin(base, str(r["url"])),
                          video_url_expires_at=_expires(r.get("expires_at") or obj.get("expires_at")),
-                         provider_video_id=str(r.get("id") or (job_id if len(usable) == 1 else f"{job_id}#{i}")),
-                         seed=as_int(r.get("seed")), billed_cost=as_float(obj.get("cost")) if i == 0 else None,
+                         provider_video_id=str(r.get("id") or r.get("video_id")
+                                               or (job_id if len(usable) == 1 else f"{job_id}#{i}")),
+                         seed=_seed(r), billed_cost=as_float(obj.get("cost")) if i == 0 else None,
                          variation_index=i, raw=body)
                 for i, r in enumerate(usable)
             ]
@@ -664,12 +668,24 @@ def _has_request(response: httpx.Response) -> bool:
     return True
 
 
+def _task_object(data: Any) -> Optional[Mapping[str, Any]]:
+    """``data`` as one task object: an object, or a list holding exactly one task object (a
+    ``status`` or a task id, not a result ``{url}``), as relays answer ``{"code": 200, "data":
+    [{"status": "submitted", "task_id": "task_..."}]}`` (tests/published/relay-task)."""
+    if isinstance(data, Mapping):
+        return data
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], Mapping) \
+            and any(k in data[0] for k in ("status", "task_id", "taskId", "job_id")):
+        return data[0]
+    return None
+
+
 def _job_id(body: Mapping[str, Any]) -> Optional[str]:
     for key in ("id", "task_id", "taskId", "job_id"):
         if body.get(key):
             return str(body[key])
-    data = body.get("data")
-    if isinstance(data, Mapping):
+    data = _task_object(body.get("data"))
+    if data is not None:
         return _job_id(data)
     return None
 
@@ -681,6 +697,12 @@ def _results(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         items = data
     elif isinstance(data, Mapping) and isinstance(data.get("data"), list):
         items = data["data"]
+    result = obj.get("result")
+    if not items and isinstance(result, Mapping) and isinstance(result.get("videos"), list):
+        # APIMart-style tasks: {result: {videos: [{url: [..] | ".."}]}} (its tasks/status page shows
+        # the same form for images, tests/published/relay-task; for videos unconfirmed)
+        items = [dict(v, url=u) for v in result["videos"] if isinstance(v, Mapping)
+                 for u in (v.get("url") if isinstance(v.get("url"), list) else [v.get("url")]) if u]
     out = []
     for item in items:
         if isinstance(item, Mapping):
@@ -722,3 +744,11 @@ def _expires(value: Any) -> Optional[float]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
     return when.timestamp()
+
+
+def _seed(result: Mapping[str, Any]) -> Optional[int]:
+    """A result's seed: ``seed`` or ``metadata.seed`` (as a documented relay answer nests it,
+    tests/published/relay-unified/you-token-completed.json)."""
+    meta = result.get("metadata")
+    return as_int(result.get("seed") if result.get("seed") is not None else
+                  meta.get("seed") if isinstance(meta, Mapping) else None)

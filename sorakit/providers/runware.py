@@ -271,10 +271,11 @@ class RunwareProvider(Provider):
                 or e.get("taskType") == "getResponse" and not any(c in n for c in _MODERATION_CODES)
             )
             if allow_failed_items and not request_level:
+                # a failed generation in the errors array (Runware's docs) reads like one inside data
+                # (runware-sdk): the same codes, a safety code as moderation_blocked
+                code, message = _item_error(e)
                 failed.append(JobState(
-                    provider_job_id=task_uuid, status="failed",
-                    error_code=str(code or "error"),
-                    error_message=str(e.get("message") or "the task failed"),
+                    provider_job_id=task_uuid, status="failed", error_code=code, error_message=message,
                     billed_cost=as_float(e.get("cost")), raw=e))
             else:
                 raise self.error(response, str(e.get("message") or "error"), code, e.get("parameter"))

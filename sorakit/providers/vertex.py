@@ -77,7 +77,7 @@ from .._exceptions import ConfigurationError, ProviderError, ValidationError
 from .._types import JobState
 from ..catalog import Plan
 from ._base import Provider, Variant, as_int
-from .gemini import VEO_OPERATION_CANCEL, google_error_details, veo_body
+from .gemini import VEO_OPERATION_CANCEL, google_error_details, google_key_error, veo_body
 
 __all__ = ["VertexProvider", "SCOPES", "SAFETY_CODE", "GCS_NEEDS_OAUTH", "STORAGE_BASE", "gcs_parts"]
 
@@ -217,6 +217,11 @@ class VertexProvider(Provider):
     def error_details(self, body: Any, response: httpx.Response) -> tuple[str, Optional[str], Optional[str]]:
         """Google's ``{"error": {"code", "message", "status", "details"}}`` (as the Gemini provider)."""
         return google_error_details(body, response)
+
+    def error(self, response: httpx.Response, message: str, code: str | None = None,
+              param: str | None = None) -> ProviderError:
+        """A wrong express-mode key (400 ``API_KEY_INVALID``) is an `AuthenticationError` (`google_key_error`)."""
+        return google_key_error(super().error(response, message, code, param), code)
 
     # -- create -----------------------------------------------------------------------------------
     def model_path(self, model: str) -> str:

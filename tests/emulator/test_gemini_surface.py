@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from sorakit import VideoRequest, plan
-from sorakit._exceptions import BadRequestError, NotFoundError, PermissionDenied, RateLimitError
+from sorakit._exceptions import AuthenticationError, BadRequestError, NotFoundError, PermissionDenied, RateLimitError
 from sorakit.catalog import load_catalog
 from sorakit.providers.gemini import GeminiProvider
 
@@ -151,9 +151,9 @@ def test_google_errors_read_by_the_provider(emu, client):
     prov = GeminiProvider(CAT.providers["gemini"], base_url=BASE, api_key="AIzaWRONG")
     emu.config.require_key = KEY
     p = plan(VideoRequest("x", model="veo-3-fast", provider="gemini"), emulated=True)
-    with pytest.raises(BadRequestError) as e:
+    with pytest.raises(AuthenticationError) as e:  # Google's 400 API_KEY_INVALID is a wrong key
         prov.parse_create(p, client.send(prov.build_create(p, "r")), "r")
-    assert e.value.code == "INVALID_ARGUMENT" and "API_KEY_INVALID" in e.value.message
+    assert (e.value.status_code, e.value.code) == (400, "API_KEY_INVALID")
     assert "AIzaWRONG" not in str(e.value)
     nokey = GeminiProvider(CAT.providers["gemini"], base_url=BASE)
     with pytest.raises(PermissionDenied):

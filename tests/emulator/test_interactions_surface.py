@@ -46,4 +46,4 @@ def test_versions_unknown_model_and_a_turn_on_an_unfinished_interaction(manual_e
     assert client.get("/v1beta/interactions/v1_unknown").status_code == 404
     manual_emulator.test_clock.advance(300)
     done = client.get(f"/v1beta/interactions/{first['id']}", params={"include_input": "true"}).json()
-    assert [s["type"] for s in done["steps"]] == ["user_input", "model_output"]
+    assert [s["type"] for s in done["steps"]] == ["user_input", "thought", "model_output"]

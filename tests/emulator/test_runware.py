@@ -154,7 +154,7 @@ def test_reused_task_uuid_is_a_conflict(rw, emulator):
     ({"width": 1280, "height": None}, "invalidHeight", "height"),
     ({"width": 640, "height": 360}, "invalidWidth", "width"),
     ({"model": "openai:9@9"}, "invalidModel", "model"),
-    ({"duration": 7}, "invalidDuration", "duration"),
+    ({"duration": 7}, "unsupportedDuration", "duration"),
     ({"numberResults": 5}, "invalidNumberResults", "numberResults"),
     ({"model": "google:3@1", "seed": -1}, "invalidSeed", "seed"),
     ({"seed": 7}, "unknownParameter", "seed"),  # openai:3@1 has no seed field

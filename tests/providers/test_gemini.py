@@ -126,16 +126,29 @@ def test_operation_error_is_a_failed_state_with_its_code():
     assert (s.status, s.error_code, s.error_message) == ("failed", "INTERNAL", "internal error")
 
 
-@pytest.mark.parametrize("status,gstatus,cls", [(400, "INVALID_ARGUMENT", BadRequestError),
-                                                (429, "RESOURCE_EXHAUSTED", RateLimitError),
-                                                (403, "PERMISSION_DENIED", PermissionDenied)])
-def test_google_error_envelope(status, gstatus, cls):
+@pytest.mark.parametrize("status,gstatus,reason,cls", [(400, "INVALID_ARGUMENT", "FIELD_INVALID", BadRequestError),
+                                                       (429, "RESOURCE_EXHAUSTED", "RATE_LIMIT_EXCEEDED", RateLimitError),
+                                                       (403, "PERMISSION_DENIED", "SERVICE_DISABLED", PermissionDenied)])
+def test_google_error_envelope(status, gstatus, reason, cls):
     body = {"error": {"code": status, "message": "nope", "status": gstatus,
-                      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]}}
+                      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]}}
     with pytest.raises(cls) as e:
         prov().parse_create(mk(), resp(status, body), "r")
-    assert e.value.code == gstatus and "nope" in e.value.message and "API_KEY_INVALID" in e.value.message
+    assert e.value.code == gstatus and "nope" in e.value.message and reason in e.value.message
     assert KEY not in str(e.value) and e.value.provider == "gemini"
+
+
+def test_a_wrong_key_is_an_authentication_error_though_google_answers_400():
+    """Google answers a wrong key with 400 INVALID_ARGUMENT + ErrorInfo API_KEY_INVALID (the published
+    example is tests/published/gemini-veo/wrong-key-400.json); code catching AuthenticationError sees it."""
+    from sorakit import AuthenticationError
+
+    body = {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                      "status": "INVALID_ARGUMENT",
+                      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]}}
+    with pytest.raises(AuthenticationError) as e:
+        prov().parse_create(mk(), resp(400, body), "r")
+    assert (e.value.status_code, e.value.code) == (400, "API_KEY_INVALID")
 
 
 def test_download_key_goes_only_to_the_gemini_host_or_below_the_base_url():
