@@ -176,6 +176,9 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         self._engine = Engine(self.ledger, self.catalog, runtimes, media_dir=self.media_dir, store=self.media_store,
                               budget=self._budget, max_wait=self.max_wait, policy=self._policy)
         self._latency = LatencyCache(self.ledger)
+        # a completed job is new history for its model: the next card or tile must count it
+        self._engine.subscribe(lambda jid, changes: self._latency.on_job_change(
+            self._engine._rows.get(jid) or {}, changes))
         if setup_notice:
             notice(setup_notice)
         stale = stale_notice(self.catalog, _today())
