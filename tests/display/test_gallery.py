@@ -231,3 +231,35 @@ def test_live_gallery_tiles_follow_their_jobs_and_final_states_push_at_once(fake
     assert g.tiles[1]["playable"] and g.tiles[1]["poster"].startswith("data:image/webp")
     assert "still running" not in g.header and fake.subscriber_count == 0
     g.close()
+
+
+def test_a_gallery_of_a_batch_says_how_many_combinations_were_left_out_and_why(studio):
+    """Issue 25 item 3: ``skip_invalid=True`` dropped half the combinations and the gallery said
+    only "4 videos"."""
+    from sorakit.display._gallery import show_batch
+
+    batch = studio.batch(["a fox", "a heron"], models=["seedance-1-pro@runware", "kling-3-standard@runware"],
+                         seeds=[1, 2], size="864x480", seconds=5, wait=False, progress=False, skip_invalid=True)
+    assert len(batch) == 4 and len(batch.rejected) == 4
+    for g in (gallery(batch), show_batch(batch).widget):
+        assert "4 videos" in g.header
+        assert ("4 combinations left out: kling-3-standard at runware (size=&#x27;864x480&#x27; is not allowed; "
+                "allowed: 1280x720" in g.header), g.header
+        assert "left out" in g._static_html() and "left out" in g._static_text()
+    batch.wait(timeout=60)
+    assert "4 combinations left out" in gallery(batch).header
+    assert "left out" not in gallery(list(batch)).header  # a plain list of jobs has nothing left out
+
+
+def test_left_out_combinations_are_grouped_by_reason():
+    from collections import namedtuple
+
+    from sorakit import ValidationError
+    from sorakit.display._gallery import rejected_text
+
+    R = namedtuple("R", "prompt model provider error")
+    why = "Runware accepts no seed for kling-3-standard"
+    rows = [R(p, "kling-3-standard@runware", None, ValidationError("seed", s, [None], why))
+            for p in ("a fox", "a heron") for s in (1, 2)]
+    assert rejected_text(rows) == (f"4 combinations left out: {why} (seed=1, 2 is not allowed; allowed: None)")
+    assert rejected_text([]) == ""
