@@ -39,6 +39,7 @@ STATUS_LABELS: Mapping[str, tuple[str, str]] = {
     "failed": ("failed", "red"),
     "cancelled": ("cancelled", "grey"),
     "timed_out_waiting": ("still running", "amber"),
+    "not_cancelled": ("not cancelled", "amber"),  # a cancel the provider could not carry out
     "unknown": ("unknown", "amber"),
 }
 

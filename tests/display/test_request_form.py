@@ -178,8 +178,10 @@ def test_cancel_calls_through_and_the_list_says_what_happened(studio, emulator):
     remote(job)
     page.press(type="cancel", tile=0)
     assert emulator.counters["gemini"]["cancel_calls"] == 1
-    assert f.tiles[0]["said"]["kind"] == "ok" and f.tiles[0]["said"]["text"].startswith("Cancelled: cancelled at gemini")
     until(lambda: f.tiles[0]["status"] == "cancelled")
+    assert f.tiles[0]["said"] == {}                      # the job's own box says it: one box
+    assert f.tiles[0]["cancelled"].startswith("Cancelled · billed: unconfirmed: cancelled at gemini")
+    assert "google-genai" not in f.tiles[0]["cancelled"]
     assert not f.tiles[0]["active"] and not f.tiles[0]["cancellable"]
     assert "Cancelled · billed: unconfirmed" in f.tiles[0]["cancelled"]
 
@@ -191,8 +193,23 @@ def test_a_provider_that_cannot_stop_it_is_said(studio, emulator):
     remote(job)
     result = f.cancel(job)
     assert result is not None and not result.cancelled
-    assert f.tiles[0]["said"]["kind"] == "warn" and "HTTP 400" in f.tiles[0]["said"]["text"]
+    assert f.tiles[0]["said"] == {} and "HTTP 400" in f.tiles[0]["cancelled"]
+    assert f.tiles[0]["cancelled"].startswith("Not cancelled: sorakit stopped waiting")
+    assert not f.tiles[0]["active"] and f.tiles[0]["shown_status"] == "not_cancelled"
     assert emulator.counters["openai"]["cancel_calls"] == 1
+
+
+def test_the_list_says_stop_waiting_where_the_provider_has_no_cancel(studio, emulator):
+    f = form(studio, ui="anywidget", model="seedance-1-pro@runware")
+    f.set(prompt="a tram in fog")
+    job = f.submit()
+    remote(job)
+    until(lambda: f.tiles[0]["cancel_label"] == "Stop waiting")
+    assert "only stops sorakit waiting" in f.tiles[0]["cancel_tip"]
+    f.cancel(job)
+    t = f.tiles[0]
+    assert t["said"] == {} and not t["active"] and not t["cancellable"] and t["text"] == ""
+    assert "sdk" not in t["cancelled"].lower() and "PROTOCOLS" not in t["cancelled"]
 
 
 def test_remix_from_an_earlier_job(studio, emulator):
