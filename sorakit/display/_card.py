@@ -17,7 +17,7 @@ from IPython.display import display
 from .._types import NOT_CANCELLED, TERMINAL
 from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html,
                     model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
-from ._format import (duration, esc, is_missing, model_at, money, short_id, size_text, stars,
+from ._format import (clock, duration, esc, is_missing, model_at, money, short_id, size_text, stars,
                       status_chip, tags_of, timestamp, truncate, local_time)
 from ._live import Follower, LiveDisplay, log, mark_live, shown_live, ticker
 from ._player import VideoPlayer, static_figure
@@ -64,7 +64,7 @@ def progress_text(row: Mapping[str, Any], now: Optional[float] = None, usual: st
     elif p is not None:
         parts.append(f"{p}%")
     if el is not None:
-        parts.append(f"{duration(el)} elapsed")
+        parts.append(f"{clock(el)} elapsed")
     if status == "in_progress" and p is not None and 3 <= p < 100 and el:
         parts.append(f"about {duration(el * (100 - p) / p)} left")
     elif usual and (status in _WAITING or (status == "in_progress" and not p)):
@@ -367,7 +367,7 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
             items.append("seed <b>not reported</b>")
         el = _elapsed(r)
         if r.get("status") in TERMINAL and el is not None:
-            items.append(f"took <b>{esc(duration(el))}</b>")
+            items.append(f"took <b>{esc(clock(el))}</b>")
         if not is_missing(r.get("created_at")):
             same_day = local_time(r.get("created_at"), "%Y-%m-%d") == local_time(time.time(), "%Y-%m-%d")
             items.append(esc(local_time(r.get("created_at"), "%H:%M" if same_day else "%Y-%m-%d %H:%M")))
@@ -382,7 +382,7 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
         facts.append(money(cost if not is_missing(cost) else r.get("estimated_cost")))
         el = _elapsed(r)
         if el is not None and status in TERMINAL:
-            facts.append(duration(el))
+            facts.append(clock(el))
         chip = "" if status == "completed" else status_chip(status) + " "
         rating = stars(r.get("rating"))
         title = (f"{r.get('prompt') or ''}\n{model_at(r)} · {self._specs()}\njob {self.job_id}")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 from ._grid import TileGrid
 from ._live import LiveDisplay, mark_live, shown_live
-from ._format import duration, esc, is_missing, model_at, money, truncate
+from ._format import clock, esc, is_missing, model_at, money, truncate
 from ._player import static_figure
 from ._report import write_report
 from ._rows import Item, items_of
@@ -32,7 +32,7 @@ def caption_html(row: dict, *, prompt: bool = True, model: bool = True) -> str:
     cost = row.get("billed_cost")
     facts.append(money(cost if not is_missing(cost) else row.get("estimated_cost")))
     if not is_missing(row.get("latency_s")):
-        facts.append(duration(row.get("latency_s")))
+        facts.append(clock(row.get("latency_s")))
     head = f"{esc(truncate(row.get('prompt'), 90))}<br/>" if prompt else ""
     return head + f"<span style='color:#8c959f'>{esc(' · '.join(facts))}</span>"
 
@@ -51,6 +51,10 @@ def totals_text(rows: list[dict]) -> str:
         parts.append("estimated cost unknown")
     if known_billed:
         parts.append(f"billed {money(sum(known_billed))}")
+    if known_billed and len(known_billed) < len(rows):  # the tiles mix billed and estimated amounts
+        shown = [b if not is_missing(b) else e for b, e in zip(billed, est)]
+        known_shown = [float(x) for x in shown if not is_missing(x)]
+        parts.append(f"tiles total {money(sum(known_shown))} (billed where reported, else estimated)")
     if rows and all(r.get("emulated") is True for r in rows):
         parts.append("emulated: nothing was charged")
     return " · ".join(parts)
