@@ -302,6 +302,7 @@ class RequestForm(TileGrid):
         for t in tiles:
             t._listen()
         ids = ", ".join(short_id(getattr(j, "id", "")) for j in jobs)
+        self._started = {t.job_id for t in tiles if not t.terminal}
         self.message = {"kind": "ok", "text": f"Started {ids}; it runs in the background — keep working, "
                                               f"it is listed below and updates itself."}
         return result
@@ -378,6 +379,11 @@ class RequestForm(TileGrid):
 
     def _tile_changed(self, tile: Tile, final: bool) -> None:
         super()._tile_changed(tile, final)
+        started = getattr(self, "_started", None)
+        if final and started is not None and tile.job_id in started:
+            started.discard(tile.job_id)  # "Started …; it runs in the background" is past once all are done
+            if not started and str((self.message or {}).get("text", "")).startswith("Started"):
+                self.message = {}
         if final:  # a finished job: remixable now, and the budget moved
             threading.Thread(target=self._after_job, name="sorakit-form-refresh", daemon=True).start()
 

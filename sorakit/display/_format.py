@@ -22,6 +22,7 @@ __all__ = [
     "status_chip",
     "STATUS_LABELS",
     "clock",
+    "plural",
     "short_id",
     "size_text",
     "stars",
@@ -82,6 +83,11 @@ def money(value: Any, *, unknown: str = "unknown", currency: Optional[str] = "US
     if len(text.split(".")[1]) < 2:
         text = f"{abs(amount):,.2f}"
     return f"{'-' if amount < 0 else ''}{symbol}{text}"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 prompt``, ``2 prompts`` (never "prompt(s)")."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def clock(seconds: Any) -> str:

@@ -117,6 +117,13 @@ negative.addEventListener("input", saveSoon);
 seed.addEventListener("input", saveSoon);
 for (const c of [modelSel, providerSel, sizeSel, secondsSel, variations, audio, remixSel, seed])
 c.addEventListener("change", () => { clearTimeout(typing); save(); });
+submit.title = "Generate (Ctrl+Enter, \u2318+Enter on a Mac)";
+panel.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Enter anywhere in the form submits it
+if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
+e.preventDefault();
+e.stopPropagation();  // not also "run the cell"
+if (!submit.disabled) submit.click();
+}, true);
 submit.addEventListener("click", () => {
 clearTimeout(typing);
 save();

@@ -263,3 +263,12 @@ def test_left_out_combinations_are_grouped_by_reason():
             for p in ("a fox", "a heron") for s in (1, 2)]
     assert rejected_text(rows) == (f"4 combinations left out: {why} (seed=1, 2 is not allowed; allowed: None)")
     assert rejected_text([]) == ""
+
+
+def test_compare_header_says_prompts_and_models_in_words_and_sizes_the_prompt_column(studio):
+    """Issue 25 item 8: "1 prompt(s) × 2 model(s)"; "a fox" took a third of the width."""
+    c = compare(studio, prompts=["a fox"], models=["seedance-1-pro@runware", "seedance-1-pro-fast@runware"],
+                seconds=5, size="864x480")
+    assert "1 prompt × 2 models" in c.header and "(s)" not in c.header
+    assert c.template.startswith("fit-content(") and "0.7fr" not in c.template
+    assert "(s)" not in c._static_text()

@@ -323,3 +323,30 @@ def test_how_a_job_ended_is_plain_text_in_the_list_and_html_on_the_card(studio):
     assert tile(cancelled)["cancelled"] == f"Cancelled: {msg}"
     card = JobCard(failed, studio=studio)
     assert "can&#x27;t draw &lt;hands&gt; &amp; feet" in card.error.value and "<code>safety</code>" in card.error.value
+
+
+@pytest.mark.parametrize("ui", ["ipywidgets", "anywidget"])
+def test_the_started_line_goes_once_its_jobs_are_done(studio, emulator, ui):
+    """Issue 25 item 8: "Started job…; it runs in the background" stayed after the job was done."""
+    f = form(studio, ui=ui, model="sora-2@openai")
+    if ui == "anywidget":
+        f.set(prompt="a tram in fog", seconds=4)
+    else:
+        f.prompt.value, f.seconds.value = "a tram in fog", 4
+    job = f.submit()
+    said = (lambda: f.message.get("text", "")) if ui == "anywidget" else (lambda: f.message.value)
+    assert "Started" in said()
+    remote(job)
+    emulator.clock.advance(3600)
+    job.wait(timeout=30)
+    until(lambda: "Started" not in said())
+
+
+def test_the_forms_say_their_keyboard_shortcut_and_choose_image_has_no_count(fake):
+    f = form(fake, ui="ipywidgets")
+    assert "Ctrl+Enter" in f.submit_button.tooltip and "sk-upload" in f.image._dom_classes
+    f.prompt.value = ""
+    f.submit_key._handle_custom_msg({"type": "submit"}, [])          # what the page sends on Ctrl+Enter
+    assert f._attempted and not f.submitted                         # it ran submit(): blank prompt said
+    from sorakit.catalog import load_catalog
+    assert "Veo" not in load_catalog().providers["gemini"].title     # Gemini Omni is not a Veo model
