@@ -329,7 +329,7 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
 
         # player
         self.player.set_row(r)
-        visible(self.player, status not in ("failed", "cancelled"))
+        visible(self.player, status not in ("failed", "cancelled") and not refused)  # nothing to wait for
 
         # error
         if self.error is not None:
@@ -362,7 +362,7 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
         elif r.get("status") in TERMINAL:
             items.append("billed <b>not reported</b>")
         if not is_missing(r.get("seed")):
-            items.append(f"seed <b>{esc(int(r['seed']))}</b>")
+            items.append(f"seed\u00a0<b>{esc(int(r['seed']))}</b>")
         elif r.get("status") == "completed":
             items.append("seed <b>not reported</b>")
         el = _elapsed(r)
@@ -377,7 +377,7 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
         r = self._row
         facts = []
         if not is_missing(r.get("seed")):
-            facts.append(f"seed {int(r['seed'])}")
+            facts.append(f"seed\u00a0{int(r['seed'])}")  # never "seed" at a line's end, its number below
         cost = r.get("billed_cost")
         facts.append(money(cost if not is_missing(cost) else r.get("estimated_cost")))
         el = _elapsed(r)

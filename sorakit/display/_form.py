@@ -84,7 +84,7 @@ class StudioForm(StaticFallback, widgets.VBox):
         self.model = widgets.Dropdown(options=self._model_options(), layout=widgets.Layout(width="260px"))
         self.provider = widgets.Dropdown(options=[], layout=widgets.Layout(width="330px"))
         self.model_note = html("")
-        self.size = widgets.Dropdown(options=[], layout=widgets.Layout(width="170px"))
+        self.size = widgets.Dropdown(options=[], layout=widgets.Layout(width="215px"))
         self.seconds = widgets.ToggleButtons(options=[], style={"button_width": "auto"})
         self.variations = widgets.BoundedIntText(value=1, min=1, max=1, layout=widgets.Layout(width="64px"))
         self.seed = widgets.Text(placeholder="random", layout=widgets.Layout(width="110px"))

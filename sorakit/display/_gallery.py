@@ -28,7 +28,7 @@ def caption_html(row: dict, *, prompt: bool = True, model: bool = True) -> str:
     """
     facts = [model_at(row)] if model else []
     if not is_missing(row.get("seed")):
-        facts.append(f"seed {int(row['seed'])}")
+        facts.append(f"seed\u00a0{int(row['seed'])}")  # never "seed" at a line's end, its number below
     cost = row.get("billed_cost")
     facts.append(money(cost if not is_missing(cost) else row.get("estimated_cost")))
     if not is_missing(row.get("latency_s")):

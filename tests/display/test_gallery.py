@@ -25,7 +25,7 @@ def test_gallery_shows_a_captioned_poster_per_video(studio, done):
     assert g.template == "repeat(3, minmax(0, 1fr))"
     cap = g.tiles[0]["caption"]
     row = g.tile_list[0].row
-    assert row["prompt"] in cap and "seedance-1-pro-fast@runware" in cap and "seed 7" in cap
+    assert row["prompt"] in cap and "seedance-1-pro-fast@runware" in cap and "seed\u00a07" in cap
     assert "unknown" in cap and "$0.00" not in cap  # no catalog price for this output: never shown as $0
     assert all(t["poster"].startswith("data:image/webp;base64,") and t["playable"] for t in g.tiles)
     assert not g.loaded  # no video sent before play
@@ -70,7 +70,7 @@ def test_gallery_static_fallback_is_posters_and_captions(studio, done):
     assert "application/vnd.jupyter.widget-view+json" in bundle
     html = bundle["text/html"]
     assert html.count("data:image/jpeg;base64,") == 4 and "data:video" not in html
-    assert "seed 7" in html and PROMPTS[0] in html
+    assert "seed\u00a07" in html and PROMPTS[0] in html
     assert "sorakit gallery" in bundle["text/plain"]
 
 
@@ -166,7 +166,7 @@ def test_form_submit_against_the_emulator_ends_in_a_player(tmp_path):
             time.sleep(0.05)
         assert card.row["status"] == "completed", card.row
         assert not is_visible(card.progress_row) and card.player.ready
-        assert "seed <b>11</b>" in card.meta.value
+        assert "seed\u00a0<b>11</b>" in card.meta.value
         from sorakit.display._live import hub
 
         assert not hub(studio).subscribed  # the card stopped listening once the job was done
