@@ -233,7 +233,7 @@ if (t.cancel_label && k.cancel.textContent !== t.cancel_label) k.cancel.textCont
 if (t.cancel_tip) k.cancel.title = t.cancel_tip;
 msg(k.said, t.said && t.said.text ? t.said : (t.failed ? { kind: "error", text: t.failed }
 : (t.cancelled ? { kind: "warn", text: t.cancelled } : null)));
-show(stages[i].box, t.status !== "failed" && t.status !== "cancelled");
+show(stages[i].box, t.status !== "failed" && t.status !== "cancelled" && shown !== "not_cancelled");
 stages[i].draw(t);
 }
 function drawJobs(fresh) {

@@ -208,3 +208,123 @@ def test_the_readme_tour_in_jupyterlab_light_and_dark(lab, emulators):
                 outputs(page, i).screenshot(path=str(ARTIFACTS / f"tour_lab_{tag}_{what}.png"))
     print(f"\ntour in JupyterLab: cells ran in {ran:.1f}s, whole test {time.monotonic() - t0:.1f}s; figures: "
           + json.dumps(figures)[:1500])
+
+
+MARIMO_APP = '''import marimo
+
+app = marimo.App(width="medium")
+
+
+@app.cell
+def _():
+    import os
+
+    import marimo as mo
+
+    os.environ["SORAKIT_QUIET"] = "1"
+    import sorakit
+    from sorakit.display import compare, form, gallery, player
+    from sorakit.engine import Policy
+
+    folder = os.environ["SORAKIT_MARIMO_DIR"]
+    policy = Policy(poll_initial=0.05, poll_max=0.3)
+    studio = sorakit.Studio(emulate=True, ledger=os.path.join(folder, "tour.db"),
+                            emulator=os.environ["TOUR_FAST"], policy=policy)
+    slow = sorakit.Studio(emulate=True, ledger=os.path.join(folder, "slow.db"),
+                          emulator=os.environ["TOUR_SLOW"], policy=policy)
+    return compare, form, gallery, mo, player, slow, studio
+
+
+@app.cell
+def _(form, mo, slow):
+    mo.ui.anywidget(form(slow, model="seedance-1-pro@runware"))
+    return
+
+
+@app.cell
+def _(gallery, mo, studio):
+    batch = studio.batch(["a fox", "a heron"], models=["seedance-1-pro@runware", "kling-3-standard@runware"],
+                         seeds=[1, 2], skip_invalid=True, progress=False)
+    mo.ui.anywidget(gallery(batch))
+    return (batch,)
+
+
+@app.cell
+def _(batch, compare, mo, studio):
+    mo.ui.anywidget(compare(studio, prompts=["a fox"], models=["gemini-omni-flash@gemini", "seedance-1-pro@runware"]))
+    return
+
+
+@app.cell
+def _(batch, mo, player):
+    mo.ui.anywidget(player(batch[0]))
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+def test_the_tour_in_a_served_marimo_app(tmp_path, emulators):
+    """The widgets that render in marimo (anywidgets: the request form, gallery, comparison and
+    player), served by ``marimo run --headless``, checked like the JupyterLab tour; the form's job
+    is stopped with its "Stop waiting" button (Runware has no cancel)."""
+    import os
+
+    from lab import browser_page
+    from test_marimo import serve
+
+    fast, slow = emulators
+    app = tmp_path / "tour_app.py"
+    app.write_text(MARIMO_APP)
+    t0 = time.monotonic()
+    os.environ["TOUR_FAST"], os.environ["TOUR_SLOW"] = fast.base_url, slow.base_url  # read by the app
+    try:
+        with serve(app, tmp_path) as base, browser_page(1280, 1600) as page:
+            figures = _marimo_tour(page, base)
+    finally:
+        del os.environ["TOUR_FAST"], os.environ["TOUR_SLOW"]
+    print(f"\ntour in marimo: {time.monotonic() - t0:.1f}s; figures: " + json.dumps(figures)[:800])
+
+
+def _marimo_tour(page, base: str) -> dict:
+    if True:
+        page.goto(base + "/")
+        page.locator(".sk-grid-view img.sk-poster").nth(3).wait_for(timeout=120_000)   # the batch's gallery
+        page.wait_for_function(
+            "() => { const all = (r) => [...r.querySelectorAll('*')].flatMap(e => e.shadowRoot ? [e, ...all(e.shadowRoot)] : [e]);"
+            " return all(document).filter(e => e.matches && e.matches('img.sk-poster')).length >= 7; }",
+            timeout=120_000)                                                                # + compare (2) + player
+        assert "4 combinations left out" in page.locator(".sk-ghead").first.inner_text()
+        form = page.locator(".skf")
+        form.locator("textarea.skf-prompt").fill("a tram in fog")
+        form.locator("textarea.skf-prompt").press("Control+Enter")                    # the keyboard shortcut
+        job = form.locator(".skf-job").first
+        job.wait_for(timeout=60_000)
+        stop = job.locator("button.skf-cancel")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and stop.inner_text() != "Stop waiting":
+            time.sleep(0.2)
+        assert stop.inner_text() == "Stop waiting" and "only stops sorakit waiting" in stop.get_attribute("title")
+        stop.click()
+        said = job.locator(".skf-msg")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "Not cancelled" not in said.inner_text():
+            time.sleep(0.2)
+        assert said.count() == 1 and said.inner_text().startswith("Not cancelled: sorakit stopped waiting")
+        assert "sdk" not in said.inner_text().lower() and "not cancelled" in job.locator(".skf-status").inner_text()
+        assert job.locator(".skf-inline").is_hidden()                               # no elapsed time counting
+        assert job.locator(".sk-stage").is_hidden()                                 # nor a "rendering" stage
+        grid = page.locator(".sk-grid-view").first                                  # play a gallery video
+        grid.locator("button.sk-play").first.click()
+        video = grid.locator("video").first
+        video.wait_for(timeout=30_000)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and video.evaluate("v => v.readyState") < 2:
+            time.sleep(0.2)
+        assert video.evaluate("v => [v.readyState >= 2, v.muted, v.loop]") == [True, True, False]
+        figures = check(page, "marimo")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "tour_marimo.png"), full_page=True)
+    return figures

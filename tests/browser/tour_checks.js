@@ -25,7 +25,7 @@
     for (const bad of ["Traceback", "RecursionError", "Exception:", "Error: ", "STILL RUNNING"]) {
       if (t.includes(bad)) problems.push(`${name(root)} shows "${bad}": ${t.slice(Math.max(0, t.indexOf(bad) - 80), t.indexOf(bad) + 120)}`);
     }
-    for (const box of all(root, ".sk-error-box, .sk-msg-error, .skf-msg[data-kind='error']"))
+    for (const box of all(root, ".sk-error-box, .sk-msg-error, .skf-msg.skf-error"))
       if (visible(box) && text(box)) problems.push(`error box: ${text(box).slice(0, 200)}`);
     // 2. no content overflowing its box; 3. no text clipped by an ellipsis where the value is short
     for (const e of [root, ...all(root, "*")]) {
