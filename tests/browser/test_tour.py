@@ -27,6 +27,7 @@ tests/artifacts/ (gitignored). The figures read are printed.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -151,6 +152,9 @@ def test_the_readme_tour_in_jupyterlab_light_and_dark(lab, emulators):
             assert "4 combinations left out" in outputs(page, i).locator(".sk-ghead").inner_text()
 
         figures["while jobs run"] = check(page, "light theme, two jobs rendering")
+        # a running card: its elapsed time is a clock from the first second ("0:07", never "7.1 s")
+        running = outputs(page, 9).locator(".sk-card.sk-root .sk-progress-text").inner_text()
+        assert re.search(r"\b\d+:\d\d elapsed", running) and not re.search(r"\d s elapsed", running), running
 
         # cancel where the provider has one: cancelled
         omni = outputs(page, 8).locator(".sk-card.sk-root")

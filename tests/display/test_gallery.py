@@ -272,3 +272,32 @@ def test_compare_header_says_prompts_and_models_in_words_and_sizes_the_prompt_co
     assert "1 prompt × 2 models" in c.header and "(s)" not in c.header
     assert c.template.startswith("fit-content(") and "0.7fr" not in c.template
     assert "(s)" not in c._static_text()
+
+
+def test_the_browsers_cost_total_is_the_sum_of_its_rows_as_listed(studio):
+    """Issue 25 item 6: "$6.10" over rows that summed to $6.07 (estimates totalled, rows showing
+    billed-else-estimated amounts rounded to cents)."""
+    import re
+
+    ids = [studio.ledger.insert(prompt=f"p{i}", model="seedance-1-pro", provider="runware", status="completed",
+                                estimated_cost=0.4840, billed_cost=b)
+           for i, b in enumerate([0.4812, None, 0.50, 0.0003])]
+    b = browse(studio)
+    shown = [float(re.search(r"\$([\d,.]+)", label).group(1)) for label, _ in b.list.options]
+    total = float(re.search(r"cost <b[^>]*>\$([\d,.]+)</b>", b.totals.value).group(1))
+    assert len(shown) == len(ids) and round(sum(shown), 4) == total == 1.4655
+    assert "billed where reported, else estimated" in b.totals.value
+
+
+def test_an_emulated_estimate_is_not_called_spend(studio):
+    """Issue 25 item 6: "emulator · no spend" above "$6.90 committed this session"."""
+    from sorakit.display import _request as rq
+
+    import sorakit
+
+    p = sorakit.plan(sorakit.VideoRequest(prompt="a fox", model="seedance-1-pro", provider="runware", seconds=5),
+                     studio.catalog, emulated=True)
+    text = rq.cost_html(p, studio)
+    assert "committed" not in text and "emulated estimates this session, nothing charged" in text
+    rate = p.rate
+    assert f"× ${rate:g}/s" in text or f"× ${rate:.2f}/s" in text   # the price with all its digits
