@@ -9,6 +9,7 @@ These properties run the same timeline at origins from 0 to past 2100.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,3 +75,30 @@ def test_the_wall_clock_case_that_recursed():
     job = make_job(1_800_000_000.0, 1.0, 60.0)
     job.cancelled_at = 1_800_000_031.0
     assert job.state(1_800_000_040.0) == ("cancelled", 50)
+
+
+@pytest.mark.parametrize("origin", [0.0, 1_780_272_000.0, 1_800_000_000.0, 4_102_444_800.0])
+def test_an_interaction_cancelled_while_rendering_answers_cancelled_over_http_at_any_origin(
+        origin, emulator_media_dir):
+    """The same through the Interactions API: create, let it render part-way, cancel, poll."""
+    import httpx
+
+    from sorakit.emulator import Emulator, EmulatorConfig, ManualClock
+
+    clock = ManualClock(origin)
+    emu = Emulator(EmulatorConfig(time_scale=0.01, render_eagerly=False), emulator_media_dir, clock=clock)
+    try:
+        with httpx.Client(transport=emu.sync_transport(), base_url="http://emulator/gemini",
+                          headers={"x-goog-api-key": "k"}) as c:
+            made = c.post("/v1beta/interactions", json={"model": "gemini-omni-flash-preview", "input": "a kite",
+                                                        "background": True}).json()
+            [job] = emu.store.group(made["id"])
+            clock.set(job.start_at + (job.finish_at - job.start_at) / 2)   # half rendered
+            assert job.state(clock.now())[0] == "in_progress"
+            r = c.post(f"/v1beta/interactions/{made['id']}/cancel")
+            assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+            clock.advance(3600)
+            again = c.get(f"/v1beta/interactions/{made['id']}")
+            assert again.status_code == 200 and again.json()["status"] == "cancelled", again.text
+    finally:
+        emu.close()
