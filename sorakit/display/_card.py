@@ -50,6 +50,8 @@ def progress_text(row: Mapping[str, Any], now: Optional[float] = None, usual: st
     runs, p90 M s)" or "no history for this model yet") is added while the job waits or runs
     without a progress figure."""
     status = str(row.get("status") or "")
+    if status == "timed_out_waiting" and row.get("error_code") == NOT_CANCELLED:
+        return "not cancelled: sorakit stopped waiting (studio.resume() finishes it)"  # no clock: nobody waits
     el = _elapsed(row, now)
     p = _progress(row)
     parts: list[str] = []

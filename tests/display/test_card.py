@@ -162,3 +162,9 @@ def test_amounts_keep_the_digits_that_make_totals_add_up():
     assert money(5 * 0.0968) == "$0.484" and money(4 * 5 * 0.0968) == "$1.936"
     assert money(0.8) == "$0.80" and money(1234.5) == "$1,234.50" and money(0.004) == "$0.004"
     assert money(None) == "unknown" and money(-0.25) == "-$0.25"
+
+
+def test_a_job_sorakit_stopped_waiting_for_shows_no_running_clock():
+    row = {"status": "timed_out_waiting", "error_code": "not_cancelled", "submitted_at": 900.0}
+    text = progress_text(row, 1000.0)
+    assert "stopped waiting" in text and "elapsed" not in text
