@@ -293,42 +293,42 @@ def test_the_tour_in_a_served_marimo_app(tmp_path, emulators):
 
 
 def _marimo_tour(page, base: str) -> dict:
-    if True:
-        page.goto(base + "/")
-        page.locator(".sk-grid-view img.sk-poster").nth(3).wait_for(timeout=120_000)   # the batch's gallery
-        page.wait_for_function(
-            "() => { const all = (r) => [...r.querySelectorAll('*')].flatMap(e => e.shadowRoot ? [e, ...all(e.shadowRoot)] : [e]);"
-            " return all(document).filter(e => e.matches && e.matches('img.sk-poster')).length >= 7; }",
-            timeout=120_000)                                                                # + compare (2) + player
-        assert "4 combinations left out" in page.locator(".sk-ghead").first.inner_text()
-        form = page.locator(".skf")
-        form.locator("textarea.skf-prompt").fill("a tram in fog")
-        form.locator("textarea.skf-prompt").press("Control+Enter")                    # the keyboard shortcut
-        job = form.locator(".skf-job").first
-        job.wait_for(timeout=60_000)
-        stop = job.locator("button.skf-cancel")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and stop.inner_text() != "Stop waiting":
-            time.sleep(0.2)
-        assert stop.inner_text() == "Stop waiting" and "only stops sorakit waiting" in stop.get_attribute("title")
-        stop.click()
-        said = job.locator(".skf-msg")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "Not cancelled" not in said.inner_text():
-            time.sleep(0.2)
-        assert said.count() == 1 and said.inner_text().startswith("Not cancelled: sorakit stopped waiting")
-        assert "sdk" not in said.inner_text().lower() and "not cancelled" in job.locator(".skf-status").inner_text()
-        assert job.locator(".skf-inline").is_hidden()                               # no elapsed time counting
-        assert job.locator(".sk-stage").is_hidden()                                 # nor a "rendering" stage
-        grid = page.locator(".sk-grid-view").first                                  # play a gallery video
-        grid.locator("button.sk-play").first.click()
-        video = grid.locator("video").first
-        video.wait_for(timeout=30_000)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and video.evaluate("v => v.readyState") < 2:
-            time.sleep(0.2)
-        assert video.evaluate("v => [v.readyState >= 2, v.muted, v.loop]") == [True, True, False]
-        figures = check(page, "marimo")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "tour_marimo.png"), full_page=True)
+    """The marimo page: wait for the widgets, stop the form's job, play a video, check the page."""
+    page.goto(base + "/")
+    page.locator(".sk-grid-view img.sk-poster").nth(3).wait_for(timeout=120_000)   # the batch's gallery
+    page.wait_for_function(
+        "() => { const all = (r) => [...r.querySelectorAll('*')].flatMap(e => e.shadowRoot ? [e, ...all(e.shadowRoot)] : [e]);"
+        " return all(document).filter(e => e.matches && e.matches('img.sk-poster')).length >= 7; }",
+        timeout=120_000)                                                                # + compare (2) + player
+    assert "4 combinations left out" in page.locator(".sk-ghead").first.inner_text()
+    form = page.locator(".skf")
+    form.locator("textarea.skf-prompt").fill("a tram in fog")
+    form.locator("textarea.skf-prompt").press("Control+Enter")                    # the keyboard shortcut
+    job = form.locator(".skf-job").first
+    job.wait_for(timeout=60_000)
+    stop = job.locator("button.skf-cancel")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and stop.inner_text() != "Stop waiting":
+        time.sleep(0.2)
+    assert stop.inner_text() == "Stop waiting" and "only stops sorakit waiting" in stop.get_attribute("title")
+    stop.click()
+    said = job.locator(".skf-msg")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "Not cancelled" not in said.inner_text():
+        time.sleep(0.2)
+    assert said.count() == 1 and said.inner_text().startswith("Not cancelled: sorakit stopped waiting")
+    assert "sdk" not in said.inner_text().lower() and "not cancelled" in job.locator(".skf-status").inner_text()
+    assert job.locator(".skf-inline").is_hidden()                               # no elapsed time counting
+    assert job.locator(".sk-stage").is_hidden()                                 # nor a "rendering" stage
+    grid = page.locator(".sk-grid-view").first                                  # play a gallery video
+    grid.locator("button.sk-play").first.click()
+    video = grid.locator("video").first
+    video.wait_for(timeout=30_000)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and video.evaluate("v => v.readyState") < 2:
+        time.sleep(0.2)
+    assert video.evaluate("v => [v.readyState >= 2, v.muted, v.loop]") == [True, True, False]
+    figures = check(page, "marimo")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "tour_marimo.png"), full_page=True)
     return figures
