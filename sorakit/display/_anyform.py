@@ -41,7 +41,7 @@ import traitlets
 
 from . import _request as rq
 from ._base import as_jobs, catalog_of, is_emulated, row_of
-from ._card import outcome_text, progress_text, usual_text
+from ._card import cancel_words, outcome_text, plain_reason, progress_text, stopped_waiting, usual_text
 from ._format import duration, esc, is_missing, model_at, short_id, size_text
 from ._grid import Tile, TileGrid
 from ._player import _asset, player_css, player_esm
@@ -129,6 +129,7 @@ class RequestForm(TileGrid):
         self._attempted = False
         self._syncing = False
         self._said: dict[str, tuple[str, str]] = {}  # job id -> what its Cancel did
+        self._cancel_words: dict[str, tuple[Any, tuple[str, str]]] = {}  # job id -> (provider job id, words)
         self._usual: dict[str, str] = {}
         self._refresh_lock = threading.Lock()
         self.add_class("sk-request-form")
@@ -311,6 +312,7 @@ class RequestForm(TileGrid):
         for t in tiles:
             t._listen()
         ids = ", ".join(short_id(getattr(j, "id", "")) for j in jobs)
+        self._started = {t.job_id for t in tiles if not t.terminal}
         self.message = {"kind": "ok", "text": f"Started {ids}; it runs in the background — keep working, "
                                               f"it is listed below and updates itself."}
         return result
@@ -327,12 +329,16 @@ class RequestForm(TileGrid):
             result = job.cancel()
         except Exception as exc:
             self._said[tile.job_id] = ("error", rq.readable(exc))
-        else:
-            self._said[tile.job_id] = ("ok" if result.cancelled else "warn",
-                                       ("Cancelled: " if result.cancelled else "Not cancelled: ") + result.reason)
         fresh = tile._fresh_row()
         if fresh:
             tile._apply(fresh)
+        if result is not None:
+            if outcome_text(tile.row):  # the job's own box says it: no second one
+                self._said.pop(tile.job_id, None)
+            else:
+                self._said[tile.job_id] = ("ok" if result.cancelled else "warn",
+                                           ("Cancelled: " if result.cancelled else "Not cancelled: ")
+                                           + plain_reason(result.reason))
         self.push()
         return result
 
@@ -349,8 +355,9 @@ class RequestForm(TileGrid):
         data = tile.data()
         p = r.get("progress")
         kind, said = self._said.get(tile.job_id, ("", ""))
-        running = not tile.terminal and status != "completed"
+        running = not tile.terminal and status != "completed" and not stopped_waiting(r)
         ended = outcome_text(r)  # plain text: the page sets it as textContent
+        label, tip = self._words(tile)
         data.update(
             id=tile.job_id, short=short_id(tile.job_id), title=model_at(r), status=status,
             specs=" · ".join(x for x in (size_text(r.get("size"), r.get("width"), r.get("height")),
@@ -361,13 +368,32 @@ class RequestForm(TileGrid):
             progress=None if is_missing(p) else max(0, min(100, int(p))),
             text=progress_text(r, usual=self._usual.get(tile.job_id, "")) if running else "",
             cancellable=running and status != "downloading" and r.get("error_code") != "not_cancelled",
+            cancel_label=label, cancel_tip=tip,
+            shown_status="not_cancelled" if stopped_waiting(r) else status,
             said={"kind": kind, "text": said} if said else {},
             cancelled=ended if status != "failed" else "",
             failed=ended if status == "failed" else "", caption="")
         return data
 
+    def _words(self, tile: Tile) -> tuple[str, str]:
+        """The Cancel button's words for this job (chosen again once it is sent)."""
+        pjid = tile.row.get("provider_job_id")
+        known = self._cancel_words.get(tile.job_id)
+        if known is None or known[0] != pjid:
+            try:
+                job = tile.job if tile.job is not None else self.studio.job(tile.job_id)
+            except Exception:  # a row the Studio cannot load: plain words
+                job = None
+            known = self._cancel_words[tile.job_id] = (pjid, cancel_words(job))
+        return known[1]
+
     def _tile_changed(self, tile: Tile, final: bool) -> None:
         super()._tile_changed(tile, final)
+        started = getattr(self, "_started", None)
+        if final and started is not None and tile.job_id in started:
+            started.discard(tile.job_id)  # "Started …; it runs in the background" is past once all are done
+            if not started and str((self.message or {}).get("text", "")).startswith("Started"):
+                self.message = {}
         if final:  # a finished job: remixable now, and the budget moved
             threading.Thread(target=self._after_job, name="sorakit-form-refresh", daemon=True).start()
 

@@ -170,7 +170,8 @@ def error_text(exc: BaseException) -> str:
         allowed = _allowed_text(exc.allowed)
         text = str(exc)
         tail = f"({exc.field}={_show(exc.value)} is not allowed; allowed: {allowed})"
-        why = text[: -len(tail)].strip() if text.endswith(tail) else ""
+        at = text.rfind(tail)  # a batch adds a hint after the tail
+        why = text[:at].strip() if at >= 0 else ""
         if exc.field == "prompt":  # the value is the prompt itself: not worth repeating
             core = f"use {allowed}"
         else:

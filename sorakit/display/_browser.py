@@ -10,7 +10,7 @@ import ipywidgets as widgets
 
 from ._base import StaticFallback, error_text, html, style_widget, with_class
 from ._card import JobCard
-from ._format import duration, esc, is_missing, local_time, model_at, money, stars, tags_of, truncate
+from ._format import clock, duration, esc, is_missing, local_time, model_at, money, stars, tags_of, truncate
 
 __all__ = ["LedgerBrowser", "browse"]
 
@@ -160,7 +160,14 @@ class LedgerBrowser(StaticFallback, widgets.VBox):
         est = df["estimated_cost"]
         billed = df["billed_cost"]
         unknown = int(est.isna().sum())
+        shown = df["_cost"] if "_cost" in df else billed.fillna(est)  # what the list's cost column shows
+        # the sum of the amounts as the list shows them (money() keeps sub-cent digits): the total
+        # a reader adds up is the total printed
+        listed = sum(float(money(v, unknown="nan").replace("$", "").replace(",", "")) for v in shown.dropna())
         parts = [f"<b>{n}</b> job{'s' if n != 1 else ''}",
+                 f"cost <b class='sk-cost-total'>{esc(money(listed))}</b>"
+                 f" <span class='sk-faint'>(the cost column: billed where reported, else estimated"
+                 + (f"; {int(shown.isna().sum())} unknown" if shown.isna().any() else "") + ")</span>",
                  f"estimated <b>{esc(money(float(est.sum())))}</b>"
                  + (f" <span class='sk-faint'>(+{unknown} with unknown price)</span>" if unknown else ""),
                  f"billed <b>{esc(money(float(billed.sum())))}</b>"
@@ -200,7 +207,7 @@ class LedgerBrowser(StaticFallback, widgets.VBox):
             elif k.endswith("_cost"):
                 v = money(v)
             elif k == "latency_s":
-                v = duration(v)
+                v = clock(v)
             elif k == "tags":
                 v = ", ".join(tags_of(v))
             trs.append(f"<tr><td class='sk-faint' style='padding:1px 10px 1px 0;vertical-align:top'>{esc(k)}</td>"

@@ -17,7 +17,7 @@ from IPython.display import display
 from .._types import NOT_CANCELLED, TERMINAL
 from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html,
                     model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
-from ._format import (duration, esc, is_missing, model_at, money, short_id, size_text, stars,
+from ._format import (clock, duration, esc, is_missing, model_at, money, short_id, size_text, stars,
                       status_chip, tags_of, timestamp, truncate, local_time)
 from ._live import Follower, LiveDisplay, log, mark_live, shown_live, ticker
 from ._player import VideoPlayer, static_figure
@@ -50,6 +50,8 @@ def progress_text(row: Mapping[str, Any], now: Optional[float] = None, usual: st
     runs, p90 M s)" or "no history for this model yet") is added while the job waits or runs
     without a progress figure."""
     status = str(row.get("status") or "")
+    if status == "timed_out_waiting" and row.get("error_code") == NOT_CANCELLED:
+        return "not cancelled: sorakit stopped waiting (studio.resume() finishes it)"  # no clock: nobody waits
     el = _elapsed(row, now)
     p = _progress(row)
     parts: list[str] = []
@@ -64,7 +66,7 @@ def progress_text(row: Mapping[str, Any], now: Optional[float] = None, usual: st
     elif p is not None:
         parts.append(f"{p}%")
     if el is not None:
-        parts.append(f"{duration(el)} elapsed")
+        parts.append(f"{clock(el)} elapsed")
     if status == "in_progress" and p is not None and 3 <= p < 100 and el:
         parts.append(f"about {duration(el * (100 - p) / p)} left")
     elif usual and (status in _WAITING or (status == "in_progress" and not p)):
@@ -85,6 +87,59 @@ def usual_text(job: Any, *, brief: bool = False) -> str:
         return ""
 
 
+_SOURCE_MARKS = (".py", ".md", "§", "sdk", "SDK", "spec", "openapi", "OpenAPI", "docs")
+
+
+def plain_reason(text: str) -> str:
+    """A cancel's reason as a user reads it: without the parenthesised sources (``(runware-sdk
+    1.8.0 client.py ...; PROTOCOLS.md §2 ...)``) the engine records for developers, and without
+    its "cancel requested, but" lead."""
+    out, depth, start, keep = [], 0, 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                group = text[start:i + 1]
+                if any(m in group for m in _SOURCE_MARKS):
+                    out.append(text[keep:start].rstrip())
+                    keep = i + 1
+    out.append(text[keep:])
+    plain = "".join(out).strip()
+    for lead in ("cancel requested, but ", "cancel requested: "):
+        if plain.startswith(lead):
+            plain = plain[len(lead):]
+            plain = plain[:1].upper() + plain[1:]
+    return plain
+
+
+def cancel_words(job: Any) -> tuple[str, str]:
+    """The Cancel button's ``(label, tooltip)`` before the click: "Stop waiting" where the job's
+    provider cannot stop a job it was sent (Runware, Runcrate, relays, Veo operations)."""
+    try:
+        support = getattr(job, "cancel_support", None)
+    except Exception:  # a nicety: the button still works
+        support = None
+    if support is not None and getattr(support, "how", None) == "none":
+        name = getattr(job, "row", {}).get("provider") if job is not None else ""
+        return ("Stop waiting",
+                f"{name or 'This provider'} cannot stop a job once it is sent: this only stops sorakit "
+                f"waiting. The job still runs and is billed; it stays in the ledger (job.wait() or "
+                f"studio.resume() fetches it).")
+    if support is not None and getattr(support, "how", None) == "delete":
+        return "Cancel", "Ask the provider to delete this job (the card says whether it could, and what is billed)"
+    return "Cancel", "Stop this job (the card says whether it is billed)"
+
+
+def stopped_waiting(row: Mapping[str, Any]) -> bool:
+    """A cancel the provider could not carry out: sorakit stopped waiting, the job runs on there."""
+    return row.get("error_code") == NOT_CANCELLED and row.get("status") not in TERMINAL \
+        and row.get("status") != "completed"
+
+
 def outcome(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
     """What ended (or could not stop) a job, as plain text: ``(kind, head, code, detail)``, kind
     ``"failed"``, ``"cancelled"`` or ``"refused"`` (a cancel the provider could not carry out),
@@ -98,9 +153,10 @@ def outcome(row: Mapping[str, Any]) -> tuple[str, str, str, str]:
                 msg or "no message was given")
     if status == "cancelled":
         billed = ((row.get("extra") or {}).get("cancel") or {}).get("billed")
-        return "cancelled", "Cancelled" + (f" · billed: {billed}" if billed else ""), "", msg
+        return "cancelled", "Cancelled" + (f" · billed: {billed}" if billed else ""), "", plain_reason(msg)
     if row.get("error_code") == NOT_CANCELLED:
-        return "refused", "Could not cancel: the job may still run and bill", "", msg
+        return "refused", "Not cancelled: sorakit stopped waiting, the job may still run and bill", "", \
+            plain_reason(msg)
     return "", "", "", ""
 
 
@@ -168,6 +224,8 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
         self.progress_row: Optional[widgets.Box] = None
         self.cancel_button: Optional[widgets.Button] = None
         self._usual = ""
+        self._cancel_for: Any = False
+        """The provider job id the Cancel button's words were chosen for (they change once sent)."""
         if live or not compact:
             self.progress = widgets.IntProgress(value=0, min=0, max=100, layout=shared("auto"))
             self.progress_label = html("", "sk-progress-text")
@@ -251,7 +309,8 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
         status = str(r.get("status") or "pending")
         emu = '<span class="sk-chip sk-chip-emu" title="made by the built-in emulator: no spend">emulated</span>' \
             if r.get("emulated") is True else ""
-        running = status not in TERMINAL and status != "completed"
+        refused = stopped_waiting(r)
+        running = status not in TERMINAL and status != "completed" and not refused
 
         # progress
         if self.progress_row is not None:
@@ -264,10 +323,15 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
             if self.cancel_button is not None:
                 cancellable = running and status != "downloading" and r.get("error_code") != NOT_CANCELLED
                 visible(self.cancel_button, cancellable)
+                if cancellable and r.get("provider_job_id") != self._cancel_for:
+                    self._cancel_for = r.get("provider_job_id")  # once sent: what its provider can do
+                    label, tip = cancel_words(self._handle())
+                    if (self.cancel_button.description, self.cancel_button.tooltip) != (label, tip):
+                        self.cancel_button.description, self.cancel_button.tooltip = label, tip
 
         # player
         self.player.set_row(r)
-        visible(self.player, status not in ("failed", "cancelled"))
+        visible(self.player, status not in ("failed", "cancelled") and not refused)  # nothing to wait for
 
         # error
         if self.error is not None:
@@ -279,7 +343,8 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
             return
 
         self.header.value = (
-            f'<div class="sk-head">{status_chip(status)} <span class="sk-title">{self._title()}</span>'
+            f'<div class="sk-head">{status_chip("not_cancelled" if refused else status)} '
+            f'<span class="sk-title">{self._title()}</span>'
             f'<span class="sk-muted">{esc(self._specs())}</span>{emu}'
             f'<span class="sk-right sk-faint" title="{esc(self.job_id)}">{esc(short_id(self.job_id))}</span></div>')
         prompt = r.get("prompt")
@@ -299,12 +364,12 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
         elif r.get("status") in TERMINAL:
             items.append("billed <b>not reported</b>")
         if not is_missing(r.get("seed")):
-            items.append(f"seed <b>{esc(int(r['seed']))}</b>")
+            items.append(f"seed\u00a0<b>{esc(int(r['seed']))}</b>")
         elif r.get("status") == "completed":
             items.append("seed <b>not reported</b>")
         el = _elapsed(r)
         if r.get("status") in TERMINAL and el is not None:
-            items.append(f"took <b>{esc(duration(el))}</b>")
+            items.append(f"took <b>{esc(clock(el))}</b>")
         if not is_missing(r.get("created_at")):
             same_day = local_time(r.get("created_at"), "%Y-%m-%d") == local_time(time.time(), "%Y-%m-%d")
             items.append(esc(local_time(r.get("created_at"), "%H:%M" if same_day else "%Y-%m-%d %H:%M")))
@@ -314,12 +379,12 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
         r = self._row
         facts = []
         if not is_missing(r.get("seed")):
-            facts.append(f"seed {int(r['seed'])}")
+            facts.append(f"seed\u00a0{int(r['seed'])}")  # never "seed" at a line's end, its number below
         cost = r.get("billed_cost")
         facts.append(money(cost if not is_missing(cost) else r.get("estimated_cost")))
         el = _elapsed(r)
         if el is not None and status in TERMINAL:
-            facts.append(duration(el))
+            facts.append(clock(el))
         chip = "" if status == "completed" else status_chip(status) + " "
         rating = stars(r.get("rating"))
         title = (f"{r.get('prompt') or ''}\n{model_at(r)} · {self._specs()}\njob {self.job_id}")
@@ -412,11 +477,16 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
             if self.cancel_button is not None:
                 self.cancel_button.disabled = False
             return None
-        self._say(esc(("Cancelled: " if result.cancelled else "Not cancelled: ") + result.reason),
-                  "ok" if result.cancelled else "warn")
         fresh = self._fresh_row()
         if fresh:
             self._apply(fresh)
+        # the card's own box says what happened (cancelled / not cancelled, billed, what next);
+        # a second message would repeat it
+        self._say("" if cancel_html(self._row) else esc(
+            ("Cancelled: " if result.cancelled else "Not cancelled: ") + plain_reason(result.reason)),
+            "ok" if result.cancelled else "warn")
+        if self.cancel_button is not None:
+            self.cancel_button.disabled = False
         return result
 
     def _say(self, text: str, kind: str = "ok") -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from ._base import error_text
-from ._format import esc, model_at, truncate
+from ._format import esc, model_at, plural, truncate
 from ._grid import Tile, TileGrid
 from ._gallery import caption_html, totals_text
 from ._player import static_figure
@@ -45,7 +45,8 @@ class CompareGrid(TileGrid):
                     self.tiles_at[(prompt, col)] = tiles
                 layout.append({"html": errors or ("" if tiles else '<span class="sk-faint">—</span>'),
                                "tiles": list(range(first, first + len(tiles)))})
-        self.template = f"minmax(120px, 0.7fr) repeat({len(self.columns)}, minmax(0, 1fr))"
+        # the prompt column as wide as its text, at most 200 px ("a fox" took a third of the width)
+        self.template = f"fit-content(200px) repeat({len(self.columns)}, minmax(0, 1fr))"
         self.cells = layout
         self.add_class("sk-compare")
         self._start()
@@ -53,7 +54,7 @@ class CompareGrid(TileGrid):
     def _render_header(self) -> None:
         rows = [t.row for t in self.tile_list]
         value = (esc(self._title) + " · " if self._title else "") + esc(
-            f"{len(self.prompts)} prompt(s) × {len(self.columns)} model(s) · {totals_text(rows)}")
+            f"{plural(len(self.prompts), 'prompt')} × {plural(len(self.columns), 'model')} · {totals_text(rows)}")
         if value != self.header:
             self.header = value
 
@@ -86,11 +87,13 @@ class CompareGrid(TileGrid):
         """Write the comparison as ONE self-contained HTML file (see ``Gallery.to_html``)."""
         rows = [t.row for t in self.tile_list]
         return write_report(path, title=title or self._title or "sorakit comparison",
-                            subtitle=f"{len(self.prompts)} prompt(s) × {len(self.columns)} model(s) · {totals_text(rows)}",
+                            subtitle=f"{plural(len(self.prompts), 'prompt')} × {plural(len(self.columns), 'model')}"
+                                     f" · {totals_text(rows)}",
                             body=self._table(embed, width=300, max_bytes=24_000), rows=rows, embed=embed)
 
     def _static_text(self) -> str:
-        return f"<sorakit compare: {len(self.prompts)} prompts × {len(self.columns)} models: {', '.join(self.columns)}>"
+        return (f"<sorakit compare: {plural(len(self.prompts), 'prompt')} × {plural(len(self.columns), 'model')}: "
+                f"{', '.join(self.columns)}>")
 
 
 def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,

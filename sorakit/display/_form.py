@@ -28,6 +28,40 @@ def _field(label: str, widget: widgets.Widget, error: widgets.HTML, *extra: widg
     return with_class(box, "sk-field")  # type: ignore[return-value]
 
 
+_HOTKEY_ESM = """
+export default { render({ model, el }) {
+  // Ctrl/Cmd+Enter anywhere in the form submits it (captured on the form, before the text field's
+  // own handler and before the notebook's "run cell")
+  let root = null, tries = 0;
+  const onKey = (e) => {
+    if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
+    e.preventDefault(); e.stopPropagation();
+    model.send({ type: "submit" });
+  };
+  const attach = () => {
+    root = el.closest(".sk-form");
+    if (root) root.addEventListener("keydown", onKey, true);
+    else if (tries++ < 50) setTimeout(attach, 100);
+  };
+  attach();
+  return () => { if (root) root.removeEventListener("keydown", onKey, true); };
+} };
+"""
+
+
+def _hotkey(on_submit: Any) -> widgets.Widget:
+    """An invisible anywidget that turns Ctrl/Cmd+Enter inside the form into ``on_submit()``."""
+    import anywidget
+
+    class SubmitKey(anywidget.AnyWidget):
+        _esm = _HOTKEY_ESM
+
+    key = SubmitKey(layout=widgets.Layout(width="0px", height="0px", overflow="hidden", margin="0"))
+    key.on_msg(lambda _w, content, _b: on_submit() if isinstance(content, dict)
+               and content.get("type") == "submit" else None)
+    return key
+
+
 class StudioForm(StaticFallback, widgets.VBox):
     """Ask a Studio for a video. Cards of submitted jobs collect in ``jobs`` below the form."""
 
@@ -50,7 +84,7 @@ class StudioForm(StaticFallback, widgets.VBox):
         self.model = widgets.Dropdown(options=self._model_options(), layout=widgets.Layout(width="260px"))
         self.provider = widgets.Dropdown(options=[], layout=widgets.Layout(width="330px"))
         self.model_note = html("")
-        self.size = widgets.Dropdown(options=[], layout=widgets.Layout(width="170px"))
+        self.size = widgets.Dropdown(options=[], layout=widgets.Layout(width="215px"))
         self.seconds = widgets.ToggleButtons(options=[], style={"button_width": "auto"})
         self.variations = widgets.BoundedIntText(value=1, min=1, max=1, layout=widgets.Layout(width="64px"))
         self.seed = widgets.Text(placeholder="random", layout=widgets.Layout(width="110px"))
@@ -59,8 +93,11 @@ class StudioForm(StaticFallback, widgets.VBox):
         self.audio_note = html("", "sk-hint")
         self.negative_prompt = widgets.Textarea(placeholder="What to avoid (optional)", rows=1,
                                                 layout=widgets.Layout(width="100%"))
-        self.image = widgets.FileUpload(accept="image/*", multiple=False, description="Choose image",
-                                        layout=widgets.Layout(width="auto"))
+        # ipywidgets' FileUpload appends "(count)" to its label ("Choose image (0)"): sk-upload's
+        # CSS draws the label instead (style.css); the chosen file is named beside it (image_info)
+        self.image = with_class(widgets.FileUpload(accept="image/*", multiple=False, description="Choose image",
+                                                   tooltip="Choose image", layout=widgets.Layout(width="auto")),
+                                "sk-upload")
         self.image_clear = with_class(widgets.Button(description="remove", tooltip="Remove the image"),
                                       "sk-small", "sk-link")
         self.image_info = html("", "sk-hint")
@@ -68,7 +105,7 @@ class StudioForm(StaticFallback, widgets.VBox):
                                            layout=widgets.Layout(width="100%"))
         self.cost = html("", "sk-cost")
         self.submit_button = with_class(widgets.Button(description="Generate", button_style="primary",
-                                                       icon="play", tooltip="Submit (returns at once)"),
+                                                       icon="play", tooltip="Submit (returns at once) · Ctrl+Enter, ⌘+Enter on a Mac"),
                                         "sk-submit")
         self.message = html("", "sk-message")
         self.jobs = with_class(widgets.VBox([]), "sk-jobs")
@@ -103,7 +140,8 @@ class StudioForm(StaticFallback, widgets.VBox):
             self.audio_box,
         ]), "sk-row")
         self.audio_err = row_error
-        actions = with_class(widgets.HBox([self.submit_button]), "sk-inline")
+        self.submit_key = _hotkey(self.submit)
+        actions = with_class(widgets.HBox([self.submit_button, self.submit_key]), "sk-inline")
         panel = with_class(widgets.VBox([title, prompt_box, row1, self.model_note, self.settings, self.audio_err,
                                          self.neg_box, self.image_box, self.remix_box, self.cost, actions,
                                          self.message]), "sk-card", "sk-form")
@@ -221,9 +259,16 @@ class StudioForm(StaticFallback, widgets.VBox):
         self.remix_from.value = current if current in [v for _l, v in opts] else _NEW
         self.remix_box.layout.display = "" if len(opts) > 1 else "none"
 
-    def _job_done(self, _row: dict) -> None:
-        """Engine thread: a job of this form finished; re-read remix sources off that thread."""
+    def _job_done(self, row: dict) -> None:
+        """Engine thread: a job of this form finished; re-read remix sources off that thread, and
+        drop the "Started …; it runs in the background" line once every job it names is done."""
         import threading
+
+        started = getattr(self, "_started", None)
+        if started is not None:
+            started.discard(str(row.get("job_id")))
+            if not started and self.message.value.startswith('<div class="sk-msg sk-msg-ok">Started'):
+                self.message.value = ""
 
         threading.Thread(target=self.refresh_remix_sources, name="sorakit-form-refresh", daemon=True).start()
 
@@ -341,6 +386,7 @@ class StudioForm(StaticFallback, widgets.VBox):
                               on_terminal=self._job_done) for j in jobs)
         self.jobs.children = cards + tuple(self.jobs.children)
         ids = ", ".join(short_id(getattr(j, "id", "")) for j in jobs)
+        self._started = {str(getattr(j, "id", "")) for j in jobs if not getattr(j, "done", False)}
         self.message.value = (f'<div class="sk-msg sk-msg-ok">Started {esc(ids)}; '
                               f'it runs in the background — keep working, its card below updates itself.</div>')
         return result

@@ -21,6 +21,8 @@ __all__ = [
     "tags_of",
     "status_chip",
     "STATUS_LABELS",
+    "clock",
+    "plural",
     "short_id",
     "size_text",
     "stars",
@@ -39,6 +41,7 @@ STATUS_LABELS: Mapping[str, tuple[str, str]] = {
     "failed": ("failed", "red"),
     "cancelled": ("cancelled", "grey"),
     "timed_out_waiting": ("still running", "amber"),
+    "not_cancelled": ("not cancelled", "amber"),  # a cancel the provider could not carry out
     "unknown": ("unknown", "amber"),
 }
 
@@ -68,14 +71,34 @@ def is_missing(value: Any) -> bool:
 
 
 def money(value: Any, *, unknown: str = "unknown", currency: Optional[str] = "USD") -> str:
-    """``$0.80``; a missing value is *unknown* (never ``$0``). Tiny amounts keep their digits."""
+    """``$0.80``, ``$0.484``, ``$0.0968``: cents, plus the sub-cent digits the amount has (up to
+    four decimals), so a total reads as the sum of the amounts shown and a price times seconds as
+    the estimate beside it ($0.484 × 4 = $1.936, not four "$0.48" under "$1.94"). A missing value
+    is *unknown* (never ``$0``)."""
     if is_missing(value):
         return unknown
-    amount = float(value)
+    amount = round(float(value), 4)
     symbol = "$" if currency in (None, "", "USD") else f"{currency} "
-    if amount != 0 and abs(amount) < 0.01:
-        return f"{symbol}{amount:.4f}"
-    return f"{symbol}{amount:,.2f}"
+    text = f"{abs(amount):,.4f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{abs(amount):,.2f}"
+    return f"{'-' if amount < 0 else ''}{symbol}{text}"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 prompt``, ``2 prompts`` (never "prompt(s)")."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def clock(seconds: Any) -> str:
+    """Elapsed time, always as a clock: ``0:09``, ``1:38``, ``1:02:05`` (missing -> empty string).
+    One format from the first second to the last: a counter never switches from "9.1 s" to "1:38"."""
+    if is_missing(seconds):
+        return ""
+    s = int(round(max(0.0, float(seconds))))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 def duration(seconds: Any) -> str:

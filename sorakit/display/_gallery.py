@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 from ._grid import TileGrid
 from ._live import LiveDisplay, mark_live, shown_live
-from ._format import duration, esc, is_missing, model_at, money, truncate
+from ._format import clock, esc, is_missing, model_at, money, truncate
 from ._player import static_figure
 from ._report import write_report
 from ._rows import Item, items_of
@@ -28,11 +28,11 @@ def caption_html(row: dict, *, prompt: bool = True, model: bool = True) -> str:
     """
     facts = [model_at(row)] if model else []
     if not is_missing(row.get("seed")):
-        facts.append(f"seed {int(row['seed'])}")
+        facts.append(f"seed\u00a0{int(row['seed'])}")  # never "seed" at a line's end, its number below
     cost = row.get("billed_cost")
     facts.append(money(cost if not is_missing(cost) else row.get("estimated_cost")))
     if not is_missing(row.get("latency_s")):
-        facts.append(duration(row.get("latency_s")))
+        facts.append(clock(row.get("latency_s")))
     head = f"{esc(truncate(row.get('prompt'), 90))}<br/>" if prompt else ""
     return head + f"<span style='color:#8c959f'>{esc(' · '.join(facts))}</span>"
 
@@ -51,9 +51,47 @@ def totals_text(rows: list[dict]) -> str:
         parts.append("estimated cost unknown")
     if known_billed:
         parts.append(f"billed {money(sum(known_billed))}")
+    if known_billed and len(known_billed) < len(rows):  # the tiles mix billed and estimated amounts
+        shown = [b if not is_missing(b) else e for b, e in zip(billed, est)]
+        known_shown = [float(x) for x in shown if not is_missing(x)]
+        parts.append(f"tiles total {money(sum(known_shown))} (billed where reported, else estimated)")
     if rows and all(r.get("emulated") is True for r in rows):
         parts.append("emulated: nothing was charged")
     return " · ".join(parts)
+
+
+def rejected_text(rejected: Any) -> str:
+    """What ``batch(..., skip_invalid=True)`` left out, in one line: ``4 combinations left out:
+    Runware accepts no seed for kling-3-standard (seed=1, 2 is not allowed; allowed: None (the
+    provider picks))`` (each distinct reason once; its count when there are several)."""
+    from .._exceptions import ValidationError, _allowed_text, _show
+
+    rejected = list(rejected or ())
+    if not rejected:
+        return ""
+    groups: dict[tuple, list] = {}
+    for r in rejected:
+        exc = getattr(r, "error", r)
+        if isinstance(exc, ValidationError):
+            allowed = _allowed_text(exc.allowed)
+            text = str(exc)
+            cut = text.find(f"({exc.field}=")
+            key = (text[:cut].strip() if cut > 0 else "", exc.field, allowed)
+            value = _show(exc.value)
+        else:
+            key, value = (str(exc), None, None), None
+        values = groups.setdefault(key, [])
+        if value is not None and value not in values:
+            values.append(value)
+    parts = []
+    for (why, field, allowed), values in groups.items():
+        if field is None:
+            parts.append(why)
+            continue
+        detail = f"{field}={', '.join(values)} is not allowed; allowed: {allowed}"
+        parts.append(f"{why} ({detail})" if why else detail)
+    n = len(rejected)
+    return f"{n} combination{'s' if n != 1 else ''} left out: " + "; ".join(parts)
 
 
 class Gallery(TileGrid):
@@ -61,9 +99,11 @@ class Gallery(TileGrid):
 
     def __init__(self, items: list[Item], *, columns: int = 4, total: Optional[int] = None,
                  title: Optional[str] = None, embed: bool = False,
-                 eta: Optional[Callable[[], str]] = None):
+                 eta: Optional[Callable[[], str]] = None, rejected: Any = ()):
         super().__init__()
         self.items = items
+        self.rejected = list(rejected or ())
+        """The combinations the batch left out (``batch.rejected``): the header says how many and why."""
         self._eta = eta
         """The batch's expected finish as text (``batch.eta().describe()``), for a live batch."""
         self.columns = max(1, int(columns))
@@ -97,6 +137,9 @@ class Gallery(TileGrid):
                 eta = ""
             live += f" · {eta}" if eta else ""
         value = f'{head}{esc(totals_text(rows))}{esc(live)}{esc(more)}{esc(empty)}'
+        left_out = rejected_text(self.rejected)
+        if left_out:
+            value += f'<div class="sk-left-out">{esc(left_out)}</div>'
         if value != self.header:
             self.header = value
 
@@ -109,7 +152,9 @@ class Gallery(TileGrid):
         return f"<table style='border-collapse:collapse'>{trs}</table>"
 
     def _static_html(self) -> str:
-        return (f"<div><p style='font:12px sans-serif;color:#57606a'>{esc(totals_text(self.rows))}</p>"
+        left_out = rejected_text(self.rejected)
+        left_out = f" · {esc(left_out)}" if left_out else ""
+        return (f"<div><p style='font:12px sans-serif;color:#57606a'>{esc(totals_text(self.rows))}{left_out}</p>"
                 f"{self._figures(self._embed)}</div>")
 
     def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None) -> Path:
@@ -119,12 +164,15 @@ class Gallery(TileGrid):
         and warns above ``EMBED_WARN_BYTES``. Returns the file's path.
         """
         rows = self.rows
-        return write_report(path, title=title or self._title or "sorakit gallery", subtitle=totals_text(rows),
+        left_out = rejected_text(self.rejected)
+        subtitle = totals_text(rows) + (f" · {left_out}" if left_out else "")
+        return write_report(path, title=title or self._title or "sorakit gallery", subtitle=subtitle,
                             body=self._figures(embed, width=320, max_bytes=24_000), rows=rows, embed=embed)
 
     def _static_text(self) -> str:
         rows = self.rows
-        lines = [f"<sorakit gallery: {totals_text(rows)}>"]
+        left_out = rejected_text(self.rejected)
+        lines = [f"<sorakit gallery: {totals_text(rows)}{' · ' + left_out if left_out else ''}>"]
         lines += [f"  {model_at(r):<28} {truncate(r.get('prompt'), 50)!r} {r.get('file_path') or ''}" for r in rows]
         return "\n".join(lines)
 
@@ -142,7 +190,8 @@ def gallery(jobs: Any, columns: int = 4, *, studio: Any = None, limit: Optional[
         embed: also write every video as base64 into the saved notebook (large!).
     """
     items, total = items_of(jobs, studio, limit=limit, **filters)
-    return Gallery(items, columns=columns, total=total, title=title, embed=embed)
+    return Gallery(items, columns=columns, total=total, title=title, embed=embed,
+                   rejected=getattr(jobs, "rejected", ()))
 
 
 def show_batch(batch: Any, columns: int = 4) -> Optional[LiveDisplay]:
@@ -157,6 +206,7 @@ def show_batch(batch: Any, columns: int = 4) -> Optional[LiveDisplay]:
     items, total = items_of(batch, None, status=None, limit=None)
     eta = getattr(batch, "eta", None)
     live = LiveDisplay(Gallery(items, columns=min(columns, max(1, len(items))), total=total,
-                               eta=(lambda: eta().describe()) if callable(eta) else None))
+                               eta=(lambda: eta().describe()) if callable(eta) else None,
+                               rejected=getattr(batch, "rejected", ())))
     mark_live(key)
     return live

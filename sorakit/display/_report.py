@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Optional, Union
 
-from ._format import duration, esc, is_missing, model_at, money, size_text, truncate
+from ._format import clock, duration, esc, is_missing, model_at, money, size_text, truncate
 
 __all__ = ["EMBED_WARN_BYTES", "write_report", "cost_table"]
 
@@ -40,7 +40,7 @@ def cost_table(rows: list[dict]) -> str:
             esc(size_text(r.get("size"), r.get("width"), r.get("height"))),
             esc(duration(r.get("seconds")) if not is_missing(r.get("seconds")) else ""),
             esc(money(r.get("estimated_cost"))), esc(money(r.get("billed_cost"))),
-            esc(duration(r.get("latency_s")) if not is_missing(r.get("latency_s")) else ""),
+            esc(clock(r.get("latency_s")) if not is_missing(r.get("latency_s")) else ""),
             esc(r.get("status") or ""))) + "</tr>")
     est = [float(r["estimated_cost"]) for r in rows if not is_missing(r.get("estimated_cost"))]
     billed = [float(r["billed_cost"]) for r in rows if not is_missing(r.get("billed_cost"))]

@@ -300,6 +300,17 @@ def budget(studio: Any) -> tuple[Optional[float], float, Optional[float]]:
     return cap, float(spent), remaining
 
 
+def rate_text(rate: Any) -> str:
+    """A price per second with every digit it has (``$0.0968``, ``$0.10``), so seconds × price
+    recomputes the estimate shown beside it."""
+    if rate is None:
+        return "unknown"
+    text = f"{float(rate):.6f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{float(rate):.2f}"
+    return "$" + text
+
+
 def cost_html(p: Any, studio: Any) -> str:
     """The estimate of a plan (None: the request has an error) and the remaining budget, as HTML."""
     if p is None:
@@ -326,13 +337,16 @@ def cost_html(p: Any, studio: Any) -> str:
                f"tokens reported) · price as of {esc(p.price.as_of)}</span>")
     else:
         amount = p.estimated_cost
-        breakdown = f"{p.seconds:g} s × {money(p.rate)}/s" + (f" × {p.variations}" if p.variations > 1 else "")
+        breakdown = f"{p.seconds:g} s × {rate_text(p.rate)}/s" + (f" × {p.variations}" if p.variations > 1 else "")
         est = (f"<b>{esc(money(amount))}</b> <span class='sk-faint'>{esc(breakdown)}"
                f" · price as of {esc(p.price.as_of)}</span>")
     if p is not None and p.emulated:
         est += " <span class='sk-faint'>· emulated: nothing is charged</span>"
     cap, spent, remaining = budget(studio)
-    if cap is None:
+    if cap is None and p is not None and p.emulated:
+        # the emulator charges nothing: the session's estimates are not spend
+        left = f"no cap · {esc(money(spent))} of emulated estimates this session, nothing charged"
+    elif cap is None:
         left = f"no cap · {esc(money(spent))} committed this session"
     else:
         left = f"<b>{esc(money(remaining))}</b> of {esc(money(cap))} left"

@@ -117,6 +117,13 @@ negative.addEventListener("input", saveSoon);
 seed.addEventListener("input", saveSoon);
 for (const c of [modelSel, providerSel, sizeSel, secondsSel, variations, audio, remixSel, seed])
 c.addEventListener("change", () => { clearTimeout(typing); save(); });
+submit.title = "Generate (Ctrl+Enter, \u2318+Enter on a Mac)";
+panel.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Enter anywhere in the form submits it
+if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
+e.preventDefault();
+e.stopPropagation();  // not also "run the cell"
+if (!submit.disabled) submit.click();
+}, true);
 submit.addEventListener("click", () => {
 clearTimeout(typing);
 save();
@@ -212,7 +219,8 @@ function drawJob(i, t) {
 let k = cards[i];
 if (!k) { k = cards[i] = card(i); list.prepend(k.c); }
 k.c.dataset.status = t.status;
-k.top.replaceChildren(el_("span", "skf-status skf-status-" + t.status, t.status.replace(/_/g, " ")),
+const shown = t.shown_status || t.status;
+k.top.replaceChildren(el_("span", "skf-status skf-status-" + shown, shown.replace(/_/g, " ")),
 el_("b", "", t.title), el_("span", "skf-muted", t.specs), el_("span", "skf-id", t.short));
 k.top.lastChild.title = t.id;
 k.p.textContent = t.prompt;
@@ -221,9 +229,11 @@ if (t.progress === null || t.progress === undefined) k.bar.removeAttribute("valu
 k.text.textContent = t.text || "";
 show(k.cancel, !!t.cancellable);
 k.cancel.disabled = false;
+if (t.cancel_label && k.cancel.textContent !== t.cancel_label) k.cancel.textContent = t.cancel_label;
+if (t.cancel_tip) k.cancel.title = t.cancel_tip;
 msg(k.said, t.said && t.said.text ? t.said : (t.failed ? { kind: "error", text: t.failed }
 : (t.cancelled ? { kind: "warn", text: t.cancelled } : null)));
-show(stages[i].box, t.status !== "failed" && t.status !== "cancelled");
+show(stages[i].box, t.status !== "failed" && t.status !== "cancelled" && shown !== "not_cancelled");
 stages[i].draw(t);
 }
 function drawJobs(fresh) {

@@ -108,7 +108,11 @@ const v = video = el_("video", "sk-video");
 v.controls = true;
 v.loop = false;
 v.playsInline = true;
+v.muted = tile >= 0;  // in a gallery or comparison: muted until the viewer unmutes it
 if (t.poster) v.poster = t.poster;
+v.addEventListener("play", () => {  // one sorakit video plays at a time on the page
+for (const o of document.querySelectorAll("video.sk-video")) if (o !== v && !o.paused) o.pause();
+});
 const d = v.dataset;
 Object.assign(d, { mode, size: String(L.size), appended: "0", tOpen: String(L.t0) });
 v.addEventListener("playing", () => {

@@ -247,7 +247,15 @@ class Job:
         """``(status, progress)`` at time ``now``: queued → in_progress → completed | failed
         (or ``cancelled`` from ``cancelled_at``, with the progress it had reached)."""
         if self.cancelled_at is not None and now >= self.cancelled_at:
-            return "cancelled", self.state(self.cancelled_at - 1e-9)[1] if self.cancelled_at > self.start_at else 0
+            # the progress it had reached when the cancel landed: read off the timeline alone (no
+            # "just before the cancel" instant: at Unix-time magnitudes ~1.8e9, t - 1e-9 == t, so
+            # asking for the state a nanosecond earlier recursed forever on the wall clock)
+            status, progress = self._timeline(self.cancelled_at)
+            return "cancelled", progress if status == "in_progress" else 0
+        return self._timeline(now)
+
+    def _timeline(self, now: float) -> tuple[str, int]:
+        """``(status, progress)`` at ``now`` from the fixed timeline, ignoring any cancel."""
         if now < self.start_at:
             return "queued", 0
         span = self.finish_at - self.start_at

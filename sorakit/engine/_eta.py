@@ -48,9 +48,20 @@ class LatencyCache:
             self._memo[key] = (now, value)
         return value
 
-    def forget(self) -> None:
+    def forget(self, model: Optional[str] = None, provider: Optional[str] = None) -> None:
+        """Drop cached figures: those of ``model`` (at ``provider``, when given), or all of them.
+        Called when a job completes, so the next card for that model counts the run it just made."""
         with self._lock:
-            self._memo.clear()
+            if model is None:
+                self._memo.clear()
+                return
+            for key in [k for k in self._memo if k[0] == model and (provider is None or k[1] == provider)]:
+                del self._memo[key]
+
+    def on_job_change(self, row: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+        """An engine subscriber's half: a job that just completed changes its model's history."""
+        if changes.get("status") == "completed":
+            self.forget(row.get("model") or None, row.get("provider") or None)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,22 @@ class Job:
         return self.studio._latency.get(row.get("model"), row.get("provider"), row.get("emulated"))
 
     @property
+    def cancel_support(self):
+        """What ``cancel()`` can do at this job's provider once the job is sent (the provider's
+        `CancelSupport`: ``how`` is ``cancel``, ``delete`` or ``none``, ``billed``, ``note``), or None
+        while it is not sent (a cancel then stops it here, unbilled) or the provider is not set up."""
+        row = self.row
+        pjid = row.get("provider_job_id")
+        if not pjid:
+            return None
+        runtimes = self.studio._engine.runtimes
+        rt = runtimes.get((row.get("provider"), bool(row.get("emulated")))) or next(
+            (r for (name, _emu), r in runtimes.items() if name == row.get("provider")), None)
+        if rt is None:
+            return None
+        return rt.provider.cancel_support(str(pjid))
+
+    @property
     def error(self) -> Optional[str]:
         row = self.row
         if row.get("error_code") or row.get("error_message"):

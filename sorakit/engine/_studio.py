@@ -27,12 +27,16 @@ history), ``_compat`` (deprecated aliases).
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
+from .._exceptions import BudgetExceeded, ValidationError
 from ..catalog import Catalog, Estimate, estimate as catalog_estimate, load_catalog, stale_notice
 from ..providers.relay import relay_configs, with_relays
 from . import _validate as checks
@@ -52,6 +56,33 @@ from ._loop import EngineLoop, get_loop
 __all__ = ["Studio", "Job", "Batch"]
 
 _CALL_OPTIONS = ("wait", "budget", "timeout", "progress", "allow_unknown_cost")
+
+
+def _user_facing(fn: Callable) -> Callable:
+    """A public call whose input errors read as one line, not a trace through sorakit's internals.
+
+    A `ValidationError` or `BudgetExceeded` (nothing was sent) is re-raised from this frame with its
+    traceback cut here: a notebook shows the user's own line, this one and the message. The full
+    trace goes to the ``sorakit`` logger at DEBUG level for whoever debugs sorakit itself.
+    """
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except (ValidationError, BudgetExceeded) as exc:  # bad input: nothing was sent
+                logging.getLogger("sorakit").debug("%s raised", fn.__qualname__, exc_info=True)
+                raise exc.with_traceback(None) from None  # the message says it all
+        return run_async
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ValidationError, BudgetExceeded) as exc:  # bad input: nothing was sent
+            logging.getLogger("sorakit").debug("%s raised", fn.__qualname__, exc_info=True)
+            raise exc.with_traceback(None) from None  # the message says it all
+    return run
 
 
 def _today() -> dt.date:
@@ -181,6 +212,9 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         self._engine = Engine(self.ledger, self.catalog, runtimes, media_dir=self.media_dir, store=self.media_store,
                               budget=self._budget, max_wait=self.max_wait, policy=self._policy)
         self._latency = LatencyCache(self.ledger)
+        # a completed job is new history for its model: the next card or tile must count it
+        self._engine.subscribe(lambda jid, changes: self._latency.on_job_change(
+            self._engine._rows.get(jid) or {}, changes))
         if setup_notice:
             notice(setup_notice)
         stale = stale_notice(self.catalog, _today())
@@ -223,6 +257,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
                              allow_unknown_cost=allow_unknown_cost, timeout=timeout, wait=wait,
                              raise_=p.variations == 1)
 
+    @_user_facing
     def generate(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
                  wait: bool = True, timeout: Optional[float] = None, progress: bool = True,
                  budget: Optional[float] = None, allow_unknown_cost: bool = False,
@@ -244,6 +279,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
                                        allow_unknown_cost=allow_unknown_cost, fields=fields, progress=progress)
         return self._run_launch(launch, progress)
 
+    @_user_facing
     async def generate_async(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
                              wait: bool = True, timeout: Optional[float] = None, budget: Optional[float] = None,
                              allow_unknown_cost: bool = False, **fields: Any) -> Union[Job, Batch]:
@@ -252,6 +288,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
                                        allow_unknown_cost=allow_unknown_cost, fields=fields)
         return await self._loop.run_async(self._launch(launch))
 
+    @_user_facing
     def submit(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, *,
                timeout: Optional[float] = None, budget: Optional[float] = None,
                allow_unknown_cost: bool = False, **fields: Any) -> Union[Job, Batch]:
@@ -263,10 +300,18 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
                       skip_invalid, common: dict, progress: bool = False):
         checks.call_options(timeout=timeout, budget=budget, wait=wait, progress=progress,
                             allow_unknown_cost=allow_unknown_cost)
-        items, rejected = self._batch_plans(prompts, models, seeds, providers, dict(common), skip_invalid)
+        try:
+            items, rejected = self._batch_plans(prompts, models, seeds, providers, dict(common), skip_invalid)
+        except ValidationError as exc:
+            if exc.field not in ("prompts", "models", "providers", "seeds", "skip_invalid") and exc.args:
+                # one combination cannot run: say how to run the others
+                exc.args = (f"{exc.args[0]}; batch(..., skip_invalid=True) leaves out the combinations "
+                            "that cannot run and runs the rest",)
+            raise
         return self._prepare(items, as_batch=True, budget=budget, allow_unknown_cost=allow_unknown_cost,
                              timeout=timeout, wait=wait, raise_=False, rejected=rejected)
 
+    @_user_facing
     def batch(self, prompts: Union[str, Sequence[str]], models: Union[str, Sequence[str], None] = None,
               seeds: Union[int, Sequence[Optional[int]], None] = None,
               providers: Union[str, Sequence[str], None] = None, *, wait: bool = True,
@@ -286,6 +331,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
                                     common=common, progress=progress)
         return self._run_launch(launch, progress)
 
+    @_user_facing
     async def batch_async(self, prompts: Union[str, Sequence[str]], models: Union[str, Sequence[str], None] = None,
                           seeds: Union[int, Sequence[Optional[int]], None] = None,
                           providers: Union[str, Sequence[str], None] = None, *, wait: bool = True,
@@ -297,6 +343,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
                                     common=common)
         return await self._loop.run_async(self._launch(launch))
 
+    @_user_facing
     def estimate(self, prompts: Union[str, Sequence[str]], models: Union[str, Sequence[str], None] = None,
                  seeds: Union[int, Sequence[Optional[int]], None] = None,
                  providers: Union[str, Sequence[str], None] = None, **common: Any) -> Estimate:
@@ -311,11 +358,13 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         items, _ = self._batch_plans(prompts, models, seeds, providers, dict(common))
         return catalog_estimate([p for p, _ in items], self.catalog)
 
+    @_user_facing
     def remix(self, job: Union[Job, str], prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
               progress: bool = True, **fields: Any) -> Union[Job, Batch]:
         """A new job remixing a completed job's video with ``prompt`` (same model and provider)."""
         return self._derive("remix", job, prompt, wait, timeout, progress, fields)
 
+    @_user_facing
     def extend(self, job: Union[Job, str], prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
                progress: bool = True, **fields: Any) -> Union[Job, Batch]:
         """A new job continuing a completed job's video with ``prompt`` (same model, provider and

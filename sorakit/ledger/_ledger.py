@@ -40,6 +40,7 @@ from ._schema import (
     COMPLETED,
     GROUPINGS,
     LEDGER_COLUMNS,
+    FRAME_COLUMNS,
     LEDGER_DTYPES,
     REV,
     SCHEMA_VERSION,
@@ -696,8 +697,8 @@ class Ledger:
         """
         path = self.df_cache_path
         if path is None:
-            return self._frame([])
-        return self._cached_frame(path)
+            return _reading_order(self._frame([]))
+        return _reading_order(self._cached_frame(path))
 
     @property
     def df_cache_path(self) -> Path | None:
@@ -765,7 +766,7 @@ class Ledger:
             model=model, provider=provider, status=status, tag=tag, since=since, until=until,
             emulated=emulated, batch_id=batch_id, action=action, user=user,
         )
-        return self._frame(self._where(filters))
+        return _reading_order(self._frame(self._where(filters)))
 
     def _where(self, filters: Mapping[str, Any]) -> list[sa.ColumnElement[bool]]:
         jobs = self._t.jobs
@@ -1101,6 +1102,12 @@ def _flatten_tags(tags: tuple[Any, ...]) -> list[str]:
             if s not in out:
                 out.append(s)
     return out
+
+
+def _reading_order(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame a user gets: columns in ``FRAME_COLUMNS`` order (prompt, model, provider, status,
+    cost, latency first). Internally (snapshots, merges) frames keep the table's order."""
+    return df[[c for c in FRAME_COLUMNS if c in df.columns] + [c for c in df.columns if c not in COLS]]
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:

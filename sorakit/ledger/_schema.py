@@ -36,6 +36,7 @@ __all__ = [
     "ACTIONS",
     "BILLED_COST_SOURCES",
     "LEDGER_COLUMNS",
+    "FRAME_COLUMNS",
     "LEDGER_DTYPES",
     "LEDGER_COLUMN_DOCS",
     "GROUPINGS",
@@ -135,7 +136,14 @@ _COLS: tuple[_Col, ...] = (
 COLS: Mapping[str, _Col] = MappingProxyType({c.name: c for c in _COLS})
 
 LEDGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in _COLS)
-"""Every ledger column, in table (and ``Ledger.df``) order."""
+"""Every ledger column, in table (storage and snapshot) order."""
+
+_READ_FIRST = ("prompt", "model", "provider", "status", "billed_cost", "estimated_cost", "latency_s",
+               "seconds", "size", "seed", "created_at", "completed_at", "file_path", "rating", "tags",
+               "notes", "error_code", "error_message", "job_id", "batch_id")
+FRAME_COLUMNS: tuple[str, ...] = _READ_FIRST + tuple(n for n in LEDGER_COLUMNS if n not in _READ_FIRST)
+"""Every ledger column in ``Ledger.df`` / ``query`` order: what people read first (prompt, model,
+provider, status, cost, latency ...), then ids and bookkeeping, so ``df.head()`` shows them."""
 
 LEDGER_COLUMN_DOCS: Mapping[str, str] = MappingProxyType({c.name: c.doc for c in _COLS})
 """One sentence per column, for tooltips and docs."""

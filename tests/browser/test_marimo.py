@@ -8,6 +8,7 @@ prompt, picks a model and a size, presses Generate, waits for the job to complet
 job list, plays it there and asserts the video decodes.
 """
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -31,33 +32,35 @@ APP = REPO / "notebooks" / "marimo_gallery.py"
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 
-@pytest.fixture
-def marimo_app(tmp_path):
+@contextlib.contextmanager
+def serve(app: Path, folder: Path):
+    """``marimo run --headless`` of ``app`` on 127.0.0.1 (a free port, no token); yields its URL.
+    Its Python process writes into ``folder`` (``SORAKIT_MARIMO_DIR``)."""
     require(shutil.which("chromium") is not None, "Debian chromium is not installed (apt-get install -y chromium)")
     require(importlib.util.find_spec("playwright") is not None, "playwright (python) is not installed")
     require(importlib.util.find_spec("marimo") is not None, "marimo is not installed (the test extra has it)")
     from lab import free_port
 
     port = free_port()
-    env = {**os.environ, "SORAKIT_MARIMO_DIR": str(tmp_path), "SORAKIT_QUIET": "1",
+    env = {**os.environ, "SORAKIT_MARIMO_DIR": str(folder), "SORAKIT_QUIET": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    log = open(tmp_path / "marimo.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "marimo", "run", str(APP), "--headless", "--no-token",
+    log = open(folder / "marimo.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "marimo", "run", str(app), "--headless", "--no-token",
                              "--port", str(port), "--host", "127.0.0.1"],
-                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"marimo exited early:\n{(tmp_path / 'marimo.log').read_text()[-3000:]}")
+                pytest.fail(f"marimo exited early:\n{(folder / 'marimo.log').read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(base + "/", timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"marimo did not answer:\n{(tmp_path / 'marimo.log').read_text()[-3000:]}")
+                    pytest.fail(f"marimo did not answer:\n{(folder / 'marimo.log').read_text()[-3000:]}")
                 time.sleep(0.3)
         yield base
     finally:
@@ -68,6 +71,12 @@ def marimo_app(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
         log.close()
+
+
+@pytest.fixture
+def marimo_app(tmp_path):
+    with serve(APP, tmp_path) as base:
+        yield base
 
 
 def _decoded(video, timeout: float = 30) -> list:

@@ -143,6 +143,28 @@ def test_show_job_displays_the_card(fake, monkeypatch):
 
 def test_progress_text_reads_like_words():
     now = 1000.0
-    assert progress_text({"status": "queued", "created_at": 990.0}, now) == "waiting in the provider's queue · 10 s elapsed"
+    assert progress_text({"status": "queued", "created_at": 990.0}, now) == "waiting in the provider's queue · 0:10 elapsed"
+    # one format from the first second to the last (it switched from "9.1 s" to "1:38")
+    assert "0:09 elapsed" in progress_text({"status": "queued", "created_at": 990.9}, now)
+    assert "1:38 elapsed" in progress_text({"status": "queued", "created_at": 902.0}, now)
+
     assert "about" in progress_text({"status": "in_progress", "progress": 50, "submitted_at": 980.0}, now)
     assert "resume" in progress_text({"status": "timed_out_waiting"}, now)
+
+
+def test_amounts_keep_the_digits_that_make_totals_add_up():
+    """Issue 25 item 6: "$0.48 · 5 s × $0.10/s" for a $0.0968/s price; a total of $1.94 under four
+    tiles reading $0.48."""
+    from sorakit.display._format import money
+    from sorakit.display._request import rate_text
+
+    assert rate_text(0.0968) == "$0.0968" and rate_text(0.1) == "$0.10" and rate_text(0.125) == "$0.125"
+    assert money(5 * 0.0968) == "$0.484" and money(4 * 5 * 0.0968) == "$1.936"
+    assert money(0.8) == "$0.80" and money(1234.5) == "$1,234.50" and money(0.004) == "$0.004"
+    assert money(None) == "unknown" and money(-0.25) == "-$0.25"
+
+
+def test_a_job_sorakit_stopped_waiting_for_shows_no_running_clock():
+    row = {"status": "timed_out_waiting", "error_code": "not_cancelled", "submitted_at": 900.0}
+    text = progress_text(row, 1000.0)
+    assert "stopped waiting" in text and "elapsed" not in text

@@ -47,8 +47,9 @@ def test_cancel_on_the_card_stops_an_omni_job_and_the_card_says_so(studio, emula
     card.cancel_button.click()
     assert emulator.counters["gemini"]["cancel_calls"] == 1
     until(lambda: card.row["status"] == "cancelled")
-    assert "Cancelled: cancelled at gemini" in card.message.value
+    assert card.message.value == ""                       # one box says it, not two
     assert "Cancelled · billed: unconfirmed" in card.error.value and shown(card.error)
+    assert "cancelled at gemini" in card.error.value and "google-genai" not in card.error.value
     assert not shown(card.progress_row)                   # nothing left running
     assert "cancelled" in card.header.value
 
@@ -60,10 +61,11 @@ def test_a_provider_that_cannot_stop_it_is_said_on_the_card(studio, emulator):
     assert "no history for this model yet" in card.progress_label.value
     result = card.cancel()
     assert result is not None and not result.cancelled
-    assert "Not cancelled" in card.message.value and "HTTP 400" in card.message.value
     until(lambda: card.row["status"] == "timed_out_waiting")
-    assert "Could not cancel: the job may still run and bill" in card.error.value
-    assert not shown(card.cancel_button) and shown(card.error)
+    assert card.message.value == ""                       # one box says it, not two
+    assert "Not cancelled: sorakit stopped waiting, the job may still run and bill" in card.error.value
+    assert "HTTP 400" in card.error.value and "openai 3." not in card.error.value   # no SDK sources
+    assert not shown(card.cancel_button) and shown(card.error) and not shown(card.progress_row)
     assert emulator.counters["openai"]["cancel_calls"] == 1
 
 
@@ -117,3 +119,45 @@ def test_each_tile_of_a_live_gallery_says_how_long_its_model_usually_takes(studi
         job.cancel()
     live.close()
     fresh.close()
+
+
+@pytest.mark.parametrize("model,provider", [("seedance-1-pro", "runware"), ("veo-3", "runcrate")])
+def test_a_provider_without_cancel_says_stop_waiting_before_the_click_and_one_box_after(
+        studio, emulator, model, provider):
+    """Issue 25 item 4: the button promised a cancel; afterwards the card said STILL RUNNING with a
+    counting elapsed time, explained twice and quoted "runware-sdk 1.8.0 client.py ... PROTOCOLS.md §2"."""
+    job = studio.submit("a kite over dunes", model=model, provider=provider)
+    remote(job)
+    card = JobCard(job)
+    assert card.cancel_button.description == "Stop waiting"
+    assert "only stops sorakit waiting" in card.cancel_button.tooltip and "billed" in card.cancel_button.tooltip
+    result = card.cancel()
+    assert result is not None and not result.cancelled
+    until(lambda: card.row["status"] == "timed_out_waiting")
+    assert card.message.value == "" and shown(card.error)
+    assert card.error.value.count("sk-cancel-box") == 1
+    assert "not cancelled" in card.header.value and "still running" not in card.header.value
+    assert not shown(card.progress_row) and not shown(card.cancel_button)   # no elapsed time counting
+    seen = card.header.value + card.error.value + card.meta.value
+    for dev in ("sdk", "SDK", ".py", "PROTOCOLS", "§"):
+        assert dev not in seen, (dev, seen)
+    assert "job.wait() or studio.resume()" in card.error.value
+
+
+def test_the_cancel_button_says_cancel_where_the_provider_can(studio, emulator):
+    job = studio.submit("a paper crane unfolds", model="gemini-omni-flash", provider="gemini", seconds=6)
+    remote(job)
+    assert JobCard(job).cancel_button.description == "Cancel"
+
+
+def test_plain_reason_drops_nested_sources_and_keeps_the_facts(emulator_clock):
+    from sorakit.display._card import plain_reason
+
+    msg = ("cancel requested, but Runware documents no way to stop a video task once sent (its SDK's "
+           "cancel_event only stops the client waiting); the task runs to the end and is billed (runware-sdk "
+           "1.8.0 client.py (cancel_event aborts polling only); PROTOCOLS.md §2 (no cancel task)). sorakit "
+           "stopped waiting; job.wait() or studio.resume() still fetches the video and records its cost")
+    assert plain_reason(msg) == ("Runware documents no way to stop a video task once sent; the task runs to the "
+                                 "end and is billed. sorakit stopped waiting; job.wait() or studio.resume() "
+                                 "still fetches the video and records its cost")
+    assert plain_reason("refused (HTTP 400: busy)") == "refused (HTTP 400: busy)"

@@ -167,7 +167,7 @@ def test_submit_returns_at_once_and_appends_a_card(fake):
     card = f.jobs.children[0]
     assert card.row["status"] == "pending"
     fake.advance(card.job_id, status="completed", seed=7)
-    assert "seed <b>7</b>" in card.meta.value  # the seed used is shown after the run
+    assert "seed\u00a0<b>7</b>" in card.meta.value  # the seed used is shown after the run
 
 
 def test_image_upload_is_sent_as_bytes(fake):

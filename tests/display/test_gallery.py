@@ -25,7 +25,7 @@ def test_gallery_shows_a_captioned_poster_per_video(studio, done):
     assert g.template == "repeat(3, minmax(0, 1fr))"
     cap = g.tiles[0]["caption"]
     row = g.tile_list[0].row
-    assert row["prompt"] in cap and "seedance-1-pro-fast@runware" in cap and "seed 7" in cap
+    assert row["prompt"] in cap and "seedance-1-pro-fast@runware" in cap and "seed\u00a07" in cap
     # no catalog price for this output, but Runware reports what it billed (includeCost): that is shown
     assert row["billed_cost_source"] == "provider" and f"${row['billed_cost']:.2f}" in cap
     assert all(t["poster"].startswith("data:image/webp;base64,") and t["playable"] for t in g.tiles)
@@ -81,7 +81,7 @@ def test_gallery_static_fallback_is_posters_and_captions(studio, done):
     assert "application/vnd.jupyter.widget-view+json" in bundle
     html = bundle["text/html"]
     assert html.count("data:image/jpeg;base64,") == 4 and "data:video" not in html
-    assert "seed 7" in html and PROMPTS[0] in html
+    assert "seed\u00a07" in html and PROMPTS[0] in html
     assert "sorakit gallery" in bundle["text/plain"]
 
 
@@ -177,7 +177,7 @@ def test_form_submit_against_the_emulator_ends_in_a_player(tmp_path):
             time.sleep(0.05)
         assert card.row["status"] == "completed", card.row
         assert not is_visible(card.progress_row) and card.player.ready
-        assert "seed <b>11</b>" in card.meta.value
+        assert "seed\u00a0<b>11</b>" in card.meta.value
         from sorakit.display._live import hub
 
         assert not hub(studio).subscribed  # the card stopped listening once the job was done
@@ -242,3 +242,73 @@ def test_live_gallery_tiles_follow_their_jobs_and_final_states_push_at_once(fake
     assert g.tiles[1]["playable"] and g.tiles[1]["poster"].startswith("data:image/webp")
     assert "still running" not in g.header and fake.subscriber_count == 0
     g.close()
+
+
+def test_a_gallery_of_a_batch_says_how_many_combinations_were_left_out_and_why(studio):
+    """Issue 25 item 3: ``skip_invalid=True`` dropped half the combinations and the gallery said
+    only "4 videos"."""
+    from sorakit.display._gallery import show_batch
+
+    batch = studio.batch(["a fox", "a heron"], models=["seedance-1-pro@runware", "kling-3-standard@runware"],
+                         seeds=[1, 2], size="864x480", seconds=5, wait=False, progress=False, skip_invalid=True)
+    assert len(batch) == 4 and len(batch.rejected) == 4
+    for g in (gallery(batch), show_batch(batch).widget):
+        assert "4 videos" in g.header
+        assert ("4 combinations left out: kling-3-standard at runware (size=&#x27;864x480&#x27; is not allowed; "
+                "allowed: 1280x720" in g.header), g.header
+        assert "left out" in g._static_html() and "left out" in g._static_text()
+    batch.wait(timeout=60)
+    assert "4 combinations left out" in gallery(batch).header
+    assert "left out" not in gallery(list(batch)).header  # a plain list of jobs has nothing left out
+
+
+def test_left_out_combinations_are_grouped_by_reason():
+    from collections import namedtuple
+
+    from sorakit import ValidationError
+    from sorakit.display._gallery import rejected_text
+
+    R = namedtuple("R", "prompt model provider error")
+    why = "Runware accepts no seed for kling-3-standard"
+    rows = [R(p, "kling-3-standard@runware", None, ValidationError("seed", s, [None], why))
+            for p in ("a fox", "a heron") for s in (1, 2)]
+    assert rejected_text(rows) == (f"4 combinations left out: {why} (seed=1, 2 is not allowed; allowed: None)")
+    assert rejected_text([]) == ""
+
+
+def test_compare_header_says_prompts_and_models_in_words_and_sizes_the_prompt_column(studio):
+    """Issue 25 item 8: "1 prompt(s) × 2 model(s)"; "a fox" took a third of the width."""
+    c = compare(studio, prompts=["a fox"], models=["seedance-1-pro@runware", "seedance-1-pro-fast@runware"],
+                seconds=5, size="864x480")
+    assert "1 prompt × 2 models" in c.header and "(s)" not in c.header
+    assert c.template.startswith("fit-content(") and "0.7fr" not in c.template
+    assert "(s)" not in c._static_text()
+
+
+def test_the_browsers_cost_total_is_the_sum_of_its_rows_as_listed(studio):
+    """Issue 25 item 6: "$6.10" over rows that summed to $6.07 (estimates totalled, rows showing
+    billed-else-estimated amounts rounded to cents)."""
+    import re
+
+    ids = [studio.ledger.insert(prompt=f"p{i}", model="seedance-1-pro", provider="runware", status="completed",
+                                estimated_cost=0.4840, billed_cost=b)
+           for i, b in enumerate([0.4812, None, 0.50, 0.0003])]
+    b = browse(studio)
+    shown = [float(re.search(r"\$([\d,.]+)", label).group(1)) for label, _ in b.list.options]
+    total = float(re.search(r"cost <b[^>]*>\$([\d,.]+)</b>", b.totals.value).group(1))
+    assert len(shown) == len(ids) and round(sum(shown), 4) == total == 1.4655
+    assert "billed where reported, else estimated" in b.totals.value
+
+
+def test_an_emulated_estimate_is_not_called_spend(studio):
+    """Issue 25 item 6: "emulator · no spend" above "$6.90 committed this session"."""
+    from sorakit.display import _request as rq
+
+    import sorakit
+
+    p = sorakit.plan(sorakit.VideoRequest(prompt="a fox", model="seedance-1-pro", provider="runware", seconds=5),
+                     studio.catalog, emulated=True)
+    text = rq.cost_html(p, studio)
+    assert "committed" not in text and "emulated estimates this session, nothing charged" in text
+    rate = p.rate
+    assert f"× ${rate:g}/s" in text or f"× ${rate:.2f}/s" in text   # the price with all its digits

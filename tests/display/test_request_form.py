@@ -178,8 +178,10 @@ def test_cancel_calls_through_and_the_list_says_what_happened(studio, emulator):
     remote(job)
     page.press(type="cancel", tile=0)
     assert emulator.counters["gemini"]["cancel_calls"] == 1
-    assert f.tiles[0]["said"]["kind"] == "ok" and f.tiles[0]["said"]["text"].startswith("Cancelled: cancelled at gemini")
     until(lambda: f.tiles[0]["status"] == "cancelled")
+    assert f.tiles[0]["said"] == {}                      # the job's own box says it: one box
+    assert f.tiles[0]["cancelled"].startswith("Cancelled · billed: unconfirmed: cancelled at gemini")
+    assert "google-genai" not in f.tiles[0]["cancelled"]
     assert not f.tiles[0]["active"] and not f.tiles[0]["cancellable"]
     assert "Cancelled · billed: unconfirmed" in f.tiles[0]["cancelled"]
 
@@ -191,8 +193,23 @@ def test_a_provider_that_cannot_stop_it_is_said(studio, emulator):
     remote(job)
     result = f.cancel(job)
     assert result is not None and not result.cancelled
-    assert f.tiles[0]["said"]["kind"] == "warn" and "HTTP 400" in f.tiles[0]["said"]["text"]
+    assert f.tiles[0]["said"] == {} and "HTTP 400" in f.tiles[0]["cancelled"]
+    assert f.tiles[0]["cancelled"].startswith("Not cancelled: sorakit stopped waiting")
+    assert not f.tiles[0]["active"] and f.tiles[0]["shown_status"] == "not_cancelled"
     assert emulator.counters["openai"]["cancel_calls"] == 1
+
+
+def test_the_list_says_stop_waiting_where_the_provider_has_no_cancel(studio, emulator):
+    f = form(studio, ui="anywidget", model="seedance-1-pro@runware")
+    f.set(prompt="a tram in fog")
+    job = f.submit()
+    remote(job)
+    until(lambda: f.tiles[0]["cancel_label"] == "Stop waiting")
+    assert "only stops sorakit waiting" in f.tiles[0]["cancel_tip"]
+    f.cancel(job)
+    t = f.tiles[0]
+    assert t["said"] == {} and not t["active"] and not t["cancellable"] and t["text"] == ""
+    assert "sdk" not in t["cancelled"].lower() and "PROTOCOLS" not in t["cancelled"]
 
 
 def test_remix_from_an_earlier_job(studio, emulator):
@@ -340,3 +357,30 @@ def test_an_uncatalogued_id_runs_from_the_form_on_the_emulator(studio, emulator)
     until(lambda: f.submitted[0].status == "completed")
     row = f.submitted[0].row
     assert (row["model"], row["provider"], row["provider_model"]) == ("acme-video-9", "relay", "acme-video-9")
+
+
+@pytest.mark.parametrize("ui", ["ipywidgets", "anywidget"])
+def test_the_started_line_goes_once_its_jobs_are_done(studio, emulator, ui):
+    """Issue 25 item 8: "Started job…; it runs in the background" stayed after the job was done."""
+    f = form(studio, ui=ui, model="sora-2@openai")
+    if ui == "anywidget":
+        f.set(prompt="a tram in fog", seconds=4)
+    else:
+        f.prompt.value, f.seconds.value = "a tram in fog", 4
+    job = f.submit()
+    said = (lambda: f.message.get("text", "")) if ui == "anywidget" else (lambda: f.message.value)
+    assert "Started" in said()
+    remote(job)
+    emulator.clock.advance(3600)
+    job.wait(timeout=30)
+    until(lambda: "Started" not in said())
+
+
+def test_the_forms_say_their_keyboard_shortcut_and_choose_image_has_no_count(fake):
+    f = form(fake, ui="ipywidgets")
+    assert "Ctrl+Enter" in f.submit_button.tooltip and "sk-upload" in f.image._dom_classes
+    f.prompt.value = ""
+    f.submit_key._handle_custom_msg({"type": "submit"}, [])          # what the page sends on Ctrl+Enter
+    assert f._attempted and not f.submitted                         # it ran submit(): blank prompt said
+    from sorakit.catalog import load_catalog
+    assert "Veo" not in load_catalog().providers["gemini"].title     # Gemini Omni is not a Veo model

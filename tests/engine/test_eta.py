@@ -103,3 +103,34 @@ def test_jobs_and_batches_read_their_eta_from_the_studios_ledger(make_studio, em
     other = studio.submit("no history", model="veo-3-fast", provider="runware")
     assert other.usual_latency.describe() == "no history for this model yet"
     assert studio.latency("sora-2", "openai", emulated=False).count == 0  # real runs: none
+
+
+def test_a_job_that_completes_is_history_at_once_for_the_next_card(make_studio, emulator):
+    """Issue 25 item 2: the cache kept "no history" for 30 s after the same model finished."""
+    studio = make_studio()
+    first = studio.submit("a fox", model="seedance-1-pro", provider="runware")
+    assert first.usual_latency.count == 0                 # asked while it runs (a live card does)
+    first.wait(timeout=30)
+    second = studio.submit("a heron", model="seedance-1-pro", provider="runware")
+    assert second.usual_latency.count == 1, second.usual_latency.describe()
+    assert "no history" not in second.usual_latency.describe()
+    second.wait(timeout=30)
+    assert studio.submit("a crab", model="seedance-1-pro", provider="runware").usual_latency.count == 2
+
+
+def test_forget_drops_one_models_figures_or_all():
+    calls = []
+
+    class Led:
+        def latency(self, model, provider, emulated=None):
+            calls.append(model)
+            return latency(model, provider, emulated)
+
+    cache = LatencyCache(Led(), ttl=30, clock=lambda: 0.0)
+    cache.get("sora-2", "openai", True), cache.get("veo-3-fast", "runware", True)
+    cache.on_job_change({"model": "sora-2", "provider": "openai"}, {"status": "in_progress"})
+    cache.get("sora-2", "openai", True)
+    assert calls == ["sora-2", "veo-3-fast"]              # progress is not history
+    cache.on_job_change({"model": "sora-2", "provider": "openai"}, {"status": "completed"})
+    cache.get("sora-2", "openai", True), cache.get("veo-3-fast", "runware", True)
+    assert calls == ["sora-2", "veo-3-fast", "sora-2"]    # only the model that completed is re-read

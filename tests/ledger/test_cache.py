@@ -153,7 +153,7 @@ def test_df_returns_while_the_snapshot_is_written_and_edits_to_it_stay_out(tmp_p
     with Ledger(path) as again:
         snap = _cache.read(again.df_cache_path)
         assert snap is not None
-        pd.testing.assert_frame_equal(snap.frame, _fresh(path))
+        pd.testing.assert_frame_equal(snap.frame, _fresh(path)[list(snap.frame.columns)])  # storage order
         pd.testing.assert_frame_equal(again.df, _fresh(path))
 
 
@@ -211,3 +211,20 @@ def test_a_snapshot_truncated_underneath_is_rebuilt_not_fatal(tmp_path):
             assert _cache.read(snapshot) is None
             pd.testing.assert_frame_equal(_snapshot(led), _fresh(path))
             assert _cache.read(snapshot) is not None  # written again
+
+
+def test_a_frame_read_through_the_snapshot_leads_with_the_columns_people_read(tmp_path):
+    from sorakit.ledger import FRAME_COLUMNS, LEDGER_COLUMNS
+
+    path = tmp_path / "l.db"
+    with Ledger(path) as led:
+        _fill(led)
+        first = _snapshot(led)
+        _fill(led, n=3, start=40)
+        again = led.df                                    # the snapshot plus the rows since
+        for df in (first, again, _fresh(path)):
+            assert tuple(df.columns) == FRAME_COLUMNS
+        pd.testing.assert_frame_equal(again, _fresh(path))
+        from sorakit.ledger import _cache as cache
+        snap = cache.read(led.df_cache_path)
+        assert snap is not None and tuple(snap.frame.columns) == LEDGER_COLUMNS  # storage order kept

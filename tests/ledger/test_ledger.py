@@ -14,6 +14,7 @@ import pytest
 
 from sorakit import SorakitError, ValidationError
 from sorakit.ledger import (
+    FRAME_COLUMNS,
     LEDGER_COLUMNS,
     LEDGER_DTYPES,
     STATUSES,
@@ -236,7 +237,7 @@ def test_unknown_job_id_raises_a_key_error_naming_it(led):
 # DataFrame
 # ---------------------------------------------------------------------------------------------
 def _assert_ledger_dtypes(df):
-    assert tuple(df.columns) == LEDGER_COLUMNS
+    assert tuple(df.columns) == FRAME_COLUMNS and set(FRAME_COLUMNS) == set(LEDGER_COLUMNS)
     for name in LEDGER_COLUMNS:
         assert df[name].dtype == LEDGER_DTYPES[name], (name, df[name].dtype, LEDGER_DTYPES[name])
 
@@ -472,3 +473,16 @@ def test_len_contains_and_close(ledger_url):
     with Ledger(ledger_url) as again:
         assert len(again) == 1
     assert again.closed
+
+
+def test_df_leads_with_the_columns_people_read(led):
+    """Issue 25 item 7: ``df.head()`` showed ids and UUIDs and hid prompt, model, cost and latency
+    inside pandas' "..." (49 columns in storage order)."""
+    led.insert(prompt="a fox", model="sora-2", provider="openai", billed_cost=0.4)
+    for df in (led.df, led.query(model="sora-2")):
+        assert list(df.columns[:7]) == ["prompt", "model", "provider", "status", "billed_cost",
+                                        "estimated_cost", "latency_s"]
+        assert df.columns.get_loc("job_id") < df.columns.get_loc("provider_job_id")
+        with pd.option_context("display.max_columns", 20, "display.width", 200):
+            shown = repr(df.head())
+        assert "a fox" in shown and "sora-2" in shown and "0.4" in shown

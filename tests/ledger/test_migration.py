@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from sorakit.ledger import LEDGER_COLUMNS, SCHEMA_VERSION, Ledger
+from sorakit.ledger import FRAME_COLUMNS, LEDGER_COLUMNS, SCHEMA_VERSION, Ledger
 
 OLD_ROWS = [
     ("job_old1", "openai", "sora-2", "completed", "a lighthouse in a storm", 0.4),
@@ -27,7 +27,7 @@ def _check_upgraded(led: Ledger) -> None:
     assert old["tags"] == [] and old["rating"] is None  # new columns exist, empty
     assert [r["job_id"] for r in led.pending()] == ["job_old2"]
     df = led.df
-    assert tuple(df.columns) == LEDGER_COLUMNS and len(df) == 2
+    assert tuple(df.columns) == FRAME_COLUMNS and len(df) == 2
     led.rate("job_old1", 4)  # a column the old ledger did not have
     new = led.insert(prompt="after the upgrade", tags=["v2"])
     assert led.get(new)["tags"] == ["v2"] and led.get("job_old1")["rating"] == 4
