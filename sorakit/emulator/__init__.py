@@ -36,7 +36,8 @@ Two ways to run it::
     # or from a shell:  sorakit emulator --port 8000 [--time-scale 0.1] [--require-key KEY]
 
 Adding a protocol (e.g. Runcrate, a relay, Gemini): write ``sorakit/emulator/<protocol>.py`` with a
-`Surface` subclass decorated with `register_surface`, whose ``protocol`` matches the catalog's
+`Surface` subclass decorated with `register_surface` (both from ``sorakit/emulator/_surface.py``,
+the base every surface imports; a surface module never imports ``_app``), whose ``protocol`` matches the catalog's
 provider ``protocol``; implement ``routes()`` (Starlette routes relative to the prefix) and
 ``error()`` (the provider's error body; override ``bad_body()`` where the service answers a malformed
 JSON body in other words). Use the shared helpers — ``json_body()`` (the body as JSON, or
@@ -49,17 +50,10 @@ The emulator imports nothing from sorakit's client side except the catalog (shar
 stays an honest stand-in for a remote service.
 """
 
-from ._app import (
-    Emulator,
-    EmulatorConfig,
-    EmulatorTransport,
-    MediaResponse,
-    Surface,
-    SyncEmulatorTransport,
-    register_surface,
-)
+from ._app import Emulator, EmulatorConfig, EmulatorTransport, SyncEmulatorTransport
 from ._faults import FAULT_KINDS, OPERATIONS, EmulatedReset, FaultConfig
 from ._server import EmulatorServer, free_port, serve
+from ._surface import MediaResponse, Surface, register_surface
 from ._store import (
     DEFAULT_LATENCY_SECONDS,
     Clock,

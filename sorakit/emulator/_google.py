@@ -22,7 +22,7 @@ from typing import Any, Optional
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ._app import Surface, image_size, retry_headers
+from ._surface import Surface, image_size, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["GoogleSurface", "GRPC_STATUS", "NOT_AN_OBJECT", "VeoInput", "parse_veo", "version_mount"]

@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import register_surface
+from ._surface import register_surface
 from ._google import GoogleSurface, parse_veo, version_mount
 from ._store import Job
 from .interactions import API_VERSIONS, InteractionsMixin, is_interactions_model_id

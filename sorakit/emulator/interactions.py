@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import image_size
+from ._surface import image_size
 from ._store import Job, key_fingerprint
 
 __all__ = ["InteractionsMixin", "API_VERSIONS", "is_interactions_model_id"]

@@ -44,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, decode_data_url, image_size, probe_video, register_surface, retry_headers
+from ._surface import Surface, decode_data_url, image_size, probe_video, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["OpenAISurface"]

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import Surface, register_surface, retry_headers
+from ._surface import Surface, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["RuncrateSurface"]
@@ -254,7 +254,7 @@ class RuncrateSurface(Surface):
 
 def _image(value: Any) -> Union[bytes, str]:
     """The bytes of an ``image_url`` data URI, or a message saying why not (offline: no fetching)."""
-    from ._app import decode_data_url
+    from ._surface import decode_data_url
 
     if not isinstance(value, str):
         return "'image_url' must be a string (a URL or a data URI)."

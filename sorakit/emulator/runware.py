@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import SEED_MAX, Surface, decode_base64, decode_data_url, image_size, register_surface, retry_headers
+from ._surface import SEED_MAX, Surface, decode_base64, decode_data_url, image_size, register_surface, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["RunwareSurface"]

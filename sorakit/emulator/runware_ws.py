@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ._app import parse_json
+from ._surface import parse_json
 from ._store import LoggedRequest, RequestLog
 
 __all__ = ["runware_websocket_route"]

@@ -50,7 +50,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._app import probe_video, register_surface
+from ._surface import probe_video, register_surface
 from ._google import GoogleSurface, parse_veo
 from ._store import Job
 
