@@ -13,7 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+
+if TYPE_CHECKING:
+    from ..engine._hooks import StudioLike
 
 __all__ = ["hub", "Hub", "ticker", "LiveDisplay", "Follower"]
 
@@ -25,7 +28,7 @@ Listener = Callable[[str, dict], None]
 class Hub:
     """Dispatches one Studio's change callbacks to listeners by job id (``"*"`` = every job)."""
 
-    def __init__(self, studio: Any):
+    def __init__(self, studio: StudioLike):
         self.studio = studio
         self._listeners: dict[str, list[Any]] = {}
         self._lock = threading.RLock()
@@ -81,7 +84,7 @@ _hubs: dict[int, Hub] = {}
 _hubs_lock = threading.Lock()
 
 
-def hub(studio: Any) -> Hub:
+def hub(studio: StudioLike) -> Hub:
     """The Hub of a Studio (created on first use)."""
     with _hubs_lock:
         h = _hubs.get(id(studio))

@@ -12,13 +12,16 @@ the Studio checks, except the seed text, which is parsed from a text box before 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .._exceptions import ValidationError
 from .._types import VideoRequest
 from ..catalog import SEED_MAX, plan, split_model
 from ._base import error_text, is_emulated
 from ._format import duration, esc, model_at, money, short_id, truncate
+
+if TYPE_CHECKING:
+    from ..engine._hooks import StudioLike
 
 __all__ = ["NEW", "today", "size_label", "open_model", "model_value", "model_options", "model_served",
            "provider_options", "usable",
@@ -127,7 +130,7 @@ def offer_of(catalog: Any, model: Optional[str], provider: Optional[str]) -> Any
         return None
 
 
-def usable(catalog: Any, studio: Any, model: str, provider: str, day: dt.date) -> bool:
+def usable(catalog: Any, studio: StudioLike, model: str, provider: str, day: dt.date) -> bool:
     """True when this Studio can submit ``model`` at ``provider`` (served, or on the emulator)."""
     offer = offer_of(catalog, model, provider)
     return offer is not None and (offer.serves_on(day) or is_emulated(studio, provider))
@@ -157,7 +160,7 @@ def offer_choices(offer: Any) -> dict[str, Any]:
     }
 
 
-def model_notice(catalog: Any, studio: Any, model: str, offer: Any, day: dt.date) -> tuple[str, str, bool]:
+def model_notice(catalog: Any, studio: StudioLike, model: str, offer: Any, day: dt.date) -> tuple[str, str, bool]:
     """``(kind, text, can_submit)`` about an offer its provider stopped serving (``("", "", True)``
     when it is served): on the emulator it still runs; at a real provider it cannot be sent."""
     if offer is not None and not getattr(offer, "catalogued", True):
@@ -176,7 +179,7 @@ def model_notice(catalog: Any, studio: Any, model: str, offer: Any, day: dt.date
             False)
 
 
-def remix_sources(studio: Any, catalog: Any) -> list[tuple[str, str]]:
+def remix_sources(studio: StudioLike, catalog: Any) -> list[tuple[str, str]]:
     """``(label, job_id)`` of the ledger's completed jobs whose offer can remix, newest first,
     after ``("— no, a new video", NEW)``."""
     opts: list[tuple[str, str]] = [("— no, a new video", NEW)]
@@ -211,7 +214,7 @@ def parse_seed(text: Any) -> Optional[int]:
     return seed
 
 
-def video_id(studio: Any, row: dict) -> Optional[str]:
+def video_id(studio: StudioLike, row: dict) -> Optional[str]:
     """The provider's id of a ledger row's finished video (what a remix names)."""
     try:
         vid = getattr(studio.job(row["job_id"]), "video_id", None)
@@ -220,7 +223,7 @@ def video_id(studio: Any, row: dict) -> Optional[str]:
     return vid or row.get("provider_job_id")
 
 
-def request_fields(studio: Any, offer: Any, *, model: str, provider: str, remix_from: str = NEW,
+def request_fields(studio: StudioLike, offer: Any, *, model: str, provider: str, remix_from: str = NEW,
                    size: Any = None, seconds: Any = None, variations: Any = 1, seed: Any = "",
                    audio: Any = None, negative_prompt: Any = "", image: Optional[bytes] = None) -> dict[str, Any]:
     """The keyword arguments a form passes to ``studio.submit`` after the prompt.
@@ -262,7 +265,7 @@ def counter_text(catalog: Any, provider: Optional[str], prompt: str) -> tuple[st
     return f"{n:,} / {hi:,} characters", n > hi or 0 < n < lo
 
 
-def check(studio: Any, catalog: Any, prompt: str, fields: dict, day: dt.date, *, attempted: bool) -> Any:
+def check(studio: StudioLike, catalog: Any, prompt: str, fields: dict, day: dt.date, *, attempted: bool) -> Any:
     """Plan the request against the catalog (`sorakit.catalog.plan`): the estimate, or the
     `ValidationError` the Studio would raise. A blank prompt is only an error once the user
     tried to submit (``attempted``); until then the rest of the request is checked."""
@@ -283,7 +286,7 @@ def blank_prompt_text(catalog: Any, provider: Optional[str]) -> str:
 
 
 # -- estimate and budget -------------------------------------------------------------------------
-def budget(studio: Any) -> tuple[Optional[float], float, Optional[float]]:
+def budget(studio: StudioLike) -> tuple[Optional[float], float, Optional[float]]:
     """``(cap, spent, remaining)`` of the Studio's budget (cap None: no cap)."""
     b = getattr(studio, "budget", None)
     if b is None:
@@ -311,7 +314,7 @@ def rate_text(rate: Any) -> str:
     return "$" + text
 
 
-def cost_html(p: Any, studio: Any) -> str:
+def cost_html(p: Any, studio: StudioLike) -> str:
     """The estimate of a plan (None: the request has an error) and the remaining budget, as HTML."""
     if p is None:
         est = "<b>—</b> <span class='sk-faint'>(fix the request to see its cost)</span>"
@@ -376,7 +379,7 @@ STATIC_HTML = ("<div style='font:12px sans-serif;color:#57606a;border:1px dashed
 STATIC_TEXT = "<sorakit form: run the notebook to use it>"
 
 
-def send(studio: Any, prompt: str, fields: dict[str, Any], remix_from: str = NEW) -> Any:
+def send(studio: StudioLike, prompt: str, fields: dict[str, Any], remix_from: str = NEW) -> Any:
     """Start the request (returns at once): a remix through ``studio.remix`` (it keeps the
     source's model and provider), anything else through ``studio.submit``."""
     if fields.get("action") == "remix" and remix_from:

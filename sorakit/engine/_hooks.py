@@ -5,6 +5,9 @@ with an object that has the methods of `DisplayHooks`; the engine calls them thr
 When no display is registered (no ipywidgets, a script) or a hook raises, the engine shows text
 instead — and a hook that raised is logged with its traceback on the ``sorakit`` logger, so a
 broken widget is seen, not silently replaced.
+
+The other direction: `StudioLike` lists the Studio members the display uses (all public), so the
+display depends on that list, not on `Studio` (tests give it a stand-in with the same members).
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 from .._exceptions import ConfigurationError
 
-__all__ = ["DisplayHooks", "NotebookViews", "register_display", "display_hooks", "call_hook", "logger"]
+__all__ = ["DisplayHooks", "StudioLike", "NotebookViews", "register_display", "display_hooks", "call_hook", "logger"]
 
 logger = logging.getLogger("sorakit")
 
@@ -40,6 +43,42 @@ class DisplayHooks(Protocol):
     def compare(self, source: Any, **kwargs: Any) -> Any: ...
 
     def browse(self, studio: Any, **kwargs: Any) -> Any: ...
+
+
+@runtime_checkable
+class StudioLike(Protocol):
+    """What `sorakit.display` uses of a Studio: public members only (`sorakit.Studio` has them all).
+
+    The display reads ``budget``, ``emulated`` and ``subscribe`` with ``getattr`` and does without
+    them (no budget line, "live" badges, no live updates) when a stand-in lacks them.
+    """
+
+    catalog: Any
+    """The model catalog (forms list its models and offers; cards title a model)."""
+    ledger: Any
+    """The job ledger (`sorakit.ledger.Ledger`): ``get``, ``rows``, ``query``, ``df``, annotations."""
+
+    @property
+    def budget(self) -> Any:
+        """``cap``, ``spent``, ``remaining`` (the form's budget line)."""
+
+    def job(self, job_id: str) -> Any:
+        """The `Job` with this ledger id (cards, tiles, the browser's detail)."""
+
+    def submit(self, prompt: str, model: Optional[str] = None, provider: Optional[str] = None, **kwargs: Any) -> Any:
+        """Start a job and return at once (the form's Generate)."""
+
+    def remix(self, job: Any, prompt: str, **kwargs: Any) -> Any:
+        """A new job remixing a completed one (a card's Remix, the form's remix source)."""
+
+    def batch(self, prompts: Any, models: Any = None, seeds: Any = None, providers: Any = None, **kwargs: Any) -> Any:
+        """Every combination as one batch (``compare(studio, prompts=..., models=...)``)."""
+
+    def subscribe(self, callback: Callable[[str, dict], None]) -> Callable[[], None]:
+        """Call ``callback(job_id, changes)`` after each committed ledger update (live cards)."""
+
+    def emulated(self, provider: Optional[str] = None) -> bool:
+        """Whether ``provider`` runs on the built-in emulator (the "emulated" badge)."""
 
 
 _hooks: Optional[DisplayHooks] = None

@@ -1,20 +1,19 @@
 """The handles a user holds: `Job` (one video, by its ledger id) and `Batch` (jobs started
-together). Both read the ledger fresh on every access and wait through their Studio."""
+together). Both read the ledger fresh on every access and wait through their Studio — through the
+`StudioHandle` it binds (`_handle`), never its private members."""
 
 from __future__ import annotations
 
 import html
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from .._types import TERMINAL, CancelResult
 from ..media._store import local_copy, try_local_copy
 from . import _validate as checks
+from ._handle import StudioHandle, handle_of
 from ._hooks import call_hook
-
-if TYPE_CHECKING:
-    from ._studio import Studio
 
 __all__ = ["Job", "Batch"]
 
@@ -27,17 +26,22 @@ class Job:
     is the video on disk, ``job.cost`` what it cost (billed when known, else the estimate).
     """
 
-    __slots__ = ("studio", "id")
+    __slots__ = ("_h", "id")
 
-    def __init__(self, studio: "Studio", job_id: str):
-        self.studio = studio
+    def __init__(self, studio: Any, job_id: str):
+        self._h: StudioHandle = handle_of(studio)
         self.id = job_id
+
+    @property
+    def studio(self) -> Any:
+        """The `Studio` this job belongs to."""
+        return self._h.studio
 
     # -- reading
     @property
     def row(self) -> dict:
         """The job's ledger row, fresh (a dict of Python values)."""
-        return self.studio.ledger.get(self.id)
+        return self._h.ledger.get(self.id)
 
     @property
     def status(self) -> str:
@@ -45,7 +49,7 @@ class Job:
 
     @property
     def progress(self) -> Optional[int]:
-        live = self.studio._engine.snapshot([self.id]).get(self.id) or {}
+        live = self._h.snapshot([self.id]).get(self.id) or {}
         if live.get("progress") is not None:
             return live["progress"]
         return self.row.get("progress")
@@ -96,7 +100,7 @@ class Job:
         (`sorakit.ledger.Latency`; ``.describe()`` -> "usually ready in ~N s (median of K runs,
         p90 M s)" or "no history for this model yet"). Emulated and real runs are kept apart."""
         row = self.row
-        return self.studio._latency.get(row.get("model"), row.get("provider"), row.get("emulated"))
+        return self._h.latency(row.get("model"), row.get("provider"), row.get("emulated"))
 
     @property
     def cancel_support(self):
@@ -107,7 +111,7 @@ class Job:
         pjid = row.get("provider_job_id")
         if not pjid:
             return None
-        runtimes = self.studio._engine.runtimes
+        runtimes = self._h.runtimes()
         rt = runtimes.get((row.get("provider"), bool(row.get("emulated")))) or next(
             (r for (name, _emu), r in runtimes.items() if name == row.get("provider")), None)
         if rt is None:
@@ -128,12 +132,12 @@ class Job:
         Raises `JobFailed` when it failed, `JobTimeout` when ``timeout`` (this call's bound) or the
         engine's wait bound ran out (the job stays in the ledger; ``wait`` again or ``resume``).
         """
-        self.studio._wait_blocking([self.id], timeout=timeout, progress=progress, target=self, raise_=True)
+        self._h.wait([self.id], timeout=timeout, progress=progress, target=self, raise_=True)
         return self
 
     async def wait_async(self, timeout: Optional[float] = None) -> "Job":
         """``await job.wait_async()`` from any event loop (a notebook cell, an async script)."""
-        await self.studio._loop.run_async(self.studio._wait_ids([self.id], timeout, raise_=True))
+        await self._h.wait_async([self.id], timeout, raise_=True)
         return self
 
     # -- stopping
@@ -149,38 +153,37 @@ class Job:
         ``job.wait()`` or ``studio.resume()`` still fetch its video and record its cost. Other
         results of the same request (``variations``) are stopped with it.
         """
-        return self.studio._loop.run(self.studio._cancel_ids([self.id]))[0]
+        return self._h.cancel([self.id])[0]
 
     async def cancel_async(self) -> CancelResult:
         """``await job.cancel_async()``: `cancel` from any event loop."""
-        return (await self.studio._loop.run_async(self.studio._cancel_ids([self.id])))[0]
+        return (await self._h.cancel_async([self.id]))[0]
 
     # -- annotating
     def rate(self, n: Optional[int]) -> "Job":
         """Rate 1–5 (None clears)."""
-        self.studio.ledger.rate(self.id, checks.rating(n))
+        self._h.ledger.rate(self.id, checks.rating(n))
         return self
 
     def tag(self, *tags: str) -> "Job":
-        self.studio.ledger.tag(self.id, *checks.tag_list("tags", tags))
+        self._h.ledger.tag(self.id, *checks.tag_list("tags", tags))
         return self
 
     def untag(self, *tags: str) -> "Job":
-        self.studio.ledger.untag(self.id, *checks.tag_list("tags", tags))
+        self._h.ledger.untag(self.id, *checks.tag_list("tags", tags))
         return self
 
     def note(self, text: Optional[str]) -> "Job":
-        self.studio.ledger.note(self.id, checks.text("text", text))
+        self._h.ledger.note(self.id, checks.text("text", text))
         return self
 
     def retry_download(self, *, wait: bool = True, timeout: Optional[float] = None,
                        progress: bool = False) -> "Job":
         """Download again the video of a job that failed with ``download_failed`` (the provider
         made it, the engine gave up fetching it). Waits for it unless ``wait=False``."""
-        self.studio._retry_download([self.id], timeout)
+        self._h.retry_download([self.id], timeout)
         if wait:
-            self.studio._wait_blocking([self.id], timeout=None, progress=progress, target=self, raise_=True,
-                                       drive=False)
+            self._h.wait([self.id], timeout=None, progress=progress, target=self, raise_=True, drive=False)
         return self
 
     def remix(self, prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
@@ -243,9 +246,9 @@ class Job:
 class Batch(Sequence[Job]):
     """Jobs started together: a sequence of `Job` with batch-level waiting and a ledger view."""
 
-    def __init__(self, studio: "Studio", jobs: Sequence[Job], batch_id: Optional[str] = None,
+    def __init__(self, studio: Any, jobs: Sequence[Job], batch_id: Optional[str] = None,
                  rejected: Sequence[Any] = ()):
-        self.studio = studio
+        self._h: StudioHandle = handle_of(studio)
         self.jobs = list(jobs)
         self.id = batch_id
         self.rejected = list(rejected)
@@ -257,11 +260,16 @@ class Batch(Sequence[Job]):
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
-            return Batch(self.studio, self.jobs[i], self.id, self.rejected)
+            return Batch(self._h, self.jobs[i], self.id, self.rejected)
         return self.jobs[i]
 
     def __iter__(self) -> Iterator[Job]:
         return iter(self.jobs)
+
+    @property
+    def studio(self) -> Any:
+        """The `Studio` these jobs belong to."""
+        return self._h.studio
 
     @property
     def ids(self) -> list[str]:
@@ -269,17 +277,17 @@ class Batch(Sequence[Job]):
 
     def _rows(self) -> list[dict]:
         if self.id is not None:
-            rows = {r["job_id"]: r for r in self.studio.ledger.rows(batch_id=self.id)}
+            rows = {r["job_id"]: r for r in self._h.ledger.rows(batch_id=self.id)}
             return [rows[j] for j in self.ids if j in rows]
-        return [self.studio.ledger.get(j) for j in self.ids]
+        return [self._h.ledger.get(j) for j in self.ids]
 
     @property
     def df(self):
         """The batch's ledger rows as a DataFrame (same columns and dtypes as ``Ledger.df``)."""
         if self.id is not None:
-            df = self.studio.ledger.query(batch_id=self.id)
+            df = self._h.ledger.query(batch_id=self.id)
             return df[df["job_id"].isin(self.ids)].reset_index(drop=True)
-        df = self.studio.ledger.df
+        df = self._h.ledger.df
         return df[df["job_id"].isin(self.ids)].reset_index(drop=True)
 
     def counts(self) -> dict[str, int]:
@@ -295,11 +303,11 @@ class Batch(Sequence[Job]):
 
     @property
     def completed(self) -> list[Job]:
-        return [Job(self.studio, r["job_id"]) for r in self._rows() if r.get("status") == "completed"]
+        return [Job(self._h, r["job_id"]) for r in self._rows() if r.get("status") == "completed"]
 
     @property
     def failed(self) -> list[Job]:
-        return [Job(self.studio, r["job_id"]) for r in self._rows() if r.get("status") in ("failed", "cancelled")]
+        return [Job(self._h, r["job_id"]) for r in self._rows() if r.get("status") in ("failed", "cancelled")]
 
     @property
     def cost(self) -> float:
@@ -329,24 +337,23 @@ class Batch(Sequence[Job]):
         """When the open jobs are expected to finish, from the ledger's history and the
         provider's concurrency (`sorakit.engine._eta.BatchEta`; ``.describe()`` says it, or
         which model has no history yet)."""
-        return self.studio._eta(self.ids)
+        return self._h.eta(self.ids)
 
     def cancel(self) -> list[CancelResult]:
         """Cancel every job of the batch that is not done; one `CancelResult` per job (see `Job.cancel`)."""
-        return self.studio._loop.run(self.studio._cancel_ids(self.ids))
+        return self._h.cancel(self.ids)
 
     async def cancel_async(self) -> list[CancelResult]:
-        return await self.studio._loop.run_async(self.studio._cancel_ids(self.ids))
+        return await self._h.cancel_async(self.ids)
 
     def wait(self, timeout: Optional[float] = None, *, raise_on_error: bool = False,
              progress: bool = False) -> "Batch":
         """Block until every job is done (failures do not raise unless ``raise_on_error``)."""
-        self.studio._wait_blocking(self.ids, timeout=timeout, progress=progress, target=self,
-                                   raise_=raise_on_error)
+        self._h.wait(self.ids, timeout=timeout, progress=progress, target=self, raise_=raise_on_error)
         return self
 
     async def wait_async(self, timeout: Optional[float] = None, *, raise_on_error: bool = False) -> "Batch":
-        await self.studio._loop.run_async(self.studio._wait_ids(self.ids, timeout, raise_=raise_on_error))
+        await self._h.wait_async(self.ids, timeout, raise_=raise_on_error)
         return self
 
     def __repr__(self) -> str:

@@ -17,11 +17,12 @@ the ``*_async`` twins (``generate_async``, ``batch_async``, ``resume_async``; th
 (`_launch.Launcher._launch`). Ctrl-C stops the *waiting*: the job keeps running in the background
 and stays in the ledger; ``job.wait()`` or ``studio.resume()`` picks it up again.
 
-Module map of the engine: ``_studio`` (this), ``_job`` (Job, Batch), ``_launch`` (plan → budget →
-insert → start → wait), ``_connect`` (providers, runtimes, emulator), ``_config`` (keys, URLs,
-environment), ``_progress`` (text progress), ``_hooks`` (the notebook display interface),
-``_engine`` (the asyncio core), ``_budget``, ``_validate``, ``_check``, ``_loop``, ``_eta`` (ETAs from
-history), ``_compat`` (deprecated aliases).
+Module map of the engine: ``_studio`` (this), ``_job`` (Job, Batch), ``_handle`` (`StudioHandle`:
+what a Job or Batch may use of its Studio), ``_launch`` (plan → budget → insert → start → wait),
+``_connect`` (providers, runtimes, emulator), ``_config`` (keys, URLs, environment), ``_progress``
+(text progress), ``_hooks`` (the notebook display interface, `StudioLike`),
+``_engine`` (the asyncio core), ``_policy`` (`Policy`, its timing knobs), ``_budget``, ``_validate``,
+``_check``, ``_loop``, ``_eta`` (ETAs from history), ``_compat`` (deprecated aliases).
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ from ._compat import DeprecatedAliases
 from ._config import (default_media_dir, emulate_from_env, notice, remote_media, resolve_setups,
                       time_scale_from_env)
 from ._connect import Connections
-from ._engine import Engine, Policy
+from ._engine import Engine
+from ._policy import Policy
 from ._eta import BatchEta, LatencyCache, batch_eta
+from ._handle import StudioHandle
 from ._hooks import NotebookViews
 from ._job import Batch, Job
 from ._launch import Launcher
@@ -212,6 +215,8 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         self._engine = Engine(self.ledger, self.catalog, runtimes, media_dir=self.media_dir, store=self.media_store,
                               budget=self._budget, max_wait=self.max_wait, policy=self._policy)
         self._latency = LatencyCache(self.ledger)
+        self._handle = StudioHandle(self)
+        """What this studio's `Job` and `Batch` objects use of it (`sorakit.engine._handle`)."""
         # a completed job is new history for its model: the next card or tile must count it
         self._engine.subscribe(lambda jid, changes: self._latency.on_job_change(
             self._engine._rows.get(jid) or {}, changes))

@@ -182,7 +182,7 @@ def studio_args(*, ledger: Any, emulate: Any, keys: Any, base_urls: Any, budget:
     """`Studio(...)`'s arguments, checked before the ledger file or media folder is created."""
     from ..catalog import Catalog
     from ..ledger import Ledger
-    from ._engine import Policy
+    from ._policy import Policy
 
     if ledger is not None and not isinstance(ledger, (str, os.PathLike, Ledger)):
         raise ValidationError("ledger", ledger, "None, a file path, an SQLAlchemy URL or a Ledger")
