@@ -1,5 +1,5 @@
 """Every emulator surface answers a body that is not the JSON it wants in its own service's error
-shape (all read it through ``_app.read_json``), creates no job, and tells a syntax error from JSON
+shape (all read it through ``_surface.read_json``), creates no job, and tells a syntax error from JSON
 of the wrong type where its service does."""
 
 from __future__ import annotations
