@@ -413,7 +413,7 @@ class Engine:
         """Jobs `adopt_orphans` found it cannot drive here (no key or client for their provider)."""
         self.owner = LEASE_OWNER
         self.stats = {"polls": 0, "creates": 0, "lists": 0, "downloads": 0, "retries": 0,
-                      "claims": 0, "takeovers": 0, "adopted": 0}
+                      "claims": 0, "takeovers": 0, "adopted": 0, "fenced": 0}
 
     def __repr__(self) -> str:
         return f"<Engine {len(self._active)} active job(s), runtimes={list(self.runtimes)}>"
@@ -1177,6 +1177,7 @@ class Engine:
             attempts = int(first.get("attempts") or 0) + 1
             sent_at = time.time()
             if not prov.create_is_idempotent:
+                await self._fence(t)  # a create nobody can take back: only with the lease in hand
                 # committed before sending: a restart then knows a create may exist remotely
                 for jid in t.job_ids:
                     await self._write(jid, attempts=attempts, extra=self._extra(jid, sent_at=sent_at))
@@ -1243,6 +1244,29 @@ class Engine:
             if any(s.status in ("completed", "failed") for s in states):
                 await self._apply(t, states)
             return "created"
+
+    async def _fence(self, t: _Task) -> None:
+        """Renew this task's leases in one conditional update right before a create that cannot be
+        told apart from a second one (no idempotency key), and stop driving if any was taken.
+
+        The heartbeat alone is not enough: a process stalled past its lease (a busy machine, a
+        frozen laptop) resumes where it was, and another process has taken the job over meanwhile;
+        without this check both would send, and the provider would bill twice. After a successful
+        renew nobody can claim the job for ``lease_seconds``, and the ``attempts`` write that follows
+        tells the next holder to reconcile before it sends anything."""
+        ids = [j for j in t.job_ids if j in self._leased]
+        if not ids:
+            return
+        held = set(await self._db_call(self.ledger.renew, ids, self.owner, self.policy.lease_seconds))
+        lost = [j for j in ids if j not in held]
+        if not lost:
+            return
+        self._leased.difference_update(lost)
+        who = (await self._db_call(self.ledger.leases, lost[:1])).get(lost[0], (None, False))[0]
+        t.lost_to = who or "another process"
+        self.stats["fenced"] += 1
+        log.warning("sorakit: %s is driven by %s now; nothing was sent from here", lost[0], t.lost_to)
+        raise asyncio.CancelledError()
 
     async def _outcome_unknown(self, t: _Task, attempts: int, why: str) -> str:
         """A create that may or may not have made the job (no answer, or a 5xx after sending).

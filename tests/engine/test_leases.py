@@ -221,3 +221,24 @@ def test_adopt_is_checked_when_the_studio_is_made(tmp_path):
 
     with pytest.raises(ValidationError, match="adopt"):
         Studio(tmp_path / "l.db", adopt="yes")
+
+
+def test_a_process_that_lost_its_lease_before_sending_sends_nothing(make_studio, emulator):
+    """A job waiting for a slot is taken over by a teammate (this process stalled past its lease).
+    When the slot frees, this process must not send the create: the teammate may send it too, and
+    an OpenAI create sent twice is billed twice. The heartbeat is slow here, so only the check made
+    right before the send can catch it."""
+    emulator.config.time_scale = 0.05
+    studio = make_studio(policy=fast_policy(lease_seconds=60, lease_heartbeat=30), resume=False,
+                         concurrency=1, adopt=False)
+    first = studio.submit("holds the only slot", model="sora-2")
+    second = studio.submit("waits for the slot", model="sora-2")
+    assert studio.ledger.get(second.id)["attempts"] in (0, None)
+    with Ledger(studio.ledger.location) as other:
+        assert other.claim([second.id], TEAMMATE, 60, force=True) == [second.id]   # taken meanwhile
+    first.wait(timeout=60)
+    wait_until(lambda: not studio._engine.is_active(second.id))
+    assert emulator.counters.prompt_creates("waits for the slot") == 0              # nothing sent
+    row = studio.ledger.get(second.id)
+    assert row["lease_owner"] == TEAMMATE and row["status"] == "pending" and not row["attempts"]
+    assert studio._engine.stats["fenced"] == 1
