@@ -363,6 +363,7 @@ function makeStage(model, view, tile, link) {
       index: 0, // MSE: the next chunk to append
       last: 0, // MSE: the size of the chunk being appended
       queue: new Map(), // MSE: chunks received, not yet appended (index -> bytes)
+      retried: new Set(), // offsets asked for again as base64 after their binary bytes were lost
     });
     if (L.size === 0) return fail("the video file is empty");
     if (mse) return stream(s);
@@ -375,8 +376,9 @@ function makeStage(model, view, tile, link) {
     const b64 = typeof msg.b64 === "string";
     const buf = b64 ? fromBase64(msg.b64) : bytesOf(buffers && buffers[0]);
     if (!buf || !buf.byteLength) {
-      if (!b64 && link.mode !== "base64") {
-        // the probe said binary, yet these bytes were lost: ask again for this chunk as text
+      if (!b64 && !L.retried.has(msg.offset)) {
+        // the probe said binary, yet these bytes were lost: from now on (and for this chunk) as text
+        L.retried.add(msg.offset);
         link.mode = "base64";
         return askChunk(msg.offset);
       }

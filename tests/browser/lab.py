@@ -163,8 +163,10 @@ def browser_page(width: int = 1280, height: int = 900) -> Iterator["object"]:
             browser.close()
 
 
-def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 90_000, ui: str = "lab") -> None:
-    """Open a notebook, wait for its kernel, run every cell and wait until the kernel is idle."""
+def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 90_000, ui: str = "lab",
+                 before_run: Optional[str] = None) -> None:
+    """Open a notebook, wait for its kernel, run every cell and wait until the kernel is idle.
+    ``before_run``: a JavaScript function evaluated in the page once the kernel is up (a hook)."""
     page.goto(lab.url(name, ui))
     # the notebook asked for, not a tab the Lab restored from an earlier page of the same server
     page.wait_for_function("(name) => window.jupyterapp && window.jupyterapp.shell && "
@@ -177,6 +179,8 @@ def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 90_000, ui: str = 
                    return p && p.sessionContext && p.sessionContext.session &&
                           p.sessionContext.session.kernel &&
                           p.sessionContext.session.kernel.status === 'idle'; }""", timeout=timeout_ms)
+    if before_run:
+        page.evaluate(before_run)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     wait_idle(page, timeout_ms)
 
