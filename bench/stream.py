@@ -9,7 +9,7 @@ run:
 * ``mse, no read-ahead limit``: the same with ``ahead = 0``, to time the whole stream;
 * ``blob``: ``mse = False``, the whole file assembled into a Blob, as without MSE.
 
-Each click is on a fresh view; the times are from the click (``load()`` in ``player.js``) to the
+Each click is on a fresh view; the times are from the click (``load()`` in ``stage.js``) to the
 video's first ``playing`` event and to its last byte, read from the ``data-t-*`` attributes the
 stage writes. Medians of ``--clicks`` clicks per way; the first MSE click also remuxes (the copy
 is cached for the others), so it is printed on its own too. Nothing asserted.

@@ -181,6 +181,8 @@ def test_gallery_plays_in_notebook_7(lab):
         page.locator(".sk-gallery .sk-play").nth(1).click()
         page.wait_for_function("() => { const v = document.querySelector('.sk-gallery video');"
                                "        return v && v.readyState >= 2 && v.videoWidth === 864; }", timeout=30_000)
+        # Notebook 7's widget manager delivers binary buffers: the start-up probe chose them
+        assert page.evaluate("() => document.querySelector('.sk-gallery video').dataset.transport") == "binary"
         page.locator(".sk-gallery").first.screenshot(path=str(ARTIFACTS / "notebook7_gallery.png"))
 
 
