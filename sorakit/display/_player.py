@@ -22,7 +22,7 @@ The protocol (``view`` and ``tile`` in every message route the answer to the ask
     or, with ``b64: true``, ``{type: "chunk", offset, src, b64: "<the bytes in base64>"}`` and no
     buffer; or ``{type: "error", text}``.
 ``{type: "ping"}`` (sent once by every view when it is rendered)
-    -> ``{type: "pong", view}`` + ``PROBE`` (four bytes) as its buffer.
+    -> ``{type: "pong", view, tile}`` + ``PROBE`` (four bytes) as its buffer.
 
 Video without binary buffers: some widget managers drop the binary buffers of custom messages or
 turn them into something else (Colab's: googlecolab/colab-cdn-widget-manager#33, "buffers not
@@ -194,7 +194,7 @@ class Streamer:
             return
         reply = {"view": str(content.get("view", "")), "tile": content.get("tile", -1)}
         if content["type"] == "ping":
-            self.send({"type": "pong", "view": reply["view"]}, [PROBE])  # type: ignore[attr-defined]
+            self.send({"type": "pong", **reply}, [PROBE])  # type: ignore[attr-defined]
             return
         fp = self._path_for(content)
         if not fp or not os.path.isfile(fp):

@@ -102,7 +102,7 @@ def test_the_start_up_probe_answers_with_the_probe_bytes(clip):
     p = VideoPlayer(row(clip))
     view = FakeView(p)
     [(pong, buffers)] = view.ask({"type": "ping"})
-    assert pong == {"type": "pong", "view": "v1"} and [bytes(b) for b in buffers] == [_player.PROBE]
+    assert pong == {"type": "pong", "view": "v1", "tile": -1} and [bytes(b) for b in buffers] == [_player.PROBE]
     assert _player.PROBE == bytes([0, 255, 115, 107])  # PROBE in stage.js: the page compares these bytes
     assert "const PROBE = [0, 255, 115, 107];" in _player.player_esm()
     assert view.probe() == "binary" and FakeView(p, "v2", strip=True).probe() == "base64"

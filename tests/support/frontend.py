@@ -29,7 +29,7 @@ class FakeView:
         """The view's start-up round trip (``ping``): ``"binary"`` when the ``pong`` carries the
         probe bytes, as ``stage.js`` decides (``strip=True`` is a widget manager that drops them)."""
         [(pong, buffers)] = self.ask({"type": "ping"})
-        assert pong == {"type": "pong", "view": self.view}, pong
+        assert pong == {"type": "pong", "view": self.view, "tile": -1}, pong
         if self.strip:
             buffers = []
         return "binary" if [bytes(b) for b in buffers] == [bytes([0, 255, 115, 107])] else "base64"
