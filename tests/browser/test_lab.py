@@ -407,40 +407,15 @@ def test_a_stream_the_browser_rejects_or_that_stalls_falls_back_to_the_whole_fil
     assert notes[1] == "the video stream stalled (a chunk never arrived); loading the whole file instead", notes
 
 
-# A widget manager that loses binary buffers, simulated in JupyterLab: every comm message the kernel
-# sends reaches the widgets without its buffers ("drop", as Colab's manager: "buffers not
-# supported?", googlecolab/colab-cdn-widget-manager#33), or with each buffer turned into a plain
-# object ("json", as the Colab VS Code extension parsed ArrayBuffers as JSON: googlecolab/colab-vscode#328).
-# "late" passes the first two buffered messages (the views' pongs) and drops every later buffer: the
-# probe said binary, the chunks come without bytes, the view switches to base64 and asks again.
-# The hook wraps the deserializer the Lab's kernel connection calls for every websocket message
-# (``serverSettings.serializer.deserialize``, @jupyterlab/services 4).
-LOSE_BUFFERS = """(mode) => {
-  const s = window.jupyterapp.serviceManager.serverSettings.serializer;
-  const deserialize = s.deserialize.bind(s);
-  window.skLost = 0;
-  let spare = mode === 'late' ? 2 : 0;
-  s.deserialize = (data, protocol) => {
-    const msg = deserialize(data, protocol);
-    if (msg.header && msg.header.msg_type === 'comm_msg' && msg.buffers && msg.buffers.length) {
-      if (spare > 0) { spare -= 1; return msg; }
-      window.skLost += msg.buffers.length;
-      msg.buffers = mode === 'drop' ? [] : msg.buffers.map(() => ({}));
-    }
-    return msg;
-  };
-}"""
-
-
 @pytest.mark.parametrize("mode", ["drop", "json", "late"])
 def test_without_binary_buffers_the_player_asks_for_base64_and_both_paths_play(lab, mode):
     """The view's start-up probe finds no usable buffer, so it asks for base64 chunks: the long
     clip streams through MSE and the Blob path plays the whole file, as with binary buffers."""
-    from lab import browser_page
+    from lab import browser_page, lose_buffers
 
     clip = lab.root / "long.mp4"
     with browser_page(1200, 1600) as page:
-        hook = f"() => ({LOSE_BUFFERS})({json.dumps(mode)})"
+        hook = lose_buffers(mode)
         nb = _open_players(page, lab, f"nobuffers_{mode}.ipynb", STREAM_CELLS, before_run=hook)
         page.locator(f"{nb} .sk-player-view .sk-play").first.click()
         page.wait_for_function(f"() => {{ const v = document.querySelector('{nb} .sk-player-view video');"
