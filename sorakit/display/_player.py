@@ -152,9 +152,9 @@ class Streamer:
     """Mixin for an anywidget that streams cached video files to its views on request.
 
     Subclasses implement ``_path_for(content)``: the file a view's message is about (or None).
-    ``bytes_sent`` and ``chunks_sent`` count what went over the comm (``b64_chunks_sent``: as base64). ``mse = False`` (or
-    ``SORAKIT_MSE=0`` in the kernel's environment) never offers the fragmented copy: every view
-    then takes the Blob path.
+    ``bytes_sent`` and ``chunks_sent`` count what went over the comm (``b64_chunks_sent``: as
+    base64). ``mse = False`` (or ``SORAKIT_MSE=0`` in the kernel's environment) never offers the
+    fragmented copy: every view then takes the Blob path.
     """
 
     bytes_sent = 0
