@@ -19,7 +19,7 @@ from sorakit.display._grid import TileGrid
 from sorakit.display._player import VideoPlayer
 
 MAX_MODULE_BYTES = 24_000
-"""Per shipped module (player 11.3 KB, form 20.4 KB on 2026-12-07)."""
+"""Per shipped module (player 11.3 KB, form 20.5 KB on 2026-12-07)."""
 
 PARTS = sorted({p for parts in _esm.MODULES.values() for p in parts})
 
