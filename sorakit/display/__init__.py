@@ -1,13 +1,15 @@
 """Notebook UI: a request form, live job cards, a player, galleries, comparisons, a ledger browser.
 
 The form, cards and ledger browser are standard ipywidgets; the player, gallery and compare grid
-are anywidgets (one ES module, ``player.js``, shipped in the package; anywidget's front end comes
+are anywidgets (one ES module assembled from ``stage.js`` and ``player.js`` by ``_esm``, shipped
+in the package, whose ``render`` dispatches on the model's ``_kind``; anywidget's front end comes
 with ``pip install anywidget``), so they work in JupyterLab, Notebook 7, VS Code, Colab and marimo
 (``mo.ui.anywidget(...)``); front-end quirks live in ``_frontend``. In marimo, which renders only
 anywidgets, ``form(studio)`` returns `RequestForm`, the same form as one anywidget (``form.js``
-after ``player.js``); ``form(studio, ui="anywidget")`` asks for it anywhere. Both forms share
+after ``stage.js``); ``form(studio, ui="anywidget")`` asks for it anywhere. Both forms share
 their logic (``_request``). Videos stream from the cached
-file over the widget's comm only when played, in binary chunks that never enter the synced state:
+file over the widget's comm only when played, in binary chunks (base64 text where a front end
+drops binary buffers) that never enter the synced state:
 saved notebooks keep small posters (the widgets' WebP posters and a ``text/html`` fallback that
 GitHub, nbviewer and HTML exports show), never the video itself unless ``embed=True``.
 ``gallery(...).to_html(path)`` / ``compare(...).to_html(path)`` write a shareable report.

@@ -13,7 +13,7 @@ The user's entries are one synced dict, ``value``; Python normalises it (a model
 provider that serves it, a size that offer has...) and writes it back. Submit, Cancel, the image
 and the job list's refresh are custom messages. A job is a tile of the underlying ``TileGrid``:
 it follows its job from the engine's thread and plays its video by streaming it on play
-(``Streamer``), so the ESM is ``player.js`` (its ``makeStage``) followed by ``form.js``.
+(``Streamer``), so its ES module is ``stage.js`` (``makeStage``) with ``form.js`` (see ``_esm``).
 
 Updates from the engine's thread: the job list's traits change there, as a card's do. That reaches
 JupyterLab, and it reaches marimo 0.25 too: its comm keeps the session it was opened in and sends
@@ -32,19 +32,17 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import re
 import threading
-from functools import lru_cache
 from typing import Any, Optional
 
 import traitlets
 
 from . import _request as rq
 from ._base import as_jobs, catalog_of, is_emulated, row_of
-from ._card import cancel_words, outcome_text, plain_reason, progress_text, stopped_waiting, usual_text
+from ._esm import css, esm
+from ._text import cancel_words, outcome_text, plain_reason, progress_text, stopped_waiting, usual_text
 from ._format import duration, esc, is_missing, model_at, short_id, size_text
 from ._grid import Tile, TileGrid
-from ._player import _asset, player_css, player_esm
 from ._rows import Item
 
 __all__ = ["RequestForm", "form_esm", "form_css", "POLL_MS"]
@@ -55,23 +53,14 @@ POLL_MS = 1000
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 """The largest first-frame image a view may send (the providers take far less)."""
 
-_EXPORT = re.compile(r"^export default .*$", re.M)
-
-
-@lru_cache(maxsize=1)
 def form_esm() -> str:
-    """``player.js`` (its stage streams a finished job's video) without its export, then ``form.js``:
-    the stage is reused, not copied. Comment lines and indentation are dropped, as for the player."""
-    player, n = _EXPORT.subn("", player_esm())
-    if n != 1:  # pragma: no cover - guards an edit of player.js
-        raise RuntimeError("player.js must end with exactly one `export default` line")
-    lines = (ln.strip() for ln in _asset("form.js").splitlines())
-    return player + "\n" + "\n".join(ln for ln in lines if ln and not ln.startswith("//"))
+    """The form's ES module: ``stage.js`` (its stage streams a finished job's video), ``form.js``
+    and ``main.js``, assembled by ``_esm`` (the stage is shared with the player, not copied)."""
+    return esm("form")
 
 
-@lru_cache(maxsize=1)
 def form_css() -> str:
-    return player_css() + re.sub(r"\s*\n\s*", "", _asset("form.css"))
+    return css("form")
 
 
 def _pairs(options: list[tuple[str, Any]]) -> list[list[Any]]:
@@ -87,6 +76,7 @@ class RequestForm(TileGrid):
 
     _esm = traitlets.Unicode(form_esm()).tag(sync=True)
     _css = traitlets.Unicode(form_css()).tag(sync=True)
+    _kind = traitlets.Unicode("form").tag(sync=True)
     value = traitlets.Dict().tag(sync=True)
     """The user's entries: prompt, model, provider, size, seconds, variations, seed (text: blank is
     random), audio, negative_prompt, remix_from (a job id, '' for a new video)."""

@@ -21,7 +21,7 @@ import anywidget
 import traitlets
 
 from ._base import StaticFallback, shared
-from ._card import progress_text, usual_text
+from ._text import progress_text, usual_text
 from ._format import esc, is_missing, model_at
 from ._live import Follower, ticker
 from ._player import Streamer, _local, player_css, player_esm
@@ -109,6 +109,7 @@ class TileGrid(StaticFallback, Streamer, anywidget.AnyWidget):
 
     _esm = traitlets.Unicode(player_esm()).tag(sync=True)
     _css = traitlets.Unicode(player_css()).tag(sync=True)
+    _kind = traitlets.Unicode("grid").tag(sync=True)
     header = traitlets.Unicode("").tag(sync=True)
     template = traitlets.Unicode("repeat(4, minmax(0, 1fr))").tag(sync=True)
     cells = traitlets.List().tag(sync=True)

@@ -1,12 +1,13 @@
 """The video player: a small poster that streams the video from the kernel when played.
 
-The player is an anywidget (``player.js``, shipped in the package: no CDN). Its synced state is
-small: a poster (a JPEG data URI at thumbnail size), a label, a tooltip and a note. The video's
-bytes never enter the synced state, so a notebook saved with widget state never grows with the
-videos played: on play, the view asks the kernel for the video in chunks (custom messages with a
-binary buffer each, like HTTP range requests). This works in JupyterLab, Notebook 7, VS Code,
-Colab and marimo alike, whatever the server serves. Loop is off, controls are on; nothing starts
-by itself (the click on the poster is the play).
+The player is an anywidget (``player.js`` with ``stage.js``, shipped in the package: no CDN; see
+``_esm``). Its synced state is small: a poster (a JPEG data URI at thumbnail size), a label, a
+tooltip and a note. The video's bytes never enter the synced state, so a notebook saved with widget
+state never grows with the videos played: on play, the view asks the kernel for the video in chunks
+(custom messages with a binary buffer each, like HTTP range requests; base64 text in the message
+where binary buffers do not arrive). Which front ends this was verified in is in the README's
+front-end table. Loop is off, controls are on; nothing starts by itself (the click on the poster is
+the play).
 
 The protocol (``view`` and ``tile`` in every message route the answer to the asking stage):
 
@@ -16,8 +17,21 @@ The protocol (``view`` and ``tile`` in every message route the answer to the ask
     ``MSE_MIN_BYTES``: a fragmented copy made by :func:`sorakit.media.fragment` (a remux, cached),
     ``mime`` with its codecs (``video/mp4; codecs="avc1.64001f, mp4a.40.2"``). ``note`` says why
     it is not offered when the remux broke.
-``{type: "chunk", offset, length, src}`` (``src``: ``"stream"`` for the copy, ``"file"``)
-    -> ``{type: "chunk", offset, src}`` + the bytes (at most ``CHUNK``), or ``{type: "error", text}``.
+``{type: "chunk", offset, length, src, b64}`` (``src``: ``"stream"`` for the copy, ``"file"``)
+    -> ``{type: "chunk", offset, src}`` + the bytes (at most ``CHUNK``) as its one binary buffer,
+    or, with ``b64: true``, ``{type: "chunk", offset, src, b64: "<the bytes in base64>"}`` and no
+    buffer; or ``{type: "error", text}``.
+``{type: "ping"}`` (sent once by every view when it is rendered)
+    -> ``{type: "pong", view, tile}`` + ``PROBE`` (four bytes) as its buffer.
+
+Video without binary buffers: some widget managers drop the binary buffers of custom messages or
+turn them into something else (Colab's: googlecolab/colab-cdn-widget-manager#33, "buffers not
+supported?", open since 2023; the Colab VS Code extension parsed ArrayBuffers as JSON:
+googlecolab/colab-vscode#328). A view learns which kind it is from the ``ping`` round trip: the
+``PROBE`` bytes back mean binary chunks; a ``pong`` without them, or a ``meta`` before any ``pong``
+(answers come in order, so the ``pong`` was dropped), mean base64 chunks in the JSON content (a
+third more bytes on the wire, the same MSE and Blob paths after decoding). A binary chunk that
+still arrives without its bytes switches the view to base64 and is asked for again.
 
 The view keeps ``INFLIGHT`` requests outstanding. When ``MediaSource.isTypeSupported(mime)`` it
 streams: chunks go to a ``SourceBuffer`` strictly in offset order (one append at a time, the next
@@ -47,9 +61,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Mapping, Optional
 
 import anywidget
@@ -59,10 +70,11 @@ from ..media._fragment import Fragment, NotFragmentable, fragment
 from ..media._store import is_url, try_local_copy
 from . import _frontend
 from ._base import StaticFallback, row_of, shared
+from ._esm import css, esm
 from ._format import duration, esc, is_missing, model_at, size_text, truncate
 from ._poster import Poster, data_uri, poster
 
-__all__ = ["VideoPlayer", "Streamer", "CHUNK", "INFLIGHT", "MSE_MIN_BYTES", "AHEAD_SECONDS", "STALL_SECONDS", "player", "static_figure", "player_esm", "player_css"]
+__all__ = ["VideoPlayer", "Streamer", "CHUNK", "INFLIGHT", "PROBE", "MSE_MIN_BYTES", "AHEAD_SECONDS", "STALL_SECONDS", "player", "static_figure", "player_esm", "player_css"]
 
 CHUNK = 512 * 1024
 """Bytes per chunk message: small enough that the websocket never carries one huge frame."""
@@ -77,6 +89,9 @@ playhead (memory stays bounded for a long clip; it asks again as the video plays
 STALL_SECONDS = 20
 """A view that waited this long for an outstanding chunk gives up: a stream falls back to the Blob
 path, the Blob path says the kernel stopped sending."""
+PROBE = bytes([0, 255, 115, 107])
+"""The buffer of the ``pong`` answer: a view that gets these four bytes back knows binary buffers
+reach it (``PROBE`` in ``stage.js``; a 0 and a 255 so that a text or JSON mangling cannot pass)."""
 
 
 def _file(row: Mapping[str, Any]) -> Optional[str]:
@@ -97,21 +112,14 @@ def playable(row: Mapping[str, Any]) -> bool:
     return bool(fp and (is_url(fp) or os.path.isfile(fp)))
 
 
-def _asset(name: str) -> str:
-    return resources.files("sorakit.display").joinpath(name).read_text("utf-8")
-
-
-@lru_cache(maxsize=1)
 def player_esm() -> str:
-    """``player.js`` without comment lines and indentation: every player model saves a copy of it
-    in a notebook's widget state, so every byte counts twelve times in a 12-video gallery."""
-    lines = (ln.strip() for ln in _asset("player.js").splitlines())
-    return "\n".join(ln for ln in lines if ln and not ln.startswith("//"))
+    """The ES module of the player and the tile grid (``stage.js``, ``player.js``, ``main.js``
+    assembled by ``_esm``): every player model saves a copy of it in a notebook's widget state."""
+    return esm("player")
 
 
-@lru_cache(maxsize=1)
 def player_css() -> str:
-    return re.sub(r"\s*\n\s*", "", _asset("player.css"))
+    return css("player")
 
 
 def static_figure(row: Mapping[str, Any], *, width: int = 320, max_bytes: int = 24_000,
@@ -144,13 +152,15 @@ class Streamer:
     """Mixin for an anywidget that streams cached video files to its views on request.
 
     Subclasses implement ``_path_for(content)``: the file a view's message is about (or None).
-    ``bytes_sent`` and ``chunks_sent`` count what went over the comm. ``mse = False`` (or
-    ``SORAKIT_MSE=0`` in the kernel's environment) never offers the fragmented copy: every view
-    then takes the Blob path.
+    ``bytes_sent`` and ``chunks_sent`` count what went over the comm (``b64_chunks_sent``: as
+    base64). ``mse = False`` (or ``SORAKIT_MSE=0`` in the kernel's environment) never offers the
+    fragmented copy: every view then takes the Blob path.
     """
 
     bytes_sent = 0
     chunks_sent = 0
+    b64_chunks_sent = 0
+    """Of ``chunks_sent``, those sent as base64 text (views whose binary buffers do not arrive)."""
     mse = os.environ.get("SORAKIT_MSE", "1").strip() not in ("0", "false", "no", "off")
     ahead = AHEAD_SECONDS
     """Seconds a streaming view buffers ahead of the playhead before it pauses its requests (0: no limit)."""
@@ -178,10 +188,14 @@ class Streamer:
         return frag, ""
 
     def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        """A view's request: ``open`` (size and type) or ``chunk`` (``offset``, ``length``, ``src``)."""
-        if not isinstance(content, dict) or content.get("type") not in ("open", "chunk"):
+        """A view's request: ``ping`` (the transport probe), ``open`` (size and type) or ``chunk``
+        (``offset``, ``length``, ``src``, ``b64``)."""
+        if not isinstance(content, dict) or content.get("type") not in ("ping", "open", "chunk"):
             return
         reply = {"view": str(content.get("view", "")), "tile": content.get("tile", -1)}
+        if content["type"] == "ping":
+            self.send({"type": "pong", **reply}, [PROBE])  # type: ignore[attr-defined]
+            return
         fp = self._path_for(content)
         if not fp or not os.path.isfile(fp):
             self.send({"type": "error", **reply,  # type: ignore[attr-defined]
@@ -218,6 +232,11 @@ class Streamer:
             data = fh.read(min(length, CHUNK))
         self.bytes_sent += len(data)
         self.chunks_sent += 1
+        if content.get("b64") is True:  # a front end that loses binary buffers: the bytes as JSON text
+            self.b64_chunks_sent += 1
+            self.send({"type": "chunk", **reply, "offset": offset, "src": src,  # type: ignore[attr-defined]
+                       "b64": base64.b64encode(data).decode("ascii")})
+            return
         self.send({"type": "chunk", **reply, "offset": offset, "src": src}, [data])  # type: ignore[attr-defined]
 
 
@@ -232,6 +251,8 @@ class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
 
     _esm = traitlets.Unicode(player_esm()).tag(sync=True)
     _css = traitlets.Unicode(player_css()).tag(sync=True)
+    _kind = traitlets.Unicode("player").tag(sync=True)
+    """Which view of the module renders this model (``main.js``)."""
     poster = traitlets.Unicode("").tag(sync=True)
     """The poster as a ``data:image/jpeg;base64,...`` URI ('' while there is none)."""
     label = traitlets.Unicode("").tag(sync=True)

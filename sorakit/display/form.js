@@ -1,282 +1,377 @@
-// sorakit's request form (RequestForm). Appended to player.js by _anyform.form_esm(), so el_, rid
-// and makeStage come from there. It only renders the synced state Python computes (choices,
+// sorakit's request form (RequestForm: kind "form"). This file follows stage.js in the module (see
+// there): el_, rid, makeLink and makeStage come from it. The form only renders the synced state Python computes (choices,
 // errors, estimate, jobs) and reports what the user did: entries go into the synced `value`,
 // Submit, Cancel and the image go as custom messages. No validation and no job logic here.
+// A labelled field with the place for its error (Python's `errors` names the field).
 function fieldBox(label, control, name) {
-const box = el_("div", "skf-field");
-box.append(el_("span", "skf-label", label), control);
-const err = el_("div", "skf-error");
-err.dataset.field = name;
-box.append(err);
-return box;
+  const box = el_("div", "skf-field");
+  box.append(el_("span", "skf-label", label), control);
+  const err = el_("div", "skf-error");
+  err.dataset.field = name;
+  box.append(err);
+  return box;
 }
 
+// Fill a <select> with `[[label, value], ...]` (only when the options changed) and select `value`.
 function fillSelect(sel, options, value) {
-const key = JSON.stringify(options);
-if (sel.dataset.key !== key) {
-sel.replaceChildren(...options.map(([label, v]) => {
-const o = el_("option", "", label);
-o.value = String(v);
-return o;
-}));
-sel.dataset.key = key;
-}
-sel.value = String(value ?? "");
-}
-
-function renderForm({ model, el }) {
-const view = rid();
-const root = el.getRootNode ? el.getRootNode() : document;
-el.classList.add("skf", "sk-player-view");
-const head = el_("div", "skf-head");
-head.append(el_("span", "skf-title", "New video"));
-const badge = el_("span", "skf-chip", "emulator \u00b7 no spend");
-badge.title = "requests go to the built-in emulator";
-head.append(badge);
-
-const prompt = el_("textarea", "skf-prompt");
-prompt.rows = 3;
-prompt.placeholder = "Describe the shot: subject, action, camera, light, style\u2026";
-prompt.setAttribute("aria-label", "Prompt");
-const counter = el_("div", "skf-counter");
-const promptBox = fieldBox("Prompt", prompt, "prompt");
-promptBox.insertBefore(counter, promptBox.lastChild);
-
-const modelSel = el_("select", "skf-model");
-modelSel.setAttribute("aria-label", "Model");
-const providerSel = el_("select", "skf-provider");
-providerSel.setAttribute("aria-label", "Provider");
-const row1 = el_("div", "skf-row");
-row1.append(fieldBox("Model", modelSel, "model"), fieldBox("Provider", providerSel, "provider"));
-const notice = el_("div", "skf-msg");
-
-const sizeSel = el_("select", "skf-size");
-sizeSel.setAttribute("aria-label", "Size");
-const secondsSel = el_("select", "skf-seconds");
-secondsSel.setAttribute("aria-label", "Duration");
-const variations = el_("input", "skf-variations");
-variations.type = "number"; variations.min = "1"; variations.step = "1";
-variations.setAttribute("aria-label", "Variations");
-const seed = el_("input", "skf-seed");
-seed.type = "text";
-seed.setAttribute("aria-label", "Seed");
-const audio = el_("input", "skf-audio");
-audio.type = "checkbox";
-const audioBox = el_("label", "skf-check");
-audioBox.append(audio, document.createTextNode(" with audio"));
-const audioNote = el_("span", "skf-hint");
-const audioField = el_("div", "skf-field");
-audioField.append(el_("span", "skf-label", "Audio"), audioBox, audioNote);
-const audioErr = el_("div", "skf-error");
-audioErr.dataset.field = "audio";
-audioField.append(audioErr);
-const row2 = el_("div", "skf-row");
-row2.append(fieldBox("Size", sizeSel, "size"), fieldBox("Duration", secondsSel, "seconds"),
-fieldBox("Variations", variations, "variations"), fieldBox("Seed", seed, "seed"), audioField);
-
-const negative = el_("textarea", "skf-negative");
-negative.rows = 1;
-negative.placeholder = "What to avoid (optional)";
-negative.setAttribute("aria-label", "Negative prompt");
-const negBox = fieldBox("Negative prompt", negative, "negative_prompt");
-
-const file = el_("input", "skf-file");
-file.type = "file"; file.accept = "image/*";
-file.setAttribute("aria-label", "First frame");
-const clear = el_("button", "skf-link", "remove");
-clear.type = "button";
-const imageInfo = el_("span", "skf-hint");
-const imageRow = el_("div", "skf-inline");
-imageRow.append(file, clear, imageInfo);
-const imageBox = fieldBox("First frame (image-to-video)", imageRow, "input_image");
-
-const remixSel = el_("select", "skf-remix");
-remixSel.setAttribute("aria-label", "Remix an earlier video");
-const remixBox = fieldBox("Remix an earlier video", remixSel, "source_video_id");
-
-const cost = el_("div", "skf-cost");
-const submit = el_("button", "skf-submit", "Generate");
-submit.type = "button";
-const message = el_("div", "skf-msg");
-const panel = el_("div", "skf-panel");
-panel.append(head, promptBox, row1, notice, row2, negBox, imageBox, remixBox, cost, submit, message);
-const list = el_("div", "skf-jobs");
-el.append(panel, list);
-
-// -- what the user did -> the synced value (Python normalises it and writes it back)
-function entries() {
-return { ...model.get("value"), prompt: prompt.value, model: modelSel.value, provider: providerSel.value,
-size: sizeSel.value, seconds: Number(secondsSel.value), variations: Number(variations.value) || 1,
-seed: seed.value, audio: audio.checked, negative_prompt: negative.value, remix_from: remixSel.value };
-}
-function save() { model.set("value", entries()); model.save_changes(); }
-let typing = null;
-function saveSoon() { clearTimeout(typing); typing = setTimeout(save, 250); }
-prompt.addEventListener("input", saveSoon);
-negative.addEventListener("input", saveSoon);
-seed.addEventListener("input", saveSoon);
-for (const c of [modelSel, providerSel, sizeSel, secondsSel, variations, audio, remixSel, seed])
-c.addEventListener("change", () => { clearTimeout(typing); save(); });
-submit.title = "Generate (Ctrl+Enter, \u2318+Enter on a Mac)";
-panel.addEventListener("keydown", (e) => {  // Ctrl/Cmd+Enter anywhere in the form submits it
-if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
-e.preventDefault();
-e.stopPropagation();  // not also "run the cell"
-if (!submit.disabled) submit.click();
-}, true);
-submit.addEventListener("click", () => {
-clearTimeout(typing);
-save();
-model.send({ type: "submit", value: entries(), view });  // the value rides along: no ordering assumed
-});
-file.addEventListener("change", () => {
-const f = file.files && file.files[0];
-if (!f) return;
-const reader = new FileReader();
-reader.onload = () => {
-const url = String(reader.result);
-model.send({ type: "image", name: f.name, data: url.slice(url.indexOf(",") + 1), view });
-};
-reader.readAsDataURL(f);
-});
-clear.addEventListener("click", () => { file.value = ""; model.send({ type: "image", clear: true, view }); });
-
-// -- synced state -> the page
-function focused(c) { return root.activeElement === c; }
-function show(node, yes) { node.hidden = !yes; }
-function msg(node, m) {
-node.textContent = (m && m.text) || "";
-node.className = "skf-msg" + (m && m.kind ? " skf-" + m.kind : "");
-show(node, !!(m && m.text));
-}
-function drawValue() {
-const v = model.get("value") || {};
-const c = model.get("choices") || {};
-if (!focused(prompt) && prompt.value !== (v.prompt || "")) prompt.value = v.prompt || "";
-if (!focused(negative) && negative.value !== (v.negative_prompt || "")) negative.value = v.negative_prompt || "";
-if (!focused(seed) && seed.value !== (v.seed || "")) seed.value = v.seed || "";
-fillSelect(modelSel, model.get("models") || [], v.model);
-fillSelect(providerSel, model.get("providers") || [], v.provider);
-fillSelect(sizeSel, c.sizes || [], v.size);
-fillSelect(secondsSel, c.seconds || [], v.seconds);
-fillSelect(remixSel, model.get("remixes") || [], v.remix_from || "");
-variations.max = String(c.max_variations || 1);
-variations.value = String(v.variations || 1);
-variations.disabled = (c.max_variations || 1) <= 1;
-seed.disabled = !c.seed;
-seed.placeholder = c.seed ? "random" : "not taken here";
-audio.checked = !!v.audio;
-show(audioBox, c.audio === "optional");
-audioNote.textContent = c.audio_note || "";
-const remixing = !!v.remix_from;
-modelSel.disabled = providerSel.disabled = remixing;
-show(row2, !remixing);
-show(negBox, !!c.negative_prompt && !remixing);
-show(imageBox, !!c.image && !remixing);
-show(remixBox, (model.get("remixes") || []).length > 1);
-submit.textContent = remixing ? "Remix" : "Generate";
-}
-function drawState() {
-show(badge, !!model.get("emulated"));
-counter.textContent = model.get("counter") || "";
-counter.classList.toggle("skf-over", !!model.get("over"));
-const errors = model.get("errors") || {};
-for (const e of el.querySelectorAll(".skf-error")) {
-e.textContent = errors[e.dataset.field] || "";
-show(e, !!e.textContent);
-}
-msg(notice, model.get("notice"));
-msg(message, model.get("message"));
-cost.innerHTML = model.get("cost") || "";
-submit.disabled = !model.get("can_submit");
-imageInfo.textContent = model.get("image_info") || "";
-show(clear, !!(file.files && file.files.length));
+  const key = JSON.stringify(options);
+  if (sel.dataset.key !== key) {
+    sel.replaceChildren(
+      ...options.map(([label, v]) => {
+        const o = el_("option", "", label);
+        o.value = String(v);
+        return o;
+      }),
+    );
+    sel.dataset.key = key;
+  }
+  sel.value = String(value ?? "");
 }
 
-// -- the job list: newest first; a job's tile index is its place in `tiles` (submission order)
-let stages = [], cards = [], tiles = [], timer = null;
-function card(i) {
-const s = makeStage(model, view, i);
-const c = el_("div", "skf-job");
-c.dataset.tile = String(i);
-const top = el_("div", "skf-job-head");
-const bar = el_("progress", "skf-bar");
-bar.max = 100;
-const text = el_("span", "skf-progress");
-const cancel = el_("button", "skf-cancel", "Cancel");
-cancel.type = "button";
-cancel.title = "Stop this job (says what the provider allows and whether it is billed)";
-cancel.addEventListener("click", () => { cancel.disabled = true; model.send({ type: "cancel", tile: i, view }); });
-const prog = el_("div", "skf-inline");
-prog.append(bar, text, cancel);
-const said = el_("div", "skf-msg");
-const p = el_("div", "skf-job-prompt");
-c.append(top, p, prog, said, s.box, s.note);
-stages[i] = s;
-return { c, top, p, prog, bar, text, cancel, said };
-}
-function drawJob(i, t) {
-let k = cards[i];
-if (!k) { k = cards[i] = card(i); list.prepend(k.c); }
-k.c.dataset.status = t.status;
-const shown = t.shown_status || t.status;
-k.top.replaceChildren(el_("span", "skf-status skf-status-" + shown, shown.replace(/_/g, " ")),
-el_("b", "", t.title), el_("span", "skf-muted", t.specs), el_("span", "skf-id", t.short));
-k.top.lastChild.title = t.id;
-k.p.textContent = t.prompt;
-show(k.prog, t.active);
-if (t.progress === null || t.progress === undefined) k.bar.removeAttribute("value"); else k.bar.value = t.progress;
-k.text.textContent = t.text || "";
-show(k.cancel, !!t.cancellable);
-k.cancel.disabled = false;
-if (t.cancel_label && k.cancel.textContent !== t.cancel_label) k.cancel.textContent = t.cancel_label;
-if (t.cancel_tip) k.cancel.title = t.cancel_tip;
-msg(k.said, t.said && t.said.text ? t.said : (t.failed ? { kind: "error", text: t.failed }
-: (t.cancelled ? { kind: "warn", text: t.cancelled } : null)));
-show(stages[i].box, t.status !== "failed" && t.status !== "cancelled" && shown !== "not_cancelled");
-stages[i].draw(t);
-}
-function drawJobs(fresh) {
-if (fresh) tiles = fresh.slice();
-tiles.forEach((t, i) => drawJob(i, t));
-schedule();
-}
-function schedule() {  // while a job runs, ask for its state (live updates wherever trait pushes are lost)
-const active = tiles.map((t, i) => (t.active ? i : -1)).filter(i => i >= 0);
-if (timer || !active.length) return;
-timer = setTimeout(() => {
-timer = null;
-const still = tiles.map((t, i) => (t.active ? i : -1)).filter(i => i >= 0);
-if (still.length) model.send({ type: "poll", tiles: still, view });
-}, model.get("poll_ms") || 1000);
-}
-function onMsg(m, buffers) {
-if (m && m.type === "jobs") {
-if (m.view && m.view !== view) return;
-for (const [i, t] of Object.entries(m.tiles || {})) tiles[Number(i)] = t;
-if (m.cost !== undefined) cost.innerHTML = m.cost;
-if (m.remixes) { fillSelect(remixSel, m.remixes, remixSel.value); show(remixBox, m.remixes.length > 1); }
-drawJobs();
-return;
-}
-for (const s of stages) if (s) s.onMsg(m, buffers);
-}
-const valueKeys = ["value", "models", "providers", "choices", "remixes"];
-const stateKeys = ["counter", "over", "errors", "notice", "message", "cost", "can_submit", "image_info", "emulated"];
-const onTiles = () => drawJobs(model.get("tiles") || []);
-drawValue(); drawState(); onTiles();
-for (const k of valueKeys) model.on(`change:${k}`, drawValue);
-for (const k of stateKeys) model.on(`change:${k}`, drawState);
-model.on("change:tiles", onTiles);
-model.on("msg:custom", onMsg);
-return () => {
-clearTimeout(timer); clearTimeout(typing);
-for (const k of valueKeys) model.off(`change:${k}`, drawValue);
-for (const k of stateKeys) model.off(`change:${k}`, drawState);
-model.off("change:tiles", onTiles);
-model.off("msg:custom", onMsg);
-stages.forEach(s => s && s.dispose());
-};
+// The form: the request panel, then the jobs it started (newest first), each with its stage.
+function renderForm(model, el) {
+  const view = rid();
+  const link = makeLink(model, view);
+  // -- the panel: built once; drawValue and drawState fill it from the synced state
+  const root = el.getRootNode ? el.getRootNode() : document;
+  el.classList.add("skf", "sk-player-view");
+  const head = el_("div", "skf-head");
+  head.append(el_("span", "skf-title", "New video"));
+  const badge = el_("span", "skf-chip", "emulator \u00b7 no spend");
+  badge.title = "requests go to the built-in emulator";
+  head.append(badge);
+
+  const prompt = el_("textarea", "skf-prompt");
+  prompt.rows = 3;
+  prompt.placeholder = "Describe the shot: subject, action, camera, light, style\u2026";
+  prompt.setAttribute("aria-label", "Prompt");
+  const counter = el_("div", "skf-counter");
+  const promptBox = fieldBox("Prompt", prompt, "prompt");
+  promptBox.insertBefore(counter, promptBox.lastChild);
+
+  const modelSel = el_("select", "skf-model");
+  modelSel.setAttribute("aria-label", "Model");
+  const providerSel = el_("select", "skf-provider");
+  providerSel.setAttribute("aria-label", "Provider");
+  const row1 = el_("div", "skf-row");
+  row1.append(fieldBox("Model", modelSel, "model"), fieldBox("Provider", providerSel, "provider"));
+  const notice = el_("div", "skf-msg");
+
+  const sizeSel = el_("select", "skf-size");
+  sizeSel.setAttribute("aria-label", "Size");
+  const secondsSel = el_("select", "skf-seconds");
+  secondsSel.setAttribute("aria-label", "Duration");
+  const variations = el_("input", "skf-variations");
+  variations.type = "number";
+  variations.min = "1";
+  variations.step = "1";
+  variations.setAttribute("aria-label", "Variations");
+  const seed = el_("input", "skf-seed");
+  seed.type = "text";
+  seed.setAttribute("aria-label", "Seed");
+  const audio = el_("input", "skf-audio");
+  audio.type = "checkbox";
+  const audioBox = el_("label", "skf-check");
+  audioBox.append(audio, document.createTextNode(" with audio"));
+  const audioNote = el_("span", "skf-hint");
+  const audioField = el_("div", "skf-field");
+  audioField.append(el_("span", "skf-label", "Audio"), audioBox, audioNote);
+  const audioErr = el_("div", "skf-error");
+  audioErr.dataset.field = "audio";
+  audioField.append(audioErr);
+  const row2 = el_("div", "skf-row");
+  row2.append(
+    fieldBox("Size", sizeSel, "size"),
+    fieldBox("Duration", secondsSel, "seconds"),
+    fieldBox("Variations", variations, "variations"),
+    fieldBox("Seed", seed, "seed"),
+    audioField,
+  );
+
+  const negative = el_("textarea", "skf-negative");
+  negative.rows = 1;
+  negative.placeholder = "What to avoid (optional)";
+  negative.setAttribute("aria-label", "Negative prompt");
+  const negBox = fieldBox("Negative prompt", negative, "negative_prompt");
+
+  const file = el_("input", "skf-file");
+  file.type = "file";
+  file.accept = "image/*";
+  file.setAttribute("aria-label", "First frame");
+  const clear = el_("button", "skf-link", "remove");
+  clear.type = "button";
+  const imageInfo = el_("span", "skf-hint");
+  const imageRow = el_("div", "skf-inline");
+  imageRow.append(file, clear, imageInfo);
+  const imageBox = fieldBox("First frame (image-to-video)", imageRow, "input_image");
+
+  const remixSel = el_("select", "skf-remix");
+  remixSel.setAttribute("aria-label", "Remix an earlier video");
+  const remixBox = fieldBox("Remix an earlier video", remixSel, "source_video_id");
+
+  const cost = el_("div", "skf-cost");
+  const submit = el_("button", "skf-submit", "Generate");
+  submit.type = "button";
+  const message = el_("div", "skf-msg");
+  const panel = el_("div", "skf-panel");
+  panel.append(head, promptBox, row1, notice, row2, negBox, imageBox, remixBox, cost, submit, message);
+  const list = el_("div", "skf-jobs");
+  el.append(panel, list);
+
+  // -- what the user did -> the synced value (Python normalises it and writes it back)
+  function entries() {
+    return {
+      ...model.get("value"),
+      prompt: prompt.value,
+      model: modelSel.value,
+      provider: providerSel.value,
+      size: sizeSel.value,
+      seconds: Number(secondsSel.value),
+      variations: Number(variations.value) || 1,
+      seed: seed.value,
+      audio: audio.checked,
+      negative_prompt: negative.value,
+      remix_from: remixSel.value,
+    };
+  }
+  function save() {
+    model.set("value", entries());
+    model.save_changes();
+  }
+  let typing = null;
+  function saveSoon() {
+    clearTimeout(typing);
+    typing = setTimeout(save, 250);
+  }
+  prompt.addEventListener("input", saveSoon);
+  negative.addEventListener("input", saveSoon);
+  seed.addEventListener("input", saveSoon);
+  for (const c of [modelSel, providerSel, sizeSel, secondsSel, variations, audio, remixSel, seed])
+    c.addEventListener("change", () => {
+      clearTimeout(typing);
+      save();
+    });
+  submit.title = "Generate (Ctrl+Enter, \u2318+Enter on a Mac)";
+  panel.addEventListener(
+    "keydown",
+    (e) => {
+      // Ctrl/Cmd+Enter anywhere in the form submits it
+      if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey)) return;
+      e.preventDefault();
+      e.stopPropagation(); // not also "run the cell"
+      if (!submit.disabled) submit.click();
+    },
+    true,
+  );
+  submit.addEventListener("click", () => {
+    clearTimeout(typing);
+    save();
+    model.send({ type: "submit", value: entries(), view }); // the value rides along: no ordering assumed
+  });
+  file.addEventListener("change", () => {
+    const f = file.files && file.files[0];
+    if (!f) return;
+    const reader = new FileReader();
+    reader.onload = () => {
+      const url = String(reader.result);
+      model.send({ type: "image", name: f.name, data: url.slice(url.indexOf(",") + 1), view });
+    };
+    reader.readAsDataURL(f);
+  });
+  clear.addEventListener("click", () => {
+    file.value = "";
+    model.send({ type: "image", clear: true, view });
+  });
+
+  // -- synced state -> the page
+  function focused(c) {
+    return root.activeElement === c;
+  }
+  function show(node, yes) {
+    node.hidden = !yes;
+  }
+  function msg(node, m) {
+    node.textContent = (m && m.text) || "";
+    node.className = "skf-msg" + (m && m.kind ? " skf-" + m.kind : "");
+    show(node, !!(m && m.text));
+  }
+  // The entries and what the chosen offer allows (options, hidden and disabled fields).
+  function drawValue() {
+    const v = model.get("value") || {};
+    const c = model.get("choices") || {};
+    if (!focused(prompt) && prompt.value !== (v.prompt || "")) prompt.value = v.prompt || "";
+    if (!focused(negative) && negative.value !== (v.negative_prompt || ""))
+      negative.value = v.negative_prompt || "";
+    if (!focused(seed) && seed.value !== (v.seed || "")) seed.value = v.seed || "";
+    fillSelect(modelSel, model.get("models") || [], v.model);
+    fillSelect(providerSel, model.get("providers") || [], v.provider);
+    fillSelect(sizeSel, c.sizes || [], v.size);
+    fillSelect(secondsSel, c.seconds || [], v.seconds);
+    fillSelect(remixSel, model.get("remixes") || [], v.remix_from || "");
+    variations.max = String(c.max_variations || 1);
+    variations.value = String(v.variations || 1);
+    variations.disabled = (c.max_variations || 1) <= 1;
+    seed.disabled = !c.seed;
+    seed.placeholder = c.seed ? "random" : "not taken here";
+    audio.checked = !!v.audio;
+    show(audioBox, c.audio === "optional");
+    audioNote.textContent = c.audio_note || "";
+    const remixing = !!v.remix_from;
+    modelSel.disabled = providerSel.disabled = remixing;
+    show(row2, !remixing);
+    show(negBox, !!c.negative_prompt && !remixing);
+    show(imageBox, !!c.image && !remixing);
+    show(remixBox, (model.get("remixes") || []).length > 1);
+    submit.textContent = remixing ? "Remix" : "Generate";
+  }
+  // Everything Python computed about the entries: counter, errors, notices, estimate, Submit.
+  function drawState() {
+    show(badge, !!model.get("emulated"));
+    counter.textContent = model.get("counter") || "";
+    counter.classList.toggle("skf-over", !!model.get("over"));
+    const errors = model.get("errors") || {};
+    for (const e of el.querySelectorAll(".skf-error")) {
+      e.textContent = errors[e.dataset.field] || "";
+      show(e, !!e.textContent);
+    }
+    msg(notice, model.get("notice"));
+    msg(message, model.get("message"));
+    cost.innerHTML = model.get("cost") || "";
+    submit.disabled = !model.get("can_submit");
+    imageInfo.textContent = model.get("image_info") || "";
+    show(clear, !!(file.files && file.files.length));
+  }
+
+  // -- the job list: newest first; a job's tile index is its place in `tiles` (submission order)
+  let stages = [],
+    cards = [],
+    tiles = [],
+    timer = null;
+  // A job's card: head, prompt, progress with Cancel, what Cancel did, and its stage.
+  function card(i) {
+    const s = makeStage(model, view, i, link);
+    const c = el_("div", "skf-job");
+    c.dataset.tile = String(i);
+    const top = el_("div", "skf-job-head");
+    const bar = el_("progress", "skf-bar");
+    bar.max = 100;
+    const text = el_("span", "skf-progress");
+    const cancel = el_("button", "skf-cancel", "Cancel");
+    cancel.type = "button";
+    cancel.title = "Stop this job (says what the provider allows and whether it is billed)";
+    cancel.addEventListener("click", () => {
+      cancel.disabled = true;
+      model.send({ type: "cancel", tile: i, view });
+    });
+    const prog = el_("div", "skf-inline");
+    prog.append(bar, text, cancel);
+    const said = el_("div", "skf-msg");
+    const p = el_("div", "skf-job-prompt");
+    c.append(top, p, prog, said, s.box, s.note);
+    stages[i] = s;
+    return { c, top, p, prog, bar, text, cancel, said };
+  }
+  // Draw job `i` from its tile data (Python's _tile_data), making its card the first time.
+  function drawJob(i, t) {
+    let k = cards[i];
+    if (!k) {
+      k = cards[i] = card(i);
+      list.prepend(k.c);
+    }
+    k.c.dataset.status = t.status;
+    const shown = t.shown_status || t.status;
+    k.top.replaceChildren(
+      el_("span", "skf-status skf-status-" + shown, shown.replace(/_/g, " ")),
+      el_("b", "", t.title),
+      el_("span", "skf-muted", t.specs),
+      el_("span", "skf-id", t.short),
+    );
+    k.top.lastChild.title = t.id;
+    k.p.textContent = t.prompt;
+    show(k.prog, t.active);
+    if (t.progress === null || t.progress === undefined) k.bar.removeAttribute("value");
+    else k.bar.value = t.progress;
+    k.text.textContent = t.text || "";
+    show(k.cancel, !!t.cancellable);
+    k.cancel.disabled = false;
+    if (t.cancel_label && k.cancel.textContent !== t.cancel_label) k.cancel.textContent = t.cancel_label;
+    if (t.cancel_tip) k.cancel.title = t.cancel_tip;
+    msg(
+      k.said,
+      t.said && t.said.text
+        ? t.said
+        : t.failed
+          ? { kind: "error", text: t.failed }
+          : t.cancelled
+            ? { kind: "warn", text: t.cancelled }
+            : null,
+    );
+    show(stages[i].box, t.status !== "failed" && t.status !== "cancelled" && shown !== "not_cancelled");
+    stages[i].draw(t);
+  }
+  function drawJobs(fresh) {
+    if (fresh) tiles = fresh.slice();
+    tiles.forEach((t, i) => drawJob(i, t));
+    schedule();
+  }
+  // While a job runs, ask for its state every poll_ms (live updates wherever trait pushes are lost).
+  function schedule() {
+    const active = tiles.map((t, i) => (t.active ? i : -1)).filter((i) => i >= 0);
+    if (timer || !active.length) return;
+    timer = setTimeout(
+      () => {
+        timer = null;
+        const still = tiles.map((t, i) => (t.active ? i : -1)).filter((i) => i >= 0);
+        if (still.length) model.send({ type: "poll", tiles: still, view });
+      },
+      model.get("poll_ms") || 1000,
+    );
+  }
+  // The transport's pong, a poll's answer (`jobs`), or a message for one of the stages.
+  function onMsg(m, buffers) {
+    if (link.onMsg(m, buffers)) return;
+    if (m && m.type === "jobs") {
+      if (m.view && m.view !== view) return;
+      for (const [i, t] of Object.entries(m.tiles || {})) tiles[Number(i)] = t;
+      if (m.cost !== undefined) cost.innerHTML = m.cost;
+      if (m.remixes) {
+        fillSelect(remixSel, m.remixes, remixSel.value);
+        show(remixBox, m.remixes.length > 1);
+      }
+      drawJobs();
+      return;
+    }
+    for (const s of stages) if (s) s.onMsg(m, buffers);
+  }
+  const valueKeys = ["value", "models", "providers", "choices", "remixes"];
+  const stateKeys = [
+    "counter",
+    "over",
+    "errors",
+    "notice",
+    "message",
+    "cost",
+    "can_submit",
+    "image_info",
+    "emulated",
+  ];
+  const onTiles = () => drawJobs(model.get("tiles") || []);
+  drawValue();
+  drawState();
+  onTiles();
+  for (const k of valueKeys) model.on(`change:${k}`, drawValue);
+  for (const k of stateKeys) model.on(`change:${k}`, drawState);
+  model.on("change:tiles", onTiles);
+  model.on("msg:custom", onMsg);
+  return () => {
+    clearTimeout(timer);
+    clearTimeout(typing);
+    for (const k of valueKeys) model.off(`change:${k}`, drawValue);
+    for (const k of stateKeys) model.off(`change:${k}`, drawState);
+    model.off("change:tiles", onTiles);
+    model.off("msg:custom", onMsg);
+    stages.forEach((s) => s && s.dispose());
+  };
 }
 
-export default { render: renderForm };
+VIEWS.form = renderForm;

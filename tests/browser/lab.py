@@ -163,8 +163,10 @@ def browser_page(width: int = 1280, height: int = 900) -> Iterator["object"]:
             browser.close()
 
 
-def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 90_000, ui: str = "lab") -> None:
-    """Open a notebook, wait for its kernel, run every cell and wait until the kernel is idle."""
+def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 90_000, ui: str = "lab",
+                 before_run: Optional[str] = None) -> None:
+    """Open a notebook, wait for its kernel, run every cell and wait until the kernel is idle.
+    ``before_run``: a JavaScript function evaluated in the page once the kernel is up (a hook)."""
     page.goto(lab.url(name, ui))
     # the notebook asked for, not a tab the Lab restored from an earlier page of the same server
     page.wait_for_function("(name) => window.jupyterapp && window.jupyterapp.shell && "
@@ -177,6 +179,8 @@ def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 90_000, ui: str = 
                    return p && p.sessionContext && p.sessionContext.session &&
                           p.sessionContext.session.kernel &&
                           p.sessionContext.session.kernel.status === 'idle'; }""", timeout=timeout_ms)
+    if before_run:
+        page.evaluate(before_run)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     wait_idle(page, timeout_ms)
 
@@ -195,3 +199,36 @@ def wait_idle(page, timeout_ms: int = 90_000) -> None:
 def save(page) -> None:
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+
+
+# A widget manager that loses binary buffers, simulated in JupyterLab: every comm message the kernel
+# sends reaches the widgets without its buffers ("drop", as Colab's manager: "buffers not
+# supported?", googlecolab/colab-cdn-widget-manager#33), or with each buffer turned into a plain
+# object ("json", as the Colab VS Code extension parsed ArrayBuffers as JSON: googlecolab/colab-vscode#328).
+# "late" passes the first two buffered messages (the views' pongs) and drops every later buffer: the
+# probe said binary, the chunks come without bytes, the view switches to base64 and asks again.
+# The hook wraps the deserializer the Lab's kernel connection calls for every websocket message
+# (``serverSettings.serializer.deserialize``, @jupyterlab/services 4).
+LOSE_BUFFERS = """(mode) => {
+  const s = window.jupyterapp.serviceManager.serverSettings.serializer;
+  const deserialize = s.deserialize.bind(s);
+  window.skLost = 0;
+  let spare = mode === 'late' ? 2 : 0;
+  s.deserialize = (data, protocol) => {
+    const msg = deserialize(data, protocol);
+    if (msg.header && msg.header.msg_type === 'comm_msg' && msg.buffers && msg.buffers.length) {
+      if (spare > 0) { spare -= 1; return msg; }
+      window.skLost += msg.buffers.length;
+      msg.buffers = mode === 'drop' ? [] : msg.buffers.map(() => ({}));
+    }
+    return msg;
+  };
+}"""
+
+
+def lose_buffers(mode: str = "drop") -> str:
+    """The hook for ``open_and_run(before_run=...)``: a widget manager that loses buffers (``mode``:
+    "drop", "json" or "late", see ``LOSE_BUFFERS``); ``window.skLost`` counts the buffers lost."""
+    if mode not in ("drop", "json", "late"):
+        raise ValueError(f"mode={mode!r}: use 'drop', 'json' or 'late'")
+    return f"() => ({LOSE_BUFFERS})({json.dumps(mode)})"

@@ -181,6 +181,8 @@ def test_gallery_plays_in_notebook_7(lab):
         page.locator(".sk-gallery .sk-play").nth(1).click()
         page.wait_for_function("() => { const v = document.querySelector('.sk-gallery video');"
                                "        return v && v.readyState >= 2 && v.videoWidth === 864; }", timeout=30_000)
+        # Notebook 7's widget manager delivers binary buffers: the start-up probe chose them
+        assert page.evaluate("() => document.querySelector('.sk-gallery video').dataset.transport") == "binary"
         page.locator(".sk-gallery").first.screenshot(path=str(ARTIFACTS / "notebook7_gallery.png"))
 
 
@@ -301,14 +303,14 @@ def _panel(page) -> str:
     return "#" + page.evaluate("() => window.jupyterapp.shell.currentWidget.node.id")
 
 
-def _open_players(page, lab, name: str, cells: list[str]) -> str:
+def _open_players(page, lab, name: str, cells: list[str], before_run: str = None) -> str:
     """Write the notebook next to the long clip, run it, wait for its two players; its selector."""
     from clips import long_clip
     from lab import notebook, open_and_run
 
     long_clip(lab.root / "long.mp4", seconds=90)
     (lab.root / name).write_text(json.dumps(notebook(cells)))
-    open_and_run(page, lab, name)
+    open_and_run(page, lab, name, before_run=before_run)
     nb = _panel(page)
     page.wait_for_function(f"() => document.querySelectorAll('{nb} .sk-player-view .sk-play').length === 2",
                            timeout=30_000)
@@ -321,7 +323,8 @@ def _stage(page, i: int) -> dict:
                     return v && {{mode: v.dataset.mode, size: +v.dataset.size, playingAt: +v.dataset.playingAt,
                                   receivedAt: +v.dataset.receivedAt, appended: +v.dataset.appended,
                                   loaded: !!v.dataset.tLoaded, t: v.currentTime, ready: v.readyState,
-                                  w: v.videoWidth, duration: v.duration, src: v.src.slice(0, 5)}}; }}""")
+                                  w: v.videoWidth, duration: v.duration, src: v.src.slice(0, 5),
+                                  transport: v.dataset.transport}}; }}""")
 
 
 def test_a_long_clip_plays_before_it_has_arrived_and_the_blob_path_still_plays(lab):
@@ -338,6 +341,7 @@ def test_a_long_clip_plays_before_it_has_arrived_and_the_blob_path_still_plays(l
                                "         return v && v.dataset.tPlaying && v.readyState >= 2; }", timeout=60_000)
         first = _stage(page, 0)
         assert first["mode"] == "mse" and first["src"] == "blob:" and first["w"] == 640
+        assert first["transport"] == "binary"  # JupyterLab's widget manager delivers binary buffers
         assert first["size"] > 0.99 * clip.stat().st_size  # the fragmented copy of the whole clip
         assert 0 < first["playingAt"] <= first["receivedAt"] < 0.75 * first["size"], first  # playing early
         assert first["duration"] == pytest.approx(90, abs=0.5)  # the seek bar knows the whole length
@@ -401,3 +405,41 @@ def test_a_stream_the_browser_rejects_or_that_stalls_falls_back_to_the_whole_fil
             assert _stage(page, i)["loaded"]
     assert "the browser" in notes[0] and "loading the whole file instead" in notes[0], notes
     assert notes[1] == "the video stream stalled (a chunk never arrived); loading the whole file instead", notes
+
+
+@pytest.mark.parametrize("mode", ["drop", "json", "late"])
+def test_without_binary_buffers_the_player_asks_for_base64_and_both_paths_play(lab, mode):
+    """The view's start-up probe finds no usable buffer, so it asks for base64 chunks: the long
+    clip streams through MSE and the Blob path plays the whole file, as with binary buffers."""
+    from lab import browser_page, lose_buffers
+
+    clip = lab.root / "long.mp4"
+    with browser_page(1200, 1600) as page:
+        hook = lose_buffers(mode)
+        nb = _open_players(page, lab, f"nobuffers_{mode}.ipynb", STREAM_CELLS, before_run=hook)
+        page.locator(f"{nb} .sk-player-view .sk-play").first.click()
+        page.wait_for_function(f"() => {{ const v = document.querySelector('{nb} .sk-player-view video');"
+                               "         return v && v.dataset.tPlaying && v.readyState >= 2 && v.currentTime > 2; }",
+                               timeout=60_000)
+        streamed = _stage(page, 0)
+        assert streamed["mode"] == "mse" and streamed["w"] == 640, streamed
+        # "late": the stream's <video> was made while the probe still said binary
+        assert streamed["transport"] == ("binary" if mode == "late" else "base64"), streamed
+        assert streamed["duration"] == pytest.approx(90, abs=0.5) and streamed["ready"] >= 2
+        assert 0 < streamed["receivedAt"] < streamed["size"]  # still streaming: playing before all arrived
+
+        page.locator(f"{nb} .sk-player-view .sk-play").first.click()  # the second player: the Blob path
+        page.wait_for_function(f"() => {{ const v = document.querySelectorAll('{nb} .sk-player-view')[1].querySelector('video');"
+                               "         return v && v.dataset.tPlaying && v.currentTime > 1; }", timeout=60_000)
+        whole = _stage(page, 1)
+        assert whole["transport"] == "base64" and whole["mode"] == "blob" and whole["loaded"], whole
+        assert whole["size"] == whole["appended"] == clip.stat().st_size and whole["ready"] >= 2
+        assert whole["duration"] == pytest.approx(90, abs=0.5)
+        notes = page.locator(f"{nb} .sk-player-view .sk-note").all_inner_texts()
+        assert not any(n.strip() for n in notes), notes  # no error, no fallback said
+        lost = page.evaluate("() => window.skLost")
+    if mode == "late":  # the first binary chunks lost, then base64: nothing failed, nothing said
+        assert 1 <= lost <= 8, lost  # at most the chunks in flight when the loss was seen (2 views x 4)
+    else:
+        assert lost == 2  # the two pongs' probe bytes: no chunk was ever asked for as binary
+    print(f"\n{mode}: streamed {streamed}\nblob {whole}")

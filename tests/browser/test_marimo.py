@@ -103,6 +103,7 @@ def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
         video.wait_for(timeout=30_000)
         state = _decoded(video)
         assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state
+        assert video.evaluate("v => v.dataset.transport") == "binary"  # marimo delivers binary buffers
 
         form = page.locator(".skf")
         form.locator("textarea.skf-prompt").fill("A red fox trotting through fresh snow, telephoto")
@@ -134,5 +135,6 @@ def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
         played.wait_for(timeout=30_000)
         state = _decoded(played)
         assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state
+        assert played.evaluate("v => v.dataset.transport") == "binary"
         ARTIFACTS.mkdir(exist_ok=True)
         form.screenshot(path=str(ARTIFACTS / "marimo_form.png"))

@@ -35,7 +35,8 @@ def test_gallery_shows_a_captioned_poster_per_video(studio, done):
 
     view = FakeView(g)
     assert view.fetch(tile=1) == open(g.tile_list[1].row["file_path"], "rb").read()
-    assert g.loaded and all(m["tile"] == 1 for m, _b in view.sent)
+    assert view.sent[0][0]["type"] == "pong"  # the view's transport probe (view-wide: tile -1)
+    assert g.loaded and all(m["tile"] == 1 for m, _b in view.sent[1:])
     [(err, _)] = view.ask({"type": "open", "tile": 9})  # no such tile: an error, not a crash
     assert err["type"] == "error"
 

@@ -3,6 +3,8 @@ fragmented copy of a long MP4 (``stream``: size and MIME with codecs) and fetche
 ``src: "stream"``; small files, a view without MSE, ``mse = False`` and files that cannot be
 remuxed get the file as it is (the Blob path), with a note when the remux broke."""
 
+import base64
+
 import av
 import pytest
 
@@ -94,3 +96,47 @@ def test_stream_chunks_are_checked_and_the_copy_is_made_again_if_it_went(clip, c
     fresh = FakeView(VideoPlayer(row(clip)), view="v3")  # a stream chunk without an open first
     [(msg, [buf])] = fresh.ask({"type": "chunk", "offset": 0, "length": 100, "src": "stream"})
     assert msg["type"] == "chunk" and bytes(buf)[4:8] == b"ftyp"
+
+
+def test_the_start_up_probe_answers_with_the_probe_bytes(clip):
+    p = VideoPlayer(row(clip))
+    view = FakeView(p)
+    [(pong, buffers)] = view.ask({"type": "ping"})
+    assert pong == {"type": "pong", "view": "v1", "tile": -1} and [bytes(b) for b in buffers] == [_player.PROBE]
+    assert _player.PROBE == bytes([0, 255, 115, 107])  # PROBE in stage.js: the page compares these bytes
+    assert "const PROBE = [0, 255, 115, 107];" in _player.player_esm()
+    assert view.probe() == "binary" and FakeView(p, "v2", strip=True).probe() == "base64"
+    assert p.chunks_sent == 0 and p.bytes_sent == 0  # a probe costs no video bytes
+
+
+def test_without_binary_buffers_the_chunks_come_as_base64_text(clip, cache, monkeypatch):
+    """A view whose widget manager drops binary buffers asks with ``b64: true``: every chunk is JSON
+    text, no buffer, and decodes to the same bytes (the file for the Blob path, the fragmented copy
+    for MSE)."""
+    p = VideoPlayer(row(clip))
+    view = FakeView(p, strip=True)
+    assert view.fetch(mse=False) == clip.read_bytes()
+    chunks = [(m, b) for m, b in view.sent if m["type"] == "chunk"]
+    assert chunks and all(b == [] and "b64" in m for m, b in chunks)
+    assert p.b64_chunks_sent == p.chunks_sent == len(chunks) == -(-clip.stat().st_size // _player.CHUNK)
+    assert p.bytes_sent == clip.stat().st_size  # counts the video's bytes, not the base64 text
+
+    monkeypatch.setattr(_player, "MSE_MIN_BYTES", 1)
+    monkeypatch.setattr(_player, "CHUNK", 64 * 1024)  # several chunks, so offsets beyond 0 are checked
+    s = VideoPlayer(row(clip))
+    streamed = FakeView(s, strip=True).fetch(mse=True)
+    [copy] = (cache / "fragments").glob("*.mp4")
+    assert streamed == copy.read_bytes() and s.b64_chunks_sent == s.chunks_sent > 1
+
+    mixed = FakeView(VideoPlayer(row(clip)), "v3")  # a view with buffers is not affected by another's mode
+    assert mixed.fetch(mse=False) == clip.read_bytes() and mixed.player.b64_chunks_sent == 0
+
+
+def test_a_base64_request_is_only_honoured_when_it_says_true(clip):
+    p = VideoPlayer(row(clip))
+    view = FakeView(p)
+    view.ask({"type": "open", "mse": False})
+    [(msg, buffers)] = view.ask({"type": "chunk", "offset": 0, "length": 1024, "src": "file", "b64": "yes"})
+    assert "b64" not in msg and len(buffers) == 1 and bytes(buffers[0]) == clip.read_bytes()[:1024]
+    [(msg, buffers)] = view.ask({"type": "chunk", "offset": 10, "length": 20, "src": "file", "b64": True})
+    assert buffers == [] and base64.b64decode(msg["b64"]) == clip.read_bytes()[10:30]
