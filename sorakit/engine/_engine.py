@@ -409,6 +409,8 @@ class Engine:
         """Jobs this engine holds the lease of (extended by `_heartbeat`, released when done)."""
         self._heart: Optional[asyncio.Task] = None
         self._adopter: Optional[asyncio.Task] = None
+        self._resuming: set[str] = set()
+        """Jobs a `resume_rows` call is claiming and starting (between its first await and its task)."""
         self._unreachable: set[str] = set()
         """Jobs `adopt_orphans` found it cannot drive here (no key or client for their provider)."""
         self.owner = LEASE_OWNER
@@ -1752,11 +1754,24 @@ class Engine:
             jid = row["job_id"]
             if row.get("status") in TERMINAL:
                 continue
-            if jid in self._active or _DRIVERS.get(jid) not in (None, self):
-                driving.append(jid)  # already driven here, or by another Studio of this process
+            if jid in self._active or jid in self._resuming or _DRIVERS.get(jid) not in (None, self):
+                driving.append(jid)  # already driven here (or being started), or by another Studio
                 continue
             ref = (row.get("extra") or {}).get("client_ref") or row.get("provider_job_id") or jid
             groups.setdefault(f"{row.get('provider')}:{ref}", []).append(row)
+        # reserved before the first await: a concurrent resume of the same rows in this engine (the
+        # adoption loop and a job.wait() taking over at the same moment) must not start a second task
+        reserved = {m["job_id"] for members in groups.values() for m in members}
+        self._resuming.update(reserved)
+        try:
+            return await self._resume_groups(groups, runtime_for, max_wait, force, driving, skipped, elsewhere)
+        finally:
+            self._resuming.difference_update(reserved)
+
+    async def _resume_groups(self, groups: dict[str, list[dict]], runtime_for: Callable[[dict], Optional[Runtime]],
+                             max_wait: Optional[float], force: bool, driving: list[str],
+                             skipped: list[tuple[str, str]], elsewhere: list[tuple[str, str]]
+                             ) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
         reachable: dict[str, list[dict]] = {}
         for key, members in groups.items():
             if runtime_for(members[0]) is None:

@@ -242,3 +242,23 @@ def test_a_process_that_lost_its_lease_before_sending_sends_nothing(make_studio,
     row = studio.ledger.get(second.id)
     assert row["lease_owner"] == TEAMMATE and row["status"] == "pending" and not row["attempts"]
     assert studio._engine.stats["fenced"] == 1
+
+
+def test_two_takeovers_of_one_job_in_one_process_start_one_driver(make_studio, emulator):
+    """The adoption loop and a job.wait() can take the same job over at the same moment: both claim
+    it (the lease is this process's either way), and only one may drive it, or it is created twice."""
+    import asyncio
+
+    studio = make_studio(resume=False, adopt=False)
+    jid = _unsent(studio, "taken over twice at once")
+    row = studio.ledger.get(jid)
+    eng = studio._engine
+
+    async def both():
+        return await asyncio.gather(eng.resume_rows([row], studio._row_runtime),
+                                    eng.resume_rows([row], studio._row_runtime))
+
+    results = studio._loop.run(both())
+    assert all(jid in driving for driving, _, _ in results)
+    assert_complete(studio.job(jid).wait(timeout=60).row)
+    assert emulator.counters.prompt_creates("taken over twice at once") == 1
