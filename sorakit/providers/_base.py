@@ -37,6 +37,7 @@ Key hygiene lives here, once, for every provider (issue 11):
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from abc import ABC, abstractmethod
@@ -75,7 +76,18 @@ def _normalised(url: Any) -> Optional[tuple[str, str, int, str]]:
     """(scheme, host, port, decoded path) of the URL httpx would send, or None when the path hides
     separators or dot segments behind percent-encoding (or is not a usable http(s) URL)."""
     try:
-        u = httpx.URL(str(url))
+        return _normalised_text(str(url))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=2048)
+def _normalised_text(url: str) -> Optional[tuple[str, str, int, str]]:
+    # A pure function of the text, memoised: every request checks its URL twice (`request` when
+    # built, `guard` when sent) against the same base URL, and parsing a URL with httpx was a
+    # tenth of the client's CPU per job (bench/cpu.py).
+    try:
+        u = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
         return None
     scheme = u.scheme.lower()
