@@ -19,7 +19,8 @@ the same seed, so its clips come from that cache and rendering costs nothing in 
 measurement in a subprocess whose ``sorakit`` is imported from there (checked and printed);
 the two sides alternate (this tree, REF, this tree, ...) and the medians of ``--runs`` runs
 each are printed with their ratio. Parts are per thread (Linux ``/proc``): the engine loop
-thread, the caller's thread, the worker threads (ledger writes, fsync, posters) and the rest.
+thread, the ledger writer thread, the caller's thread, the other worker threads (fsync, posters,
+file moves) and the rest (threads that ended, rounding to the clock tick).
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def child(args: argparse.Namespace) -> dict:
                 if args.profile:
                     yappi.stop()
                     prof = yappi.get_func_stats()
+                    if args.pstat:
+                        prof.save(args.pstat, type="pstat")
                 counts = b.counts()
                 if counts.get("completed") != args.jobs:
                     raise SystemExit(f"not every job completed: {counts}")
@@ -107,13 +110,15 @@ def child(args: argparse.Namespace) -> dict:
             finally:
                 studio.close()
             polls = emu.counters()["providers"].get("openai", {}).get("polls", 0)
-        parts = {"engine loop": 0.0, "caller": 0.0, "workers": 0.0}
+        parts = {"engine loop": 0.0, "ledger writer": 0.0, "caller": 0.0, "workers": 0.0}
         for tid, secs in after.items():
             d = secs - before.get(tid, 0.0)
             t = threads.get(tid)
             if t is threading.main_thread():
                 parts["caller"] += d
-            elif t is not None and t.name.startswith("sorakit"):
+            elif t is not None and t.name.startswith("sorakit-ledger"):
+                parts["ledger writer"] += d
+            elif t is not None and t.name.startswith("sorakit-engine"):
                 parts["engine loop"] += d
             else:
                 parts["workers"] += d
@@ -175,7 +180,7 @@ def _run_side(code: Path, args: argparse.Namespace, profile: bool = False) -> di
            "--gen", str(args.gen), "--cap", str(args.cap), "--seed", str(args.seed),
            "--render-cache", str(args.render_cache), "--top", str(args.top)]
     if profile:
-        cmd.append("--profile-child")
+        cmd += ["--profile-child", "--pstat", f"{args.profile}.{'ref' if code != ROOT else 'this'}.pstat"]
     env = dict(os.environ, SORAKIT_QUIET="1")
     env.pop("PYTHONPATH", None)  # the child puts ``code`` first itself
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -195,7 +200,11 @@ def _warm(args: argparse.Namespace) -> None:
     import batch as batch_bench
 
     with batch_bench.EmulatorProcess(args.gen, args.cap, args.seed, args.render_cache) as emu:
-        batch_bench.run_sorakit(emu, args.jobs, Path(tempfile.mkdtemp(prefix="sorakit-bench-warm-")))
+        try:  # the jobs themselves may time out while a loaded machine renders: the renders count
+            batch_bench.run_sorakit(emu, args.jobs, Path(tempfile.mkdtemp(prefix="sorakit-bench-warm-")),
+                                    max_wait=24 * 3600)
+        except AssertionError as exc:
+            print(f"warm-up: not every job completed ({exc}); waiting for the renders", flush=True)
         emu.wait_renders()
     marker.write_text("ok\n")
     print(f"warm-up done in {time.perf_counter() - t:.0f} s", flush=True)
@@ -231,6 +240,7 @@ def main(argv=None) -> int:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--code", default=str(ROOT), help=argparse.SUPPRESS)
+    ap.add_argument("--pstat", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         args.profile = args.profile_child
@@ -257,7 +267,7 @@ def main(argv=None) -> int:
                 r = _run_side(code, args, profile=True)
                 report.append(f"=== {name} ({r['sorakit']}) ===\n{r['profile']}\n")
             args.profile.write_text("\n".join(report))
-            print(f"profile written to {args.profile}")
+            print(f"profile written to {args.profile} (full stats: {args.profile}.*.pstat, for pstats)")
     finally:
         if ref_dir is not None:
             shutil.rmtree(ref_dir, ignore_errors=True)
