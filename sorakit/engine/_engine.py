@@ -1746,7 +1746,7 @@ class Engine:
         poster = await asyncio.to_thread(make_poster, got.path, thumb)
         # checksum verified by the download; upload (a no-op for a local folder) before the row
         # says completed: a crash in between leaves the row downloading, redone on resume
-        file_url = await asyncio.to_thread(self.store.put, got.path)
+        file_url = await self._put(got.path)
         poster_url = await self._put_poster(jid, poster)
         row = self._rows[jid]
         now = _now()
@@ -1764,13 +1764,20 @@ class Engine:
             changes["billed_cost_source"] = "catalog" if known else "none"
         await self._write(jid, **changes)
 
+    async def _put(self, path: Path) -> str:
+        """The store URL of a cached file: uploaded by a worker thread to a remote store; a local
+        store only names the path (no I/O, so no trip to a thread)."""
+        if getattr(self.store, "remote", True):
+            return await asyncio.to_thread(self.store.put, path)
+        return self.store.put(path)
+
     async def _put_poster(self, jid: str, poster: Optional[Path]) -> Optional[str]:
         """The poster's store URL; a poster that cannot be uploaded is left out (a missing poster
         never fails a job: players fall back to a frame of the video)."""
         if poster is None:
             return None
         try:
-            return await asyncio.to_thread(self.store.put, poster)
+            return await self._put(poster)
         except StoreError as exc:
             log.warning("sorakit: job %s: the poster was not stored (%s)", jid, exc)
             return None
