@@ -109,7 +109,8 @@ def child(args: argparse.Namespace) -> dict:
                 engine_stats = dict(getattr(studio._engine, "stats", {}) or {})
             finally:
                 studio.close()
-            polls = emu.counters()["providers"].get("openai", {}).get("polls", 0)
+            seen = emu.counters()["providers"].get("openai", {})
+            polls, requests = seen.get("polls", 0), seen.get("requests", 0)
         parts = {"engine loop": 0.0, "ledger writer": 0.0, "caller": 0.0, "workers": 0.0}
         for tid, secs in after.items():
             d = secs - before.get(tid, 0.0)
@@ -124,7 +125,7 @@ def child(args: argparse.Namespace) -> dict:
                 parts["workers"] += d
         parts["other (ended threads, rounding)"] = max(0.0, cpu - sum(parts.values()))
         result = {"code": str(code), "sorakit": str(origin), "jobs": args.jobs, "cpu": cpu, "wall": wall,
-                  "parts": parts, "polls": polls, "stats": engine_stats}
+                  "parts": parts, "polls": polls, "requests": requests, "stats": engine_stats}
         if prof is not None:
             result["profile"] = _profile_report(prof, args.jobs, args.top)
         return result
@@ -172,6 +173,34 @@ def _short(path: str) -> str:
         if i >= 0:
             return path[i:]
     return path or "?"
+
+
+def floor(args: argparse.Namespace) -> dict:
+    """CPU per request of httpx alone (the client sorakit uses, its pool limits, 32 requests at a
+    time) against the same emulator: a GET of an unknown video id (a small 404 JSON answer)."""
+    import asyncio
+
+    sys.path.insert(0, str(HERE))
+    import batch as batch_bench
+    import httpx
+
+    async def run(url: str, n: int) -> float:
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+        async with httpx.AsyncClient(limits=limits) as client:
+            gate = asyncio.Semaphore(32)
+
+            async def one() -> None:
+                async with gate:
+                    (await client.get(url)).read()
+
+            await asyncio.gather(*[one() for _ in range(64)])  # connections open, code warm
+            cpu0 = time.process_time()
+            await asyncio.gather(*[one() for _ in range(n)])
+            return (time.process_time() - cpu0) / n
+
+    with batch_bench.EmulatorProcess(args.gen, args.cap, args.seed, Path(args.render_cache)) as emu:
+        per_request = asyncio.run(run(emu.url("openai") + "/videos/video_floor", args.floor_requests))
+    return {"per_request": per_request}
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -237,7 +266,10 @@ def main(argv=None) -> int:
     ap.add_argument("--compare", metavar="REF", help="also measure the code of this git ref, alternating")
     ap.add_argument("--profile", type=Path, metavar="FILE", help="one extra run under yappi; report to FILE")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--floor-requests", type=int, default=2000,
+                    help="requests of the httpx-alone floor measurement (0: skip it)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--floor-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--code", default=str(ROOT), help=argparse.SUPPRESS)
     ap.add_argument("--pstat", help=argparse.SUPPRESS)
@@ -245,6 +277,9 @@ def main(argv=None) -> int:
     if args.child:
         args.profile = args.profile_child
         print(json.dumps(child(args)))
+        return 0
+    if args.floor_child:
+        print(json.dumps(floor(args)))
         return 0
 
     _warm(args)
@@ -286,6 +321,21 @@ def main(argv=None) -> int:
     if args.compare:
         a, b = med["this tree"], med[f"ref {args.compare}"]
         print(f"this tree / ref = {a / b:.3f}  (ref / this tree = {b / a:.2f}×)")
+    if args.floor_requests > 0:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--floor-child", "--gen", str(args.gen),
+               "--cap", str(args.cap), "--seed", str(args.seed), "--render-cache", str(args.render_cache),
+               "--floor-requests", str(args.floor_requests)]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, SORAKIT_QUIET="1"))
+        if out.returncode == 0:
+            per_request = 1000 * json.loads(out.stdout.strip().splitlines()[-1])["per_request"]
+            for name, rs in results.items():
+                if all("requests" in r for r in rs):
+                    req = statistics.median(r["requests"] / r["jobs"] for r in rs)
+                    print(f"floor ({name}): httpx alone costs {per_request:.2f} ms CPU per request here "
+                          f"(32 at a time, same emulator); {req:.2f} requests/job -> {per_request * req:.2f} ms/job "
+                          f"before any ledger write, file or poster")
+        else:
+            print(f"(the httpx floor measurement failed: {out.stderr[-500:]})")
     target = med["this tree"]
     print(f"target ≤ 10 ms/job: {'OK' if target <= 10 else 'MISSED'} ({target:.2f})")
     return 0
