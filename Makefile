@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) bench/ledger.py
 	$(PY) bench/emulator.py
 	$(PY) bench/batch.py
+	$(PY) bench/cpu.py
 	$(PY) bench/memory.py
 	$(PY) bench/store.py
 	$(PY) bench/display.py

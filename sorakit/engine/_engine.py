@@ -414,6 +414,9 @@ class Engine:
         self._unreachable: set[str] = set()
         """Jobs `adopt_orphans` found it cannot drive here (no key or client for their provider)."""
         self.owner = LEASE_OWNER
+        self._queued: list[tuple[Optional[str], Optional[dict], list[str], asyncio.Future]] = []
+        """Ledger updates and lease releases waiting for the group commit (`_commit`)."""
+        self._flusher: Optional[asyncio.Task] = None
         self.stats = {"polls": 0, "creates": 0, "lists": 0, "downloads": 0, "retries": 0,
                       "claims": 0, "takeovers": 0, "adopted": 0, "fenced": 0}
 
@@ -443,10 +446,49 @@ class Engine:
             except Exception:  # a broken widget must not break a job
                 log.exception("sorakit: subscriber %r failed", cb)
 
+    async def _commit(self, job_id: Optional[str], fields: Optional[dict], release: list[str] = ()) -> None:
+        """Have one ledger update (or a release of this engine's leases) committed; returns once it is.
+
+        Group commit: what the jobs ask while a transaction is under way is queued and committed
+        together in the next one (`Ledger.update_many`), so a thousand jobs' transitions cost far
+        fewer transactions than transitions, and still no caller moves on before its own update is
+        committed. An update that fails fails alone (its caller gets the exception `Ledger.update`
+        raises); the others are committed."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._queued.append((job_id, fields, list(release), fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush(), name="sorakit:ledger-writer")
+        await fut
+
+    async def _flush(self) -> None:
+        while self._queued:
+            batch = [q for q in self._queued if not q[3].done()]  # a cancelled caller's update is dropped
+            self._queued = []
+            if not batch:
+                continue
+            updates = [(jid, fields) for jid, fields, _, _ in batch if jid is not None]
+            release = [j for _, _, ids, _ in batch for j in ids]
+            try:
+                results = await self._db_call(self.ledger.update_many, updates, release=release, owner=self.owner)
+            except BaseException as exc:  # the database itself failed (or the engine is closing)
+                for *_, fut in batch:
+                    if not fut.done():
+                        fut.cancel() if isinstance(exc, asyncio.CancelledError) else fut.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            errors = iter(results[:len(updates)])
+            release_error = results[len(updates)] if release else None
+            for jid, _, ids, fut in batch:
+                error = next(errors) if jid is not None else release_error if ids else None
+                if not fut.done():
+                    fut.set_result(None) if error is None else fut.set_exception(error)
+
     async def _write(self, job_id: str, **fields: Any) -> None:
         """One committed ledger update, then the caches, the budget and the subscribers."""
         fields.setdefault("updated_at", _now())
-        await self._db_call(self.ledger.update, job_id, **fields)
+        await self._commit(job_id, fields)
         row = self._rows.setdefault(job_id, {"job_id": job_id})
         row.update(fields)
         live = self._live.setdefault(job_id, {})
@@ -557,7 +599,7 @@ class Engine:
             return
         self._leased.difference_update(mine)
         try:
-            await self._db_call(self.ledger.release, mine, self.owner)
+            await self._commit(None, None, mine)
         except Exception:  # the lease then runs out by itself
             log.warning("sorakit: could not release the leases of %s", mine, exc_info=True)
 
@@ -1680,7 +1722,7 @@ class Engine:
         poster = await asyncio.to_thread(make_poster, got.path, thumb)
         # checksum verified by the download; upload (a no-op for a local folder) before the row
         # says completed: a crash in between leaves the row downloading, redone on resume
-        file_url = await asyncio.to_thread(self.store.put, got.path)
+        file_url = await self._put(got.path)
         poster_url = await self._put_poster(jid, poster)
         row = self._rows[jid]
         now = _now()
@@ -1698,13 +1740,20 @@ class Engine:
             changes["billed_cost_source"] = "catalog" if known else "none"
         await self._write(jid, **changes)
 
+    async def _put(self, path: Path) -> str:
+        """The store URL of a cached file: uploaded by a worker thread to a remote store; a local
+        store only names the path (no I/O, so no trip to a thread)."""
+        if getattr(self.store, "remote", True):
+            return await asyncio.to_thread(self.store.put, path)
+        return self.store.put(path)
+
     async def _put_poster(self, jid: str, poster: Optional[Path]) -> Optional[str]:
         """The poster's store URL; a poster that cannot be uploaded is left out (a missing poster
         never fails a job: players fall back to a frame of the video)."""
         if poster is None:
             return None
         try:
-            return await asyncio.to_thread(self.store.put, poster)
+            return await self._put(poster)
         except StoreError as exc:
             log.warning("sorakit: job %s: the poster was not stored (%s)", jid, exc)
             return None
@@ -1841,6 +1890,8 @@ class Engine:
         # every job this engine stopped driving is free for the next process at once (a killed
         # process's leases instead run out after lease_seconds)
         await self._release_leases(sorted(self._leased))
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
         for rt in self.runtimes.values():
             await rt.aclose()
         self._db.shutdown(wait=True)

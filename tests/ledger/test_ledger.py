@@ -218,6 +218,29 @@ def test_rating_outside_1_to_5_is_refused_naming_field_value_and_range(led):
     assert led.get(job)["rating"] is None
 
 
+def test_update_many_commits_a_group_and_a_failing_update_fails_alone(led):
+    """The engine's group commit: many jobs' transitions in one transaction; one bad update (an
+    unknown id, a value the codec refuses) does not lose the others, and leases are released in
+    the same go."""
+    a, b, c = (led.insert(model="sora-2", provider="openai", prompt=p) for p in "abc")
+    assert sorted(led.claim([a, b, c], "ann@a:1:x", 60)) == sorted([a, b, c])
+    errors = led.update_many([(a, {"status": "in_progress", "progress": 10}),
+                              (b, {"status": "completed", "progress": 100})],
+                             release=[b], owner="ann@a:1:x")
+    assert errors == [None, None, None]
+    assert (led.get(a)["status"], led.get(a)["progress"]) == ("in_progress", 10)
+    assert (led.get(b)["status"], led.get(b)["lease_owner"]) == ("completed", None)
+    assert led.get(a)["lease_owner"] == "ann@a:1:x"            # only the named lease was released
+
+    errors = led.update_many([(a, {"progress": 20}), ("job_nope", {"progress": 1}),
+                              (c, {"progress": 500}), (c, {"status": "queued"})])
+    assert errors[0] is None and errors[3] is None
+    assert isinstance(errors[1], JobNotFound) and errors[1].job_id == "job_nope"
+    assert isinstance(errors[2], ValidationError) and "progress" in str(errors[2])
+    assert led.get(a)["progress"] == 20 and led.get(c)["status"] == "queued"
+    assert led.get(c)["progress"] is None
+
+
 def test_unknown_job_id_raises_a_key_error_naming_it(led):
     for call in (
         lambda: led.get("job_nope"),
