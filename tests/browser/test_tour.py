@@ -59,8 +59,8 @@ CELLS = [
     "batch = studio.batch(['a fox', 'a heron'], models=['seedance-1-pro@runware', 'kling-3-standard@runware'],\n"
     "                     seeds=[1, 2], skip_invalid=True)",
     "studio.gallery(batch)",
-    "studio.compare(prompts=['a fox'], models=['gemini-omni-flash@gemini', 'seedance-1-pro@runware'])",
-    "omni = slow.submit('a kite over dunes', model='gemini-omni-flash', provider='gemini', seconds=6)\nomni",
+    "studio.compare(prompts=['a fox'], models=['gemini-omni-1.2-flash@gemini', 'seedance-1-pro@runware'])",
+    "omni = slow.submit('a kite over dunes', model='gemini-omni-1.2-flash', provider='gemini', seconds=6)\nomni",
     "tram = slow.submit('a tram in fog', model='seedance-1-pro', provider='runware')\ntram",
     "studio.browse()",
     "from sorakit.display import player; player(job)",
@@ -255,7 +255,7 @@ def _(gallery, mo, studio):
 
 @app.cell
 def _(batch, compare, mo, studio):
-    mo.ui.anywidget(compare(studio, prompts=["a fox"], models=["gemini-omni-flash@gemini", "seedance-1-pro@runware"]))
+    mo.ui.anywidget(compare(studio, prompts=["a fox"], models=["gemini-omni-1.2-flash@gemini", "seedance-1-pro@runware"]))
     return
 
 
