@@ -22,6 +22,7 @@ A difference is either fixed or listed in `KNOWN` with its reason; the test fail
 difference disappears (remove it from `KNOWN`) or a new one appears (fix it, or list it with a reason).
 Adding an example: drop a JSON file into the protocol's folder (the fields above), run this file,
 then fix or list what it reports. Never invent an example: keep partial ones as published, and say so.
+Never commit anything that looks like a credential: replace it and say so in ``redacted``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ ROOT = Path(__file__).parent
 CAT = load_catalog()
 EXAMPLES = sorted(p.relative_to(ROOT).with_suffix("").as_posix() for p in ROOT.glob("*/*.json"))
 FIELDS = {"source", "read_on", "what", "direction", "call", "status", "status_note", "partial", "text", "reading",
-          "reading_note", "headers", "sorakit", "emulator"}
+          "reading_note", "headers", "sorakit", "emulator", "redacted"}
+"""``redacted`` says what was replaced in ``text`` and why (e.g. a random id a secret scanner reads
+as a key); the rest of the text stays verbatim."""
 PROTOCOL_OF = {"openai": "openai", "runware": "runware", "runcrate": "runcrate", "relay-unified": "relay",
                "relay-task": "relay", "gemini-interactions": "gemini", "gemini-veo": "gemini", "vertex": "vertex"}
 
