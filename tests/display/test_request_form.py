@@ -150,6 +150,9 @@ def test_submit_lists_the_job_follows_it_and_plays_it_by_streaming(studio, emula
     remote(f.submitted[0])
     assert emulator.counters.total("creates") == 1
     until(lambda: "usually ready in ~40 s (median of 3 runs" in f.tiles[0]["text"])
+    # the tile learns the provider's state through the engine's events, a moment after job.status
+    # (seen as 'pending' under load): wait for it before asking the page's poll path
+    until(lambda: f.tiles[0]["status"] in ("queued", "in_progress"))
     # the page's second path for live updates: it polls its running jobs and gets their state back
     reply, _ = page.press(type="poll", tiles=[0])
     assert reply["type"] == "jobs" and reply["tiles"]["0"]["status"] in ("queued", "in_progress")
