@@ -62,6 +62,10 @@ def test_cancel_from_the_card_and_the_eta_line_in_jupyterlab(lab, emulator_serve
         eta_text = card.locator(".sk-progress-text").inner_text()
         page.wait_for_function("() => [...document.querySelectorAll('.sk-progress-text')]"
                                ".some(e => e.textContent.includes('elapsed'))", timeout=30_000)
+        # the card counts elapsed time from the submit, so the create may still be on its way here
+        deadline = time.monotonic() + 30
+        while emu.counters["gemini"]["creates"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert emu.counters["gemini"]["creates"] == 1 and emu.counters["gemini"]["cancel_calls"] == 0
         button = card.locator(".sk-cancel")
         assert button.is_visible()
