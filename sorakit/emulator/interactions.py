@@ -13,7 +13,8 @@ one ``{"type": "user_input", "content": [...]}`` step and derives ``output_video
 3.6.1 sends ``/v1/interactions``; Google's docs show ``/v1beta/interactions``: both are served.
 
 Model facts from Google's model page (Gemini Omni Flash Preview): 720p, 16:9 or 9:16, video up to
-10 s, up to 10 input images (png/jpeg/webp/heic/heif). Emulator choices, *unconfirmed* against
+10 s (which resolutions and durations each model takes is the catalog's sizes and seconds: Omni 1.2
+renders 360p to 4k for 3 to 15 s), up to 10 input images (png/jpeg/webp/heic/heif). Emulator choices, *unconfirmed* against
 the live service: video output needs ``background: true`` (the emulator does not hold a request
 open while it renders); a safety block is ``status: "failed"`` with ``errors: [{code: "SAFETY",
 message}]``; ``duration`` is read as ``"6s"`` or ``"6"``; inline delivery is the default.
@@ -62,6 +63,19 @@ in ``usage``, unless the catalog's price rule for the offer names its own
 (with audio)"), consistent with Google's model page for Gemini Omni Flash Preview on the
 Enterprise Agent Platform (maximum output tokens 57,920 for at most 10 s of video). The emulator
 bills nothing; it reports usage in Google's shape so a client can compute the cost."""
+
+
+_TIERS = {"360p": 360, "720p": 720, "1080p": 1080, "4k": 2160}
+"""``response_format.resolution`` -> short side (google-genai 3.6.1 ``videoresponseformat.py``)."""
+
+
+def _size(resolution: Any, aspect: str) -> Optional[str]:
+    """``"1280x720"`` for ``("720p", "16:9")``; None for a resolution that is not a tier."""
+    short = _TIERS.get(resolution) if isinstance(resolution, str) else None
+    if short is None:
+        return None
+    long = short * 16 // 9
+    return f"{long}x{short}" if aspect == "16:9" else f"{short}x{long}"
 
 
 def is_interactions_model_id(model_id: str) -> bool:
@@ -190,10 +204,11 @@ class InteractionsMixin:
         if aspect not in ("16:9", "9:16"):
             raise _Bad(f"response_format.aspect_ratio {aspect!r} is not supported; use 16:9 or 9:16.")
         resolution = fmt.get("resolution", "720p")
-        size = {("720p", "16:9"): "1280x720", ("720p", "9:16"): "720x1280"}.get((resolution, aspect))
+        size = _size(resolution, aspect)
         if size is None or size not in offer.sizes:
+            tiers = [t for t in _TIERS if _size(t, aspect) in offer.sizes]
             raise _Bad(f"response_format.resolution {resolution!r} is not supported by {offer.id}; "
-                       f"supported: 720p.")
+                       f"supported: {', '.join(tiers)}.")
         allowed = [int(s) for s in offer.seconds]
         duration = fmt.get("duration")
         if duration is None:

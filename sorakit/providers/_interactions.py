@@ -5,7 +5,8 @@ POST {base}/interactions        header x-goog-api-key
      {"model": "gemini-omni-flash-preview", "background": true,
       "input": "<prompt>" | [{"type": "user_input", "content": [{"type": "text", "text"},
                                                                {"type": "image", "data", "mime_type"}]}],
-      "response_format": {"type": "video", "aspect_ratio": "16:9"|"9:16", "duration": "8s"},
+      "response_format": {"type": "video", "aspect_ratio": "16:9"|"9:16", "duration": "8s",
+                          "resolution"?: "360p"|"1080p"|"4k"},
       "generation_config"?: {"seed"}, "previous_interaction_id"?: "<id>"}     -> Interaction
 GET  {base}/interactions/{id}   -> Interaction {id, status, steps?: [{type: "model_output",
                                    content: [{type: "video", data | uri, mime_type}]}], errors?,
@@ -54,6 +55,11 @@ _STATUS = {"queued": "queued", "in_progress": "in_progress", "completed": "compl
 """Interaction status -> sorakit status. ``requires_action`` (a tool call) cannot happen for a
 video-only request and is treated as a failure with its status as the code."""
 
+OMNI_RESOLUTIONS = {360: "360p", 720: "720p", 1080: "1080p", 2160: "4k"}
+"""Short side in pixels -> ``response_format.resolution`` (google-genai 3.6.1
+``_gaos/types/interactions/videoresponseformat.py``: ``360p``, ``720p``, ``1080p``, ``4k``;
+"Defaults to 720p"). Which tiers a model renders is the catalog's ``sizes``."""
+
 
 CANCEL = CancelSupport(
     "cancel", "unconfirmed",
@@ -101,6 +107,13 @@ def interaction_body(plan: Plan) -> dict[str, Any]:
             "duration": f"{int(seconds) if seconds.is_integer() else seconds}s",
         },
     }
+    resolution = OMNI_RESOLUTIONS.get(min(plan.width, plan.height))
+    if resolution is None:
+        raise ValidationError("size", f"{plan.width}x{plan.height}",
+                              [f"{16 * s // 9}x{s} or {s}x{16 * s // 9}" for s in OMNI_RESOLUTIONS],
+                              "the Interactions API renders 16:9 or 9:16 at 360p, 720p, 1080p or 4k")
+    if resolution != "720p":  # 720p is the API's default: the request stays as Google's examples write it
+        body["response_format"]["resolution"] = resolution
     if plan.seed is not None:
         body["generation_config"] = {"seed": plan.seed}
     if plan.action in ("remix", "edit"):

@@ -88,6 +88,24 @@ def test_interactions_serve_a_gemini_id_the_catalog_lacks(server):
         emu.config.serve_unknown_models = True
 
 
+@pytest.mark.parametrize("resolution,size", [("360p", (360, 640)), ("1080p", (1080, 1920))])
+def test_interactions_omni_12_renders_the_resolution_asked(server, resolution, size):
+    """google-genai's VideoResponseFormat.resolution (360p|720p|1080p|4k) at a 15 s duration, which
+    Omni 1.2 takes and the 720p-only preview refuses."""
+    emu = server.emulator
+    c = gemini(server)
+    fmt = {"type": "video", "aspect_ratio": "9:16", "duration": "15s", "resolution": resolution}
+    r = c.interactions.create(model="gemini-omni-1.2-flash", input="a lantern", background=True, response_format=fmt)
+    emu.test_clock.advance(900)
+    done = c.interactions.get(r.id)
+    assert done.status == "completed"
+    assert probe(_bytes(done.output_video.data))[:3] == (*size, pytest.approx(15, abs=0.2))
+    with pytest.raises(Exception) as info:
+        c.interactions.create(model=OMNI, input="a lantern", background=True,
+                              response_format={**fmt, "duration": "8s"})
+    assert getattr(info.value, "status_code", None) == 400 and "supported: 720p" in str(info.value)
+
+
 def test_interactions_image_input_portrait_and_uri_delivery_with_files_download(server):
     emu = server.emulator
     c = gemini(server)

@@ -48,6 +48,25 @@ def test_create_body_text_and_image():
     assert step["type"] == "user_input" and [c["type"] for c in step["content"]] == ["text", "image"]
 
 
+@pytest.mark.parametrize("size,resolution,aspect", [
+    ("640x360", "360p", "16:9"), ("1080x1920", "1080p", "9:16"), ("3840x2160", "4k", "16:9"),
+])
+def test_create_body_names_the_resolution_beyond_the_720p_default(size, resolution, aspect):
+    fmt = json.loads(prov().build_create(mk(size=size, seconds=15), "r").content)["response_format"]
+    assert fmt == {"type": "video", "aspect_ratio": aspect, "duration": "15s", "resolution": resolution}
+
+
+def test_a_size_omni_cannot_render_is_refused_naming_the_size():
+    from sorakit.providers._interactions import interaction_body
+
+    p = mk(size="1280x720")
+    odd = type(p).__new__(type(p))
+    odd.__dict__.update(p.__dict__, width=1000, height=1000)
+    with pytest.raises(ValidationError) as info:
+        interaction_body(odd)
+    assert "size" in str(info.value) and "1000x1000" in str(info.value) and "640x360" in str(info.value)
+
+
 def test_remix_continues_the_interaction_and_checks_the_id():
     p = mk(action="remix", source_video_id="v1_abc")
     assert json.loads(prov().build_create(p, "r").content)["previous_interaction_id"] == "v1_abc"
