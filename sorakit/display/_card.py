@@ -23,6 +23,7 @@ import traitlets
 from IPython.display import display
 
 from .._types import NOT_CANCELLED, TERMINAL
+from . import _frontend
 from ._base import as_jobs, catalog_of, error_text, offer_of, row_of, studio_of
 from ._esm import css, esm
 from ._format import (STATUS_LABELS, clock, duration, esc, is_missing, local_time, model_at, money, short_id, size_text,
@@ -174,7 +175,7 @@ class JobCards(TileGrid):
             notes="" if is_missing(r.get("notes")) else str(r.get("notes")),
             remixable=bool(status == "completed" and offer is not None and "remix" in offer.capabilities
                            and (tile.studio or self.studio) is not None),
-            caption="")
+            note=_frontend.audio_note(r) if data["playable"] else "", caption="")
         return data
 
     def _words(self, tile: Tile) -> tuple[str, str]:
@@ -224,6 +225,15 @@ class JobCards(TileGrid):
                                            + plain_reason(result.reason))
         self.push()
         return result
+
+    def play(self, which: Any = 0) -> bool:
+        """Ask every open view to fetch a listed job's video and play it (as a click on its poster).
+        Returns False when the video is not there to play."""
+        tile = self._tile(which)
+        if tile is None or not self._card_data(tile)["playable"]:
+            return False
+        self.send({"type": "load", "autoplay": True, "tile": self.tile_list.index(tile)})
+        return True
 
     def _edit(self, tile: Tile, name: str, *args: Any, **fallback: Any) -> bool:
         """Write a rating, tags or a note to the ledger now (the Job's method, else the ledger's)."""

@@ -63,4 +63,4 @@ def test_vscode_player_shows_the_note(monkeypatch, fake):
     job = fake.submit("a fox", model="veo-3", provider="gemini")  # always with audio
     fake.advance(job, status="completed")
     card = job_card(job)
-    assert "silently in VS Code" in card.player.note
+    assert "silently in VS Code" in card.shown["note"]
