@@ -2,11 +2,12 @@
 # built-in emulator (no key, no spend). `marimo edit notebooks/marimo_gallery.py` to open it, or
 # `marimo run notebooks/marimo_gallery.py` to serve it as an app.
 #
-# marimo renders anywidgets (through `mo.ui.anywidget`), not ipywidgets: in marimo
-# `sorakit.display.form(studio)` returns the form as one anywidget (prompt, model and provider,
-# the sizes, durations, seed, audio... that offer allows, the live estimate and budget, Submit),
-# and the jobs it starts are listed under it with their progress, Cancel and, once done, the video.
-# The player and gallery are anywidgets too; videos stream from the Python process on play.
+# marimo renders anywidgets (through `mo.ui.anywidget`), not ipywidgets; sorakit's widgets are all
+# anywidgets, the same as in Jupyter: `sorakit.display.form(studio)` is the form (prompt, model and
+# provider, the sizes, durations, seed, audio... that offer allows, the live estimate and budget,
+# Submit), and the jobs it starts are listed under it as job cards with their progress, Cancel and,
+# once done, the video. `job_card(job)` is one job's card; the player and gallery are anywidgets
+# too; videos stream from the Python process on play.
 import marimo
 
 __generated_with = "0.25.2"
@@ -21,12 +22,12 @@ def _():
     import marimo as mo
 
     os.environ.setdefault("SORAKIT_QUIET", "1")
-    from sorakit.display import form, gallery
+    from sorakit.display import form, gallery, job_card
     from sorakit.engine import Studio
 
     folder = os.environ.get("SORAKIT_MARIMO_DIR") or tempfile.mkdtemp(prefix="sorakit-marimo-")
     studio = Studio(emulate=True, ledger=os.path.join(folder, "ledger.db"), time_scale=0.02)
-    return form, gallery, mo, studio
+    return form, gallery, job_card, mo, studio
 
 
 @app.cell
@@ -45,7 +46,15 @@ def _(gallery, mo, studio):
         studio.batch(["A heron lifting off a misty lake", "A paper lantern drifting at night"],
                      models=["seedance-1-pro-fast"], providers=["runware"], size="864x480", seconds=5,
                      progress=False)
+    done = studio.ledger.rows(status="completed")
     mo.ui.anywidget(gallery(studio, columns=2, title="marimo gallery"))
+    return (done,)
+
+
+@app.cell
+def _(done, job_card, mo, studio):
+    mo.vstack([mo.md("One job's card (what a `Job` shows as a cell's last line in Jupyter):"),
+               mo.ui.anywidget(job_card(studio.job(done[0]["job_id"])))])
     return
 
 

@@ -99,7 +99,7 @@ function makeCards(model, view, link, list) {
     if (t.cancel_tip) k.cancel.title = t.cancel_tip;
     // how it ended: [kind, head, code, detail] (failed, cancelled, or a cancel the provider refused)
     const o = t.outcome || [];
-    k.box.className = "sk-outcome " + (o[0] === "failed" ? "sk-error-box" : "sk-cancel-box");
+    k.box.className = "sk-outcome" + (o[0] === "failed" ? " sk-error-box" : o.length ? " sk-cancel-box" : "");
     k.box.classList.toggle("sk-cancel-refused", o[0] === "refused");
     k.box.replaceChildren();
     if (o.length) {
