@@ -58,7 +58,7 @@ def meta_items(r: Mapping[str, Any]) -> list[str]:
     elif r.get("status") in TERMINAL:
         items.append("billed not reported")
     if not is_missing(r.get("seed")):
-        items.append(f"seed {int(r['seed'])}")
+        items.append(f"seed\u00a0{int(r['seed'])}")  # never "seed" at a line end, its number below
     elif r.get("status") == "completed":
         items.append("seed not reported")
     el = _elapsed(r)

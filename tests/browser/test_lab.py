@@ -104,7 +104,7 @@ def test_form_submit_card_play_and_rate(ui, tmp_path):
         play.wait_for(timeout=60_000)  # the card turned into a poster with a play button
         assert card.get_attribute("data-status") == "completed"
         assert "done" in card.locator(".sk-chip").first.inner_text().lower()
-        assert "seed 11" in card.locator(".sk-meta").inner_text()
+        assert "seed\u00a011" in card.locator(".sk-meta").inner_text()  # a no-break space
         play.click()
         page.wait_for_function(
             "() => { const v = document.querySelector('.sk-jobs .sk-stage video');"

@@ -167,7 +167,7 @@ def test_submit_returns_at_once_and_appends_a_card(fake):
     card = f.tiles[0]
     assert card["status"] == "pending" and card["active"]
     fake.advance(card["id"], status="completed", seed=7)
-    assert "seed 7" in f.tiles[0]["meta"]  # the seed used is shown after the run
+    assert "seed\u00a07" in f.tiles[0]["meta"]  # the seed used is shown after the run
 
 
 def test_image_upload_is_sent_as_bytes(fake):

@@ -176,7 +176,7 @@ def test_form_submit_against_the_emulator_ends_in_a_player(tmp_path):
         assert card.row["status"] == "completed", card.row
         shown = f.tiles[0]
         assert not shown["active"] and shown["playable"] and card.path is not None
-        assert "seed 11" in shown["meta"]
+        assert "seed\u00a011" in shown["meta"]
         from sorakit.display._live import hub
 
         assert not hub(studio).subscribed  # the card stopped listening once the job was done
