@@ -26,8 +26,8 @@ from .._types import NOT_CANCELLED, TERMINAL
 from . import _frontend
 from ._base import as_jobs, catalog_of, error_text, offer_of, row_of, studio_of
 from ._esm import css, esm
-from ._format import (STATUS_LABELS, clock, duration, esc, is_missing, local_time, model_at, money, short_id, size_text,
-                      tags_of, truncate)
+from ._format import (STATUS_LABELS, clock, duration, esc, is_missing, local_time, model_at, money, short_id,
+                      size_text, tags_of, truncate)
 from ._grid import Tile, TileGrid
 from ._live import LiveDisplay, mark_live, shown_live
 from ._player import static_figure
