@@ -369,7 +369,7 @@ class JobCard(JobCards):
 
     coalesce = False  # one job: each change is shown at once
 
-    def __init__(self, job: Any, *, studio: Any = None, embed: bool = False, compact: bool = False,
+    def __init__(self, job: Any, *, studio: Any = None, embed: bool = False,
                  on_new_job: Optional[Callable[[Any], None]] = None,
                  on_terminal: Optional[Callable[[dict], None]] = None,
                  on_edit: Optional[Callable[[dict], None]] = None):

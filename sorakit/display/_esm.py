@@ -10,9 +10,9 @@ One module, in parts, concatenated as whole files (nothing in JavaScript is pars
 - ``form.js``: the request form (``"form"``: RequestForm), after ``card.js``.
 - ``main.js``: ``render({model, el})``, which calls ``VIEWS[model.get("_kind")]``, and the export.
 
-A widget class ships the parts it renders (``MODULES``): a player or a grid does not carry the form's
-code, nor a card. Every model saves a copy of its module in a notebook's widget state (a card per job means a
-player model per job), so what ships is compacted line by line: blank lines, lines that are only a
+A widget class ships the parts it renders (``MODULES``): a player or a grid carries neither the
+form's code nor a card's, a card not the form's. Every model saves a copy of its module in a
+notebook's widget state (a card per job means a card model per job), so what ships is compacted line by line: blank lines, lines that are only a
 ``//`` comment, indentation, and a trailing ``// comment`` after code that has no quote, backtick or
 slash are dropped. That is safe because no string, template literal or ``/* */`` comment in the
 sources spans lines (``tests/display/test_esm.py`` checks it, and that each module parses with
