@@ -188,3 +188,18 @@ def test_a_job_sorakit_stopped_waiting_for_shows_no_running_clock():
     row = {"status": "timed_out_waiting", "error_code": "not_cancelled", "submitted_at": 900.0}
     text = progress_text(row, 1000.0)
     assert "stopped waiting" in text and "elapsed" not in text
+
+
+def test_a_running_card_answers_the_pages_poll_with_its_state(fake):
+    """The second path for live updates (front ends whose comm drops sends from the engine's thread):
+    while its job runs the page asks for it; the answer is what ``tiles`` would show."""
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    card = job_card(job)
+    sent = []
+    card.send = lambda content, buffers=None: sent.append(content)
+    fake.advance(job, status="in_progress", progress=55)
+    press(card, type="poll", tiles=[0, 7, "x"])  # indexes it does not have are ignored
+    [reply] = sent
+    assert reply["type"] == "jobs" and reply["view"] == "v1" and list(reply["tiles"]) == ["0"]
+    assert reply["tiles"]["0"]["progress"] == 55 and reply["tiles"]["0"]["active"]
+    assert card.polls == 1 and card.poll_ms > 0
