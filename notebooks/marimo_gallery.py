@@ -6,8 +6,8 @@
 # anywidgets, the same as in Jupyter: `sorakit.display.form(studio)` is the form (prompt, model and
 # provider, the sizes, durations, seed, audio... that offer allows, the live estimate and budget,
 # Submit), and the jobs it starts are listed under it as job cards with their progress, Cancel and,
-# once done, the video. `job_card(job)` is one job's card; the player and gallery are anywidgets
-# too; videos stream from the Python process on play.
+# once done, the video. A Job as a cell's last line shows its card (`job_card(job)` is the widget);
+# the player and gallery are anywidgets too; videos stream from the Python process on play.
 import marimo
 
 __generated_with = "0.25.2"
@@ -22,12 +22,12 @@ def _():
     import marimo as mo
 
     os.environ.setdefault("SORAKIT_QUIET", "1")
-    from sorakit.display import form, gallery, job_card
+    from sorakit.display import form, gallery
     from sorakit.engine import Studio
 
     folder = os.environ.get("SORAKIT_MARIMO_DIR") or tempfile.mkdtemp(prefix="sorakit-marimo-")
     studio = Studio(emulate=True, ledger=os.path.join(folder, "ledger.db"), time_scale=0.02)
-    return form, gallery, job_card, mo, studio
+    return form, gallery, mo, studio
 
 
 @app.cell
@@ -52,9 +52,8 @@ def _(gallery, mo, studio):
 
 
 @app.cell
-def _(done, job_card, mo, studio):
-    mo.vstack([mo.md("One job's card (what a `Job` shows as a cell's last line in Jupyter):"),
-               mo.ui.anywidget(job_card(studio.job(done[0]["job_id"])))])
+def _(done, studio):
+    studio.job(done[0]["job_id"])  # a Job as a cell's last line: its live card, as in Jupyter
     return
 
 

@@ -39,6 +39,7 @@ class _Hooks:
     show_job = staticmethod(show_job)
     show_batch = staticmethod(show_batch)
     show_progress = staticmethod(show_progress)
+    job_card = staticmethod(job_card)
     form = staticmethod(form)
     gallery = staticmethod(gallery)
     compare = staticmethod(compare)

@@ -203,3 +203,18 @@ def test_a_running_card_answers_the_pages_poll_with_its_state(fake):
     assert reply["type"] == "jobs" and reply["view"] == "v1" and list(reply["tiles"]) == ["0"]
     assert reply["tiles"]["0"]["progress"] == 55 and reply["tiles"]["0"]["active"]
     assert card.polls == 1 and card.poll_ms > 0
+
+
+def test_a_job_as_a_marimo_cells_last_line_is_its_card(studio, monkeypatch):
+    """marimo calls ``_display_`` (before any ``_repr_*_``): a Job answers with its card wrapped for
+    marimo (``mo.ui.anywidget``), the widget Jupyter shows. ``test_marimo.py`` sees it in a page."""
+    import sys
+    import types
+
+    mo = types.ModuleType("marimo")
+    mo.ui = types.SimpleNamespace(anywidget=lambda w: ("anywidget", w))
+    mo.Html = lambda text: ("html", text)
+    monkeypatch.setitem(sys.modules, "marimo", mo)
+    job = studio.submit("a fox", model="seedance-1-pro-fast", provider="runware")
+    kind, card = job._display_()
+    assert kind == "anywidget" and isinstance(card, JobCard) and card.job_id == job.id
