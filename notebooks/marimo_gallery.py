@@ -2,11 +2,12 @@
 # built-in emulator (no key, no spend). `marimo edit notebooks/marimo_gallery.py` to open it, or
 # `marimo run notebooks/marimo_gallery.py` to serve it as an app.
 #
-# marimo renders anywidgets (through `mo.ui.anywidget`), not ipywidgets: in marimo
-# `sorakit.display.form(studio)` returns the form as one anywidget (prompt, model and provider,
-# the sizes, durations, seed, audio... that offer allows, the live estimate and budget, Submit),
-# and the jobs it starts are listed under it with their progress, Cancel and, once done, the video.
-# The player and gallery are anywidgets too; videos stream from the Python process on play.
+# marimo renders anywidgets (through `mo.ui.anywidget`), not ipywidgets; sorakit's widgets are all
+# anywidgets, the same as in Jupyter: `sorakit.display.form(studio)` is the form (prompt, model and
+# provider, the sizes, durations, seed, audio... that offer allows, the live estimate and budget,
+# Submit), and the jobs it starts are listed under it as job cards with their progress, Cancel and,
+# once done, the video. A Job as a cell's last line shows its card (`job_card(job)` is the widget);
+# the player and gallery are anywidgets too; videos stream from the Python process on play.
 import marimo
 
 __generated_with = "0.25.2"
@@ -45,7 +46,14 @@ def _(gallery, mo, studio):
         studio.batch(["A heron lifting off a misty lake", "A paper lantern drifting at night"],
                      models=["seedance-1-pro-fast"], providers=["runware"], size="864x480", seconds=5,
                      progress=False)
+    done = studio.ledger.rows(status="completed")
     mo.ui.anywidget(gallery(studio, columns=2, title="marimo gallery"))
+    return (done,)
+
+
+@app.cell
+def _(done, studio):
+    studio.job(done[0]["job_id"])  # a Job as a cell's last line: its live card, as in Jupyter
     return
 
 

@@ -1,22 +1,23 @@
 """Notebook UI: a request form, live job cards, a player, galleries, comparisons, a ledger browser.
 
-The form, cards and ledger browser are standard ipywidgets; the player, gallery and compare grid
-are anywidgets (one ES module assembled from ``stage.js`` and ``player.js`` by ``_esm``, shipped
-in the package, whose ``render`` dispatches on the model's ``_kind``; anywidget's front end comes
-with ``pip install anywidget``), so they work in JupyterLab, Notebook 7, VS Code, Colab and marimo
-(``mo.ui.anywidget(...)``); front-end quirks live in ``_frontend``. In marimo, which renders only
-anywidgets, ``form(studio)`` returns `RequestForm`, the same form as one anywidget (``form.js``
-after ``stage.js``); ``form(studio, ui="anywidget")`` asks for it anywhere. Both forms share
-their logic (``_request``). Videos stream from the cached
-file over the widget's comm only when played, in binary chunks (base64 text where a front end
-drops binary buffers) that never enter the synced state:
-saved notebooks keep small posters (the widgets' WebP posters and a ``text/html`` fallback that
-GitHub, nbviewer and HTML exports show), never the video itself unless ``embed=True``.
-``gallery(...).to_html(path)`` / ``compare(...).to_html(path)`` write a shareable report.
+One widget family: the form, the job cards, the player, the gallery and the compare grid are
+anywidgets (anywidget is itself an ipywidgets ``DOMWidget``; its front end comes with ``pip install
+anywidget``), so the same widgets render in JupyterLab, Notebook 7, VS Code, Colab and marimo
+(``mo.ui.anywidget(...)``); front-end quirks live in ``_frontend``. Their ES module is assembled by
+``_esm`` from readable parts shipped in the package (``stage.js``: the shared stage and transport;
+``player.js``: player and tile grid; ``card.js``: job cards; ``form.js``: the request form), and
+``render`` dispatches on the model's ``_kind``; a widget ships only the parts it renders. The
+form and the cards share their logic with nothing else (``_request``, ``_text``): Python computes
+every choice, error and word, the page renders it. Videos stream from the cached file over the
+widget's comm only when played, in binary chunks (base64 text where a front end drops binary
+buffers) that never enter the synced state: saved notebooks keep small posters (the widgets' WebP
+posters and a ``text/html`` fallback that GitHub, nbviewer and HTML exports show), never the video
+itself unless ``embed=True``. ``gallery(...).to_html(path)`` / ``compare(...).to_html(path)``
+write a shareable report.
 
 ```python
-studio.form()                     # ask for a video; cards follow each job below the form
-mo.ui.anywidget(form(studio))     # the same in marimo (form() returns the anywidget form there)
+studio.form()                     # ask for a video; job cards follow each job below the form
+mo.ui.anywidget(studio.form())    # the same form in marimo
 job                               # a Job as a cell's last line shows its live card
 studio.gallery(columns=4)         # completed videos as a grid of posters with captions
 studio.compare(prompts=[...], models=["veo-3-fast", "kling-3-standard@runware"])
@@ -25,10 +26,9 @@ studio.browse()                   # filter, sort and total the ledger; pick a ro
 """
 
 from ._browser import LedgerBrowser, browse
-from ._card import JobCard, job_card, show_job, show_progress
+from ._card import JobCard, JobCards, job_card, show_job, show_progress
 from ._compare import CompareGrid, compare
-from ._anyform import RequestForm
-from ._form import StudioForm, form
+from ._anyform import RequestForm, StudioForm, form
 from ._gallery import Gallery, gallery, show_batch
 from ._player import VideoPlayer, player
 
@@ -39,6 +39,7 @@ class _Hooks:
     show_job = staticmethod(show_job)
     show_batch = staticmethod(show_batch)
     show_progress = staticmethod(show_progress)
+    job_card = staticmethod(job_card)
     form = staticmethod(form)
     gallery = staticmethod(gallery)
     compare = staticmethod(compare)
@@ -63,9 +64,9 @@ __all__ = [
     "browse",
     "player",
     "job_card",
-    "StudioForm",
     "RequestForm",
     "JobCard",
+    "JobCards",
     "VideoPlayer",
     "Gallery",
     "CompareGrid",

@@ -1,30 +1,27 @@
-"""The request form as ONE anywidget: what ``studio.form()`` shows in marimo (and in Jupyter on request).
+"""The request form as ONE anywidget: what ``studio.form()`` shows in every front end (JupyterLab,
+Notebook 7, VS Code, Colab, marimo).
 
-It offers what the ipywidgets ``StudioForm`` offers — prompt, model and provider, the sizes,
-durations, variations, seed, audio, negative prompt and first-frame image that offer allows, a
-remix of an earlier job, the live estimate and remaining budget, field errors, Submit, and the
-submitted jobs below with their progress, usual latency, Cancel and, once done, the video — in a
-single widget model, because marimo renders anywidgets but not ipywidgets.
+Prompt, model and provider, the sizes, durations, variations, seed, audio, negative prompt and
+first-frame image that offer allows, a remix of an earlier job, the live estimate and remaining
+budget, field errors, Submit, and the submitted jobs below as job cards (progress, usual latency,
+Cancel, how it ended and, once done, the video) — in a single widget model.
 
-Division of labour: every choice, default and error comes from Python (``_request``, the module
-``StudioForm`` uses too; errors are the `sorakit.ValidationError` the catalog or Studio raises)
-and reaches the page as synced state; ``form.js`` only renders it and reports what the user did.
-The user's entries are one synced dict, ``value``; Python normalises it (a model change picks a
-provider that serves it, a size that offer has...) and writes it back. Submit, Cancel, the image
-and the job list's refresh are custom messages. A job is a tile of the underlying ``TileGrid``:
-it follows its job from the engine's thread and plays its video by streaming it on play
-(``Streamer``), so its ES module is ``stage.js`` (``makeStage``) with ``form.js`` (see ``_esm``).
+Division of labour: every choice, default and error comes from Python (``_request``; errors are
+the `sorakit.ValidationError` the catalog or Studio raises) and reaches the page as synced state;
+``form.js`` only renders it and reports what the user did. The user's entries are one synced
+dict, ``value``; Python normalises it (a model change picks a provider that serves it, a size that
+offer has...) and writes it back. Submit and the image are custom messages. The jobs below are the
+cards of ``_card.JobCards`` (which this class extends): the same cards ``show_job`` displays, so
+the module is ``stage.js``, ``card.js`` and ``form.js`` (see ``_esm``).
 
 Updates from the engine's thread: the job list's traits change there, as a card's do. That reaches
 JupyterLab, and it reaches marimo 0.25 too: its comm keeps the session it was opened in and sends
 from any thread through it (``marimo._plugins.ui._impl.comm.MarimoComm.__init__``). Measured with
-``marimo run`` and Chromium, with the polls below switched off (``poll_ms`` 10**8): the page showed
+``marimo run`` and Chromium, with the polls switched off (``poll_ms`` 10**8): the page showed
 the job pending at 0.2 s, submitted at 0.7 s and completed at 1.6 s, as with polls on. A marimo
 whose comm does not keep its session (that comment says a plain background thread has no marimo
-runtime context) would drop those sends, so the page keeps a second path: while any
-of its jobs runs it asks for their state with a ``poll`` message every ``poll_ms`` and applies
-the reply (custom messages are answered on the kernel's own thread everywhere; ``polls`` counts
-them). A poll carries only the running jobs, so it costs nothing once they are done.
+runtime context) would drop those sends, so the cards keep a second path: while any of their jobs
+runs the page asks for their state with a ``poll`` message every ``poll_ms`` (``JobCards``).
 """
 
 from __future__ import annotations
@@ -33,29 +30,26 @@ import base64
 import binascii
 import io
 import threading
+import warnings
 from typing import Any, Optional
 
 import traitlets
 
 from . import _request as rq
-from ._base import as_jobs, catalog_of, is_emulated, row_of
+from ._base import as_jobs, is_emulated
+from ._card import POLL_MS, JobCards
 from ._esm import css, esm
-from ._text import cancel_words, outcome_text, plain_reason, progress_text, stopped_waiting, usual_text
-from ._format import duration, esc, is_missing, model_at, short_id, size_text
-from ._grid import Tile, TileGrid
-from ._rows import Item
+from ._format import esc, short_id
+from ._grid import Tile
 
-__all__ = ["RequestForm", "form_esm", "form_css", "POLL_MS"]
-
-POLL_MS = 1000
-"""How often (ms) a view asks for its running jobs' state while any is running."""
+__all__ = ["RequestForm", "form", "StudioForm", "form_esm", "form_css", "POLL_MS"]
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 """The largest first-frame image a view may send (the providers take far less)."""
 
 def form_esm() -> str:
-    """The form's ES module: ``stage.js`` (its stage streams a finished job's video), ``form.js``
-    and ``main.js``, assembled by ``_esm`` (the stage is shared with the player, not copied)."""
+    """The form's ES module: ``stage.js`` (its stage streams a finished job's video), ``card.js``
+    (the job cards), ``form.js`` and ``main.js``, assembled by ``_esm`` (shared, not copied)."""
     return esm("form")
 
 
@@ -67,7 +61,7 @@ def _pairs(options: list[tuple[str, Any]]) -> list[list[Any]]:
     return [[label, value] for label, value in options]
 
 
-class RequestForm(TileGrid):
+class RequestForm(JobCards):
     """Ask a Studio for a video; the jobs it starts are listed (and play) below it.
 
     Drive it from Python as the page does: ``form.set(prompt=..., model=..., seed="7")`` then
@@ -101,26 +95,19 @@ class RequestForm(TileGrid):
     can_submit = traitlets.Bool(True).tag(sync=True)
     image_info = traitlets.Unicode("").tag(sync=True)
     emulated = traitlets.Bool(False).tag(sync=True)
-    poll_ms = traitlets.Int(POLL_MS).tag(sync=True)
 
     def __init__(self, studio: Any, *, model: Optional[str] = None, provider: Optional[str] = None):
-        super().__init__()
+        super().__init__(studio=studio, on_new_job=lambda job: self.submitted.append(job))
         from ..catalog import split_model
 
-        self.studio = studio
-        self.catalog = catalog_of(studio)
+        self.newest_first = True
         self.today = rq.today()
         self.last_plan: Any = None
         self.submitted: list[Any] = []
-        self.polls = 0
-        """Poll messages answered (the page's second path for live updates)."""
         self._image: Optional[bytes] = None
         self._image_name = "image"
         self._attempted = False
         self._syncing = False
-        self._said: dict[str, tuple[str, str]] = {}  # job id -> what its Cancel did
-        self._cancel_words: dict[str, tuple[Any, tuple[str, str]]] = {}  # job id -> (provider job id, words)
-        self._usual: dict[str, str] = {}
         self._refresh_lock = threading.Lock()
         self.add_class("sk-request-form")
         self.emulated = all(is_emulated(studio, p) for p in self.catalog.providers)
@@ -294,88 +281,12 @@ class RequestForm(TileGrid):
             return None
         jobs = as_jobs(result)
         self.submitted.extend(jobs)
-        for job in jobs:
-            self._usual[str(getattr(job, "id", ""))] = usual_text(job)
-        tiles = self._make_tiles([Item(row_of(job), job, self.studio)
-                                  for job in jobs], lambda _r: "", poster_width=640, poster_bytes=40_000)
-        self.push()
-        for t in tiles:
-            t._listen()
+        tiles = self.add_jobs(jobs)
         ids = ", ".join(short_id(getattr(j, "id", "")) for j in jobs)
         self._started = {t.job_id for t in tiles if not t.terminal}
         self.message = {"kind": "ok", "text": f"Started {ids}; it runs in the background — keep working, "
                                               f"it is listed below and updates itself."}
         return result
-
-    def cancel(self, which: Any) -> Any:
-        """Cancel a listed job (its index, its id or the Job) through ``job.cancel()``; the list says
-        what happened (the `CancelResult`'s reason). Returns the `CancelResult`, None if it failed."""
-        tile = self._tile(which)
-        if tile is None:
-            return None
-        result = None
-        try:
-            job = tile.job if tile.job is not None else self.studio.job(tile.job_id)
-            result = job.cancel()
-        except Exception as exc:
-            self._said[tile.job_id] = ("error", rq.readable(exc))
-        fresh = tile._fresh_row()
-        if fresh:
-            tile._apply(fresh)
-        if result is not None:
-            if outcome_text(tile.row):  # the job's own box says it: no second one
-                self._said.pop(tile.job_id, None)
-            else:
-                self._said[tile.job_id] = ("ok" if result.cancelled else "warn",
-                                           ("Cancelled: " if result.cancelled else "Not cancelled: ")
-                                           + plain_reason(result.reason))
-        self.push()
-        return result
-
-    def _tile(self, which: Any) -> Optional[Tile]:
-        if isinstance(which, int) and not isinstance(which, bool):
-            return self.tile_list[which] if 0 <= which < len(self.tile_list) else None
-        key = str(getattr(which, "id", which))
-        return next((t for t in self.tile_list if t.job_id == key), None)
-
-    # -- the job list --------------------------------------------------------------------------------
-    def _tile_data(self, tile: Tile) -> dict:
-        r = tile.row
-        status = str(r.get("status") or "pending")
-        data = tile.data()
-        p = r.get("progress")
-        kind, said = self._said.get(tile.job_id, ("", ""))
-        running = not tile.terminal and status != "completed" and not stopped_waiting(r)
-        ended = outcome_text(r)  # plain text: the page sets it as textContent
-        label, tip = self._words(tile)
-        data.update(
-            id=tile.job_id, short=short_id(tile.job_id), title=model_at(r), status=status,
-            specs=" · ".join(x for x in (size_text(r.get("size"), r.get("width"), r.get("height")),
-                                         duration(r.get("seconds")) if not is_missing(r.get("seconds")) else "",
-                                         str(r.get("action")) if r.get("action") not in (None, "generate") else "")
-                             if x),
-            prompt=str(r.get("prompt") or ""), active=running,
-            progress=None if is_missing(p) else max(0, min(100, int(p))),
-            text=progress_text(r, usual=self._usual.get(tile.job_id, "")) if running else "",
-            cancellable=running and status != "downloading" and r.get("error_code") != "not_cancelled",
-            cancel_label=label, cancel_tip=tip,
-            shown_status="not_cancelled" if stopped_waiting(r) else status,
-            said={"kind": kind, "text": said} if said else {},
-            cancelled=ended if status != "failed" else "",
-            failed=ended if status == "failed" else "", caption="")
-        return data
-
-    def _words(self, tile: Tile) -> tuple[str, str]:
-        """The Cancel button's words for this job (chosen again once it is sent)."""
-        pjid = tile.row.get("provider_job_id")
-        known = self._cancel_words.get(tile.job_id)
-        if known is None or known[0] != pjid:
-            try:
-                job = tile.job if tile.job is not None else self.studio.job(tile.job_id)
-            except Exception:  # a row the Studio cannot load: plain words
-                job = None
-            known = self._cancel_words[tile.job_id] = (pjid, cancel_words(job))
-        return known[1]
 
     def _tile_changed(self, tile: Tile, final: bool) -> None:
         super()._tile_changed(tile, final)
@@ -399,12 +310,8 @@ class RequestForm(TileGrid):
             if isinstance(content.get("value"), dict):
                 self.value = {**self.value, **content["value"]}
             self.submit()
-        elif kind == "cancel":
-            self.cancel(content.get("tile"))
         elif kind == "image":
             self._image_from_page(content)
-        elif kind == "poll":
-            self._answer_poll(content)
         else:
             super()._on_front_end(widget, content, buffers)
 
@@ -423,14 +330,9 @@ class RequestForm(TileGrid):
             return None
         return self.set_image(data, esc(str(content.get("name") or "image")))
 
-    def _answer_poll(self, content: dict) -> None:
-        """The page's running jobs (``tiles``: their indexes) as they are now, with the remix list
-        and the estimate (both move when a job finishes)."""
-        self.polls += 1
-        asked = [i for i in content.get("tiles") or () if isinstance(i, int) and 0 <= i < len(self.tile_list)]
-        self.send({"type": "jobs", "view": str(content.get("view", "")),
-                   "tiles": {str(i): self._tile_data(self.tile_list[i]) for i in asked},
-                   "remixes": self.remixes, "cost": self.cost})
+    def _poll_extra(self) -> dict:
+        """A poll's answer also carries the remix list and the estimate (both move when a job ends)."""
+        return {"remixes": self.remixes, "cost": self.cost}
 
     # -- static fallback ------------------------------------------------------------------------------
     def _static_html(self) -> str:
@@ -438,3 +340,32 @@ class RequestForm(TileGrid):
 
     def _static_text(self) -> str:
         return rq.STATIC_TEXT
+
+
+def form(studio: Any, *, ui: str = "auto", **kwargs: Any) -> RequestForm:
+    """A form to ask the Studio for a video; submitted jobs show live below it as job cards.
+
+    The same anywidget in JupyterLab, Notebook 7, VS Code, Colab and marimo
+    (``mo.ui.anywidget(form(studio))``).
+
+    Args:
+        studio: the Studio to submit to.
+        ui: ``"auto"`` or ``"anywidget"``. ``"ipywidgets"`` (the retired ipywidgets form) still
+            works, with a DeprecationWarning, and gives the same `RequestForm`.
+        model, provider: the model (``"veo-3-fast@runware"`` names both) the form opens on.
+    """
+    if ui not in ("auto", "ipywidgets", "anywidget"):
+        from .._exceptions import ValidationError
+
+        raise ValidationError("ui", ui, ["auto", "anywidget"])
+    if ui == "ipywidgets":
+        warnings.warn("form(ui='ipywidgets') is retired: the form is one anywidget everywhere now "
+                      "(RequestForm); drop the ui argument", DeprecationWarning, stacklevel=2)
+    return RequestForm(studio, **kwargs)
+
+
+def StudioForm(studio: Any, **kwargs: Any) -> RequestForm:  # noqa: N802 - the retired class's name
+    """Deprecated: the ipywidgets form is retired; this returns the `RequestForm` (``form(studio)``)."""
+    warnings.warn("StudioForm is retired: use studio.form() (a RequestForm, the same anywidget in every "
+                  "front end)", DeprecationWarning, stacklevel=2)
+    return RequestForm(studio, **kwargs)

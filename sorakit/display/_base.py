@@ -1,6 +1,8 @@
-"""What every sorakit widget shares: the stylesheet, the static fallback, and reading jobs.
+"""What every sorakit widget shares: the static fallback and reading jobs (and the ledger browser's
+ipywidgets helpers).
 
-Widgets are plain ipywidgets boxes or anywidgets (the player and the tile grids). Each top-level widget's
+Every widget is an anywidget but the ledger browser, whose ipywidgets composition still uses
+``style_widget``, ``with_class`` and ``html`` (they go with it). Each top-level widget's
 mimebundle carries, next to the live widget view, a small ``text/html`` fallback (poster images as
 data URIs and captions) and a readable ``text/plain``: what GitHub, nbviewer, HTML exports and
 front-ends without the kernel show.
@@ -9,7 +11,7 @@ front-ends without the kernel show.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import ipywidgets as widgets
 
@@ -22,7 +24,7 @@ _style_lock = threading.Lock()
 
 
 def style_widget() -> widgets.HTML:
-    """One shared hidden ``<style>`` widget; every top-level sorakit widget includes it once."""
+    """One shared hidden ``<style>`` widget (``style.css``) for the ledger browser's ipywidgets."""
     global _style
     with _style_lock:
         if _style is None or getattr(_style, "comm", None) is None:
@@ -101,12 +103,6 @@ def row_of(job: Any) -> dict:
     return dict(row or {})
 
 
-def first(values: Iterable[Any], default: Any = None) -> Any:
-    for v in values:
-        return v
-    return default
-
-
 def catalog_of(studio: Any):
     """The Studio's catalog, or the shipped one."""
     cat = getattr(studio, "catalog", None) if studio is not None else None
@@ -135,13 +131,6 @@ def is_emulated(studio: Any, provider: Optional[str]) -> bool:
     if isinstance(emulate, (set, frozenset, list, tuple)):
         return provider in emulate
     return False
-
-
-def model_title(catalog: Any, model: Any) -> str:
-    try:
-        return catalog.models[str(model)].title
-    except Exception:
-        return "" if model is None else str(model)
 
 
 def offer_of(catalog: Any, model: Any, provider: Any):
@@ -198,28 +187,14 @@ _shared_lock = threading.Lock()
 
 
 def shared(kind: str) -> Any:
-    """A shared Layout / Style instance: ``full`` (width 100%), ``auto``, ``plain``, ``html``, ``button``."""
+    """A shared Layout / Style instance: ``full`` (width 100%), ``plain``, ``html``."""
     with _shared_lock:
         w = _shared.get(kind)
         if w is None or getattr(w, "comm", None) is None:
             w = {
                 "full": lambda: widgets.Layout(width="100%"),
-                "auto": lambda: widgets.Layout(width="auto"),
                 "plain": lambda: widgets.Layout(),
                 "html": lambda: widgets.widget_string.HTMLStyle(),
-                "button": lambda: widgets.ButtonStyle(),
             }[kind]()
             _shared[kind] = w
         return w
-
-
-def visible(widget: widgets.DOMWidget, show: bool) -> None:
-    """Show or hide a widget with a CSS class (a trait of the widget itself; thread-safe)."""
-    if show:
-        widget.remove_class("sk-hidden")
-    else:
-        widget.add_class("sk-hidden")
-
-
-def is_visible(widget: widgets.DOMWidget) -> bool:
-    return "sk-hidden" not in widget._dom_classes

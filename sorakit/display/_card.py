@@ -1,454 +1,418 @@
-"""Job cards: status, live progress, cost, the player once done, the error if it failed, and actions.
+"""Job cards as ONE anywidget: status, progress with elapsed time and ETA, Cancel, how the job ended,
+its cost and seed, the video (streamed on play), rating, tags, a note and a remix.
 
-A card follows its job through the engine's change callbacks (on the engine's thread; only
-widget traits change). When the job is terminal the card stops listening. Rating, tags and
-notes are written to the ledger at once.
+``JobCards`` is a list of job cards in one widget model (kind ``"card"``: ``card.js`` after
+``stage.js``); `JobCard` is the card of one job (what ``job`` as a cell's last line shows, and
+``show_job``); the request form (``RequestForm``) is a ``JobCards`` too, with its panel above the
+list, so the cards under the form are the same cards in JupyterLab, Notebook 7, VS Code, Colab and
+marimo. A card is not a widget: it is a dict in the synced ``tiles`` list (``_card_data``), built
+from the job's ledger row by plain functions (``_text``); the page only renders it and reports
+clicks as custom messages (``cancel``, ``rate``, ``tag``, ``note``, ``remix``, and ``poll``: while
+a job runs the page asks for its state every ``poll_ms``, for front ends whose comm drops sends
+from the engine's thread). Each card follows its job from the engine's thread (a ``Tile``) and
+stops listening once the job is terminal; the elapsed time moves once a second (the ticker).
+The video streams through the widget's comm on play (``Streamer``), never through synced state.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Callable, Mapping, Optional
 
-import ipywidgets as widgets
+import traitlets
 from IPython.display import display
 
 from .._types import NOT_CANCELLED, TERMINAL
-from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html,
-                    model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
-from ._format import (clock, duration, esc, is_missing, model_at, money, short_id, size_text, stars,
-                      status_chip, tags_of, timestamp, truncate, local_time)
-from ._live import Follower, LiveDisplay, mark_live, shown_live, ticker
-from ._player import VideoPlayer, static_figure
-from ._text import (_elapsed, _progress, cancel_words, outcome, plain_reason, progress_text, stopped_waiting,
-                    usual_text)
+from . import _frontend
+from ._base import as_jobs, catalog_of, error_text, offer_of, row_of, studio_of
+from ._esm import css, esm
+from ._format import (STATUS_LABELS, clock, duration, esc, is_missing, local_time, model_at, money, short_id,
+                      size_text, tags_of, truncate)
+from ._grid import Tile, TileGrid
+from ._live import LiveDisplay, mark_live, shown_live
+from ._player import static_figure
+from ._rows import Item
+from ._text import (_elapsed, cancel_words, outcome, outcome_text, plain_reason, progress_text,
+                    stopped_waiting, usual_text)
 
-__all__ = ["JobCard", "show_job", "show_progress", "job_card"]
+__all__ = ["JobCards", "JobCard", "show_job", "show_progress", "job_card", "POLL_MS", "plain_reason",
+           "progress_text"]
 
-def cancel_html(row: Mapping[str, Any]) -> str:
-    """The note of a cancelled job, or of a cancel the provider could not carry out."""
-    kind, head, _code, detail = outcome(row)
-    if kind not in ("cancelled", "refused"):
-        return ""
-    cls = "sk-cancel-box" + (" sk-cancel-refused" if kind == "refused" else "")
-    return f'<div class="{cls}"><b>{esc(head)}</b><div>{esc(detail)}</div></div>'
-
-
-def failure_html(row: Mapping[str, Any]) -> str:
-    """The error box of a failed job."""
-    kind, head, code, detail = outcome(row)
-    if kind != "failed":
-        return ""
-    return (f'<div class="sk-error-box"><b>{esc(head)}</b>' + (f" · <code>{esc(code)}</code>" if code else "")
-            + f"<div>{esc(detail)}</div></div>")
+POLL_MS = 1000
+"""How often (ms) a view asks for its running jobs' state while any is running."""
 
 
-class JobCard(StaticFallback, Follower, widgets.VBox):
-    """One job as a card. ``compact=True`` is the gallery tile: poster, caption, live status only.
+def _specs(r: Mapping[str, Any]) -> str:
+    parts = [size_text(r.get("size"), r.get("width"), r.get("height")),
+             duration(r.get("seconds")) if not is_missing(r.get("seconds")) else "",
+             str(r.get("action")) if r.get("action") not in (None, "generate") else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def meta_items(r: Mapping[str, Any]) -> list[str]:
+    """The card's facts line: estimate, what was billed, the seed used, how long it took, when."""
+    items = [f"estimated {money(r.get('estimated_cost'))}"]
+    billed = r.get("billed_cost")
+    if not is_missing(billed):
+        items.append(f"billed {money(billed)}" + (" (emulated: not charged)" if r.get("emulated") is True else ""))
+    elif r.get("status") in TERMINAL:
+        items.append("billed not reported")
+    if not is_missing(r.get("seed")):
+        items.append(f"seed\u00a0{int(r['seed'])}")  # never "seed" at a line end, its number below
+    elif r.get("status") == "completed":
+        items.append("seed not reported")
+    el = _elapsed(r)
+    if r.get("status") in TERMINAL and el is not None:
+        items.append(f"took {clock(el)}")
+    if not is_missing(r.get("created_at")):
+        same_day = local_time(r.get("created_at"), "%Y-%m-%d") == local_time(time.time(), "%Y-%m-%d")
+        items.append(local_time(r.get("created_at"), "%H:%M" if same_day else "%Y-%m-%d %H:%M"))
+    return items
+
+
+class JobCards(TileGrid):
+    """Job cards in one widget model, newest first when ``newest_first``.
 
     Args:
-        job: a sorakit ``Job`` (or a ledger row mapping together with ``studio``).
-        studio: the Studio (taken from the job when omitted).
-        compact: gallery tile layout, no action row.
-        on_new_job: called with each Job this card starts (a remix), e.g. by the form.
-        on_terminal: called with the final row when the job is done, failed or cancelled.
+        studio: the Studio (for a card built from a ledger row, and for remixes).
+        on_new_job: called with each Job a card starts (a remix), e.g. by the form.
+        on_terminal: called with the final row of each job when it is done, failed or cancelled.
         on_edit: called with the row after a rating, tag or note was written.
     """
 
-    def __init__(self, job: Any, *, studio: Any = None, compact: bool = False, embed: bool = False,
-                 on_new_job: Optional[Callable[[Any], None]] = None,
+    _esm = traitlets.Unicode(esm("card")).tag(sync=True)
+    _css = traitlets.Unicode(css("card")).tag(sync=True)
+    _kind = traitlets.Unicode("card").tag(sync=True)
+    poll_ms = traitlets.Int(POLL_MS).tag(sync=True)
+    """While a job runs, the page asks for its state this often (ms)."""
+    newest_first = traitlets.Bool(False).tag(sync=True)
+
+    def __init__(self, *, studio: Any = None, on_new_job: Optional[Callable[[Any], None]] = None,
                  on_terminal: Optional[Callable[[dict], None]] = None,
-                 on_edit: Optional[Callable[[dict], None]] = None):
-        self.job = None if isinstance(job, Mapping) else job
-        self.studio = studio if studio is not None else studio_of(job)
-        self._row: dict = row_of(job)
-        self.job_id: str = str(self._row.get("job_id") or getattr(job, "id", ""))
-        self.compact = compact
-        self._embed = embed
+                 on_edit: Optional[Callable[[dict], None]] = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.studio = studio
+        self.catalog = catalog_of(studio)
+        self.polls = 0
+        """Poll messages answered (the page's second path for live updates)."""
         self._on_new_job = on_new_job
         self._on_terminal = on_terminal
         self._on_edit = on_edit
-        self._listening = False
-        self._lock = threading.RLock()
-        self._catalog = catalog_of(self.studio)
+        self._said: dict[str, tuple[str, str]] = {}  # job id -> what its Cancel (or an edit) did
+        self._cancel_words: dict[str, tuple[Any, tuple[str, str]]] = {}  # job id -> (provider job id, words)
+        self._usual: dict[str, str] = {}
+        self._ended: set[str] = set()  # jobs whose on_terminal was called
+        self.add_class("sk-cards")
 
-        live = not self.terminal
-        failed = self._row.get("status") in ("failed", "cancelled")
-        # A finished job's tile creates only what it shows; a live card creates up front every
-        # widget the engine's thread will later fill (it only ever changes traits).
-        self.header = html("", "sk-head-html")
-        self.caption = html("", "sk-caption")
-        self.progress: Optional[widgets.IntProgress] = None
-        self.progress_label: Optional[widgets.HTML] = None
-        self.progress_row: Optional[widgets.Box] = None
-        self.cancel_button: Optional[widgets.Button] = None
-        self._usual = ""
-        self._cancel_for: Any = False
-        """The provider job id the Cancel button's words were chosen for (they change once sent)."""
-        if live or not compact:
-            self.progress = widgets.IntProgress(value=0, min=0, max=100, layout=shared("auto"))
-            self.progress_label = html("", "sk-progress-text")
-            row_children = [self.progress, self.progress_label]
-            if not compact:
-                self.cancel_button = with_class(widgets.Button(
-                    description="Cancel", icon="stop", tooltip="Stop this job (the card says what the provider "
-                                                               "allows and whether it is billed)"),
-                    "sk-small", "sk-cancel")
-                self.cancel_button.on_click(lambda _b: self.cancel())
-                row_children.append(self.cancel_button)
-            self.progress_row = with_class(widgets.HBox(row_children, layout=shared("plain")), "sk-progress-row")
-            if live:
-                self._usual = self._usual_latency()
-        self.player = VideoPlayer(poster_width=360 if compact else 640,
-                                  poster_bytes=20_000 if compact else 40_000, compact=True, live=live)
-        self.error: Optional[widgets.HTML] = html("", "sk-error") if (live or failed or not compact) else None
-        self.message = html("", "sk-message")
-        self.remixes = with_class(widgets.VBox([]), "sk-jobs")
-        self.actions: Optional[widgets.Box] = None
-        if compact:
-            self.meta = self.caption
-            children = [w for w in (self.player, self.caption, self.progress_row, self.error) if w is not None]
-        else:
-            self.meta = html("", "sk-meta-html")
-            self.actions = self._build_actions()
-            children = [style_widget(), self.header, self.caption, self.progress_row, self.player,
-                        self.error, self.meta, self.actions, self.message, self.remixes]
-        super().__init__(children=children, layout=shared("plain") if compact else widgets.Layout())
-        self.add_class("sk-card")
-        if compact:
-            self.add_class("sk-compact")
-        else:
-            self.add_class("sk-root")
-        self._render()
-        self._listen()
+    # -- the cards ------------------------------------------------------------------------------
+    def add_jobs(self, jobs: list[Any]) -> list[Tile]:
+        """Add a card per Job (or ledger row), push, and follow the running ones."""
+        items = []
+        for j in jobs:
+            job = None if isinstance(j, Mapping) else j
+            items.append(Item(row_of(j), job, self.studio if self.studio is not None else studio_of(j)))
+            if job is not None and not getattr(job, "done", False):
+                self._usual[str(getattr(job, "id", ""))] = usual_text(job)
+        tiles = self._make_tiles(items, lambda _r: "", poster_width=640, poster_bytes=40_000)
+        for t in tiles:
+            if not t.terminal and t.job_id not in self._usual:
+                self._usual[t.job_id] = usual_text(self._job(t))
+        self.push()
+        for t in tiles:
+            t._listen()
+        return tiles
 
-    # -- live updates -------------------------------------------------------------------------
-    @property
-    def row(self) -> dict:
-        """The card's current copy of the job's ledger row."""
-        return dict(self._row)
-
-    def _changed(self) -> None:
-        """After each accepted change (``Follower``): refresh traits; tell once when terminal."""
-        self._render()
-        if self.terminal and self._on_terminal is not None:
-            callback, self._on_terminal = self._on_terminal, None
-            callback(dict(self._row))
-
-    def tick(self) -> None:
-        """Ticker thread: refresh the elapsed time of a running job."""
-        if self.terminal:
-            ticker.discard(self)
-            return
-        text = esc(progress_text(self._row, usual=self._usual))
-        if self.progress_label is not None and self.progress_label.value != text:
-            self.progress_label.value = text
-
-    def close(self) -> None:
-        self._stop()
-        super().close()
-
-    # -- rendering (traits only) ----------------------------------------------------------------
-    def _title(self) -> str:
-        r = self._row
-        title = model_title(self._catalog, r.get("model"))
-        provider = r.get("provider") or ""
-        return f"{esc(title)} <span class='sk-muted'>@ {esc(provider)}</span>"
-
-    def _specs(self) -> str:
-        r = self._row
-        parts = [size_text(r.get("size"), r.get("width"), r.get("height")),
-                 duration(r.get("seconds")) if not is_missing(r.get("seconds")) else ""]
-        if r.get("action") and r.get("action") != "generate":
-            parts.append(str(r.get("action")))
-        return " · ".join(p for p in parts if p)
-
-    def _render(self) -> None:
-        r = self._row
-        status = str(r.get("status") or "pending")
-        emu = '<span class="sk-chip sk-chip-emu" title="made by the built-in emulator: no spend">emulated</span>' \
-            if r.get("emulated") is True else ""
-        refused = stopped_waiting(r)
-        running = status not in TERMINAL and status != "completed" and not refused
-
-        # progress
-        if self.progress_row is not None:
-            if running:
-                p = _progress(r)
-                self.progress.value = 100 if status == "downloading" else (p or 0)
-                self.progress.bar_style = "warning" if status in ("timed_out_waiting", "unknown") else "info"
-                self.progress_label.value = esc(progress_text(r, usual=self._usual))
-            visible(self.progress_row, running)
-            if self.cancel_button is not None:
-                cancellable = running and status != "downloading" and r.get("error_code") != NOT_CANCELLED
-                visible(self.cancel_button, cancellable)
-                if cancellable and r.get("provider_job_id") != self._cancel_for:
-                    self._cancel_for = r.get("provider_job_id")  # once sent: what its provider can do
-                    label, tip = cancel_words(self._handle())
-                    if (self.cancel_button.description, self.cancel_button.tooltip) != (label, tip):
-                        self.cancel_button.description, self.cancel_button.tooltip = label, tip
-
-        # player
-        self.player.set_row(r)
-        visible(self.player, status not in ("failed", "cancelled") and not refused)  # nothing to wait for
-
-        # error
-        if self.error is not None:
-            self.error.value = failure_html(r) if status == "failed" else cancel_html(r)
-            visible(self.error, status == "failed" or bool(self.error.value))
-
-        if self.compact:
-            self._render_caption(status, emu)
-            return
-
-        self.header.value = (
-            f'<div class="sk-head">{status_chip("not_cancelled" if refused else status)} '
-            f'<span class="sk-title">{self._title()}</span>'
-            f'<span class="sk-muted">{esc(self._specs())}</span>{emu}'
-            f'<span class="sk-right sk-faint" title="{esc(self.job_id)}">{esc(short_id(self.job_id))}</span></div>')
-        prompt = r.get("prompt")
-        self.caption.value = f'<div class="sk-prompt">{esc(prompt)}</div>' if not is_missing(prompt) else ""
-        self.meta.value = f'<div class="sk-meta">{self._meta_html()}</div>'
-        if self.actions is not None:
-            self.actions.layout.display = "" if status == "completed" else "none"
-            self._render_actions()
-
-    def _meta_html(self) -> str:
-        r = self._row
-        items = [f"estimated <b>{esc(money(r.get('estimated_cost')))}</b>"]
-        billed = r.get("billed_cost")
-        if not is_missing(billed):
-            items.append(f"billed <b>{esc(money(billed))}</b>"
-                         + (" <span class='sk-faint'>(emulated: not charged)</span>" if r.get("emulated") is True else ""))
-        elif r.get("status") in TERMINAL:
-            items.append("billed <b>not reported</b>")
-        if not is_missing(r.get("seed")):
-            items.append(f"seed\u00a0<b>{esc(int(r['seed']))}</b>")
-        elif r.get("status") == "completed":
-            items.append("seed <b>not reported</b>")
-        el = _elapsed(r)
-        if r.get("status") in TERMINAL and el is not None:
-            items.append(f"took <b>{esc(clock(el))}</b>")
-        if not is_missing(r.get("created_at")):
-            same_day = local_time(r.get("created_at"), "%Y-%m-%d") == local_time(time.time(), "%Y-%m-%d")
-            items.append(esc(local_time(r.get("created_at"), "%H:%M" if same_day else "%Y-%m-%d %H:%M")))
-        return "".join(f"<span>{i}</span>" for i in items)
-
-    def _render_caption(self, status: str, emu: str) -> None:
-        r = self._row
-        facts = []
-        if not is_missing(r.get("seed")):
-            facts.append(f"seed\u00a0{int(r['seed'])}")  # never "seed" at a line's end, its number below
-        cost = r.get("billed_cost")
-        facts.append(money(cost if not is_missing(cost) else r.get("estimated_cost")))
-        el = _elapsed(r)
-        if el is not None and status in TERMINAL:
-            facts.append(clock(el))
-        chip = "" if status == "completed" else status_chip(status) + " "
-        rating = stars(r.get("rating"))
-        title = (f"{r.get('prompt') or ''}\n{model_at(r)} · {self._specs()}\njob {self.job_id}")
-        self.caption.value = (
-            f'<div class="sk-tilecap" title="{esc(title)}"><div class="sk-clamp">{chip}{esc(r.get("prompt") or "")}</div>'
-            f'<div class="sk-tile-model">{esc(model_at(r))}</div>'
-            f'<div class="sk-tile-facts"><span>{esc(" · ".join(facts))}</span>'
-            + (f'<span class="sk-tile-stars">{rating}</span>' if rating else "")
-            + "</div></div>")
-
-    # -- actions --------------------------------------------------------------------------------
-    def _build_actions(self) -> widgets.Box:
-        self.star_buttons = []
-        for n in range(1, 6):
-            b = with_class(widgets.Button(description="☆", tooltip=f"Rate {n} of 5",
-                                          layout=widgets.Layout(width="24px")), "sk-star")
-            b.on_click(lambda _b, n=n: self.rate(n))
-            self.star_buttons.append(b)
-        stars_box = with_class(widgets.HBox(self.star_buttons), "sk-stars")
-        self.tag_input = widgets.Text(placeholder="add a tag ⏎", continuous_update=False,
-                                      layout=widgets.Layout(width="130px"))
-        self.tag_input.observe(self._on_tag_input, "value")
-        self.tags_html = html("", "sk-tags")
-        self.note_toggle = with_class(widgets.Button(description="✎ Note", tooltip="Write a note"),
-                                      "sk-small", "sk-link")
-        self.remix_toggle = with_class(widgets.Button(description="↻ Remix", tooltip="Remix this video"),
-                                       "sk-small", "sk-link")
-        self.note_input = widgets.Textarea(placeholder="What worked, what didn't…", rows=2,
-                                           layout=widgets.Layout(width="100%"))
-        self.note_save = with_class(widgets.Button(description="Save note", button_style=""), "sk-small")
-        self.note_save.on_click(lambda _b: self.note(self.note_input.value))
-        self.note_panel = with_class(widgets.VBox([self.note_input, self.note_save],
-                                                  layout=widgets.Layout(display="none", width="100%")), "sk-panel")
-        self.remix_input = widgets.Text(placeholder="Describe the change, e.g. “same scene at night”",
-                                        layout=widgets.Layout(width="100%"))
-        self.remix_button = with_class(widgets.Button(description="Remix", button_style="primary"), "sk-small")
-        self.remix_button.on_click(lambda _b: self.remix(self.remix_input.value))
-        self.remix_panel = with_class(widgets.HBox([self.remix_input, self.remix_button],
-                                                   layout=widgets.Layout(display="none", width="100%")), "sk-panel")
-        self.note_toggle.on_click(lambda _b: self._toggle(self.note_panel))
-        self.remix_toggle.on_click(lambda _b: self._toggle(self.remix_panel))
-        row = with_class(widgets.HBox([stars_box, self.tag_input, self.tags_html, self.note_toggle,
-                                       self.remix_toggle]), "sk-actions")
-        return widgets.VBox([row, self.note_panel, self.remix_panel], layout=widgets.Layout(width="100%"))
-
-    @staticmethod
-    def _toggle(panel: widgets.Box) -> None:
-        panel.layout.display = "none" if panel.layout.display != "none" else ""
-
-    def _render_actions(self) -> None:
-        r = self._row
-        rating = 0 if is_missing(r.get("rating")) else int(r["rating"])
-        for n, b in enumerate(self.star_buttons, start=1):
-            b.description = "★" if n <= rating else "☆"
-            (b.add_class if n <= rating else b.remove_class)("sk-on")
-        self.tags_html.value = "".join(f'<span class="sk-tag">{esc(t)}</span>' for t in tags_of(r.get("tags")))
-        notes = r.get("notes")
-        if not is_missing(notes) and not self.note_input.value:
-            self.note_input.value = str(notes)
-        self.note_toggle.description = "✎ Note" + (" •" if not is_missing(notes) else "")
-        offer = offer_of(self._catalog, r.get("model"), r.get("provider"))
-        can_remix = offer is not None and "remix" in offer.capabilities and self.studio is not None
-        self.remix_toggle.layout.display = "" if can_remix else "none"
-
-    def _handle(self) -> Any:
-        """The card's Job (the Studio's public handle), or None without a Studio."""
-        if self.job is not None:
-            return self.job
-        if self.studio is not None and hasattr(self.studio, "job"):
-            return self.studio.job(self.job_id)
+    def _job(self, tile: Tile) -> Any:
+        """The tile's Job (the Studio's public handle), or None."""
+        if tile.job is not None:
+            return tile.job
+        studio = tile.studio if tile.studio is not None else self.studio
+        if studio is not None and hasattr(studio, "job") and tile.job_id:
+            try:
+                return studio.job(tile.job_id)
+            except Exception:  # a row the Studio cannot load: the card still shows it
+                return None
         return None
 
-    def _usual_latency(self) -> str:
-        return usual_text(self._handle())
+    def _tile(self, which: Any) -> Optional[Tile]:
+        if isinstance(which, int) and not isinstance(which, bool):
+            return self.tile_list[which] if 0 <= which < len(self.tile_list) else None
+        key = str(getattr(which, "id", which))
+        return next((t for t in self.tile_list if t.job_id == key), None)
 
-    def cancel(self) -> Any:
-        """Cancel the job (``job.cancel()``) and say what happened: cancelled (billed or not, with
-        the source), or why the provider cannot stop it (sorakit stops waiting; the job stays in
-        the ledger). Returns the `CancelResult` (None when it could not be asked)."""
-        job = self._handle()
+    def _tile_data(self, tile: Tile) -> dict:
+        return self._card_data(tile)
+
+    def _card_data(self, tile: Tile) -> dict:
+        """One card's entry of the synced ``tiles`` list: what the page shows, as plain text."""
+        r = tile.row
+        status = str(r.get("status") or "pending")
+        data = tile.data()
+        p = r.get("progress")
+        kind, said = self._said.get(tile.job_id, ("", ""))
+        refused = stopped_waiting(r)
+        running = not tile.terminal and status != "completed" and not refused
+        ended = outcome_text(r)  # plain text: the page sets it as textContent
+        okind, head, code, detail = outcome(r)
+        label, tip = self._words(tile)
+        offer = offer_of(self.catalog, r.get("model"), r.get("provider"))
+        rating = r.get("rating")
+        data.update(
+            id=tile.job_id, short=short_id(tile.job_id), title=model_at(r), status=status, specs=_specs(r),
+            prompt=str(r.get("prompt") or ""), active=running, emulated=r.get("emulated") is True,
+            progress=None if is_missing(p) else max(0, min(100, int(p))),
+            text=progress_text(r, usual=self._usual.get(tile.job_id, "")) if running else "",
+            cancellable=running and status != "downloading" and r.get("error_code") != NOT_CANCELLED,
+            cancel_label=label, cancel_tip=tip,
+            shown_status="not_cancelled" if refused else status,
+            chip=list(STATUS_LABELS.get("not_cancelled" if refused else status, (status, "grey"))),
+            said={"kind": kind, "text": said} if said else {},
+            cancelled=ended if status != "failed" else "",
+            failed=ended if status == "failed" else "",
+            outcome=[okind, head, code, detail] if okind else [],
+            meta=meta_items(r) if status in TERMINAL or status == "completed" else [],
+            rating=0 if is_missing(rating) else int(rating), tags=list(tags_of(r.get("tags"))),
+            notes="" if is_missing(r.get("notes")) else str(r.get("notes")),
+            remixable=bool(status == "completed" and offer is not None and "remix" in offer.capabilities
+                           and (tile.studio or self.studio) is not None),
+            note=_frontend.audio_note(r) if data["playable"] else "", caption="")
+        return data
+
+    def _words(self, tile: Tile) -> tuple[str, str]:
+        """The Cancel button's words for this job (chosen again once it is sent)."""
+        pjid = tile.row.get("provider_job_id")
+        known = self._cancel_words.get(tile.job_id)
+        if known is None or known[0] != pjid:
+            known = self._cancel_words[tile.job_id] = (pjid, cancel_words(self._job(tile)))
+        return known[1]
+
+    coalesce = True
+    """Push a running job's changes at most every ``PUSH_INTERVAL`` (a long list); False: at once."""
+
+    def _tile_changed(self, tile: Tile, final: bool) -> None:
+        super()._tile_changed(tile, final or not self.coalesce)
+        if final and tile.job_id not in self._ended:
+            self._ended.add(tile.job_id)
+            if self._on_terminal is not None:
+                self._on_terminal(tile.row)
+
+    # -- what a user does on a card ---------------------------------------------------------------
+    def cancel(self, which: Any = 0) -> Any:
+        """Cancel a listed job (its index, its id or the Job) through ``job.cancel()``; its card says
+        what happened (cancelled, billed or not, or why the provider cannot stop it: sorakit stops
+        waiting, the job stays in the ledger). Returns the `CancelResult` (None if it failed)."""
+        tile = self._tile(which)
+        if tile is None:
+            return None
+        result = None
+        job = self._job(tile)
         if job is None or not hasattr(job, "cancel"):
-            self._say("This card has no Studio to cancel through.", "warn")
-            return None
-        if self.cancel_button is not None:
-            self.cancel_button.disabled = True
-        try:
-            result = job.cancel()
-        except Exception as exc:
-            self._say(esc(error_text(exc)), "error")
-            if self.cancel_button is not None:
-                self.cancel_button.disabled = False
-            return None
-        fresh = self._fresh_row()
+            self._said[tile.job_id] = ("warn", "This card has no Studio to cancel through.")
+        else:
+            try:
+                result = job.cancel()
+            except Exception as exc:
+                self._said[tile.job_id] = ("error", error_text(exc))
+        fresh = tile._fresh_row()
         if fresh:
-            self._apply(fresh)
-        # the card's own box says what happened (cancelled / not cancelled, billed, what next);
-        # a second message would repeat it
-        self._say("" if cancel_html(self._row) else esc(
-            ("Cancelled: " if result.cancelled else "Not cancelled: ") + plain_reason(result.reason)),
-            "ok" if result.cancelled else "warn")
-        if self.cancel_button is not None:
-            self.cancel_button.disabled = False
+            tile._apply(fresh)
+        if result is not None:
+            if outcome_text(tile.row):  # the job's own box says it: no second one
+                self._said.pop(tile.job_id, None)
+            else:
+                self._said[tile.job_id] = ("ok" if result.cancelled else "warn",
+                                           ("Cancelled: " if result.cancelled else "Not cancelled: ")
+                                           + plain_reason(result.reason))
+        self.push()
         return result
 
-    def _say(self, text: str, kind: str = "ok") -> None:
-        self.message.value = f'<div class="sk-msg sk-msg-{kind}">{text}</div>' if text else ""
+    def play(self, which: Any = 0) -> bool:
+        """Ask every open view to fetch a listed job's video and play it (as a click on its poster).
+        Returns False when the video is not there to play."""
+        tile = self._tile(which)
+        if tile is None or not self._card_data(tile)["playable"]:
+            return False
+        self.send({"type": "load", "autoplay": True, "tile": self.tile_list.index(tile)})
+        return True
 
-    def _ledger_call(self, name: str, *args: Any) -> None:
-        method = getattr(self.job, name, None) if self.job is not None else None
-        if method is not None:
-            method(*args)
-            return
-        ledger = getattr(self.studio, "ledger", None)
-        getattr(ledger, name)(self.job_id, *args)
-
-    def _reload(self, **fallback: Any) -> None:
-        fresh = self._fresh_row()
-        self._row.update(fresh if fresh else fallback)
-        self._render()
+    def _edit(self, tile: Tile, name: str, *args: Any, **fallback: Any) -> bool:
+        """Write a rating, tags or a note to the ledger now (the Job's method, else the ledger's)."""
+        method = getattr(tile.job, name, None) if tile.job is not None else None
+        try:
+            if method is not None:
+                method(*args)
+            else:
+                studio = tile.studio if tile.studio is not None else self.studio
+                getattr(getattr(studio, "ledger", None), name)(tile.job_id, *args)
+        except Exception as exc:
+            self._said[tile.job_id] = ("error", error_text(exc))
+            self.push()
+            return False
+        self._said.pop(tile.job_id, None)
+        fresh = tile._fresh_row()
+        tile._row.update(fresh if fresh else fallback)
+        self.push()
         if self._on_edit is not None:
-            self._on_edit(dict(self._row))
+            self._on_edit(tile.row)
+        return True
 
-    def rate(self, n: int) -> None:
-        """Write a 1–5 rating to the ledger now."""
-        try:
-            self._ledger_call("rate", int(n))
-        except Exception as exc:
-            self._say(esc(error_text(exc)), "error")
-            return
-        self._say("")
-        self._reload(rating=int(n))
+    def rate_job(self, which: Any, n: int) -> bool:
+        """Write a 1–5 rating of a listed job to the ledger now."""
+        tile = self._tile(which)
+        return tile is not None and self._edit(tile, "rate", int(n), rating=int(n))
 
-    def tag(self, *tags: str) -> None:
-        """Add tags in the ledger now."""
-        tags = tuple(t.strip() for t in tags if t and t.strip())
-        if not tags:
-            return
-        try:
-            self._ledger_call("tag", *tags)
-        except Exception as exc:
-            self._say(esc(error_text(exc)), "error")
-            return
-        self._say("")
-        self._reload(tags=tuple(dict.fromkeys(tags_of(self._row.get("tags")) + tags)))
+    def tag_job(self, which: Any, *tags: str) -> bool:
+        """Add tags to a listed job in the ledger now (``"a, b"`` is two tags)."""
+        tile = self._tile(which)
+        tags = tuple(t.strip() for text in tags for t in str(text).split(",") if t.strip())
+        if tile is None or not tags:
+            return False
+        return self._edit(tile, "tag", *tags, tags=tuple(dict.fromkeys(tags_of(tile.row.get("tags")) + tags)))
 
-    def _on_tag_input(self, change: dict) -> None:
-        text = (change.get("new") or "").strip()
-        if text:
-            self.tag(*[t for t in text.split(",")])
-            self.tag_input.value = ""
+    def note_job(self, which: Any, text: str) -> bool:
+        """Save the note of a listed job in the ledger now."""
+        tile = self._tile(which)
+        return tile is not None and self._edit(tile, "note", str(text), notes=str(text))
 
-    def note(self, text: str) -> None:
-        """Save the note in the ledger now."""
-        try:
-            self._ledger_call("note", text)
-        except Exception as exc:
-            self._say(esc(error_text(exc)), "error")
-            return
-        self._say("Note saved.", "ok")
-        self._reload(notes=text)
-
-    def remix(self, prompt: str) -> Any:
-        """Start a remix of this job (returns at once) and show its card below."""
+    def remix_job(self, which: Any, prompt: str) -> Any:
+        """Start a remix of a listed job (returns at once); its card joins the list."""
+        tile = self._tile(which)
+        if tile is None:
+            return None
         prompt = (prompt or "").strip()
         if not prompt:
-            self._say("Describe the change you want in the remix box first.", "warn")
+            self._said[tile.job_id] = ("warn", "Describe the change you want in the remix box first.")
+            self.push()
             return None
         try:
-            if self.job is not None and hasattr(self.job, "remix"):
-                new = self.job.remix(prompt, wait=False, progress=False)
+            job = tile.job
+            if job is not None and hasattr(job, "remix"):
+                new = job.remix(prompt, wait=False, progress=False)
             else:
-                new = self.studio.remix(self.job_id, prompt, wait=False, progress=False)
+                studio = tile.studio if tile.studio is not None else self.studio
+                new = studio.remix(tile.job_id, prompt, wait=False, progress=False)
         except Exception as exc:
-            self._say(esc(error_text(exc)), "error")
+            self._said[tile.job_id] = ("error", error_text(exc))
+            self.push()
             return None
-        self._say("")
-        self.remix_input.value = ""
-        self.remix_panel.layout.display = "none"
+        self._said.pop(tile.job_id, None)
         jobs = as_jobs(new)
-        self.remixes.children = tuple(JobCard(j, studio=self.studio, on_new_job=self._on_new_job)
-                                      for j in jobs) + tuple(self.remixes.children)
+        self.add_jobs(jobs)
         for j in jobs:
             if self._on_new_job is not None:
                 self._on_new_job(j)
         return new
 
-    # -- static fallback ------------------------------------------------------------------------
+    # -- messages from the page -------------------------------------------------------------------
+    def _on_front_end(self, widget: Any, content: Any, buffers: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        tile = content.get("tile") if isinstance(content, dict) else None
+        if kind == "cancel":
+            self.cancel(tile)
+        elif kind == "rate":
+            self.rate_job(tile, content.get("n") or 0)
+        elif kind == "tag":
+            self.tag_job(tile, str(content.get("text") or ""))
+        elif kind == "note":
+            self.note_job(tile, str(content.get("text") or ""))
+        elif kind == "remix":
+            self.remix_job(tile, str(content.get("prompt") or ""))
+        elif kind == "poll":
+            self._answer_poll(content)
+        else:
+            super()._on_front_end(widget, content, buffers)
+
+    def _poll_extra(self) -> dict:
+        return {}
+
+    def _answer_poll(self, content: dict) -> None:
+        """The page's running jobs (``tiles``: their indexes) as they are now."""
+        self.polls += 1
+        asked = [i for i in content.get("tiles") or () if isinstance(i, int) and 0 <= i < len(self.tile_list)]
+        self.send({"type": "jobs", "view": str(content.get("view", "")),
+                   "tiles": {str(i): self._tile_data(self.tile_list[i]) for i in asked}, **self._poll_extra()})
+
+    # -- static fallback ----------------------------------------------------------------------------
     def _static_html(self) -> str:
-        r = self._row
-        status = str(r.get("status") or "")
-        cap = (f"<b>{esc(model_at(r))}</b> · {esc(self._specs())} · {esc(status)}<br/>"
-               f"{esc(truncate(r.get('prompt'), 160))}")
-        if status == "failed":
-            cap += f"<br/><span style='color:#c4242f'>{esc(r.get('error_code') or '')}: {esc(r.get('error_message') or '')}</span>"
-        elif status != "completed":
-            cap += f"<br/><i>was {esc(status)} when this output was saved</i>"
-        return static_figure(r, width=220 if self.compact else 320,
-                             max_bytes=12_000 if self.compact else 24_000, caption=cap, embed=self._embed)
+        return "".join(_static_card(t.row) for t in self.tile_list)
 
     def _static_text(self) -> str:
-        r = self._row
-        return (f"<sorakit job {self.job_id} {r.get('status')} {model_at(r)} "
-                f"{truncate(r.get('prompt'), 50)!r} estimated={money(r.get('estimated_cost'))} "
-                f"file={r.get('file_path') or '-'}>")
+        return "\n".join(_static_line(t.row) for t in self.tile_list)
+
+
+def _static_card(r: Mapping[str, Any], embed: bool = False) -> str:
+    status = str(r.get("status") or "")
+    cap = (f"<b>{esc(model_at(r))}</b> · {esc(_specs(r))} · {esc(status)}<br/>"
+           f"{esc(truncate(r.get('prompt'), 160))}")
+    if status == "failed":
+        cap += f"<br/><span style='color:#c4242f'>{esc(r.get('error_code') or '')}: {esc(r.get('error_message') or '')}</span>"
+    elif status != "completed":
+        cap += f"<br/><i>was {esc(status)} when this output was saved</i>"
+    return static_figure(r, width=320, max_bytes=24_000, caption=cap, embed=embed)
+
+
+def _static_line(r: Mapping[str, Any]) -> str:
+    return (f"<sorakit job {r.get('job_id')} {r.get('status')} {model_at(r)} "
+            f"{truncate(r.get('prompt'), 50)!r} estimated={money(r.get('estimated_cost'))} "
+            f"file={r.get('file_path') or '-'}>")
+
+
+class JobCard(JobCards):
+    """The card of one job (and of the remixes started from it, below it).
+
+    Args:
+        job: a sorakit ``Job`` (or a ledger row mapping together with ``studio``).
+        studio: the Studio (taken from the job when omitted).
+        embed: the saved ``text/html`` fallback carries the whole video (base64), not only a poster.
+        on_new_job, on_terminal, on_edit: see `JobCards`.
+    """
+
+    coalesce = False  # one job: each change is shown at once
+
+    def __init__(self, job: Any, *, studio: Any = None, embed: bool = False,
+                 on_new_job: Optional[Callable[[Any], None]] = None,
+                 on_terminal: Optional[Callable[[dict], None]] = None,
+                 on_edit: Optional[Callable[[dict], None]] = None):
+        super().__init__(studio=studio if studio is not None else studio_of(job), on_new_job=on_new_job,
+                         on_terminal=on_terminal, on_edit=on_edit)
+        self._embed = embed
+        [self.tile] = self.add_jobs([job])
+        self.job = self.tile.job
+        self.job_id = self.tile.job_id
+
+    @property
+    def row(self) -> dict:
+        """The card's current copy of the job's ledger row."""
+        return self.tile.row
+
+    @property
+    def terminal(self) -> bool:
+        return self.tile.terminal
+
+    @property
+    def shown(self) -> dict:
+        """What the page shows of the job now (its entry of the synced ``tiles``)."""
+        return self.tiles[0]
+
+    def rate(self, n: int) -> bool:
+        """Write a 1–5 rating to the ledger now."""
+        return self.rate_job(0, n)
+
+    def tag(self, *tags: str) -> bool:
+        """Add tags in the ledger now."""
+        return self.tag_job(0, *tags)
+
+    def note(self, text: str) -> bool:
+        """Save the note in the ledger now."""
+        return self.note_job(0, text)
+
+    def remix(self, prompt: str) -> Any:
+        """Start a remix of this job (returns at once); its card appears below."""
+        return self.remix_job(0, prompt)
+
+    def _static_html(self) -> str:
+        return _static_card(self.tile.row, embed=self._embed) + "".join(
+            _static_card(t.row) for t in self.tile_list[1:])
 
 
 def job_card(job: Any, **kwargs: Any) -> JobCard:

@@ -6,12 +6,13 @@ One module, in parts, concatenated as whole files (nothing in JavaScript is pars
   the transport probe (binary buffers or base64 chunks) and the stage that streams a video.
 - ``player.js``: the lone player (kind ``"player"``) and the tile grid (``"grid"``: Gallery,
   CompareGrid).
-- ``form.js``: the request form (``"form"``: RequestForm).
+- ``card.js``: job cards (``"card"``: JobCard, JobCards; the form lists its jobs with them).
+- ``form.js``: the request form (``"form"``: RequestForm), after ``card.js``.
 - ``main.js``: ``render({model, el})``, which calls ``VIEWS[model.get("_kind")]``, and the export.
 
-A widget class ships the parts it renders (``MODULES``): a player or a grid does not carry the form's
-code. Every model saves a copy of its module in a notebook's widget state (a card per job means a
-player model per job), so what ships is compacted line by line: blank lines, lines that are only a
+A widget class ships the parts it renders (``MODULES``): a player or a grid carries neither the
+form's code nor a card's, a card not the form's. Every model saves a copy of its module in a
+notebook's widget state (a card per job means a card model per job), so what ships is compacted line by line: blank lines, lines that are only a
 ``//`` comment, indentation, and a trailing ``// comment`` after code that has no quote, backtick or
 slash are dropped. That is safe because no string, template literal or ``/* */`` comment in the
 sources spans lines (``tests/display/test_esm.py`` checks it, and that each module parses with
@@ -28,13 +29,15 @@ __all__ = ["MODULES", "SHEETS", "esm", "css", "source"]
 
 MODULES: dict[str, tuple[str, ...]] = {
     "player": ("stage.js", "player.js", "main.js"),
-    "form": ("stage.js", "form.js", "main.js"),
+    "card": ("stage.js", "card.js", "main.js"),
+    "form": ("stage.js", "card.js", "form.js", "main.js"),
 }
 """Module name -> its parts in order. ``"player"`` serves the kinds ``player`` and ``grid``."""
 
 SHEETS: dict[str, tuple[str, ...]] = {
     "player": ("player.css",),
-    "form": ("player.css", "form.css"),
+    "card": ("player.css", "card.css"),
+    "form": ("player.css", "card.css", "form.css"),
 }
 
 
@@ -59,7 +62,7 @@ def _compact_js(text: str) -> str:
 
 @lru_cache(maxsize=None)
 def esm(name: str) -> str:
-    """The ES module ``name`` ("player" or "form") as shipped: its parts compacted, in order."""
+    """The ES module ``name`` ("player", "card" or "form") as shipped: its parts compacted, in order."""
     return "\n".join(_compact_js(source(part)) for part in MODULES[name]) + "\n"
 
 

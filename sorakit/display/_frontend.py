@@ -1,8 +1,8 @@
 """Front-end quirks, all in one place: which notebook front-end the kernel serves and what it needs.
 
-The widgets are ipywidgets 8 and anywidgets (whose front end ships inside the ``anywidget`` wheel
-as a prebuilt JupyterLab / Notebook 7 extension; VS Code, Colab and marimo load it themselves), so
-every front-end that runs ipywidgets 8 shows them. What differs:
+The widgets are anywidgets (whose front end ships inside the ``anywidget`` wheel as a prebuilt
+JupyterLab / Notebook 7 extension; VS Code, Colab and marimo load it themselves; the ledger browser
+is still ipywidgets 8), so every front-end that runs ipywidgets 8 shows them. What differs:
 
 ================  ==========================================  ==============================================
 front-end         quirk                                       what sorakit does
@@ -16,9 +16,9 @@ Colab             third-party widget manager must be enabled  ``enable_custom_wi
                   no ``--jp-*`` CSS variables                 CSS fallbacks (same as VS Code)
 everywhere        ``IPython.display.Video(path)`` only works   videos stream over the widget comm in binary
                   where the server serves that path            chunks read from the cached file, on play
-marimo            renders anywidgets, not ipywidgets           ``mo.ui.anywidget(player(job))`` / gallery;
-                                                              ``form(studio)`` returns the anywidget form
-                                                              there (``in_marimo()``)
+marimo            renders anywidgets, not ipywidgets           ``mo.ui.anywidget(...)`` around the form, a
+                                                              job card, a player or a gallery: the same
+                                                              widgets as in Jupyter
 ================  ==========================================  ==============================================
 
 Detection runs in the kernel, so it is a best guess from the environment: VS Code starts kernels

@@ -193,7 +193,7 @@ class LiveDisplay:
 
 
 class Follower:
-    """Follows one job's ledger row from the engine's thread: what a card and a grid tile share.
+    """Follows one job's ledger row from the engine's thread (a ``Tile``: a grid's tile, a job card).
 
     The class using it sets ``job``, ``studio``, ``job_id``, ``_row`` (a dict), ``_lock`` (an
     RLock) and ``_listening = False``, calls ``_listen()`` once it is built, and implements

@@ -244,9 +244,7 @@ class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
     """A poster with a play button; pressing it streams the cached file to the front end.
 
     ``set_row`` only changes traits, so the engine's thread may call it. ``bytes_sent`` and
-    ``chunks_sent`` count what went over the comm (nothing before the first play). ``compact`` and
-    ``live`` are accepted for the callers of the ipywidgets player this replaced; one anywidget
-    model has no child widgets to create up front, so they change nothing.
+    ``chunks_sent`` count what went over the comm (nothing before the first play).
     """
 
     _esm = traitlets.Unicode(player_esm()).tag(sync=True)
@@ -261,8 +259,7 @@ class VideoPlayer(StaticFallback, Streamer, anywidget.AnyWidget):
     note = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, row: Optional[Mapping[str, Any]] = None, *, poster_width: int = 480,
-                 poster_bytes: int = 40_000, embed: bool = False, preload: bool = False,
-                 compact: bool = False, live: bool = True):
+                 poster_bytes: int = 40_000, embed: bool = False, preload: bool = False):
         super().__init__(layout=shared("full"))  # a shared Layout model, not one per player
         self._row: dict = {}
         self._poster_width, self._poster_bytes = poster_width, poster_bytes
@@ -351,4 +348,4 @@ def player(job: Any, *, embed: bool = False, preload: bool = False) -> VideoPlay
     the view to fetch the video as soon as it is shown instead of on the first click.
     """
     row = row_of(job)
-    return VideoPlayer(row, embed=embed, preload=preload, live=row.get("status") != "completed")
+    return VideoPlayer(row, embed=embed, preload=preload)

@@ -2,9 +2,8 @@
 fields a form sends to ``studio.submit`` / ``studio.remix``, the estimate and budget text, and
 which field an error belongs to.
 
-Both forms call this module: the ipywidgets ``StudioForm`` (Jupyter) and the anywidget
-``RequestForm`` (marimo, and Jupyter on request). They only turn its plain values into their
-controls, so the two cannot drift apart. Validation itself stays in the catalog and the Studio
+The form (``RequestForm``, one anywidget in every front end) calls this module and only turns its
+plain values into synced state. Validation itself stays in the catalog and the Studio
 (``plan`` and ``studio.submit`` raise `sorakit.ValidationError`); nothing here re-checks a value
 the Studio checks, except the seed text, which is parsed from a text box before it is an int.
 """

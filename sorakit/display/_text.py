@@ -1,7 +1,6 @@
-"""Words about a job that both widget families show: progress, usual latency, what a Cancel
-will do, how a job ended. The ipywidgets job card (``_card``) renders them as HTML; the anywidget
-form and tile grid (``_anyform``, ``_grid``) send them as text. Plain functions of a ledger row (or
-a Job handle): no widget code here.
+"""Words about a job that the widgets show: progress, usual latency, what a Cancel will do, how a
+job ended. The job cards (``_card``, also under the form) and the tile grid (``_grid``) send them
+to the page as plain text. Plain functions of a ledger row (or a Job handle): no widget code here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-// sorakit's request form (RequestForm: kind "form"). This file follows stage.js in the module (see
-// there): el_, rid, makeLink and makeStage come from it. The form only renders the synced state Python computes (choices,
+// sorakit's request form (RequestForm: kind "form"). This file follows stage.js and card.js in the
+// module (see there): el_, rid, makeLink and makeCards come from them. The form only renders the synced state Python computes (choices,
 // errors, estimate, jobs) and reports what the user did: entries go into the synced `value`,
-// Submit, Cancel and the image go as custom messages. No validation and no job logic here.
+// Submit and the image go as custom messages (a card's clicks: card.js). No validation and no job logic here.
 // A labelled field with the place for its error (Python's `errors` names the field).
 function fieldBox(label, control, name) {
   const box = el_("div", "skf-field");
@@ -28,7 +28,7 @@ function fillSelect(sel, options, value) {
   sel.value = String(value ?? "");
 }
 
-// The form: the request panel, then the jobs it started (newest first), each with its stage.
+// The form: the request panel, then the jobs it started (newest first) as job cards.
 function renderForm(model, el) {
   const view = rid();
   const link = makeLink(model, view);
@@ -115,7 +115,7 @@ function renderForm(model, el) {
   const message = el_("div", "skf-msg");
   const panel = el_("div", "skf-panel");
   panel.append(head, promptBox, row1, notice, row2, negBox, imageBox, remixBox, cost, submit, message);
-  const list = el_("div", "skf-jobs");
+  const list = el_("div", "sk-jobs");
   el.append(panel, list);
 
   // -- what the user did -> the synced value (Python normalises it and writes it back)
@@ -242,106 +242,20 @@ function renderForm(model, el) {
     show(clear, !!(file.files && file.files.length));
   }
 
-  // -- the job list: newest first; a job's tile index is its place in `tiles` (submission order)
-  let stages = [],
-    cards = [],
-    tiles = [],
-    timer = null;
-  // A job's card: head, prompt, progress with Cancel, what Cancel did, and its stage.
-  function card(i) {
-    const s = makeStage(model, view, i, link);
-    const c = el_("div", "skf-job");
-    c.dataset.tile = String(i);
-    const top = el_("div", "skf-job-head");
-    const bar = el_("progress", "skf-bar");
-    bar.max = 100;
-    const text = el_("span", "skf-progress");
-    const cancel = el_("button", "skf-cancel", "Cancel");
-    cancel.type = "button";
-    cancel.title = "Stop this job (says what the provider allows and whether it is billed)";
-    cancel.addEventListener("click", () => {
-      cancel.disabled = true;
-      model.send({ type: "cancel", tile: i, view });
-    });
-    const prog = el_("div", "skf-inline");
-    prog.append(bar, text, cancel);
-    const said = el_("div", "skf-msg");
-    const p = el_("div", "skf-job-prompt");
-    c.append(top, p, prog, said, s.box, s.note);
-    stages[i] = s;
-    return { c, top, p, prog, bar, text, cancel, said };
-  }
-  // Draw job `i` from its tile data (Python's _tile_data), making its card the first time.
-  function drawJob(i, t) {
-    let k = cards[i];
-    if (!k) {
-      k = cards[i] = card(i);
-      list.prepend(k.c);
-    }
-    k.c.dataset.status = t.status;
-    const shown = t.shown_status || t.status;
-    k.top.replaceChildren(
-      el_("span", "skf-status skf-status-" + shown, shown.replace(/_/g, " ")),
-      el_("b", "", t.title),
-      el_("span", "skf-muted", t.specs),
-      el_("span", "skf-id", t.short),
-    );
-    k.top.lastChild.title = t.id;
-    k.p.textContent = t.prompt;
-    show(k.prog, t.active);
-    if (t.progress === null || t.progress === undefined) k.bar.removeAttribute("value");
-    else k.bar.value = t.progress;
-    k.text.textContent = t.text || "";
-    show(k.cancel, !!t.cancellable);
-    k.cancel.disabled = false;
-    if (t.cancel_label && k.cancel.textContent !== t.cancel_label) k.cancel.textContent = t.cancel_label;
-    if (t.cancel_tip) k.cancel.title = t.cancel_tip;
-    msg(
-      k.said,
-      t.said && t.said.text
-        ? t.said
-        : t.failed
-          ? { kind: "error", text: t.failed }
-          : t.cancelled
-            ? { kind: "warn", text: t.cancelled }
-            : null,
-    );
-    show(stages[i].box, t.status !== "failed" && t.status !== "cancelled" && shown !== "not_cancelled");
-    stages[i].draw(t);
-  }
-  function drawJobs(fresh) {
-    if (fresh) tiles = fresh.slice();
-    tiles.forEach((t, i) => drawJob(i, t));
-    schedule();
-  }
-  // While a job runs, ask for its state every poll_ms (live updates wherever trait pushes are lost).
-  function schedule() {
-    const active = tiles.map((t, i) => (t.active ? i : -1)).filter((i) => i >= 0);
-    if (timer || !active.length) return;
-    timer = setTimeout(
-      () => {
-        timer = null;
-        const still = tiles.map((t, i) => (t.active ? i : -1)).filter((i) => i >= 0);
-        if (still.length) model.send({ type: "poll", tiles: still, view });
-      },
-      model.get("poll_ms") || 1000,
-    );
-  }
-  // The transport's pong, a poll's answer (`jobs`), or a message for one of the stages.
+  // -- the jobs it started: job cards (card.js), newest first
+  const cards = makeCards(model, view, link, list);
+  // The transport's pong, a poll's answer (`jobs`: also the remix list and the estimate), or a
+  // message for a card's stage.
   function onMsg(m, buffers) {
     if (link.onMsg(m, buffers)) return;
-    if (m && m.type === "jobs") {
-      if (m.view && m.view !== view) return;
-      for (const [i, t] of Object.entries(m.tiles || {})) tiles[Number(i)] = t;
+    if (m && m.type === "jobs" && (!m.view || m.view === view)) {
       if (m.cost !== undefined) cost.innerHTML = m.cost;
       if (m.remixes) {
         fillSelect(remixSel, m.remixes, remixSel.value);
         show(remixBox, m.remixes.length > 1);
       }
-      drawJobs();
-      return;
     }
-    for (const s of stages) if (s) s.onMsg(m, buffers);
+    cards.onMsg(m, buffers);
   }
   const valueKeys = ["value", "models", "providers", "choices", "remixes"];
   const stateKeys = [
@@ -355,7 +269,7 @@ function renderForm(model, el) {
     "image_info",
     "emulated",
   ];
-  const onTiles = () => drawJobs(model.get("tiles") || []);
+  const onTiles = () => cards.draw(model.get("tiles") || []);
   drawValue();
   drawState();
   onTiles();
@@ -364,13 +278,12 @@ function renderForm(model, el) {
   model.on("change:tiles", onTiles);
   model.on("msg:custom", onMsg);
   return () => {
-    clearTimeout(timer);
     clearTimeout(typing);
     for (const k of valueKeys) model.off(`change:${k}`, drawValue);
     for (const k of stateKeys) model.off(`change:${k}`, drawState);
     model.off("change:tiles", onTiles);
     model.off("msg:custom", onMsg);
-    stages.forEach((s) => s && s.dispose());
+    cards.dispose();
   };
 }
 

@@ -36,6 +36,9 @@ class DisplayHooks(Protocol):
     def show_progress(self, job: Any) -> Any:
         """Show a running Job live; return a handle with ``tick()``/``close()`` (or None)."""
 
+    def job_card(self, job: Any) -> Any:
+        """A Job's live card widget, not displayed (marimo shows it through ``Job._display_``)."""
+
     def form(self, studio: Any, **kwargs: Any) -> Any: ...
 
     def gallery(self, source: Any, **kwargs: Any) -> Any: ...

@@ -241,6 +241,16 @@ class Job:
 
         display(HTML(self._repr_html_()))
 
+    def _display_(self) -> Any:
+        """marimo (which calls ``_display_`` before any ``_repr_*_``; docs.marimo.io, "Richly display
+        objects"): a Job as a cell's last line shows its live card, the widget Jupyter shows."""
+        import marimo as mo  # only ever called by marimo
+
+        ran, card = call_hook("job_card", self)
+        if ran and card is not None:
+            return mo.ui.anywidget(card)
+        return mo.Html(self._repr_html_())
+
 
 # ==================================================================================== Batch
 class Batch(Sequence[Job]):

@@ -1,9 +1,11 @@
-"""The form, a job card and the player in a real JupyterLab, driven through headless Chromium.
+"""The form, a job card and the player in a real JupyterLab and Notebook 7, driven through headless
+Chromium.
 
-Starts a private JupyterLab, writes a notebook that opens ``Studio(emulate=True)`` and shows
-``studio.form()``, runs it, types a prompt, submits against the emulator, plays the finished video
-(asserting the browser really decodes it: ``readyState >= 2``), rates it and reads the rating back
-from the ledger file. A screenshot goes to ``tests/artifacts/``.
+Starts a private Jupyter server, writes a notebook that opens ``Studio(emulate=True)`` and shows
+``studio.form()``, runs it in JupyterLab or Notebook 7, types a prompt, submits against the
+emulator, plays the finished video in the job's card (asserting the browser really decodes it:
+``readyState >= 2``), rates it and reads the rating back from the ledger file. Screenshots go to
+``tests/artifacts/``.
 """
 
 import importlib.util
@@ -63,28 +65,46 @@ def lab(tmp_path_factory):
         yield server
 
 
-def test_form_submit_play_and_rate_in_jupyterlab(lab):
-    from lab import browser_page, notebook, open_and_run, wait_idle
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_form_submit_card_play_and_rate(ui, tmp_path):
+    """``studio.form()`` (one anywidget) in JupyterLab and in Notebook 7: a field error beside its
+    field, submit, the job's card follows the job (trait pushes from the engine's thread, or its
+    polls), the video plays in the card (the browser really decodes it), and four stars on the card
+    land in the ledger file."""
+    _needs_browser()
+    from lab import Lab, browser_page, notebook, open_and_run, wait_idle
 
     t0 = time.monotonic()
-    root = lab.root
+    root = tmp_path / "root"  # a server of its own: no tab of another test's notebook restored
+    root.mkdir()
     (root / "sorakit_form.ipynb").write_text(json.dumps(notebook(CELLS)))
     ARTIFACTS.mkdir(exist_ok=True)
-    with browser_page(1280, 2000) as page:
-        open_and_run(page, lab, "sorakit_form.ipynb")
-        form = page.locator(".sk-form")
+    with Lab(root) as lab, browser_page(1280, 2000) as page:
+        open_and_run(page, lab, "sorakit_form.ipynb", ui=ui)
+        form = page.locator(".skf")
         form.wait_for(timeout=30_000)
-        prompt = form.locator("textarea").first
-        prompt.fill(PROMPT)
-        page.wait_for_function("() => document.querySelector('.sk-counter') && "
-                               f"document.querySelector('.sk-counter').textContent.startsWith('{len(PROMPT)} /')",
-                               timeout=10_000)
-        form.locator(".sk-submit").click()
+        form.locator("textarea.skf-prompt").fill(PROMPT)
+        page.wait_for_function("() => { const c = document.querySelector('.skf-counter');"
+                               f" return c && c.textContent.startsWith('{len(PROMPT)} /'); }}", timeout=10_000)
+        form.locator("select.skf-size").select_option("720x1280")  # portrait
+        form.locator("input.skf-seed").fill("abc")
+        form.locator("input.skf-seed").press("Tab")
+        error = form.locator(".skf-error[data-field='seed']")
+        error.wait_for(timeout=10_000)
+        assert error.inner_text().startswith("Seed: 'abc' is not allowed")
+        form.locator("input.skf-seed").fill("11")
+        form.locator("input.skf-seed").press("Tab")
+        error.wait_for(state="hidden", timeout=10_000)
+        form.locator("button.skf-submit").click()
 
-        play = page.locator(".sk-jobs .sk-card .sk-play")
+        card = form.locator(".sk-jobs .sk-card").first
+        card.wait_for(timeout=30_000)
+        assert "veo-3-fast@runware" in card.locator(".sk-card-head").inner_text()
+        play = card.locator("button.sk-play")
         play.wait_for(timeout=60_000)  # the card turned into a poster with a play button
-        card = page.locator(".sk-jobs .sk-card").first
+        assert card.get_attribute("data-status") == "completed"
         assert "done" in card.locator(".sk-chip").first.inner_text().lower()
+        assert "seed\u00a011" in card.locator(".sk-meta").inner_text()  # a no-break space
         play.click()
         page.wait_for_function(
             "() => { const v = document.querySelector('.sk-jobs .sk-stage video');"
@@ -92,9 +112,10 @@ def test_form_submit_play_and_rate_in_jupyterlab(lab):
         video = page.evaluate(
             "() => { const v = document.querySelector('.sk-jobs .sk-stage video');"
             "        return {w: v.videoWidth, h: v.videoHeight, loop: v.loop, controls: v.controls,"
-            "                src: v.src.slice(0, 5), ready: v.readyState}; }")
-        assert video["w"] == 1280 and video["h"] == 720
+            "                src: v.src.slice(0, 5), ready: v.readyState, transport: v.dataset.transport}; }")
+        assert video["w"] == 720 and video["h"] == 1280
         assert video["controls"] and not video["loop"] and video["src"] == "blob:"
+        assert video["transport"] == "binary"
 
         card.locator(".sk-star").nth(3).click()  # four stars
         deadline = time.monotonic() + 15
@@ -109,53 +130,9 @@ def test_form_submit_play_and_rate_in_jupyterlab(lab):
         wait_idle(page)
         page.wait_for_function("() => document.querySelectorAll('.sk-jobs .sk-star.sk-on').length === 4",
                                timeout=10_000)
-        page.locator(".sk-form").first.scroll_into_view_if_needed()
-        page.locator(".jp-OutputArea-output").last.screenshot(path=str(ARTIFACTS / "lab_form_and_card.png"))
-    print(f"\nbrowser test took {time.monotonic() - t0:.1f}s; video decoded: {video}")  # a figure, not a bound
-
-
-ANYFORM_CELLS = [
-    "import os\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
-    "studio = Studio(emulate=True, ledger='anyform.db', time_scale=0.02)",
-    "studio.form(ui='anywidget', model='seedance-1-pro-fast@runware')",
-]
-
-
-def test_the_anywidget_form_submits_and_plays_in_jupyterlab(tmp_path):
-    """The marimo form (``RequestForm``) in JupyterLab: its job list follows the job through trait
-    pushes from the engine's thread (or its polls) and plays the video from the list."""
-    _needs_browser()
-    from lab import Lab, browser_page, notebook, open_and_run
-
-    root = tmp_path / "root"  # a Lab of its own: no tab of another test's notebook restored
-    root.mkdir()
-    (root / "sorakit_anyform.ipynb").write_text(json.dumps(notebook(ANYFORM_CELLS)))
-    with Lab(root) as lab, browser_page(1280, 1800) as page:
-        open_and_run(page, lab, "sorakit_anyform.ipynb")
-        form = page.locator(".skf")
-        form.wait_for(timeout=30_000)
-        form.locator("textarea.skf-prompt").fill(PROMPT)
-        page.wait_for_function("() => { const c = document.querySelector('.skf-counter');"
-                               f" return c && c.textContent.startsWith('{len(PROMPT)} /'); }}", timeout=10_000)
-        form.locator("select.skf-size").select_option("864x480")
-        form.locator("input.skf-seed").fill("abc")
-        form.locator("input.skf-seed").press("Tab")
-        error = form.locator(".skf-error[data-field='seed']")
-        error.wait_for(timeout=10_000)
-        assert error.inner_text().startswith("Seed: 'abc' is not allowed")
-        form.locator("input.skf-seed").fill("11")
-        form.locator("input.skf-seed").press("Tab")
-        error.wait_for(state="hidden", timeout=10_000)
-        form.locator("button.skf-submit").click()
-        form.locator(".skf-job[data-status='completed'] button.sk-play").wait_for(timeout=60_000)
-        form.locator(".skf-job button.sk-play").click()
-        page.wait_for_function("() => { const v = document.querySelector('.skf-job video');"
-                               " return v && v.readyState >= 2 && v.videoWidth > 0; }", timeout=30_000)
-        assert page.evaluate("() => document.querySelector('.skf-job video').videoWidth") == 864
-        rows = _ledger_rows(lab.root / "anyform.db")
-        assert len(rows) == 1 and rows[0]["status"] == "completed" and rows[0]["prompt"] == PROMPT
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.locator(".jp-OutputArea-output").last.screenshot(path=str(ARTIFACTS / "lab_anywidget_form.png"))
+        shot = "lab_form_and_card.png" if ui == "lab" else "notebook7_form_and_card.png"
+        form.screenshot(path=str(ARTIFACTS / shot))
+    print(f"\nbrowser test ({ui}) took {time.monotonic() - t0:.1f}s; video decoded: {video}")  # a figure
 
 
 GALLERY_CELLS = [

@@ -53,7 +53,7 @@ def test_cancel_from_the_card_and_the_eta_line_in_jupyterlab(lab, emulator_serve
                                                                  SUBMIT])))
     with browser_page(1280, 1400) as page:
         open_and_run(page, lab, "cancel.ipynb")
-        card = page.locator(".sk-card.sk-root").last
+        card = page.locator(".sk-cards-view .sk-card").last
         card.wait_for(timeout=30_000)
         # the ETA line, from the seeded history, while the interaction runs without a progress figure
         page.wait_for_function(
@@ -72,7 +72,7 @@ def test_cancel_from_the_card_and_the_eta_line_in_jupyterlab(lab, emulator_serve
         t0 = time.monotonic()
         button.click()
         page.wait_for_function(
-            "() => [...document.querySelectorAll('.sk-card.sk-root .sk-chip')]"
+            "() => [...document.querySelectorAll('.sk-cards-view .sk-card .sk-chip')]"
             ".some(e => e.textContent.trim().toLowerCase() === 'cancelled')", timeout=30_000)
         click_to_cancelled = time.monotonic() - t0
         page.wait_for_function("() => [...document.querySelectorAll('.sk-cancel-box')]"

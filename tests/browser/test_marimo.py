@@ -3,9 +3,9 @@
 ``marimo run --headless`` serves the app on 127.0.0.1 (a free port, no token); the test waits for
 the gallery's posters (marimo renders anywidgets in a shadow root: Playwright's locators pierce
 it), plays one (the bytes stream over marimo's anywidget messages) and asserts the browser decodes
-it; then asks for a new video through sorakit's own form (the anywidget ``RequestForm``): types a
-prompt, picks a model and a size, presses Generate, waits for the job to complete in the form's
-job list, plays it there and asserts the video decodes.
+it; plays a job's card (``job_card``, the card Jupyter shows); then asks for a new video through
+sorakit's own form (``RequestForm``): types a prompt, picks a model and a size, presses Generate,
+waits for the job's card under the form to complete, plays it there and asserts the video decodes.
 """
 
 import contextlib
@@ -105,6 +105,18 @@ def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
         assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state
         assert video.evaluate("v => v.dataset.transport") == "binary"  # marimo delivers binary buffers
 
+        # one job's card (the same anywidget ``job`` shows in Jupyter): done, its facts, plays
+        card = page.locator(".sk-cards-view .sk-card").first
+        card.wait_for(timeout=60_000)
+        assert card.get_attribute("data-status") == "completed"
+        assert "done" in card.locator(".sk-chip").first.inner_text().lower()
+        assert "estimated" in card.locator(".sk-meta").inner_text()
+        card.locator("button.sk-play").click()
+        state = _decoded(card.locator("video"))
+        assert state[0] >= 2 and state[1] == 864, state
+        ARTIFACTS.mkdir(exist_ok=True)
+        card.screenshot(path=str(ARTIFACTS / "marimo_card.png"))
+
         form = page.locator(".skf")
         form.locator("textarea.skf-prompt").fill("A red fox trotting through fresh snow, telephoto")
         # every entry goes to Python, which answers with what the chosen offer allows: the provider
@@ -125,13 +137,13 @@ def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
         form.locator("select.skf-seconds").select_option("5")
         form.locator(".skf-cost b").first.wait_for(timeout=30_000)
         form.locator("button.skf-submit").click()
-        job = form.locator(".skf-job").first
+        job = form.locator(".sk-card").first
         job.wait_for(timeout=60_000)
-        assert "seedance-1-pro@runware" in job.locator(".skf-job-head").inner_text()
-        form.locator(".skf-job[data-status='completed'] button.sk-play").wait_for(timeout=120_000)
-        assert form.locator(".skf-job").count() == 1
-        form.locator(".skf-job button.sk-play").click()
-        played = form.locator(".skf-job video").first
+        assert "seedance-1-pro@runware" in job.locator(".sk-card-head").inner_text()
+        form.locator(".sk-card[data-status='completed'] button.sk-play").wait_for(timeout=120_000)
+        assert form.locator(".sk-card").count() == 1
+        form.locator(".sk-card button.sk-play").click()
+        played = form.locator(".sk-card video").first
         played.wait_for(timeout=30_000)
         state = _decoded(played)
         assert state[0] >= 2 and state[1] == 864 and state[2] is False and state[3] is True, state

@@ -126,17 +126,17 @@ def test_the_readme_tour_in_jupyterlab_light_and_dark(lab, emulators):
         ran = time.monotonic() - t0
 
         # the form: Ctrl+Enter in the prompt submits it; its job is listed, runs and finishes
-        form = outputs(page, 1).locator(".sk-form")
-        form.locator("textarea").first.fill("A heron lifting off a misty lake")
-        form.locator("textarea").first.press("Control+Enter")
+        form = outputs(page, 1).locator(".skf")
+        form.locator("textarea.skf-prompt").fill("A heron lifting off a misty lake")
+        form.locator("textarea.skf-prompt").press("Control+Enter")
         job = outputs(page, 1).locator(".sk-jobs .sk-card").first
         job.wait_for(timeout=30_000)
         job.locator(".sk-play").wait_for(timeout=60_000)
-        page.wait_for_function("() => !document.querySelector('.sk-form .sk-msg-ok')", timeout=20_000)
+        page.wait_for_function("() => !document.querySelector('.skf .skf-msg.skf-ok')", timeout=20_000)
         assert outputs(page, 1).locator(".jp-OutputArea-output").count() == 1  # no second cell run
 
         # the generated card: done, with its player
-        card = outputs(page, 2).locator(".sk-card.sk-root")
+        card = outputs(page, 2).locator(".sk-cards-view .sk-card")
         assert "done" in card.locator(".sk-chip").first.inner_text().lower()
 
         # ledger.df.head() leads with what people read
@@ -153,11 +153,11 @@ def test_the_readme_tour_in_jupyterlab_light_and_dark(lab, emulators):
 
         figures["while jobs run"] = check(page, "light theme, two jobs rendering")
         # a running card: its elapsed time is a clock from the first second ("0:07", never "7.1 s")
-        running = outputs(page, 9).locator(".sk-card.sk-root .sk-progress-text").inner_text()
+        running = outputs(page, 9).locator(".sk-cards-view .sk-card .sk-progress-text").inner_text()
         assert re.search(r"\b\d+:\d\d elapsed", running) and not re.search(r"\d s elapsed", running), running
 
         # cancel where the provider has one: cancelled
-        omni = outputs(page, 8).locator(".sk-card.sk-root")
+        omni = outputs(page, 8).locator(".sk-cards-view .sk-card")
         button = omni.locator(".sk-cancel")
         page.wait_for_function("(i) => { const c = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];"
                                " const b = c && c.querySelector('.sk-cancel');"
@@ -170,7 +170,7 @@ def test_the_readme_tour_in_jupyterlab_light_and_dark(lab, emulators):
         assert omni.locator(".sk-progress-row").is_hidden()
 
         # where it has none: the button says so before the click, one plain box after
-        tram = outputs(page, 9).locator(".sk-card.sk-root")
+        tram = outputs(page, 9).locator(".sk-cards-view .sk-card")
         page.wait_for_function("(i) => { const c = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];"
                                " const b = c && c.querySelector('.sk-cancel');"
                                " return b && b.offsetParent && b.textContent.includes('Stop waiting'); }", arg=9,
@@ -304,21 +304,22 @@ def _marimo_tour(page, base: str) -> dict:
     form = page.locator(".skf")
     form.locator("textarea.skf-prompt").fill("a tram in fog")
     form.locator("textarea.skf-prompt").press("Control+Enter")                    # the keyboard shortcut
-    job = form.locator(".skf-job").first
+    job = form.locator(".sk-card").first
     job.wait_for(timeout=60_000)
-    stop = job.locator("button.skf-cancel")
+    stop = job.locator("button.sk-cancel")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and stop.inner_text() != "Stop waiting":
         time.sleep(0.2)
     assert stop.inner_text() == "Stop waiting" and "only stops sorakit waiting" in stop.get_attribute("title")
     stop.click()
-    said = job.locator(".skf-msg")
+    said = job.locator(".sk-outcome")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and "Not cancelled" not in said.inner_text():
         time.sleep(0.2)
     assert said.count() == 1 and said.inner_text().startswith("Not cancelled: sorakit stopped waiting")
-    assert "sdk" not in said.inner_text().lower() and "not cancelled" in job.locator(".skf-status").inner_text()
-    assert job.locator(".skf-inline").is_hidden()                               # no elapsed time counting
+    assert "sdk" not in said.inner_text().lower() and "not cancelled" in job.locator(".sk-chip").first.inner_text().lower()
+    assert job.locator(".sk-message").is_hidden()                               # one box, not two
+    assert job.locator(".sk-progress-row").is_hidden()                          # no elapsed time counting
     assert job.locator(".sk-stage").is_hidden()                                 # nor a "rendering" stage
     grid = page.locator(".sk-grid-view").first                                  # play a gallery video
     grid.locator("button.sk-play").first.click()

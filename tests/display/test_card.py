@@ -1,53 +1,66 @@
-"""Job cards: live progress from the engine's thread, the player on completion, the provider's
-error on failure, and actions that land in the ledger at once."""
+"""Job cards (one anywidget): live progress from the engine's thread, the video on completion, the
+provider's error on failure, and actions that land in the ledger at once. What the page shows is
+the card's entry of the synced ``tiles`` (``card.shown``); clicks are the page's custom messages."""
 
+import json
 import threading
 import time
 
-import ipywidgets as widgets
-from sorakit.display import job_card, show_job
-from sorakit.display._base import is_visible
+import anywidget
+from sorakit.display import JobCard, job_card, show_job
 from sorakit.display._card import progress_text
+from sorakit.display._esm import esm
+
+
+def press(card, **content):
+    """What the page sends when the user clicks on the card (``tile`` 0 is the card's job)."""
+    card._on_front_end(card, {"view": "v1", "tile": 0, **content}, [])
 
 
 def test_card_follows_the_job_from_another_thread_and_unsubscribes_when_done(fake):
     job = fake.submit("a corgi surfing", model="veo-3-fast", provider="gemini")
     card = job_card(job)
+    assert isinstance(card, anywidget.AnyWidget) and card._kind == "card"
     assert fake.subscriber_count == 1
-    assert "waiting" in card.header.value
+    assert card.shown["chip"] == ["waiting", "grey"] and card.shown["active"]
 
     fake.advance(job, status="in_progress", progress=40, submitted_at=time.time() - 20)
-    assert card.progress.value == 40
-    assert "rendering" in card.header.value.lower()
-    text = card.progress_label.value
+    assert card.shown["progress"] == 40
+    assert card.shown["chip"][0] == "rendering"
+    text = card.shown["text"]
     assert "40%" in text and "elapsed" in text and "left" in text  # ETA from provider progress
 
     fake.advance(job, status="completed")
     assert card.terminal
     assert fake.subscriber_count == 0  # stopped listening once terminal
-    assert not is_visible(card.progress_row)
-    assert card.player.playable and card.player.tip.startswith("Play")  # poster with a play button
-    assert card.player.poster.startswith("data:image/webp;base64,UklGR")  # a WebP poster (small in saved state)
-    assert card.actions.layout.display == ""
+    t = card.shown
+    assert not t["active"] and not t["cancellable"] and t["text"] == ""
+    assert t["playable"] and t["tip"].startswith("Play")  # poster with a play button
+    assert t["poster"].startswith("data:image/webp;base64,UklGR")  # a WebP poster (small in saved state)
+    assert t["chip"] == ["done", "green"] and t["meta"][0].startswith("estimated $")
 
 
 def test_updates_from_engine_thread_only_touch_traits(fake):
-    """No Output capture from the thread: a card holds no Output widget at all."""
+    """No Output capture from the thread: a card is one widget model, no children at all."""
     job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
     card = job_card(job)
-    seen = []
-
-    def walk(w):
-        seen.append(type(w))
-        for c in getattr(w, "children", ()):
-            walk(c)
-    walk(card)
-    assert widgets.Output not in seen
-    errors = []
+    assert not hasattr(card, "children")
     t = threading.Thread(target=lambda: [fake.advance(job, status="in_progress", progress=p) for p in (10, 50, 90)])
     t.start()
     t.join()
-    assert card.progress.value == 90 and not errors
+    assert card.shown["progress"] == 90
+
+
+def test_the_elapsed_time_moves_once_a_second_while_running(fake):
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    fake.advance(job, status="queued", submitted_at=time.time() - 5)
+    card = job_card(job)
+    first = card.shown["text"]
+    assert "elapsed" in first
+    deadline = time.time() + 5
+    while card.shown["text"] == first and time.time() < deadline:
+        time.sleep(0.1)
+    assert card.shown["text"] != first  # the ticker moved the clock without any engine event
 
 
 def test_play_streams_the_cached_file_in_chunks_never_through_synced_state(fake):
@@ -56,17 +69,15 @@ def test_play_streams_the_cached_file_in_chunks_never_through_synced_state(fake)
     job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
     fake.advance(job, status="completed")
     card = job_card(job)
-    view = FakeView(card.player)
-    assert card.player.bytes_sent == 0 and not card.player.loaded  # nothing sent before the user asks
-    state_before = card.player.get_state()
-    assert card.player.load(autoplay=True)  # the kernel-side play: tells the views to fetch
-    assert view.sent[-1][0] == {"type": "load", "autoplay": True}
-    data = view.fetch()
+    view = FakeView(card)
+    assert card.bytes_sent == 0 and not card.loaded  # nothing sent before the user asks
+    state_before = card.get_state()
+    data = view.fetch(tile=0)
     assert data == open(job.row["file_path"], "rb").read()
-    assert view.meta["mime"] == "video/mp4" and card.player.bytes_sent == len(data)
-    assert card.player.get_state() == state_before  # the bytes never entered the widget state
+    assert view.meta["mime"] == "video/mp4" and card.bytes_sent == len(data)
+    assert card.get_state() == state_before  # the bytes never entered the widget state
     assert max(len(b[0]) for _m, b in view.sent if b) <= view.meta["chunk"]
-    [(err, _)] = view.ask({"type": "chunk", "offset": -1, "length": 10})
+    [(err, _)] = view.ask({"type": "chunk", "offset": -1, "length": 10, "tile": 0})
     assert err["type"] == "error" and "offset=-1" in err["text"]
 
 
@@ -75,11 +86,11 @@ def test_failure_shows_provider_code_and_message(fake):
     card = job_card(job)
     fake.advance(job, status="failed", error_code="moderation_blocked",
                  error_message="The prompt was refused by the safety system.")
-    assert "moderation_blocked" in card.error.value
-    assert "refused by the safety system" in card.error.value
-    assert is_visible(card.error)
-    assert not is_visible(card.player)
-    assert "failed" in card.header.value
+    kind, head, code, detail = card.shown["outcome"]
+    assert (kind, code) == ("failed", "moderation_blocked")
+    assert "refused by the safety system" in detail
+    assert "moderation_blocked" in card.shown["failed"]
+    assert card.shown["chip"] == ["failed", "red"] and not card.shown["playable"]
     assert fake.subscriber_count == 0
 
 
@@ -87,50 +98,59 @@ def test_rating_tag_and_note_land_in_the_ledger_at_once(fake):
     job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
     fake.advance(job, status="completed")
     card = job_card(job)
-    card.star_buttons[3].click()
-    assert fake.ledger.get(job.id)["rating"] == 4
-    assert [b.description for b in card.star_buttons] == ["★"] * 4 + ["☆"]
-    card.tag_input.value = "beach, keeper"
+    edits = []
+    card._on_edit = edits.append
+    press(card, type="rate", n=4)
+    assert fake.ledger.get(job.id)["rating"] == 4 and card.shown["rating"] == 4
+    press(card, type="tag", text="beach, keeper")
     assert fake.ledger.get(job.id)["tags"] == ["beach", "keeper"]
-    assert card.tag_input.value == ""
-    assert "keeper" in card.tags_html.value
-    card.note_toggle.click()
-    card.note_input.value = "great motion, wrong light"
-    card.note_save.click()
+    assert card.shown["tags"] == ["beach", "keeper"]
+    press(card, type="note", text="great motion, wrong light")
     assert fake.ledger.get(job.id)["notes"] == "great motion, wrong light"
+    assert card.shown["notes"] == "great motion, wrong light"
+    assert [e["rating"] for e in edits] == [4, 4, 4]  # the browser re-reads the ledger after each
 
 
 def test_remix_from_a_card_starts_a_job_and_shows_its_card(fake):
     job = fake.submit("a fox", model="sora-2", provider="openai")
     fake.advance(job, status="completed")
     card = job_card(job)
-    assert card.remix_toggle.layout.display == ""  # sora-2 at openai can remix
-    card.remix_input.value = "same fox, at night"
-    card.remix_button.click()
-    assert len(card.remixes.children) == 1
+    assert card.shown["remixable"]  # sora-2 at openai can remix
+    press(card, type="remix", prompt="same fox, at night")
     assert fake.submitted[-1]["action"] == "remix"
-    row = card.remixes.children[0].row
-    assert row["prompt"] == "same fox, at night" and row["action"] == "remix"
+    assert len(card.tiles) == 2  # the remix's card, below the original
+    assert card.tiles[1]["prompt"] == "same fox, at night" and "remix" in card.tiles[1]["specs"]
+    press(card, type="remix", prompt="  ")
+    assert "Describe the change" in card.tiles[0]["said"]["text"]
 
 
 def test_remix_hidden_where_the_model_cannot_remix(fake):
     job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
     fake.advance(job, status="completed")
-    assert job_card(job).remix_toggle.layout.display == "none"
+    assert not job_card(job).shown["remixable"]
 
 
 def test_static_fallback_is_a_small_poster_never_the_video(fake):
     job = fake.submit("a fox in the snow", model="veo-3-fast", provider="gemini")
     fake.advance(job, status="completed")
-    bundle = job_card(job)._repr_mimebundle_()
+    bundle, _meta = job_card(job)._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     html = bundle["text/html"]
     assert "data:image/jpeg;base64," in html and "a fox in the snow" in html
     assert "data:video" not in html
     assert len(html) < 40_000 * 4 / 3 + 2_000
     assert "sorakit job" in bundle["text/plain"]
-    embedded = job_card(job, embed=True)._repr_mimebundle_()["text/html"]
+    embedded = job_card(job, embed=True)._repr_mimebundle_()[0]["text/html"]
     assert "data:video/mp4;base64," in embedded  # only when asked
+
+
+def test_a_cards_saved_state_is_small_and_carries_no_form_code(fake):
+    job = fake.submit("a fox in the snow", model="veo-3-fast", provider="gemini")
+    fake.advance(job, status="completed")
+    card = job_card(job)
+    state = json.dumps({k: v for k, v in card.get_state().items() if k not in ("_esm", "_css")})
+    assert len(state) < 60_000 and "data:video" not in state
+    assert card._esm == esm("card") and "renderForm" not in card._esm and "renderCards" in card._esm
 
 
 def test_show_job_displays_the_card(fake, monkeypatch):
@@ -138,7 +158,7 @@ def test_show_job_displays_the_card(fake, monkeypatch):
     monkeypatch.setattr("sorakit.display._card.display", shown.append)
     job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
     assert show_job(job) is None
-    assert shown and shown[0].job_id == job.id
+    assert shown and isinstance(shown[0], JobCard) and shown[0].job_id == job.id
 
 
 def test_progress_text_reads_like_words():
@@ -168,3 +188,33 @@ def test_a_job_sorakit_stopped_waiting_for_shows_no_running_clock():
     row = {"status": "timed_out_waiting", "error_code": "not_cancelled", "submitted_at": 900.0}
     text = progress_text(row, 1000.0)
     assert "stopped waiting" in text and "elapsed" not in text
+
+
+def test_a_running_card_answers_the_pages_poll_with_its_state(fake):
+    """The second path for live updates (front ends whose comm drops sends from the engine's thread):
+    while its job runs the page asks for it; the answer is what ``tiles`` would show."""
+    job = fake.submit("a fox", model="veo-3-fast", provider="gemini")
+    card = job_card(job)
+    sent = []
+    card.send = lambda content, buffers=None: sent.append(content)
+    fake.advance(job, status="in_progress", progress=55)
+    press(card, type="poll", tiles=[0, 7, "x"])  # indexes it does not have are ignored
+    [reply] = sent
+    assert reply["type"] == "jobs" and reply["view"] == "v1" and list(reply["tiles"]) == ["0"]
+    assert reply["tiles"]["0"]["progress"] == 55 and reply["tiles"]["0"]["active"]
+    assert card.polls == 1 and card.poll_ms > 0
+
+
+def test_a_job_as_a_marimo_cells_last_line_is_its_card(studio, monkeypatch):
+    """marimo calls ``_display_`` (before any ``_repr_*_``): a Job answers with its card wrapped for
+    marimo (``mo.ui.anywidget``), the widget Jupyter shows. ``test_marimo.py`` sees it in a page."""
+    import sys
+    import types
+
+    mo = types.ModuleType("marimo")
+    mo.ui = types.SimpleNamespace(anywidget=lambda w: ("anywidget", w))
+    mo.Html = lambda text: ("html", text)
+    monkeypatch.setitem(sys.modules, "marimo", mo)
+    job = studio.submit("a fox", model="seedance-1-pro-fast", provider="runware")
+    kind, card = job._display_()
+    assert kind == "anywidget" and isinstance(card, JobCard) and card.job_id == job.id

@@ -4,6 +4,7 @@ loopback HTTP on a manual clock (jobs move only when told)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pytest
 
 from engine._helpers import wait_until
@@ -22,8 +23,9 @@ def studio(manual_studio):
 until = wait_until
 
 
-def shown(widget) -> bool:
-    return "sk-hidden" not in widget._dom_classes
+def press(widget, **content):
+    """What the page sends on a click (``tile`` 0: the card's job, or the form's first)."""
+    widget._on_front_end(widget, {"view": "v1", "tile": 0, **content}, [])
 
 
 def seed_history(studio, model, provider, latencies):
@@ -41,42 +43,47 @@ def test_cancel_on_the_card_stops_an_omni_job_and_the_card_says_so(studio, emula
     job = studio.submit("a paper crane unfolds", model="gemini-omni-flash", provider="gemini", seconds=6)
     remote(job)
     card = JobCard(job)
-    label = card.progress_label.value
+    label = card.shown["text"]
     assert "usually ready in ~40 s (median of 3 runs, p90 48 s)" in label
-    assert shown(card.cancel_button) and shown(card.progress_row)
-    card.cancel_button.click()
+    assert card.shown["cancellable"] and card.shown["active"]
+    press(card, type="cancel")                             # the page's Cancel click
     assert emulator.counters["gemini"]["cancel_calls"] == 1
     until(lambda: card.row["status"] == "cancelled")
-    assert card.message.value == ""                       # one box says it, not two
-    assert "Cancelled · billed: unconfirmed" in card.error.value and shown(card.error)
-    assert "cancelled at gemini" in card.error.value and "google-genai" not in card.error.value
-    assert not shown(card.progress_row)                   # nothing left running
-    assert "cancelled" in card.header.value
+    until(lambda: card.shown["status"] == "cancelled")
+    t = card.shown
+    assert t["said"] == {}                                # one box says it, not two
+    kind, head, _code, detail = t["outcome"]
+    assert kind == "cancelled" and head == "Cancelled · billed: unconfirmed"
+    assert "cancelled at gemini" in detail and "google-genai" not in detail
+    assert not t["active"] and not t["cancellable"]       # nothing left running
+    assert t["chip"][0] == "cancelled" and not t["playable"]
 
 
 def test_a_provider_that_cannot_stop_it_is_said_on_the_card(studio, emulator):
     job = studio.submit("a tram in fog", model="sora-2")
     remote(job)
     card = JobCard(job)
-    assert "no history for this model yet" in card.progress_label.value
+    assert "no history for this model yet" in card.shown["text"]
     result = card.cancel()
     assert result is not None and not result.cancelled
     until(lambda: card.row["status"] == "timed_out_waiting")
-    assert card.message.value == ""                       # one box says it, not two
-    assert "Not cancelled: sorakit stopped waiting, the job may still run and bill" in card.error.value
-    assert "HTTP 400" in card.error.value and "openai 3." not in card.error.value   # no SDK sources
-    assert not shown(card.cancel_button) and shown(card.error) and not shown(card.progress_row)
+    t = card.shown
+    assert t["said"] == {}                                # one box says it, not two
+    kind, head, _code, detail = t["outcome"]
+    assert kind == "refused" and head == "Not cancelled: sorakit stopped waiting, the job may still run and bill"
+    assert "HTTP 400" in detail and "openai 3." not in detail   # no SDK sources
+    assert not t["cancellable"] and not t["active"] and t["text"] == ""
     assert emulator.counters["openai"]["cancel_calls"] == 1
 
 
 def test_the_forms_job_list_cancels_and_the_gallery_filters_cancelled(studio, emulator):
     f = form(studio, model="gemini-omni-flash", provider="gemini")
-    f.prompt.value = "a lantern drifts"
+    f.set(prompt="a lantern drifts")
     [job] = [f.submit()]
     remote(job)
-    [card] = f.jobs.children
-    assert card.cancel_button is not None
-    card.cancel_button.click()
+    [card] = f.tiles
+    assert card["cancellable"] and card["id"] == job.id
+    press(f, type="cancel")
     until(lambda: job.status == "cancelled")
     g = gallery(studio, status="cancelled")
     assert [t.job_id for t in g.tile_list] == [job.id]
@@ -129,25 +136,26 @@ def test_a_provider_without_cancel_says_stop_waiting_before_the_click_and_one_bo
     job = studio.submit("a kite over dunes", model=model, provider=provider)
     remote(job)
     card = JobCard(job)
-    assert card.cancel_button.description == "Stop waiting"
-    assert "only stops sorakit waiting" in card.cancel_button.tooltip and "billed" in card.cancel_button.tooltip
+    assert card.shown["cancel_label"] == "Stop waiting"
+    tip = card.shown["cancel_tip"]
+    assert "only stops sorakit waiting" in tip and "billed" in tip
     result = card.cancel()
     assert result is not None and not result.cancelled
     until(lambda: card.row["status"] == "timed_out_waiting")
-    assert card.message.value == "" and shown(card.error)
-    assert card.error.value.count("sk-cancel-box") == 1
-    assert "not cancelled" in card.header.value and "still running" not in card.header.value
-    assert not shown(card.progress_row) and not shown(card.cancel_button)   # no elapsed time counting
-    seen = card.header.value + card.error.value + card.meta.value
+    t = card.shown
+    assert t["said"] == {} and t["outcome"][0] == "refused"     # one box
+    assert t["chip"][0] == "not cancelled" and t["shown_status"] == "not_cancelled"
+    assert not t["active"] and not t["cancellable"] and t["text"] == ""   # no elapsed time counting
+    seen = json.dumps(t["outcome"]) + json.dumps(t["meta"]) + t["text"]
     for dev in ("sdk", "SDK", ".py", "PROTOCOLS", "§"):
         assert dev not in seen, (dev, seen)
-    assert "job.wait() or studio.resume()" in card.error.value
+    assert "job.wait() or studio.resume()" in t["outcome"][3]
 
 
 def test_the_cancel_button_says_cancel_where_the_provider_can(studio, emulator):
     job = studio.submit("a paper crane unfolds", model="gemini-omni-flash", provider="gemini", seconds=6)
     remote(job)
-    assert JobCard(job).cancel_button.description == "Cancel"
+    assert JobCard(job).shown["cancel_label"] == "Cancel"
 
 
 def test_plain_reason_drops_nested_sources_and_keeps_the_facts(emulator_clock):

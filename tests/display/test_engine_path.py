@@ -114,8 +114,7 @@ def test_form_remix_goes_through_studio_remix(studio, monkeypatch):
     real = studio.remix
     monkeypatch.setattr(studio, "remix", lambda *a, **k: seen.append((a, k)) or real(*a, **k))
     f = form(studio)
-    f.remix_from.value = src.id
-    f.prompt.value = "the same kite at dusk"
+    f.set(remix_from=src.id, prompt="the same kite at dusk")
     result = f.submit()
     assert seen == [((src.id, "the same kite at dusk"), {"wait": False, "progress": False})]
     assert result.row["action"] == "remix" and result.row["source_video_id"] == src.video_id
@@ -125,8 +124,8 @@ def test_form_takes_model_at_provider_and_defaults_to_the_catalogs_model(studio)
     from sorakit.display import form
 
     f = form(studio, model="seedance-1-pro@relay")
-    assert (f.model.value, f.provider.value) == ("seedance-1-pro", "relay")
-    assert form(studio).model.value == studio.catalog.default_model
+    assert (f.value["model"], f.value["provider"]) == ("seedance-1-pro", "relay")
+    assert form(studio).value["model"] == studio.catalog.default_model
     with pytest.raises(Exception) as e:
         form(studio, model="seedance-1-pro@runware", provider="relay")
     assert getattr(e.value, "field", None) == "provider"

@@ -15,11 +15,13 @@ import pytest
 
 from sorakit.display import _esm
 from sorakit.display._anyform import RequestForm
+from sorakit.display._card import JobCard, JobCards
 from sorakit.display._grid import TileGrid
 from sorakit.display._player import VideoPlayer
 
 MAX_MODULE_BYTES = 24_000
-"""Per shipped module (player 11.3 KB, form 20.5 KB on 2026-12-07)."""
+"""Per shipped module (player 11.3 KB, card 14.8 KB, form 23.8 KB on 2026-12-07: the form carries the
+cards' code for the jobs it lists)."""
 
 PARTS = sorted({p for parts in _esm.MODULES.values() for p in parts})
 
@@ -47,11 +49,15 @@ def test_each_module_is_one_es_module_with_its_views(name):
 
 
 def test_every_widget_kind_has_a_view_in_the_module_it_ships():
-    for cls, kind in ((VideoPlayer, "player"), (TileGrid, "grid"), (RequestForm, "form")):
+    for cls, kind in ((VideoPlayer, "player"), (TileGrid, "grid"), (JobCards, "card"), (JobCard, "card"),
+                      (RequestForm, "form")):
         trait = cls.class_traits()["_kind"]
         assert trait.default_value == kind and trait.metadata.get("sync")
         assert f"VIEWS.{kind} = " in cls.class_traits()["_esm"].default_value
     assert "renderForm" not in _esm.esm("player")  # a player does not carry the form's code
+    assert "renderCards" not in _esm.esm("player")  # nor a card's
+    assert "renderForm" not in _esm.esm("card")  # a card does not carry the form's code
+    assert "makeCards" in _esm.esm("form")  # the form lists its jobs with the cards' code, not a copy
 
 
 def test_dropping_a_trailing_comment_needs_a_line_without_quotes_or_slashes():

@@ -52,8 +52,12 @@ def test_video_format_and_stylesheet():
     assert _frontend.video_format("a/b.mp4") == "mp4"
     assert _frontend.video_format("a/b.webm") == "webm"
     assert _frontend.video_format("a/b.mov") == "quicktime"
-    css = _frontend.stylesheet()
-    assert ".sk-card" in css and "--vscode-" in css  # themed in Lab and VS Code, fallbacks elsewhere
+    css = _frontend.stylesheet()  # the ledger browser's (ipywidgets) sheet
+    assert ".sk-browser" in css and "--vscode-" in css  # themed in Lab and VS Code, fallbacks elsewhere
+    from sorakit.display._esm import css as sheet
+
+    card = sheet("card")  # the card's own sheet (an anywidget's _css): Lab and VS Code themes too
+    assert ".sk-card" in card and "--jp-" in card and "--vscode-" in card
 
 
 def test_vscode_player_shows_the_note(monkeypatch, fake):
@@ -63,4 +67,4 @@ def test_vscode_player_shows_the_note(monkeypatch, fake):
     job = fake.submit("a fox", model="veo-3", provider="gemini")  # always with audio
     fake.advance(job, status="completed")
     card = job_card(job)
-    assert "silently in VS Code" in card.player.note
+    assert "silently in VS Code" in card.shown["note"]

@@ -5,7 +5,6 @@ import datetime as dt
 import pytest
 
 from sorakit.display import browse, compare, gallery, job_card
-from sorakit.display._base import is_visible
 
 PROMPTS = ["A corgi surfing a wave at golden hour", "A paper boat in a rainy gutter, macro"]
 
@@ -138,9 +137,9 @@ def test_browser_filters_sorts_totals_and_selects(studio, done):
     assert len(b.list.options) == 4  # 'to' includes the whole day
     b.list.value = done[1].id
     card = b.detail.children[0]
-    assert card.job_id == done[1].id and card.player.playable
+    assert card.job_id == done[1].id and card.shown["playable"]
     assert "sha256" in b.details.value and done[1].id in b.details.value
-    card.star_buttons[1].click()  # rating from the detail card shows in the list at once
+    card.rate(2)  # rating from the detail card shows in the list at once
     label = dict((v, l) for l, v in b.list.options)[done[1].id]
     assert "★★☆☆☆" in label and b.list.value == done[1].id
     assert b.detail.children[0] is card  # the card on show (maybe playing) was kept
@@ -148,7 +147,7 @@ def test_browser_filters_sorts_totals_and_selects(studio, done):
 
 def test_rating_from_the_real_studio_lands_in_the_ledger(studio, done):
     card = job_card(done[0])
-    card.star_buttons[2].click()
+    card._on_front_end(card, {"type": "rate", "tile": 0, "n": 3, "view": "v1"}, [])  # the page's third star
     assert studio.ledger.get(done[0].id)["rating"] == 3
     assert studio.job(done[0].id).row["rating"] == 3
 
@@ -165,20 +164,19 @@ def test_form_submit_against_the_emulator_ends_in_a_player(tmp_path):
     studio = Studio(emulate=True, ledger=tmp_path / "ledger.db", emulator=emu)
     try:
         f = form(studio)
-        f.model.value, f.provider.value = "veo-3-fast", "runware"
-        f.seed.value = "11"
-        f.prompt.value = "A hummingbird hovering at a red flower"
-        f.submit_button.click()
-        card = f.jobs.children[0]
+        f.set(model="veo-3-fast", provider="runware", seed="11", prompt="A hummingbird hovering at a red flower")
+        f._on_front_end(f, {"type": "submit", "view": "v1"}, [])  # the page's Generate click
+        card = f.tile_list[0]
         # the click returned while the job cannot have finished (no emulated time has passed)
         assert not card.terminal and studio.ledger.get(card.job_id)["status"] != "completed"
         clock.advance(3600)
         deadline = time.monotonic() + 60
-        while not card.terminal and time.monotonic() < deadline:
+        while f.tiles[0]["status"] != "completed" and time.monotonic() < deadline:  # pushed after the row
             time.sleep(0.05)
         assert card.row["status"] == "completed", card.row
-        assert not is_visible(card.progress_row) and card.player.ready
-        assert "seed\u00a0<b>11</b>" in card.meta.value
+        shown = f.tiles[0]
+        assert not shown["active"] and shown["playable"] and card.path is not None
+        assert "seed\u00a011" in shown["meta"]
         from sorakit.display._live import hub
 
         assert not hub(studio).subscribed  # the card stopped listening once the job was done
@@ -195,20 +193,22 @@ def test_a_refused_prompt_shows_the_providers_code_and_message(studio, model, pr
     from sorakit.display import form
 
     f = form(studio, model=model, provider=provider)
-    f.prompt.value = "a city street with a blocked-term on a sign"
-    f.submit_button.click()
-    if not f.jobs.children:  # refused at submit: the message is in the form
-        assert "moderation" in f.message.value.lower() or "blocked" in f.message.value.lower()
-        assert "Traceback" not in f.message.value
+    f.set(prompt="a city street with a blocked-term on a sign")
+    f.submit()
+    if not f.tile_list:  # refused at submit: the message is in the form
+        text = f.message.get("text", "") + " ".join(f.errors.values())
+        assert "moderation" in text.lower() or "blocked" in text.lower()
+        assert "Traceback" not in text
         return
-    card = f.jobs.children[0]
+    card = f.tile_list[0]
     deadline = time.monotonic() + 60
-    while not card.terminal and time.monotonic() < deadline:
+    while f.tiles[0]["status"] != "failed" and time.monotonic() < deadline:  # pushed after the row
         time.sleep(0.05)
     assert card.row["status"] == "failed", card.row
-    assert is_visible(card.error) and not is_visible(card.player)
-    assert card.row["error_code"] in card.error.value
-    assert "blocked" in card.error.value.lower() or "safety" in card.error.value.lower()
+    shown = f.tiles[0]
+    assert shown["outcome"][0] == "failed" and not shown["playable"]
+    assert card.row["error_code"] in shown["failed"]
+    assert "blocked" in shown["failed"].lower() or "safety" in shown["failed"].lower()
 
 
 def test_browser_filters_by_who_asked(studio, done):

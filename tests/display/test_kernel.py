@@ -17,14 +17,15 @@ CELLS = [
     "clock = ManualClock()  # emulated jobs run only when the notebook moves this clock\n"
     "studio = Studio(emulate=True, ledger='ledger.db', emulator=Emulator(EmulatorConfig(time_scale=0.02), clock=clock))\n"
     "f = studio.form(model='seedance-1-pro', provider='runware')\nf",
-    "f.size.value = '864x480'\nf.seconds.value = 5.0\nf.prompt.value = 'A lighthouse in a storm'\n"
-    "f.submit_button.click()\ncard = f.jobs.children[0]\n"
+    "f.set(size='864x480', seconds=5.0, prompt='A lighthouse in a storm')\n"
+    "f._on_front_end(f, {'type': 'submit', 'view': 'v1'}, [])  # the page's Generate click\ncard = f.tile_list[0]\n"
     "assert not card.terminal and studio.ledger.get(card.job_id)['status'] != 'completed'  # returned at once\n"
-    "print(f.message.value)",
-    "clock.advance(3600)\ndeadline = time.monotonic() + 60\nwhile not (card.terminal and card.player.playable) and time.monotonic() < deadline:  # the card renders after the row turns final\n"
+    "print(f.message['text'])",
+    "clock.advance(3600)\ndeadline = time.monotonic() + 60\nwhile not (card.terminal and f.tiles[0]['playable']) and time.monotonic() < deadline:  # the card renders after the row turns final\n"
     "    time.sleep(0.1)\nassert card.row['status'] == 'completed', card.row\n"
-    "assert card.player.playable and card.player.load(autoplay=True)\n"
-    "card.star_buttons[4].click()\nprint('rating', studio.ledger.get(card.job_id)['rating'])",
+    "assert f.tiles[0]['playable'] and f.play(0)\n"
+    "f._on_front_end(f, {'type': 'rate', 'tile': 0, 'n': 5, 'view': 'v1'}, [])  # the fifth star\n"
+    "print('rating', studio.ledger.get(card.job_id)['rating'])",
 ]
 
 

@@ -1,9 +1,8 @@
-"""The anywidget request form (``RequestForm``, what ``form(studio)`` shows in marimo), kernel side.
+"""The request form (``RequestForm``, what ``form(studio)`` shows in every front end), kernel side.
 
 Most tests drive a real ``Studio`` against the emulator over loopback HTTP on a manual clock (jobs
 move only when told) and press the form's buttons the way its page does: custom messages into
-``_on_front_end``. The shared-logic test puts it next to the ipywidgets ``StudioForm`` on the fake
-Studio, which records every submit.
+``_on_front_end``. The fake Studio records every submit.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from engine._helpers import wait_until as until
 
 from sorakit import ValidationError
 from sorakit.catalog import load_catalog
-from sorakit.display import RequestForm, StudioForm, form
+from sorakit.display import RequestForm, form
 from sorakit.emulator import ManualClock
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
@@ -255,46 +254,44 @@ CHOICES = [
 
 
 @pytest.mark.parametrize("choice", CHOICES, ids=lambda c: f"{c['model']}@{c['provider']}")
-def test_both_forms_send_the_same_arguments_for_the_same_choices(fake, choice):
-    old, new = StudioForm(fake), form(fake, ui="anywidget")
-    old.model.value, old.provider.value = choice["model"], choice["provider"]
-    for name in ("size", "seconds", "seed", "audio", "negative_prompt", "variations"):
-        if name in choice:
-            getattr(old, name).value = choice[name]
-    new.set(**choice)
-    old.prompt.value = "a corgi surfing"
-    new.set(prompt="a corgi surfing")
-    assert new.request_fields() == old.request_fields()
-    old.submit()
-    new.submit()
-    assert len(fake.submitted) == 2 and fake.submitted[0] == fake.submitted[1]
-    assert old.cost.value == new.cost  # the same estimate and budget text
+def test_the_form_sends_exactly_the_choices_made(fake, choice):
+    """(Once a comparison with the retired ipywidgets form, which sent the same.) Each entry reaches
+    ``studio.submit`` as the Studio takes it: the seed an integer, the negative prompt trimmed; what
+    was not chosen is something the offer allows."""
+    f = form(fake)
+    f.set(**choice, prompt="a corgi surfing")
+    offer = load_catalog().models[choice["model"]].offer(choice["provider"])
+    f.submit()
+    [sent] = fake.submitted
+    assert sent == {"prompt": "a corgi surfing", **f.request_fields()}
+    assert (sent["model"], sent["provider"]) == (choice["model"], choice["provider"])
+    assert sent["size"] == choice.get("size", sent["size"]) and sent["size"] in offer.sizes
+    assert sent["seconds"] == choice.get("seconds", sent["seconds"]) and sent["seconds"] in offer.seconds
+    assert sent.get("variations", 1) == choice.get("variations", 1)
+    assert ("seed" in sent) == ("seed" in choice) and sent.get("seed") == (int(choice["seed"]) if "seed" in choice
+                                                                          else None)
+    assert sent.get("negative_prompt") == (choice["negative_prompt"].strip() if "negative_prompt" in choice else None)
+    if offer.audio == "optional":
+        assert sent["audio"] is choice.get("audio", sent["audio"])
+    assert "$" in f.cost
 
 
-def test_both_forms_remix_the_same_way(fake):
+def test_the_form_remixes_through_the_studio(fake):
     src = fake.submit("a fox", model="sora-2", provider="openai")
     fake.advance(src, status="completed")
-    old, new = StudioForm(fake), form(fake, ui="anywidget")
-    assert values(new.remixes) == [v for _l, v in old.remix_from.options]
-    old.remix_from.value = src.id
-    new.set(remix_from=src.id)
-    assert new.request_fields() == old.request_fields()
-    old.prompt.value = "at night"
-    new.set(prompt="at night")
-    old.submit()
-    new.submit()
-    assert fake.submitted[-1] == fake.submitted[-2] and fake.submitted[-1]["action"] == "remix"
+    f = form(fake)
+    assert values(f.remixes) == ["", src.id]
+    f.set(remix_from=src.id, prompt="at night")
+    f.submit()
+    assert fake.submitted[-1]["action"] == "remix" and fake.submitted[-1]["prompt"] == "at night"
 
 
-def test_form_is_the_anywidget_in_marimo_and_ipywidgets_elsewhere(fake, monkeypatch):
-    assert isinstance(form(fake), StudioForm)
+def test_form_is_the_anywidget_in_every_front_end(fake, monkeypatch):
+    assert isinstance(form(fake), RequestForm)
     mo = types.ModuleType("marimo")
     mo.running_in_notebook = lambda: True
     monkeypatch.setitem(sys.modules, "marimo", mo)
     assert isinstance(form(fake), RequestForm)
-    assert isinstance(form(fake, ui="ipywidgets"), StudioForm)
-    mo.running_in_notebook = lambda: False  # marimo imported, e.g. by a script, but no notebook
-    assert isinstance(form(fake), StudioForm)
     assert isinstance(fake_form := form(fake, ui="anywidget", model="veo-3@gemini"), RequestForm)
     assert fake_form.value["model"] == "veo-3"
     with pytest.raises(ValidationError) as e:
@@ -324,30 +321,24 @@ def test_how_a_job_ended_is_plain_text_in_the_list_and_html_on_the_card(studio):
     assert tile(failed)["failed"] == f"The provider reported a failure · safety: {msg}"
     assert tile(failed)["cancelled"] == ""
     assert tile(cancelled)["cancelled"] == f"Cancelled: {msg}"
-    card = JobCard(failed, studio=studio)
-    assert "can&#x27;t draw &lt;hands&gt; &amp; feet" in card.error.value and "<code>safety</code>" in card.error.value
+    card = JobCard(failed, studio=studio)  # the same words on a card: [kind, head, code, detail], as text
+    assert card.shown["outcome"] == ["failed", "The provider reported a failure", "safety", msg]
 
 
-def test_both_forms_take_a_model_id_the_catalog_does_not_list(fake):
-    """The open catalog in the forms: opened on ``"id@provider"`` they list that id (marked as not
-    in the catalog), offer the provider's usual sizes, send the same arguments and say the price
-    is unknown."""
+def test_the_form_takes_a_model_id_the_catalog_does_not_list(fake):
+    """The open catalog in the form: opened on ``"id@provider"`` it lists that id (marked as not
+    in the catalog), offers the provider's usual sizes, sends the id and says the price is unknown."""
     value = "gemini-omni-9.9-flash@gemini"
-    old, new = StudioForm(fake, model=value), form(fake, ui="anywidget", model=value)
-    assert old.model.value == new.value["model"] == value
-    assert (old.provider.value, new.value["provider"]) == ("gemini", "gemini")
-    label = dict((v, l) for l, v in old.model.options)[value]
-    assert label.startswith("gemini-omni-9.9-flash — not in the catalog") and label in [l for l, _ in new.models]
-    assert old.offer.catalogued is False and old.offer.id == "gemini-omni-9.9-flash"
-    assert "not in the catalog" in new.notice["text"] and "not in the catalog" in old.model_note.value
-    old.prompt.value = "a corgi surfing"
-    new.set(prompt="a corgi surfing")
-    assert new.request_fields() == old.request_fields()
-    assert "is not in the catalog" in new.cost and old.cost.value == new.cost
-    old.submit()
-    new.submit()
-    assert len(fake.submitted) == 2 and fake.submitted[0] == fake.submitted[1]
-    assert fake.submitted[0]["model"] == value
+    f = form(fake, model=value)
+    assert f.value["model"] == value and f.value["provider"] == "gemini"
+    label = dict((v, l) for l, v in f.models)[value]
+    assert label.startswith("gemini-omni-9.9-flash — not in the catalog")
+    assert f.offer.catalogued is False and f.offer.id == "gemini-omni-9.9-flash"
+    assert "not in the catalog" in f.notice["text"]
+    f.set(prompt="a corgi surfing")
+    assert "is not in the catalog" in f.cost
+    f.submit()
+    assert len(fake.submitted) == 1 and fake.submitted[0]["model"] == value
 
 
 def test_an_uncatalogued_id_runs_from_the_form_on_the_emulator(studio, emulator):
@@ -362,28 +353,23 @@ def test_an_uncatalogued_id_runs_from_the_form_on_the_emulator(studio, emulator)
     assert (row["model"], row["provider"], row["provider_model"]) == ("acme-video-9", "relay", "acme-video-9")
 
 
-@pytest.mark.parametrize("ui", ["ipywidgets", "anywidget"])
-def test_the_started_line_goes_once_its_jobs_are_done(studio, emulator, ui):
+def test_the_started_line_goes_once_its_jobs_are_done(studio, emulator):
     """Issue 25 item 8: "Started job…; it runs in the background" stayed after the job was done."""
-    f = form(studio, ui=ui, model="sora-2@openai")
-    if ui == "anywidget":
-        f.set(prompt="a tram in fog", seconds=4)
-    else:
-        f.prompt.value, f.seconds.value = "a tram in fog", 4
+    f = form(studio, model="sora-2@openai")
+    f.set(prompt="a tram in fog", seconds=4)
     job = f.submit()
-    said = (lambda: f.message.get("text", "")) if ui == "anywidget" else (lambda: f.message.value)
-    assert "Started" in said()
+    assert "Started" in f.message.get("text", "")
     remote(job)
     emulator.clock.advance(3600)
     job.wait(timeout=30)
-    until(lambda: "Started" not in said())
+    until(lambda: "Started" not in f.message.get("text", ""))
 
 
-def test_the_forms_say_their_keyboard_shortcut_and_choose_image_has_no_count(fake):
-    f = form(fake, ui="ipywidgets")
-    assert "Ctrl+Enter" in f.submit_button.tooltip and "sk-upload" in f.image._dom_classes
-    f.prompt.value = ""
-    f.submit_key._handle_custom_msg({"type": "submit"}, [])          # what the page sends on Ctrl+Enter
-    assert f._attempted and not f.submitted                         # it ran submit(): blank prompt said
+def test_the_form_says_its_keyboard_shortcut(fake):
+    from sorakit.display._esm import esm
+
+    f = form(fake)
+    assert "Ctrl+Enter" in f._esm and f._esm == esm("form")   # the Generate button's title says it
+    assert "e.ctrlKey || e.metaKey" in f._esm                   # and Ctrl/Cmd+Enter submits
     from sorakit.catalog import load_catalog
     assert "Veo" not in load_catalog().providers["gemini"].title     # Gemini Omni is not a Veo model
