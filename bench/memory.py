@@ -111,9 +111,9 @@ def main() -> None:
     from sorakit.engine import Policy, Studio
 
     if args.no_posters:
-        import sorakit.engine._engine as engine_module
+        import sorakit.engine._core.download as download_module  # where the engine makes posters
 
-        engine_module.make_poster = lambda *a, **k: None
+        download_module.make_poster = lambda *a, **k: None
     tmp = Path(tempfile.mkdtemp(prefix="sorakit-memory-"))
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()

@@ -148,3 +148,49 @@ def test_no_new_import_circle_elsewhere():
     gone = sorted(sorted(c) for c in set(KNOWN_CYCLES) - found)
     assert not new, f"new import circles in sorakit (break them, or list them in KNOWN_CYCLES with a reason): {new}"
     assert not gone, f"KNOWN_CYCLES lists circles that no longer exist; remove them: {gone}"
+
+
+# The engine core (issue 22): its parts depend one way, nothing in them reaches back up into the
+# façade or the Studio, and no part grows back into one big module or class.
+CORE = "sorakit.engine._core"
+CORE_ORDER = ["transitions", "runtime", "book", "leases", "create", "poll", "download", "cancel", "driver"]
+"""Each part may import only parts earlier in this list."""
+CORE_MAY_IMPORT = {"sorakit.engine._policy", "sorakit.engine._config"}
+"""The only modules of `sorakit.engine` outside `_core` that the core may import (both sit at the
+bottom of the engine: they import nothing of it)."""
+MAX_FILE_LINES = 450
+MAX_CLASS_LINES = 400
+
+
+def test_the_engine_core_depends_one_way():
+    graph = import_graph()
+    parts = [m for m in graph if m.startswith(CORE + ".")]
+    assert sorted(p.rpartition(".")[2] for p in parts) == sorted(CORE_ORDER), "update CORE_ORDER"
+    for part in parts:
+        rank = CORE_ORDER.index(part.rpartition(".")[2])
+        for dep in graph[part]:
+            if dep.startswith(CORE + "."):
+                assert CORE_ORDER.index(dep.rpartition(".")[2]) < rank, f"{part} imports {dep}: against the order"
+            elif dep.startswith("sorakit.engine"):
+                assert dep in CORE_MAY_IMPORT, f"{part} imports {dep}: the core must not reach back up"
+    for low in CORE_MAY_IMPORT:
+        assert not any(d.startswith("sorakit.engine") for d in graph[low]), f"{low} must stay at the bottom"
+    # the façade uses the core, never the other way round
+    assert any(d.startswith(CORE + ".") for d in graph["sorakit.engine._engine"])
+    assert not any(d.startswith(CORE + ".") for d in graph[CORE])     # the package docstring only
+
+
+def test_no_engine_module_or_class_is_too_big():
+    too_big = []
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        lines = len(text.splitlines())
+        if lines > MAX_FILE_LINES:
+            too_big.append(f"{path.relative_to(ROOT)}: {lines} lines (at most {MAX_FILE_LINES})")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                size = node.end_lineno - node.lineno + 1
+                if size > MAX_CLASS_LINES:
+                    too_big.append(f"{path.relative_to(ROOT)}: class {node.name} is {size} lines "
+                                   f"(at most {MAX_CLASS_LINES})")
+    assert not too_big, too_big

@@ -5,14 +5,18 @@ Studio (blocking + *_async API)  ──▶  EngineLoop (daemon thread)  ──�
 Job, Batch                             run_coroutine_threadsafe          reconcile · download ·
                                        asyncio.wrap_future               resume) ──▶ Ledger
 ```
-Modules: ``_studio`` (Studio), ``_job`` (Job, Batch), ``_handle`` (`StudioHandle`, what a Job or
-Batch may use of its Studio), ``_launch`` (the one path from arguments to running jobs, blocking or
-async), ``_connect`` (providers and the emulator), ``_config`` (keys, URLs, environment),
-``_progress`` (text progress), ``_hooks`` (`DisplayHooks` and `StudioLike`, the interface
-`sorakit.display` registers and the Studio it is given), ``_engine``, ``_policy`` (`Policy`),
-``_budget``, ``_validate``, ``_check``, ``_loop``, ``_eta`` (ETAs from history), ``_compat``
-(deprecated aliases).
-See `sorakit.engine._engine` for the retry and reconciliation rules.
+Module map (the only one; `_studio` points here): ``_studio`` (Studio), ``_job`` (Job, Batch),
+``_handle`` (`StudioHandle`: what a Job or Batch may use of its Studio), ``_launch`` (plan → budget
+→ insert → start → wait, blocking or async), ``_connect`` (providers, runtimes, emulator),
+``_config`` (keys, URLs, environment), ``_progress`` (text progress), ``_hooks`` (`DisplayHooks` and
+`StudioLike`, the notebook display interface), ``_engine`` (`Engine`, the asyncio core's façade),
+``_core`` (its parts: ``transitions``, ``runtime``, ``book``, ``leases``, ``create``, ``poll``,
+``download``, ``cancel``, ``driver``; one direction of dependency), ``_policy`` (`Policy`, its
+timing knobs), ``_budget``, ``_validate``, ``_check``, ``_loop``, ``_eta`` (ETAs from history),
+``_compat`` (deprecated aliases).
+See `sorakit.engine._core` for the job's life and the layering, `sorakit.engine._engine` for the
+resume rules, ``_core.runtime`` / ``_core.create`` for the retry and reconciliation rules and
+``_core.leases`` for the lease rules.
 """
 
 from ._budget import Budget, BudgetStatus, UnknownCost

@@ -17,12 +17,8 @@ the ``*_async`` twins (``generate_async``, ``batch_async``, ``resume_async``; th
 (`_launch.Launcher._launch`). Ctrl-C stops the *waiting*: the job keeps running in the background
 and stays in the ledger; ``job.wait()`` or ``studio.resume()`` picks it up again.
 
-Module map of the engine: ``_studio`` (this), ``_job`` (Job, Batch), ``_handle`` (`StudioHandle`:
-what a Job or Batch may use of its Studio), ``_launch`` (plan → budget → insert → start → wait),
-``_connect`` (providers, runtimes, emulator), ``_config`` (keys, URLs, environment), ``_progress``
-(text progress), ``_hooks`` (the notebook display interface, `StudioLike`),
-``_engine`` (the asyncio core), ``_policy`` (`Policy`, its timing knobs), ``_budget``, ``_validate``,
-``_check``, ``_loop``, ``_eta`` (ETAs from history), ``_compat`` (deprecated aliases).
+The engine's module map is in `sorakit.engine` (kept in one place, so there is no second one to
+disagree with it).
 """
 
 from __future__ import annotations
