@@ -15,6 +15,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from .._types import NOT_CANCELLED, TERMINAL
+from ..ledger._rowcodec import seed_used
 from ._base import (StaticFallback, as_jobs, catalog_of, error_text, html,
                     model_title, offer_of, row_of, shared, studio_of, style_widget, visible, with_class)
 from ._format import (clock, duration, esc, is_missing, model_at, money, short_id, size_text, stars,
@@ -223,8 +224,9 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
                          + (" <span class='sk-faint'>(emulated: not charged)</span>" if r.get("emulated") is True else ""))
         elif r.get("status") in TERMINAL:
             items.append("billed <b>not reported</b>")
-        if not is_missing(r.get("seed")):
-            items.append(f"seed\u00a0<b>{esc(int(r['seed']))}</b>")
+        seed = seed_used(r)  # the provider's when it reported one, else the one asked for
+        if seed is not None:
+            items.append(f"seed\u00a0<b>{esc(seed)}</b>")
         elif r.get("status") == "completed":
             items.append("seed <b>not reported</b>")
         el = _elapsed(r)
@@ -238,8 +240,9 @@ class JobCard(StaticFallback, Follower, widgets.VBox):
     def _render_caption(self, status: str, emu: str) -> None:
         r = self._row
         facts = []
-        if not is_missing(r.get("seed")):
-            facts.append(f"seed\u00a0{int(r['seed'])}")  # never "seed" at a line's end, its number below
+        seed = seed_used(r)
+        if seed is not None:
+            facts.append(f"seed\u00a0{seed}")  # never "seed" at a line's end, its number below
         cost = r.get("billed_cost")
         facts.append(money(cost if not is_missing(cost) else r.get("estimated_cost")))
         el = _elapsed(r)

@@ -71,7 +71,7 @@ def row_from_plan(plan: Plan, *, job_id: str, client_ref: str, owner: str, batch
         job_id=job_id, batch_id=batch_id, provider=p.provider.name, model=p.model.name,
         provider_model=provider_model or p.provider_model, provider_job_id=provider_job_id,
         variation_index=variation_index, status="pending", progress=0, action=p.action, prompt=p.prompt,
-        negative_prompt=p.negative_prompt, seed=p.seed, size=p.size, width=p.width,
+        negative_prompt=p.negative_prompt, seed=p.seed, provider_seed=None, size=p.size, width=p.width,
         height=p.height, seconds=p.seconds, fps=p.fps, audio=p.audio, variations=p.variations,
         input_image_sha256=p.input_image_sha256, source_video_id=p.source_video_id,
         estimated_cost=None if est is None else round(est / p.variations, 6), currency="USD",
