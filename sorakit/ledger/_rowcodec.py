@@ -38,6 +38,7 @@ from typing import Any, Callable, Mapping, Optional
 from .._exceptions import SorakitError
 from .._types import VideoRequest
 from ..catalog import Catalog, Plan, plan as make_plan
+from ._codec import split_tags
 
 __all__ = ["row_from_plan", "plan_from_row", "seed_used", "Fetch"]
 
@@ -118,7 +119,7 @@ def plan_from_row(row: Mapping[str, Any], catalog: Catalog, today: Optional[dt.d
         variations=int(row.get("variations") or 1), negative_prompt=row.get("negative_prompt"),
         audio=row.get("audio"), input_image=image if image is not None else extra.get("input_image_url"),
         source_video_id=row.get("source_video_id"), action=row.get("action") or "generate",
-        tags=tuple(row.get("tags") or ()),
+        tags=tuple(split_tags(row.get("tags"))),
     )
     if today is None:
         created = row.get("created_at")
