@@ -168,3 +168,20 @@ def test_a_job_sorakit_stopped_waiting_for_shows_no_running_clock():
     row = {"status": "timed_out_waiting", "error_code": "not_cancelled", "submitted_at": 900.0}
     text = progress_text(row, 1000.0)
     assert "stopped waiting" in text and "elapsed" not in text
+
+
+def test_card_and_caption_show_the_seed_that_made_the_video(fake):
+    from sorakit.display._gallery import caption_html
+
+    job = fake.submit("a fox", model="veo-3-fast", provider="runware", seed=11)
+    card = job_card(job)
+    assert "seed\u00a0<b>11</b>" in card.meta.value               # asked for, before it ran
+    fake.advance(job, status="completed", provider_seed=12)      # the provider used another
+    assert "seed\u00a0<b>12</b>" in card.meta.value and "seed\u00a0<b>11</b>" not in card.meta.value
+    assert "seed\u00a012" in caption_html(fake.ledger.get(job.id))
+    chose = fake.submit("a heron", model="veo-3-fast", provider="runware")
+    card = job_card(chose)
+    fake.advance(chose, status="completed")
+    assert "seed <b>not reported</b>" in card.meta.value          # none asked, none reported
+    fake.advance(chose, provider_seed=4242)
+    assert "seed\u00a0<b>4242</b>" in job_card(chose).meta.value
