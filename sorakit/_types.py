@@ -20,7 +20,12 @@ __all__ = [
     "ImageInput",
     "CancelResult",
     "Billed",
+    "SEED_MAX",
 ]
+
+SEED_MAX = 2**32 - 1
+"""The largest seed a request may carry (seeds are 0 – 2**32-1, an unsigned 32-bit integer): the one
+bound that the catalog plan, the Studio's argument checks, the form and the emulator all import."""
 
 Action = Literal["generate", "remix", "extend", "edit"]
 """What a job does: make a new video, or remix / extend / edit an earlier one (``source_video_id``)."""
@@ -77,7 +82,7 @@ class VideoRequest:
     seconds: Optional[Union[int, float, str]] = None
     """Clip length in seconds; must be one the model offers at the provider. None = the default."""
     seed: Optional[int] = None
-    """Random seed (0 – 2**32-1) where the provider accepts one; None lets the provider choose."""
+    """Random seed (0 – `SEED_MAX`, 2**32-1) where the provider accepts one; None lets the provider choose."""
     variations: int = 1
     """How many videos from this request (Runware ``numberResults``, Gemini ``sampleCount``)."""
     negative_prompt: Optional[str] = None

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from .._exceptions import ValidationError
-from .._types import VideoRequest
+from .._types import SEED_MAX, VideoRequest
 from ._catalog import Catalog, Model, Offer, PriceRule, ProviderInfo, load_catalog, parse_size
 
 __all__ = ["Plan", "plan", "split_model", "SEED_MAX", "UNCATALOGUED_NOTE"]
@@ -32,7 +32,6 @@ UNCATALOGUED_NOTE = ("sorakit: {id!r} is not in the catalog at {provider}: sent 
 """The one line said once per (provider, model id) per process when an uncatalogued id is planned."""
 _said: set[tuple[str, str]] = set()
 
-SEED_MAX = 2**32 - 1
 ACTIONS = ("generate", "remix", "extend", "edit")
 _CAPABILITY_OF_ACTION = {"remix": "remix", "extend": "extend", "edit": "edit"}
 _WHY_NOT = {  # (protocol, option) -> why the protocol refuses it, added to the message
@@ -142,9 +141,10 @@ def _fmt_seconds(values) -> list[str]:
     return [f"{v:g}" for v in values]
 
 
-def _pick_offer(req: VideoRequest, cat: Catalog, model: Model, today: dt.date, emulated: bool) -> Offer:
+def _pick_offer(req: VideoRequest, cat: Catalog, model: Model, today: dt.date, any_date: bool) -> Offer:
+    """The offer that serves ``req``; ``any_date`` takes offers a provider no longer serves too."""
     if req.provider is None:
-        serving = [o for o in model.offers if emulated or o.serves_on(today)]
+        serving = [o for o in model.offers if any_date or o.serves_on(today)]
         if not serving:
             raise _choice(
                 "model", req.model,
@@ -159,7 +159,7 @@ def _pick_offer(req: VideoRequest, cat: Catalog, model: Model, today: dt.date, e
     offer = model.offer(req.provider)
     if offer is None:
         raise _choice("provider", req.provider, list(model.providers), f"{model.title} is not offered by {req.provider}")
-    if not emulated and not offer.serves_on(today):
+    if not any_date and not offer.serves_on(today):
         live = [o.model for o in cat.offers(provider=req.provider, live_on=today)]
         raise _choice(
             "model", req.model, live or ["(none)"],
@@ -273,11 +273,15 @@ def plan(
     *,
     emulated: bool = False,
     today: dt.date | None = None,
+    check_dates: bool = True,
 ) -> Plan:
     """Check `request` against the catalog and fill in defaults; raise `ValidationError` on any fault.
 
-    ``emulated`` allows models a provider no longer serves (the emulator keeps serving them).
-    ``today`` is the date used for shut-down checks (default: today, UTC).
+    ``emulated`` allows models a provider no longer serves (the emulator keeps serving them) and is
+    recorded in `Plan.emulated`. ``today`` is the date used for shut-down checks (default: today,
+    UTC). ``check_dates=False`` skips those checks without claiming emulation: a plan rebuilt from
+    a ledger row (the job was accepted when it was sent; a resume must not refuse it because the
+    model has been retired since).
     """
     cat = catalog or load_catalog()
     today = today or dt.datetime.now(dt.timezone.utc).date()
@@ -310,7 +314,7 @@ def plan(
                           or "a model the catalog does not list can be called by naming its provider: "
                              "'<provider's model id>@<provider>'")
         model = cat.models[req.model]
-        offer = _pick_offer(req, cat, model, today, emulated)
+        offer = _pick_offer(req, cat, model, today, emulated or not check_dates)
     provider = cat.providers[offer.provider]
 
     # prompt

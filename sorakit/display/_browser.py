@@ -25,7 +25,7 @@ SORTS = {
     "fastest": ("latency_s", True),
 }
 _DETAILS = ("job_id", "batch_id", "status", "provider", "model", "provider_model", "provider_job_id",
-            "action", "size", "seconds", "fps", "audio", "seed", "variations", "negative_prompt",
+            "action", "size", "seconds", "fps", "audio", "seed", "provider_seed", "variations", "negative_prompt",
             "source_video_id", "created_at", "submitted_at", "completed_at", "latency_s",
             "estimated_cost", "billed_cost", "billed_cost_source", "file_path", "poster_path", "sha256",
             "bytes", "error_code", "error_message", "tags", "rating", "notes", "emulated", "attempts",

@@ -23,6 +23,7 @@ import traitlets
 from IPython.display import display
 
 from .._types import NOT_CANCELLED, TERMINAL
+from ..ledger._rowcodec import seed_used
 from . import _frontend
 from ._base import as_jobs, catalog_of, error_text, offer_of, row_of, studio_of
 from ._esm import css, esm
@@ -57,8 +58,9 @@ def meta_items(r: Mapping[str, Any]) -> list[str]:
         items.append(f"billed {money(billed)}" + (" (emulated: not charged)" if r.get("emulated") is True else ""))
     elif r.get("status") in TERMINAL:
         items.append("billed not reported")
-    if not is_missing(r.get("seed")):
-        items.append(f"seed\u00a0{int(r['seed'])}")  # never "seed" at a line end, its number below
+    seed = seed_used(r)  # the one that made the video: the provider's, else the one asked for
+    if seed is not None:
+        items.append(f"seed\u00a0{seed}")  # never "seed" at a line end, its number below
     elif r.get("status") == "completed":
         items.append("seed not reported")
     el = _elapsed(r)

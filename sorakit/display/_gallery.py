@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ..ledger._rowcodec import seed_used
 from ._grid import TileGrid
 from ._live import LiveDisplay, mark_live, shown_live
 from ._format import clock, esc, is_missing, model_at, money, truncate
@@ -27,8 +28,9 @@ def caption_html(row: dict, *, prompt: bool = True, model: bool = True) -> str:
     A comparison grid already names the prompt (row) and model (column), so it leaves them out.
     """
     facts = [model_at(row)] if model else []
-    if not is_missing(row.get("seed")):
-        facts.append(f"seed\u00a0{int(row['seed'])}")  # never "seed" at a line's end, its number below
+    seed = seed_used(row)  # the one that made the video: the provider's, else the one asked for
+    if seed is not None:
+        facts.append(f"seed\u00a0{seed}")  # never "seed" at a line's end, its number below
     cost = row.get("billed_cost")
     facts.append(money(cost if not is_missing(cost) else row.get("estimated_cost")))
     if not is_missing(row.get("latency_s")):

@@ -14,8 +14,8 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Optional
 
 from .._exceptions import ValidationError
-from .._types import VideoRequest
-from ..catalog import SEED_MAX, plan, split_model
+from .._types import SEED_MAX, VideoRequest
+from ..catalog import plan, split_model
 from ._base import error_text, is_emulated
 from ._format import duration, esc, model_at, money, short_id, truncate
 

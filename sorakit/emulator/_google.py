@@ -22,7 +22,7 @@ from typing import Any, Optional
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ._surface import Surface, image_size, retry_headers
+from ._surface import SEED_MAX, Surface, image_size, retry_headers
 from ._store import Job, key_fingerprint
 
 __all__ = ["GoogleSurface", "GRPC_STATUS", "NOT_AN_OBJECT", "VeoInput", "parse_veo", "version_mount"]
@@ -119,7 +119,7 @@ class GoogleSurface(Surface):
         blocked = emu.moderation_hit(veo.prompt)
         created, start, finish = emu.timeline(self.provider, key, offer.model, veo.seconds, veo.width, veo.height,
                                               fails=blocked is not None)
-        seed = (veo.seed + index) % 2**32 if veo.seed is not None else emu.new_seed()
+        seed = (veo.seed + index) % (SEED_MAX + 1) if veo.seed is not None else emu.new_seed()
         prompt = veo.prompt or (source.prompt if source is not None else "")
         image = veo.image
         if image is None and veo.reference_images:
@@ -361,8 +361,8 @@ def parse_veo(body: Any, offer, *, enterprise: bool, video_lookup=None) -> "VeoI
     if "enhancePrompt" in params and not isinstance(params["enhancePrompt"], bool):
         return "enhancePrompt must be a boolean."
     seed = params.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1):
-        return f"seed {seed!r} must be an integer from 0 to 4294967295."
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
+        return f"seed {seed!r} must be an integer from 0 to {SEED_MAX}."
     audio = params.get("generateAudio", True)
     if not isinstance(audio, bool):
         return "generateAudio must be a boolean."

@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..catalog import ProviderInfo
+from ..catalog import SEED_MAX, ProviderInfo
 from ._faults import EmulatedReset, drop_connection
 from ._store import Job, key_fingerprint
 
@@ -48,8 +48,6 @@ __all__ = [
     "SEED_MAX",
     "BodyProblem",
 ]
-
-SEED_MAX = 2**32 - 1
 
 BodyProblem = Literal["empty", "syntax", "type"]
 """Why a body is not the JSON a route wants: nothing but white space, not JSON, JSON of another type."""

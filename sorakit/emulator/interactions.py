@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ._surface import image_size
+from ._surface import SEED_MAX, image_size
 from ._store import Job, key_fingerprint
 
 __all__ = ["InteractionsMixin", "API_VERSIONS", "is_interactions_model_id"]
@@ -192,8 +192,8 @@ class InteractionsMixin:
                 raise _Bad(f"Invalid JSON payload received. Unknown name \"{name}\" at 'generation_config': "
                            f"Cannot find field.")
         seed = gen.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
-            raise _Bad(f"generation_config.seed {seed!r} must be an integer from 0 to 4294967295.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
+            raise _Bad(f"generation_config.seed {seed!r} must be an integer from 0 to {SEED_MAX}.")
         task = (gen.get("video_config") or {}).get("task") if isinstance(gen.get("video_config"), dict) else None
         if task is not None and task not in _TASKS:
             raise _Bad(f"generation_config.video_config.task {task!r} is not one of {', '.join(_TASKS)}.")

@@ -32,15 +32,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import logging
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .._exceptions import JobFailed, JobTimeout, ModelUnavailable, SorakitError
-from .._types import TERMINAL, CancelResult, VideoRequest
-from ..catalog import Catalog, Plan, plan as make_plan
+from .._types import TERMINAL, CancelResult
+from ..catalog import Catalog, Plan
+from ..ledger import _rowcodec as rowcodec
 from ..media import LocalStore
 from ..media._store import INPUT_IMAGE_SUFFIXES, MediaStore
 from ..providers import Provider
@@ -305,34 +305,11 @@ class Engine:
         return found[0].read_bytes()
 
     def plan_from_row(self, row: dict, provider: Optional[Provider] = None) -> Plan:
-        """Rebuild the `Plan` of a ledger row (input image, and a source video the provider
-        sends inline, from the media cache)."""
-        image = None
-        sha = row.get("input_image_sha256")
-        if sha:
-            image = self._cached(sha, INPUT_IMAGE_SUFFIXES, row.get("job_id"), "input image")
-        extra = row.get("extra") or {}
-        model = row.get("model")
-        if model not in self.catalog.models and row.get("provider_model"):
-            # a model id the catalog lacks (or no longer lists under that name): the id that was
-            # sent, planned again through the open catalog (or the offer that now has that id)
-            model = row["provider_model"]
-        req = VideoRequest(
-            prompt=row.get("prompt") or "", model=model, provider=row.get("provider"),
-            size=row.get("size"), seconds=row.get("seconds"),
-            seed=extra.get("request_seed") if "request_seed" in extra else row.get("seed"),
-            variations=int(row.get("variations") or 1), negative_prompt=row.get("negative_prompt"),
-            audio=row.get("audio"), input_image=image if image is not None else extra.get("input_image_url"),
-            source_video_id=row.get("source_video_id"), action=row.get("action") or "generate",
-        )
-        created = row.get("created_at")
-        today = created.date() if isinstance(created, dt.datetime) else None
-        p = make_plan(req, self.catalog, emulated=True, today=today)
-        video_sha = extra.get("source_video_sha256")
-        if provider is not None and video_sha and provider.wants_source_file(p):
-            p = dataclasses.replace(p, source_video_sha256=video_sha, source_video=self._cached(
-                video_sha, (".mp4",), row.get("job_id"), "source video"))
-        return p
+        """Rebuild the `Plan` of a ledger row (`sorakit.ledger.plan_from_row`): its input image, and
+        a source video the provider sends inline, from the media cache."""
+        return rowcodec.plan_from_row(row, self.catalog, fetch=lambda sha, what: self._cached(
+            sha, INPUT_IMAGE_SUFFIXES if what == "input image" else (".mp4",), row.get("job_id"), what),
+            wants_source_file=None if provider is None else provider.wants_source_file)
 
     # ------------------------------------------------------------------ resume
     async def resume_rows(self, rows: list[dict], runtime_for: Callable[[dict], Optional[Runtime]],

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 from .._types import TERMINAL, CancelResult
+from ..ledger._rowcodec import seed_used
 from ..media._store import local_copy, try_local_copy
 from . import _validate as checks
 from ._handle import StudioHandle, handle_of
@@ -80,6 +81,13 @@ class Job:
         """The provider's id of the finished video (for remix / extend / edit)."""
         row = self.row
         return (row.get("extra") or {}).get("video_id") or row.get("provider_job_id")
+
+    @property
+    def seed(self) -> Optional[int]:
+        """The seed that made this video, to pass as ``seed=`` to get it again: the one the provider
+        reports it used (``provider_seed``: it chose one, or each variation got its own), else the
+        one you asked for (``seed``); None when neither is known."""
+        return seed_used(self.row)
 
     @property
     def cost(self) -> Optional[float]:

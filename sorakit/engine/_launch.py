@@ -23,6 +23,7 @@ from typing import Any, Callable, Coroutine, Iterable, NamedTuple, Optional, Seq
 from .._exceptions import ConfigurationError, StoreError, ValidationError
 from .._types import TERMINAL, CancelResult, VideoRequest
 from ..catalog import Plan, plan as make_plan, split_model
+from ..ledger._rowcodec import row_from_plan
 from ..media import store_bytes
 from ..media._store import INPUT_IMAGE_SUFFIX_OF_TYPE, local_copy
 from . import _validate as checks
@@ -196,39 +197,15 @@ class Launcher:
         return items, rejected
 
     def _rows(self, p: Plan, rt: Runtime, batch_id: Optional[str], client_ref: str) -> list[dict]:
+        """The ledger rows of ``p``, one per variation (`sorakit.ledger.row_from_plan`)."""
         from ..ledger import new_job_id
 
-        est = p.estimated_cost
-        per = None if est is None else round(est / p.variations, 6)
         model_id = getattr(rt.provider, "model_id", None)
         provider_model = model_id(p) if callable(model_id) else p.provider_model
-        extra = {"client_ref": client_ref, "owner": OWNER, "request_seed": p.seed}
-        if p.input_image_url:
-            extra["input_image_url"] = p.input_image_url
-        if p.source_video_sha256:  # found again in the media cache on resume
-            extra["source_video_sha256"] = p.source_video_sha256
-        if p.price is not None:
-            extra["price"] = {"usd_per_second": p.price.usd_per_second, "as_of": str(p.price.as_of),
-                              "source": p.price.source}
-            if p.price.per_token:  # billed by the output video tokens the provider reports
-                extra["price"].update(usd_per_video_token=p.price.usd_per_video_token,
-                                      video_tokens_per_second=p.price.video_tokens_per_second)
-        if not p.catalogued:  # the provider's own id, sent as is: model = provider_model = that id
-            extra["uncatalogued"] = True
-        rows = []
-        for i in range(p.variations):
-            rows.append(dict(
-                job_id=new_job_id(), batch_id=batch_id, provider=p.provider.name, model=p.model.name,
-                provider_model=provider_model,
-                provider_job_id=client_ref if rt.provider.create_is_idempotent else None,
-                variation_index=i, status="pending", progress=0, action=p.action, prompt=p.prompt,
-                negative_prompt=p.negative_prompt, seed=p.seed, size=p.size, width=p.width,
-                height=p.height, seconds=p.seconds, fps=p.fps, audio=p.audio, variations=p.variations,
-                input_image_sha256=p.input_image_sha256, source_video_id=p.source_video_id,
-                estimated_cost=per, currency="USD", emulated=rt.emulated, attempts=0,
-                tags=list(p.request.tags) or None, extra=dict(extra),
-            ))
-        return rows
+        return [row_from_plan(p, job_id=new_job_id(), client_ref=client_ref, owner=OWNER, batch_id=batch_id,
+                              variation_index=i, provider_model=provider_model,
+                              provider_job_id=client_ref if rt.provider.create_is_idempotent else None)
+                for i in range(p.variations)]
 
     def _prepare(self, items: list[tuple[Plan, Runtime]], *, as_batch: bool, budget: Optional[float],
                  allow_unknown_cost: bool, timeout: Optional[float], wait: bool, raise_: bool,

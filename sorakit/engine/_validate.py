@@ -16,6 +16,7 @@ import re
 from typing import Any, Mapping, Optional, Sequence
 
 from .._exceptions import ValidationError
+from .._types import SEED_MAX
 from ..providers._base import check_segment
 
 __all__ = ["number", "flag", "text", "texts", "tag_list", "call_options", "request_fields", "rating",
@@ -117,7 +118,7 @@ def request_fields(prompt: Any, model: Any, provider: Any, fields: Mapping[str, 
         text(name, fields.get(name))
     _int("width", fields.get("width"), 1)
     _int("height", fields.get("height"), 1)
-    _int("seed", fields.get("seed"), 0, 2**32 - 1)
+    _int("seed", fields.get("seed"), 0, SEED_MAX)
     if "variations" in fields:
         _int("variations", fields["variations"], 1)
         if fields["variations"] is None:
@@ -230,6 +231,6 @@ def seeds_arg(value: Any) -> None:
     if isinstance(value, (list, tuple)) and not value:
         raise ValidationError("seeds", value, "None, an integer or a non-empty list of integers")
     for s in items:
-        if s is not None and (isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 2**32 - 1):
-            raise ValidationError("seeds", value, "None, an integer from 0 to 2**32-1 or a list of them")
+        if s is not None and (isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= SEED_MAX):
+            raise ValidationError("seeds", value, f"None, an integer from 0 to {SEED_MAX} or a list of them")
 

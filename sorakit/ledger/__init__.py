@@ -12,6 +12,7 @@ with Ledger() as led:                      # ./sorakit-ledger.db, or $SORAKIT_LE
 
 from ._codec import new_job_id
 from ._errors import JobNotFound, LedgerError
+from ._rowcodec import plan_from_row, row_from_plan, seed_used
 from ._ledger import DEFAULT_FILENAME, ENV_VAR, USER_ENV_VAR, Latency, Ledger, current_user
 from ._schema import (
     ACTIONS,
@@ -46,4 +47,7 @@ __all__ = [
     "LedgerError",
     "JobNotFound",
     "new_job_id",
+    "row_from_plan",
+    "plan_from_row",
+    "seed_used",
 ]

@@ -10,6 +10,7 @@ SQLAlchemy URL works too; PostgreSQL (``postgresql+psycopg://``) is the one test
 from __future__ import annotations
 
 import gc
+import json
 import getpass
 import os
 import threading
@@ -305,7 +306,8 @@ class Ledger:
     def _migrate(self, conn: sa.Connection) -> None:
         jobs, meta = self._t.jobs, self._t.meta
         insp = sa.inspect(conn)
-        if not insp.has_table("jobs"):
+        existed = insp.has_table("jobs")
+        if not existed:
             self._t.metadata.create_all(conn)
         else:
             have = {c["name"] for c in insp.get_columns("jobs")}
@@ -325,6 +327,8 @@ class Ledger:
         current = self._meta(conn)
         version = _int_or(current.get("schema_version"), 0)
         self._warn_if_newer(version)
+        if existed and version < 2:
+            self._split_seeds(conn)
         wanted = {
             "schema_version": str(max(version, SCHEMA_VERSION)),
             "ledger_id": current.get("ledger_id") or uuid.uuid4().hex,
@@ -335,6 +339,42 @@ class Ledger:
                 conn.execute(meta.insert().values(key=key, value=value))
             elif current[key] != value:
                 conn.execute(meta.update().where(meta.c.key == key).values(value=value))
+
+    def _split_seeds(self, conn: sa.Connection, chunk: int = 5000) -> None:
+        """Schema 1 → 2. A version 1 row kept the seed asked for in ``extra.request_seed`` and had
+        ``seed`` overwritten with the provider's on completion: ``seed`` becomes the asked-for seed,
+        ``provider_seed`` the old ``seed`` when the provider reported it (it differs from the one
+        asked for, or the job got as far as its video), and the key leaves ``extra``. Rows without
+        the key (written before it existed) keep their seed. Read and written in pages of
+        ``chunk`` rows, in the transaction of the upgrade (all or nothing)."""
+        jobs = self._t.jobs
+        page = (sa.select(jobs.c.job_id, jobs.c.seed, jobs.c.status, jobs.c.extra)
+                .where(jobs.c.extra.like("%request_seed%"), jobs.c.job_id > sa.bindparam("_after"))
+                .order_by(jobs.c.job_id).limit(chunk))
+        change = (jobs.update().where(jobs.c.job_id == sa.bindparam("_id"))
+                  .values(seed=sa.bindparam("_seed"), provider_seed=sa.bindparam("_provider_seed"),
+                          extra=sa.bindparam("_extra")))
+        after = ""
+        while True:
+            found = conn.execute(page, {"_after": after}).all()
+            if not found:
+                return
+            after = found[-1][0]
+            changes = []
+            for job_id, seed, status, text in found:
+                try:
+                    extra = json.loads(text)
+                except (TypeError, ValueError):
+                    continue
+                if not isinstance(extra, dict) or "request_seed" not in extra:
+                    continue
+                asked = extra.pop("request_seed")
+                asked = asked if isinstance(asked, int) and not isinstance(asked, bool) else None
+                used = seed if seed is not None and (seed != asked or status in ("downloading", "completed")) else None
+                changes.append({"_id": job_id, "_seed": asked, "_provider_seed": used,
+                                "_extra": json.dumps(extra, default=str, ensure_ascii=False)})
+            if changes:
+                conn.execute(change, changes)
 
     def _index_names(self, conn: sa.Connection) -> set[str]:
         # the inspector skips expression indexes (ix_jobs_model_day), so ask the catalog directly

@@ -42,8 +42,11 @@ __all__ = [
     "GROUPINGS",
 ]
 
-SCHEMA_VERSION = 1
-"""Version of the table layout this code writes. Older ledgers are upgraded on open."""
+SCHEMA_VERSION = 2
+"""Version of the table layout this code writes. Older ledgers are upgraded on open.
+
+2: ``provider_seed`` (the seed the provider used) beside ``seed`` (the seed asked for); version 1
+ledgers kept the asked-for seed in ``extra.request_seed`` and overwrote ``seed`` on completion."""
 
 STATUSES: tuple[str, ...] = (
     "pending",
@@ -92,7 +95,9 @@ _COLS: tuple[_Col, ...] = (
     _Col("action", "cat", "generate, remix, extend or edit.", choices=ACTIONS),
     _Col("prompt", "str", "The text prompt."),
     _Col("negative_prompt", "str", "What to avoid, where supported."),
-    _Col("seed", "int", "Random seed, when one was set or reported."),
+    _Col("seed", "int", "The seed you asked for; empty when the provider chose."),
+    _Col("provider_seed", "int", "The seed the provider reports it used (each variation its own); "
+         "empty until the job completes, or when the provider does not say."),
     _Col("size", "str", "Frame size as 'WIDTHxHEIGHT', e.g. '1280x720'."),
     _Col("width", "int", "Frame width in pixels.", 1),
     _Col("height", "int", "Frame height in pixels.", 1),

@@ -69,6 +69,18 @@ def test_sora_after_shutdown_is_refused_live_but_emulated_ok():
     assert plan(VideoRequest("hi", model="sora-2", provider="openai"), today=BEFORE).offer.id == "sora-2"
 
 
+def test_check_dates_false_skips_shutdown_dates_without_claiming_emulation():
+    # a live job sent before the shutdown, planned again from its ledger row after it
+    p = plan(VideoRequest("hi", model="sora-2", provider="openai"), today=TODAY, check_dates=False)
+    assert p.offer.id == "sora-2" and not p.emulated
+    assert plan(VideoRequest("hi", model="sora-2"), today=TODAY, check_dates=False).provider.name == "openai"
+    # every other check still runs
+    e = rejects("size", prompt="hi", model="sora-2", provider="openai", size="1920x1080", emulated=True)
+    with pytest.raises(ValidationError) as info:
+        plan(VideoRequest("hi", model="sora-2", provider="openai", size="1920x1080"), today=TODAY, check_dates=False)
+    assert str(info.value) == str(e)
+
+
 def test_size_not_offered():
     e = rejects("size", prompt="hi", model="sora-2", provider="openai", size="1920x1080", emulated=True)
     assert e.allowed == ["720x1280", "1280x720"]

@@ -218,3 +218,18 @@ def test_a_job_as_a_marimo_cells_last_line_is_its_card(studio, monkeypatch):
     job = studio.submit("a fox", model="seedance-1-pro-fast", provider="runware")
     kind, card = job._display_()
     assert kind == "anywidget" and isinstance(card, JobCard) and card.job_id == job.id
+
+
+def test_card_and_caption_show_the_seed_that_made_the_video(fake):
+    from sorakit.display._gallery import caption_html
+
+    job = fake.submit("a fox", model="veo-3-fast", provider="runware", seed=11)
+    fake.advance(job, status="completed", provider_seed=12)      # asked 11, the provider used 12
+    meta = job_card(job).shown["meta"]
+    assert "seed\u00a012" in meta and "seed\u00a011" not in meta
+    assert "seed\u00a012" in caption_html(fake.ledger.get(job.id))
+    chose = fake.submit("a heron", model="veo-3-fast", provider="runware")
+    fake.advance(chose, status="completed")
+    assert "seed not reported" in job_card(chose).shown["meta"]  # none asked, none reported
+    fake.advance(chose, provider_seed=4242)
+    assert "seed\u00a04242" in job_card(chose).shown["meta"]

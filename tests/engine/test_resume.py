@@ -92,3 +92,40 @@ def test_a_second_studio_in_the_same_process_does_not_drive_jobs_twice(make_stud
         assert_complete(j.row)
     for i in range(4):
         assert emulator.counters.prompt_creates(f"cell re-run {i}") == 1
+
+
+def test_a_ledger_written_before_provider_seed_migrates_and_resumes(make_studio, emulator, tmp_path):
+    """A schema-1 ledger (the seed asked for in ``extra.request_seed``, ``seed`` overwritten with
+    the provider's on completion, no ``provider_seed`` column) with unsent jobs in it: opening it
+    upgrades it, the jobs are sent once with the seed asked for, and the seeds land in two columns."""
+    first = make_studio(resume=False)
+    seeded = _insert_unsent(first, "old ledger, seed asked", model="seedance-1-pro", provider="runware",
+                            size="864x480", seconds=5, seed=3, variations=2)
+    (free,) = _insert_unsent(first, "old ledger, no seed", model="seedance-1-pro", provider="runware",
+                             size="864x480", seconds=5)
+    first.close()
+    with Ledger(tmp_path / "ledger.db") as led:  # as the sorakit before this one wrote them
+        for jid in [*seeded, free]:
+            row = led.get(jid)
+            led.update(jid, extra={**row["extra"], "request_seed": row["seed"]})
+        led.insert(job_id="job_done", prompt="finished long ago", provider="runware", model="seedance-1-pro",
+                   status="completed", seed=8, extra={"client_ref": "r", "request_seed": 7})
+        with led.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN provider_seed")
+            conn.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    second = make_studio()
+    jobs = {j.id: j for j in second.resume(progress=False)}
+    assert sorted(jobs) == sorted([*seeded, free])
+    for j in jobs.values():
+        assert_complete(j.row)
+        assert "request_seed" not in j.row["extra"]
+    assert [jobs[i].row["seed"] for i in seeded] == [3, 3]                        # asked, kept
+    assert sorted(jobs[i].row["provider_seed"] for i in seeded) == [3, 4]          # used, per variation
+    assert emulator.counters.prompt_creates("old ledger, seed asked") == 1
+    sent = sorted(j.seed for j in emulator.jobs("runware") if j.prompt == "old ledger, seed asked")
+    assert sent == [3, 4]                                                          # sent with seed 3
+    unseeded = jobs[free].row
+    assert unseeded["seed"] is None and isinstance(unseeded["provider_seed"], int)
+    assert jobs[free].seed == unseeded["provider_seed"]                           # what gets it again
+    done = second.ledger.get("job_done")
+    assert (done["seed"], done["provider_seed"], done["extra"]) == (7, 8, {"client_ref": "r"})

@@ -44,7 +44,9 @@ def test_runware_variations_are_separate_rows_with_provider_cost(studio, emulato
         assert_complete(row)
         assert row["billed_cost_source"] == "provider" and row["billed_cost"] == pytest.approx(1.2)
     assert sorted(r["variation_index"] for r in rows) == [0, 1, 2]
-    assert sorted(r["seed"] for r in rows) == [11, 12, 13]
+    assert [r["seed"] for r in rows] == [11, 11, 11]                 # the seed asked for, kept
+    assert sorted(r["provider_seed"] for r in rows) == [11, 12, 13]  # the one each variation used
+    assert sorted(j.seed for j in batch) == [11, 12, 13]              # what gets each video again
     assert len({r["sha256"] for r in rows}) == 3
     assert len({r["provider_job_id"] for r in rows}) == 1          # one taskUUID, chosen by us
     assert emulator.counters["runware"]["creates"] == 1

@@ -13,7 +13,7 @@ import random
 
 from hypothesis import given, settings, strategies as st
 
-from sorakit._types import TERMINAL, JobState
+from sorakit._types import SEED_MAX, TERMINAL, JobState
 from sorakit.engine import Policy
 from sorakit.engine._core.transitions import (CREATE_STATUSES, POLL_STATUSES, assign, backoff, completed_changes,
                                               downloaded_changes, fail_changes, jitter, next_delay, on_state, phase,
@@ -34,7 +34,8 @@ def rows(draw, job_id=None):
         "job_id": job_id or draw(st.text("abcdef0123", min_size=4, max_size=8)),
         "status": draw(st.sampled_from(STATUSES)),
         "progress": draw(progress),
-        "seed": draw(st.one_of(st.none(), st.integers(0, 2**32 - 1))),
+        "seed": draw(st.one_of(st.none(), st.integers(0, SEED_MAX))),
+        "provider_seed": draw(st.one_of(st.none(), st.integers(0, SEED_MAX))),
         "estimated_cost": draw(money),
         "billed_cost_source": draw(st.sampled_from([None, "provider", "usage", "catalog", "none"])),
         "submitted_at": draw(st.one_of(st.none(), st.just(NOW - dt.timedelta(seconds=42)))),
@@ -51,7 +52,7 @@ def states(draw, status=None):
         progress=draw(progress), video_url=draw(st.one_of(st.none(), st.just("http://127.0.0.1/v.mp4"))),
         video_url_expires_at=draw(st.one_of(st.none(), st.floats(1.7e9, 1.8e9))),
         provider_video_id=draw(st.one_of(st.none(), st.sampled_from(["v1", "v2", "v3"]))),
-        seed=draw(st.one_of(st.none(), st.integers(0, 2**32 - 1))),
+        seed=draw(st.one_of(st.none(), st.integers(0, SEED_MAX))),
         billed_cost=draw(st.one_of(st.none(), st.floats(0, 10))),
         output_video_tokens=draw(st.one_of(st.none(), st.integers(0, 10**6))),
         error_code=draw(st.one_of(st.none(), st.text(max_size=300))),
@@ -92,10 +93,11 @@ def test_a_state_never_moves_a_finished_or_downloading_row_and_never_completes_o
 @given(rows(), states(status="completed"))
 def test_a_finished_video_records_what_the_provider_said(row, s):
     changes = completed_changes(row, s)
-    if s.seed is not None and s.seed != row["seed"]:
-        assert changes["seed"] == s.seed
+    assert "seed" not in changes                                  # the seed asked for stays
+    if s.seed is not None and s.seed != row["provider_seed"]:
+        assert changes["provider_seed"] == s.seed                 # the seed the provider used
     else:
-        assert "seed" not in changes
+        assert "provider_seed" not in changes
     if s.billed_cost is not None:
         assert changes["billed_cost"] == s.billed_cost and changes["billed_cost_source"] == "provider"
     elif s.output_video_tokens is not None:

@@ -132,3 +132,44 @@ def test_ledgers_with_the_old_write_counter_open_and_stop_bumping_it(ledger_url,
             with led.engine.connect() as conn:
                 stamps = dict(conn.exec_driver_sql("SELECT job_id, _rev FROM jobs").all())
             assert min(stamps[new], stamps[old[0]], stamps[old[1]]) > max(stamps[j] for j in old[2:])
+
+
+SEED_CASES = {  # job: (seed asked, seed the row held, status) -> (seed, provider_seed) after the upgrade
+    "a": ((11, 12, "completed"), (11, 12)),       # the provider reported another seed
+    "b": ((11, 11, "completed"), (11, 11)),       # ... or the one asked for
+    "c": ((None, 987, "completed"), (None, 987)),  # none asked, the provider chose
+    "d": ((5, 5, "pending"), (5, None)),           # not sent yet: nothing used
+    "e": ((None, None, "in_progress"), (None, None)),
+}
+
+
+def test_a_schema_1_ledger_splits_the_seed_it_asked_for_from_the_one_the_provider_used(ledger_url, monkeypatch):
+    """Schema 1 kept the seed asked for in ``extra.request_seed`` and overwrote ``seed`` with the
+    provider's on completion; schema 2 has both columns and the key is gone."""
+    monkeypatch.setattr(Ledger._split_seeds, "__defaults__", (2,))  # pages of 2 rows
+    with Ledger(ledger_url) as led:
+        for name, ((asked, held, status), _) in SEED_CASES.items():
+            led.insert(job_id=f"job_{name}", prompt=name, status=status, seed=held,
+                       extra={"client_ref": f"ref-{name}", "owner": "me", "request_seed": asked})
+        led.insert(job_id="job_older", prompt="before request_seed existed", seed=3, extra={"client_ref": "r"})
+        led.insert(job_id="job_bare", prompt="no extra at all", seed=4)
+        with led.engine.begin() as conn:  # what a version-1 ledger looks like
+            conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN provider_seed")
+            conn.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with Ledger(ledger_url) as led:
+        for name, (_, (seed, used)) in SEED_CASES.items():
+            row = led.get(f"job_{name}")
+            assert (row["seed"], row["provider_seed"]) == (seed, used), name
+            assert row["extra"] == {"client_ref": f"ref-{name}", "owner": "me"}
+        older, bare = led.get("job_older"), led.get("job_bare")
+        assert (older["seed"], older["provider_seed"], older["extra"]) == (3, None, {"client_ref": "r"})
+        assert (bare["seed"], bare["provider_seed"]) == (4, None)
+        df = led.df.set_index("job_id")
+        assert df.loc["job_a", "seed"] == 11 and df.loc["job_a", "provider_seed"] == 12
+        assert not df["extra"].str.contains("request_seed").any()
+        with led.engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar_one()
+        assert int(version) == SCHEMA_VERSION == 2
+        led.update("job_a", seed=11)  # writable as usual
+    with Ledger(ledger_url) as again:  # opened again: nothing left to change
+        assert again.get("job_a")["provider_seed"] == 12 and again.get("job_d")["seed"] == 5

@@ -121,8 +121,8 @@ def completed_changes(row: dict, s: JobState) -> dict:
         changes["video_url"] = s.video_url
     if s.video_url_expires_at:
         changes["video_url_expires_at"] = dt.datetime.fromtimestamp(s.video_url_expires_at, UTC)
-    if s.seed is not None and s.seed != row.get("seed"):
-        changes["seed"] = s.seed  # the seed the provider actually used (variations differ)
+    if s.seed is not None and s.seed != row.get("provider_seed"):
+        changes["provider_seed"] = s.seed  # what the provider used (variations differ); seed = asked
     extra_changes: dict[str, Any] = {}
     if s.billed_cost is not None:
         changes["billed_cost"] = s.billed_cost
