@@ -7,6 +7,8 @@ One module, in parts, concatenated as whole files (nothing in JavaScript is pars
 - ``player.js``: the lone player (kind ``"player"``) and the tile grid (``"grid"``: Gallery,
   CompareGrid).
 - ``form.js``: the request form (``"form"``: RequestForm).
+- ``browser.js``: the ledger browser (``"browser"``: LedgerBrowser; its grid library, DataTables
+  from the itables wheel, is fetched from the kernel by the view, not shipped in the module).
 - ``main.js``: ``render({model, el})``, which calls ``VIEWS[model.get("_kind")]``, and the export.
 
 A widget class ships the parts it renders (``MODULES``): a player or a grid does not carry the form's
@@ -29,12 +31,14 @@ __all__ = ["MODULES", "SHEETS", "esm", "css", "source"]
 MODULES: dict[str, tuple[str, ...]] = {
     "player": ("stage.js", "player.js", "main.js"),
     "form": ("stage.js", "form.js", "main.js"),
+    "browser": ("stage.js", "browser.js", "main.js"),
 }
 """Module name -> its parts in order. ``"player"`` serves the kinds ``player`` and ``grid``."""
 
 SHEETS: dict[str, tuple[str, ...]] = {
     "player": ("player.css",),
     "form": ("player.css", "form.css"),
+    "browser": ("player.css", "browser.css"),
 }
 
 
