@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import statistics
@@ -211,8 +212,10 @@ def measure(name: str, root: Path, db: str, model: str, runs: int, timeout: floa
         page.evaluate("(src) => window.jupyterapp.shell.currentWidget.content.widgets[1].model.sharedModel.setSource(src)",
                       show)
         first = page.evaluate(RUN_CELL, [1, timeout, DEEP])
-        out["first paint, fresh page (s)"] = first
+        out["first paint, fresh page (s)"] = round(first, 3) if first is not None else "none in time"
         if first is None:
+            if shots is not None:
+                page.screenshot(path=str(shots / f"grid-{name}.png"), full_page=False)
             return out
         time.sleep(1.0)
         save(page)
@@ -280,7 +283,9 @@ def main() -> None:
     keys = []
     for r in results.values():
         keys += [k for k in r if k not in keys]
-    print(f"\n{args.rows:,} rows, headless Chromium, JupyterLab on 127.0.0.1")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{args.rows:,} rows, headless Chromium, JupyterLab on 127.0.0.1; load average now {load} "
+          f"on {os.cpu_count()} cores (other work slows every figure)")
     print(f"{'':38}" + "".join(f"{n:>14}" for n in names))
     for k in keys:
         print(f"{k:38}" + "".join(f"{str(results[n].get(k, '-')):>14}" for n in names))

@@ -413,7 +413,7 @@ class LedgerBrowser(StaticFallback, Streamer, anywidget.AnyWidget):
         row = {k: _clean(v) for k, v in rows.iloc[0].to_dict().items()}
         self.playing = job_id
         ok = playable(row)
-        p = poster(row, max_width=480, max_bytes=30_000, fmt="webp") if ok else None
+        p = poster(row, max_width=480, max_bytes=16_000, fmt="webp") if ok else None
         self.stage = {"poster": data_uri(p) if p is not None else "", "playable": ok,
                       "label": "" if ok else ("no video" if row.get("status") != "completed" else "video file not in the cache"),
                       "tip": "Play", "note": "", "job_id": job_id}
