@@ -149,7 +149,7 @@ SIZE_CELLS = [
     "studio.ledger.insert_many([dict({k: done[i % 12][k] for k in keep}, prompt=f'row {i}: a fox {i % 7}',\n"
     "                                rating=(i % 5) + 1 if i % 3 == 0 else None) for i in range(988)])\n"
     "assert len(studio.ledger.df) == 1000",
-    "studio.gallery(columns=4)",
+    "studio.gallery(batch, columns=4)",
     "b = studio.browse()\nb",
 ]
 
