@@ -52,20 +52,19 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("poster", "", False),
     ("created_at", "created", True),
     ("model", "model", True),
-    ("provider", "provider", True),
     ("status", "status", True),
     ("cost", "cost", True),
     ("rating", "rating", True),
     ("tags", "tags", True),
     ("prompt", "prompt", True),
     ("seconds", "s", True),
-    ("size", "size", True),
     ("user", "user", True),
     ("latency_s", "took", True),
 )
-"""(key, title, sortable) of each grid column, in order. ``cost`` sorts on billed-else-estimated."""
-_SORT_KEY = {"cost": "_cost", "tags": "tags"}
-_THUMB_WIDTH, _THUMB_BYTES = 96, 3_500
+"""(key, title, sortable) of each grid column, in order. ``cost`` sorts on billed-else-estimated,
+``model`` on model then provider (the cell shows both, as ``model@provider`` everywhere else)."""
+_SORT_KEY = {"cost": ("_cost",), "model": ("model", "provider")}
+_THUMB_WIDTH, _THUMB_BYTES = 80, 3_000
 _DETAILS = ("job_id", "batch_id", "status", "provider", "model", "provider_model", "provider_job_id",
             "action", "size", "seconds", "fps", "audio", "seed", "variations", "negative_prompt",
             "source_video_id", "created_at", "submitted_at", "completed_at", "latency_s",
@@ -250,8 +249,9 @@ class LedgerBrowser(StaticFallback, Streamer, anywidget.AnyWidget):
         for col, direction in key:
             if col not in names:
                 raise ValidationError("order", col, sorted(names), message=f"cannot sort on {col!r}")
-            by.append(_SORT_KEY.get(col, col))
-            asc.append(direction != "desc")
+            for name in _SORT_KEY.get(col, (col,)):
+                by.append(name)
+                asc.append(direction != "desc")
         out = df.sort_values(by, ascending=asc, na_position="last", kind="stable") if by else df
         self._sorted = {key: out}  # one sort kept: the grid asks for pages of one order at a time
         return out
@@ -285,16 +285,15 @@ class LedgerBrowser(StaticFallback, Streamer, anywidget.AnyWidget):
             "DT_RowId": job_id,
             "poster": f'<div class="sk-thumbbox">{thumb or "<span class=sk-faint>no poster</span>"}{play}</div>',
             "created_at": esc(local_time(r.get("created_at"), "%Y-%m-%d %H:%M")),
-            "model": esc(r.get("model") or ""),
-            "provider": esc(r.get("provider") or ""),
+            "model": (f'{esc(r.get("model") or "")}<br><span class="sk-faint">@{esc(r.get("provider"))}</span>'
+                      if r.get("provider") else esc(r.get("model") or "")),
             "status": esc(r.get("status") or ""),
-            "cost": f'<span class="sk-cost">{esc(cost)}</span>',
+            "cost": f'<span class="sk-bcost">{esc(cost)}</span>',
             "rating": f'<span class="sk-stars" data-rating="{rating}">{star}</span>',
             "tags": (f'<span class="sk-tagcell" data-id="{esc(job_id)}" data-tags="{esc(tags)}" '
                      f'title="click to edit the tags (comma separated)">{esc(tags) or "+"}</span>'),
             "prompt": f'<span title="{esc(r.get("prompt") or "")}">{esc(truncate(r.get("prompt"), 90))}</span>',
             "seconds": esc(r.get("seconds") if r.get("seconds") is not None else ""),
-            "size": esc(r.get("size") or ""),
             "user": esc(r.get("user") or ""),
             "latency_s": esc(clock(r.get("latency_s")) if r.get("latency_s") is not None else ""),
         }

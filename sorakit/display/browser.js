@@ -130,6 +130,8 @@ function renderBrowser(model, el) {
 
   // --- the grid ---
   let dt = null;
+  let dark = () => {};
+  const themes = new MutationObserver(() => dark());
   let quiet = false; // re-selecting rows after a draw: not a user's choice
   let draw = 0;
   const pending = new Map(); // draw -> DataTables' callback
@@ -179,6 +181,16 @@ function renderBrowser(model, el) {
       deferRender: true,
     });
     dt.on("draw", reselect);
+    // DataTables' dark styles follow the page's theme (itables' helper reads JupyterLab, VS Code, ...)
+    dark = () => {
+      try {
+        if (lib.set_or_remove_dark_class) lib.set_or_remove_dark_class();
+      } catch (e) {
+        // an unknown page: the light styles
+      }
+    };
+    dark();
+    themes.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-vscode-theme-kind", "class"] });
     dt.on("select", (e, api, type, idx) => {
       if (quiet || type !== "row") return;
       api.rows(idx).data().each((d) => sel.add(d.DT_RowId));
@@ -279,6 +291,7 @@ function renderBrowser(model, el) {
     model.off("change:stage", drawStage);
     model.off("change:details", drawStage);
     stage.dispose();
+    themes.disconnect();
     if (dt) dt.destroy();
   };
 }

@@ -81,7 +81,7 @@ def test_filter_select_gallery_rate_tag_and_play_in_jupyterlab(tmp_path):
         # filter: one model, then words in the prompt
         grid.locator("select[data-filter=model]").select_option("seedance-1-pro")
         page.wait_for_function("() => document.querySelectorAll('.sk-btable tbody tr td.sk-c-model').length === 3 && "
-                               "[...document.querySelectorAll('.sk-btable td.sk-c-model')].every(t => t.textContent === 'seedance-1-pro')",
+                               "[...document.querySelectorAll('.sk-btable td.sk-c-model')].every(t => t.textContent === 'seedance-1-pro@runware')",
                                timeout=30_000)
         assert "3</b> jobs" in grid.locator(".sk-btotals").inner_html()
         grid.locator("input[data-filter=text]").fill("PAPER boat")
