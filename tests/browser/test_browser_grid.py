@@ -133,6 +133,8 @@ def test_filter_select_gallery_rate_tag_and_play_in_jupyterlab(tmp_path):
         page.wait_for_function("() => { const v = document.querySelector('.sk-bstage video');"
                                "        return v && v.readyState >= 2 && v.videoWidth === 864; }", timeout=30_000)
         assert "sha256" in grid.locator(".sk-bdetails").inner_text()
+        # JupyterLab's widget manager delivers binary buffers: the stage's start-up probe chose them
+        assert page.evaluate("() => document.querySelector('.sk-bstage video').dataset.transport") == "binary"
         ARTIFACTS.mkdir(exist_ok=True)
         grid.screenshot(path=str(ARTIFACTS / "lab_ledger_browser.png"))
 

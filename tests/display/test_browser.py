@@ -169,7 +169,7 @@ def test_the_grid_library_comes_from_the_kernel_and_no_row_is_in_the_state(studi
     assert len(b._esm.encode()) < 24_000 and "SpryMedia" not in b._esm and "SpryMedia" in js  # not the library
 
 
-def test_rows_filters_sort_and_play_on_real_jobs(studio):
+def test_rows_filters_sort_and_play_on_real_jobs(studio, tmp_path):
     """Real emulated jobs: a poster per row, a row played in place streams its file."""
     batch = studio.batch(["a corgi surfing", "a paper boat"], models=["seedance-1-pro-fast"], providers=["runware"],
                          seeds=[7], size="864x480", seconds=5, progress=False)
@@ -195,6 +195,19 @@ def test_rows_filters_sort_and_play_on_real_jobs(studio):
     assert len(g.tile_list) == 2 and {t.row["job_id"] for t in g.tile_list} == {j.id for j in jobs}
     assert "<sorakit ledger browser: 2 of 2 jobs>" == b._static_text()
     assert "a corgi surfing" in b._static_html()
+    c = b.compare()
+    assert "2 prompts × 1 model" in c.header
+    out = b.to_html(tmp_path / "picked.html")
+    assert "a corgi surfing" in out.read_text() and "a paper boat" in out.read_text()
+    b.selected_ids = [jobs[0].id]
+    [again] = b.rerun(seed=3)
+    again.wait(timeout=60)
+    row = studio.ledger.get(again.id)
+    assert again.id != jobs[0].id and row["seed"] == 3 and row["status"] == "completed"
+    assert (row["prompt"], row["model"], row["provider"], row["size"], row["seconds"]) == (
+        "a corgi surfing", "seedance-1-pro-fast", "runware", "864x480", 5)
+    b.refresh()
+    assert len(b.df) == 3 and b.selected_ids == [jobs[0].id]  # a re-read keeps the selection
 
 
 def test_every_filter_name_is_a_view_control():
