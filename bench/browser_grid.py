@@ -219,14 +219,14 @@ def measure(name: str, root: Path, db: str, model: str, runs: int, timeout: floa
             return out
         time.sleep(1.0)
         save(page)
-        out["saved .ipynb (KB)"] = round(path.stat().st_size / 1024, 1)
+        out["saved .ipynb (KB)"] = round(path.stat().st_size / 1000, 1)
         page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 2; "
                       "window.jupyterapp.commands.execute('notebook:run-cell'); }")
         out_area = "window.jupyterapp.shell.currentWidget.content.widgets[2].node.querySelector('.jp-OutputArea')"
         page.wait_for_function(f"() => {out_area}.textContent.includes('STATE')", timeout=60_000)
         text = page.evaluate(f"() => {out_area}.textContent")
         try:
-            out["synced state (KB)"] = round(int(text.split("STATE")[1].split()[0]) / 1024, 1)
+            out["synced state (KB)"] = round(int(text.split("STATE")[1].split()[0]) / 1000, 1)
         except (IndexError, ValueError):
             pass
         again = [page.evaluate(RUN_CELL, [1, timeout, DEEP]) for _ in range(runs)]
@@ -290,9 +290,9 @@ def main() -> None:
     for k in keys:
         print(f"{k:38}" + "".join(f"{str(results[n].get(k, '-')):>14}" for n in names))
     print("ES module (KB)".ljust(38) + "".join(
-        f"{round(sizes.get(n.split('-')[0], 0) / 1024, 1):>14}" for n in names))
+        f"{round(sizes.get(n.split('-')[0], 0) / 1000, 1):>14}" for n in names))
     print(f"sorakit's grid library, sent by the kernel once per page, not saved: "
-          f"{sizes['sorakit (grid library, sent once, not saved)'] / 1024:.1f} KB")
+          f"{sizes['sorakit (grid library, sent once, not saved)'] / 1000:.1f} KB")
 
 
 if __name__ == "__main__":

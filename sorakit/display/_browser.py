@@ -6,8 +6,8 @@ re-run and ``to_html``.
 
 Why this shape (the figures are in the README and ``bench/browser_grid.py``): the grid library is
 DataTables 2 with its Select extension, from the ``itables`` wheel (``itables/html/dt_bundle.js``,
-600 KB, no CDN). Its own anywidget (``itables.widget.ITable``) puts the rows in the synced state
-(downsampled to ``maxBytes``, or all of them) and its 600 KB module in every saved notebook; so
+619 KB, no CDN). Its own anywidget (``itables.widget.ITable``) puts the rows in the synced state
+(downsampled to ``maxBytes``, or all of them) and its 619 KB module in every saved notebook; so
 this widget keeps both out of the state:
 
 - the ES module is sorakit's (``stage.js`` + ``browser.js`` + ``main.js``, a few KB): the view asks
