@@ -5,6 +5,17 @@
 // saved notebook never carries it. Pages come from the kernel too (DataTables' server-side mode:
 // its `ajax` option as a function that asks with a `page` message). See sorakit/display/_browser.py.
 
+// DataTables' style sheet, once per document or shadow root (marimo draws each widget in a shadow
+// root, where the page's own style sheets do not reach).
+function gridStyle(el) {
+  const root = el.getRootNode ? el.getRootNode() : document;
+  const home = root instanceof ShadowRoot ? root : document.head;
+  if (!window.__sorakitGridCss || home.querySelector(":scope > style.sk-grid-css")) return;
+  const style = el_("style", "sk-grid-css");
+  style.textContent = window.__sorakitGridCss;
+  home.append(style);
+}
+
 // The grid library, one copy per page (a promise every view of every browser shares).
 function gridLibrary(model, view) {
   if (!window.__sorakitGrid) {
@@ -12,9 +23,7 @@ function gridLibrary(model, view) {
       const on = (msg) => {
         if (!msg || msg.type !== "lib" || msg.view !== view) return;
         model.off("msg:custom", on);
-        const style = el_("style");
-        style.textContent = msg.css;
-        document.head.append(style);
+        window.__sorakitGridCss = msg.css;
         const url = URL.createObjectURL(new Blob([msg.js], { type: "text/javascript" }));
         import(url).then(
           (m) => {
@@ -158,6 +167,7 @@ function renderBrowser(model, el) {
     quiet = false;
   }
   function build(lib) {
+    gridStyle(el);
     const DataTable = lib.default;
     const table = el_("table", "display compact sk-btable");
     holder.replaceChildren(table);

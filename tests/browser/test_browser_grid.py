@@ -201,3 +201,75 @@ def test_a_gallery_and_a_1000_row_browser_saved_after_playing_twelve_stay_small(
     (ARTIFACTS / "lab_saved_sizes_browser.json").write_text(json.dumps(figures, indent=2))
     print(f"\n12-video gallery + 1,000-row browser, saved after playing: {json.dumps(figures)}")
     assert size <= SAVED_TARGET, figures
+
+
+MARIMO_APP = '''import marimo
+
+app = marimo.App(width="full")
+
+
+@app.cell
+def _():
+    import os
+
+    import marimo as mo
+
+    os.environ["SORAKIT_QUIET"] = "1"
+    import sorakit
+
+    folder = os.environ["SORAKIT_MARIMO_DIR"]
+    studio = sorakit.Studio(emulate=True, ledger=os.path.join(folder, "grid.db"), time_scale=0.02)
+    batch = studio.batch(["a corgi surfing", "a paper boat in the rain"], models=["seedance-1-pro-fast"],
+                         providers=["runware"], seeds=[7], size="864x480", seconds=5, progress=False)
+    b = studio.browse()
+    grid = mo.ui.anywidget(b)
+    grid
+    return b, grid, mo
+
+
+@app.cell
+def _(b, grid, mo):
+    grid.value
+    mo.md(f"SELECTED {len(b.selected)}: " + ", ".join(sorted(b.selected["prompt"])))
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+'''
+
+
+def _until(ok, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError("not in time")
+        time.sleep(0.2)
+
+
+def test_the_browser_filters_selects_and_plays_in_a_served_marimo_app(tmp_path):
+    """marimo renders only anywidgets: the grid's library and pages come over marimo's anywidget
+    messages; a selection made in the page reaches Python (a cell that reads ``b.selected`` re-runs)."""
+    _needs_browser()
+    from lab import browser_page
+    from test_marimo import serve
+
+    app = tmp_path / "grid_app.py"
+    app.write_text(MARIMO_APP)
+    with serve(app, tmp_path) as base, browser_page(1300, 1400) as page:
+        page.goto(base + "/")
+        prompts = page.locator(".sk-btable tbody tr td.sk-c-prompt")  # locators reach into shadow roots
+        try:
+            prompts.nth(1).wait_for(timeout=120_000)
+        finally:
+            page.screenshot(path=str(tmp_path / "marimo.png"))
+        page.locator("input[data-filter=text]").fill("boat")
+        _until(lambda: prompts.count() == 1)
+        prompts.first.click()
+        page.get_by_text("SELECTED 1: a paper boat in the rain").wait_for(timeout=30_000)
+        page.locator(".sk-btable .sk-rowplay").first.click()
+        video = page.locator(".sk-bstage video")
+        video.wait_for(timeout=30_000)
+        _until(lambda: video.evaluate("v => v.readyState >= 2 && v.videoWidth === 864"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".sk-browser-view").first.screenshot(path=str(ARTIFACTS / "marimo_ledger_browser.png"))
