@@ -139,6 +139,34 @@ def test_filter_select_gallery_rate_tag_and_play_in_jupyterlab(tmp_path):
         grid.screenshot(path=str(ARTIFACTS / "lab_ledger_browser.png"))
 
 
+def test_the_browser_sorts_selects_and_plays_in_notebook_7(tmp_path):
+    import importlib.util
+
+    from conftest import require
+
+    _needs_browser()
+    require(importlib.util.find_spec("notebook") is not None, "the notebook (7) package is not installed")
+    from lab import Lab, browser_page, notebook, open_and_run
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "nb7.ipynb").write_text(json.dumps(notebook(FLOW_CELLS[:2])))
+    with Lab(root) as lab, browser_page(1300, 1600) as page:
+        open_and_run(page, lab, "nb7.ipynb", ui="notebook", timeout_ms=180_000)
+        assert "/notebooks/" in page.url  # the Notebook 7 interface, not Lab
+        page.wait_for_function("() => document.querySelectorAll('.sk-btable tbody tr td.sk-c-prompt').length === 6",
+                               timeout=60_000)
+        page.locator(".sk-btable th.sk-c-cost").click()
+        page.wait_for_function("() => document.querySelector('.sk-btable th.sk-c-cost').classList.contains('dt-ordering-asc')",
+                               timeout=30_000)
+        page.locator(".sk-btable tbody tr td.sk-c-prompt").first.click()
+        page.wait_for_function("() => document.querySelector('.sk-bsel').textContent.startsWith('1 selected')",
+                               timeout=10_000)
+        page.locator(".sk-btable .sk-rowplay").first.click()
+        page.wait_for_function("() => { const v = document.querySelector('.sk-bstage video');"
+                               "        return v && v.readyState >= 2 && v.videoWidth === 864; }", timeout=30_000)
+
+
 SIZE_CELLS = [
     "import os, random\nos.environ['SORAKIT_QUIET'] = '1'\nfrom sorakit.engine import Studio\n"
     "studio = Studio(emulate=True, ledger='sizes.db', time_scale=0.02)\n"
