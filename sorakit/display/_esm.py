@@ -8,6 +8,8 @@ One module, in parts, concatenated as whole files (nothing in JavaScript is pars
   CompareGrid).
 - ``card.js``: job cards (``"card"``: JobCard, JobCards; the form lists its jobs with them).
 - ``form.js``: the request form (``"form"``: RequestForm), after ``card.js``.
+- ``browser.js``: the ledger browser (``"browser"``: LedgerBrowser; its grid library, DataTables
+  from the itables wheel, is fetched from the kernel by the view, not shipped in the module).
 - ``main.js``: ``render({model, el})``, which calls ``VIEWS[model.get("_kind")]``, and the export.
 
 A widget class ships the parts it renders (``MODULES``): a player or a grid carries neither the
@@ -31,6 +33,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "player": ("stage.js", "player.js", "main.js"),
     "card": ("stage.js", "card.js", "main.js"),
     "form": ("stage.js", "card.js", "form.js", "main.js"),
+    "browser": ("stage.js", "browser.js", "main.js"),
 }
 """Module name -> its parts in order. ``"player"`` serves the kinds ``player`` and ``grid``."""
 
@@ -38,6 +41,7 @@ SHEETS: dict[str, tuple[str, ...]] = {
     "player": ("player.css",),
     "card": ("player.css", "card.css"),
     "form": ("player.css", "card.css", "form.css"),
+    "browser": ("player.css", "browser.css"),
 }
 
 

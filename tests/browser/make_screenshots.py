@@ -84,8 +84,8 @@ def main() -> None:
             print(f"{out} {size / 1024:.0f} KB")
             browser = page.locator(".sk-browser").first
             browser.scroll_into_view_if_needed()
-            browser.locator("select").last.select_option(index=2)
-            page.locator(".sk-browser .sk-card .sk-play").wait_for(timeout=30_000)
+            browser.locator(".sk-rowplay").nth(1).click()  # a row played in place
+            page.locator(".sk-browser .sk-bstage video").wait_for(timeout=30_000)
             time.sleep(0.5)
             browser.screenshot(path=str(artifacts / "ledger_browser.png"))
             shrink_png(artifacts / "ledger_browser.png", 1300, budget=600_000)

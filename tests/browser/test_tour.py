@@ -151,6 +151,9 @@ def test_the_readme_tour_in_jupyterlab_light_and_dark(lab, emulators):
                 timeout=60_000)
             assert "4 combinations left out" in outputs(page, i).locator(".sk-ghead").inner_text()
 
+        # the ledger browser's grid: its library and first page come from the kernel after the cell ran
+        page.wait_for_function("() => document.querySelectorAll('.sk-browser .sk-btable td.sk-c-cost').length > 0",
+                               timeout=60_000)
         figures["while jobs run"] = check(page, "light theme, two jobs rendering")
         # a running card: its elapsed time is a clock from the first second ("0:07", never "7.1 s")
         running = outputs(page, 9).locator(".sk-cards-view .sk-card .sk-progress-text").inner_text()

@@ -83,8 +83,11 @@
     }
   }
   for (const b of all(document, ".sk-browser")) {
-    const m = /cost \$([\d,.]+)/.exec(text(b.querySelector(".sk-totals") || b));
-    const rows = [...b.querySelectorAll(".sk-list option")].map(o => amounts(o.textContent)[0]).filter(x => x !== undefined);
+    const m = /cost \$([\d,.]+)/.exec(text(b.querySelector(".sk-btotals") || b));
+    const rows = [...b.querySelectorAll(".sk-btable td.sk-c-cost")].map(o => amounts(o.textContent)[0]).filter(x => x !== undefined);
+    // the grid shows one page of the filtered rows: their sum is the total only when all are on it
+    const info = /Showing 1 to ([\d,]+) of ([\d,]+) entr/.exec(text(b.querySelector(".dt-info") || b));
+    if (info && info[1] !== info[2]) continue;
     if (m) {
       const total = parseFloat(m[1].replace(/,/g, "")), sum = rows.reduce((a, c) => a + c, 0);
       figures.browser = { total, sum, rows: rows.length };

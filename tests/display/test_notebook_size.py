@@ -69,3 +69,34 @@ def test_saved_notebook_with_a_12_video_gallery_stays_under_500_kb(tmp_path, mon
     print(f"\nsaved 12-video gallery notebook: {sizes}")
     assert sizes["with widget state"] < LIMIT
     assert sizes["without widget state"] < LIMIT
+
+
+BROWSER_LIMIT = 250_000
+"""Bytes: a 12-video gallery plus a 1,000-row ledger browser, saved with widget state (issue 23 item 4;
+``tests/browser/test_browser_grid.py`` checks the same in JupyterLab after playing all twelve)."""
+
+
+@pytest.mark.slow
+def test_a_gallery_and_a_1000_row_ledger_browser_saved_with_widget_state_stay_under_250_kb(tmp_path, monkeypatch):
+    cells = [
+        CELLS[0],
+        CELLS[1] + "\ndone = [j.row for j in batch]\n"
+        "keep = ('model', 'provider', 'status', 'size', 'seconds', 'estimated_cost', 'billed_cost', 'file_path',\n"
+        "        'poster_path', 'sha256', 'emulated', 'latency_s')\n"
+        "studio.ledger.insert_many([dict({k: done[i % 12][k] for k in keep}, prompt=f'row {i}: a fox {i % 7}')\n"
+        "                           for i in range(988)])\nassert len(studio.ledger.df) == 1000",
+        "studio.gallery(batch, columns=4)",
+        "b = studio.browse()\nb",
+    ]
+    nb = run_cells(cells, tmp_path, monkeypatch)
+    html = nb.cells[-1].outputs[0]["data"]["text/html"]
+    assert "1000</b> jobs" in html and html.count("<tr>") == 26  # the fallback: totals and the newest 25
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    [browser] = [m for m in state.values() if m["state"].get("_kind") == "browser"]
+    assert len(json.dumps(browser)) < 40_000  # its module, style and filters; no row
+    assert "row 900" not in json.dumps(browser)
+    path = tmp_path / "gallery_and_browser.ipynb"
+    nbformat.write(nb, path)
+    size = path.stat().st_size
+    print(f"\n12-video gallery + 1,000-row browser, saved with widget state by nbclient: {size} bytes")
+    assert size <= BROWSER_LIMIT
