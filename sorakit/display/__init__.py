@@ -1,11 +1,13 @@
 """Notebook UI: a request form, live job cards, a player, galleries, comparisons, a ledger browser.
 
-One widget family: the form, the job cards, the player, the gallery and the compare grid are
-anywidgets (anywidget is itself an ipywidgets ``DOMWidget``; its front end comes with ``pip install
+One widget family: the form, the job cards, the player, the gallery, the compare grid and the
+ledger browser are anywidgets (anywidget is itself an ipywidgets ``DOMWidget``; its front end comes with ``pip install
 anywidget``), so the same widgets render in JupyterLab, Notebook 7, VS Code, Colab and marimo
 (``mo.ui.anywidget(...)``); front-end quirks live in ``_frontend``. Their ES module is assembled by
 ``_esm`` from readable parts shipped in the package (``stage.js``: the shared stage and transport;
-``player.js``: player and tile grid; ``card.js``: job cards; ``form.js``: the request form), and
+``player.js``: player and tile grid; ``card.js``: job cards; ``form.js``: the request form;
+``browser.js``: the ledger's data grid, DataTables from the itables wheel, its rows paged from the
+kernel), and
 ``render`` dispatches on the model's ``_kind``; a widget ships only the parts it renders. The
 form and the cards share their logic with nothing else (``_request``, ``_text``): Python computes
 every choice, error and word, the page renders it. Videos stream from the cached file over the
@@ -21,7 +23,8 @@ mo.ui.anywidget(studio.form())    # the same form in marimo
 job                               # a Job as a cell's last line shows its live card
 studio.gallery(columns=4)         # completed videos as a grid of posters with captions
 studio.compare(prompts=[...], models=["veo-3-fast", "kling-3-standard@runware"])
-studio.browse()                   # filter, sort and total the ledger; pick a row to watch it
+b = studio.browse()               # the ledger as a grid: filter, sort, total, rate, tag, play a row
+studio.gallery(b.selected)        # ... the rows selected in it, as a DataFrame
 ```
 """
 

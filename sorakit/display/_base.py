@@ -1,8 +1,6 @@
-"""What every sorakit widget shares: the static fallback and reading jobs (and the ledger browser's
-ipywidgets helpers).
+"""What every sorakit widget shares: the static fallback, reading jobs, shared layout models.
 
-Every widget is an anywidget but the ledger browser, whose ipywidgets composition still uses
-``style_widget``, ``with_class`` and ``html`` (they go with it). Each top-level widget's
+Every widget is an anywidget (its look is its own ``_css``; no ipywidgets composition is left). Each top-level widget's
 mimebundle carries, next to the live widget view, a small ``text/html`` fallback (poster images as
 data URIs and captions) and a readable ``text/plain``: what GitHub, nbviewer, HTML exports and
 front-ends without the kernel show.
@@ -17,36 +15,7 @@ import ipywidgets as widgets
 
 from . import _frontend
 
-__all__ = ["StaticFallback", "style_widget", "studio_of", "row_of", "with_class", "html"]
-
-_style: Optional[widgets.HTML] = None
-_style_lock = threading.Lock()
-
-
-def style_widget() -> widgets.HTML:
-    """One shared hidden ``<style>`` widget (``style.css``) for the ledger browser's ipywidgets."""
-    global _style
-    with _style_lock:
-        if _style is None or getattr(_style, "comm", None) is None:
-            _style = widgets.HTML(value=f"<style>{_frontend.stylesheet()}</style>",
-                                  layout=widgets.Layout(display="none"), style=widgets.widget_string.HTMLStyle())
-            _style.add_class("sk-style")
-        return _style
-
-
-def with_class(widget: widgets.DOMWidget, *classes: str) -> widgets.DOMWidget:
-    """Add CSS classes to a widget and return it (for one-line construction)."""
-    for c in classes:
-        widget.add_class(c)
-    return widget
-
-
-def html(value: str = "", *classes: str, **layout: Any) -> widgets.HTML:
-    """An ``HTML`` widget with sorakit classes (shared layout and style unless ``layout`` given)."""
-    w = widgets.HTML(value=value, layout=widgets.Layout(**layout) if layout else shared("plain"),
-                     style=shared("html"))
-    return with_class(w, *classes)  # type: ignore[return-value]
-
+__all__ = ["StaticFallback", "studio_of", "row_of", "shared"]
 
 class StaticFallback:
     """Mixin for a top-level widget: adds ``text/html`` and a readable ``text/plain`` to its bundle.
@@ -187,14 +156,12 @@ _shared_lock = threading.Lock()
 
 
 def shared(kind: str) -> Any:
-    """A shared Layout / Style instance: ``full`` (width 100%), ``plain``, ``html``."""
+    """A shared Layout instance: ``full`` (width 100%)."""
     with _shared_lock:
         w = _shared.get(kind)
         if w is None or getattr(w, "comm", None) is None:
             w = {
                 "full": lambda: widgets.Layout(width="100%"),
-                "plain": lambda: widgets.Layout(),
-                "html": lambda: widgets.widget_string.HTMLStyle(),
             }[kind]()
             _shared[kind] = w
         return w

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import lru_cache
-from importlib import resources
 from typing import Literal, Mapping, Any
 
 __all__ = [
@@ -41,7 +39,6 @@ __all__ = [
     "plays_aac",
     "audio_note",
     "in_marimo",
-    "stylesheet",
     "video_format",
 ]
 
@@ -109,9 +106,3 @@ def video_format(path: str | os.PathLike[str]) -> str:
     """The ipywidgets ``Video.format`` for a file (the blob's ``video/<format>`` type)."""
     ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
     return {"mov": "quicktime", "m4v": "mp4", "": "mp4"}.get(ext, ext)
-
-
-@lru_cache(maxsize=1)
-def stylesheet() -> str:
-    """The widgets' CSS (``sorakit/display/style.css``), with fallbacks for every front-end."""
-    return resources.files("sorakit.display").joinpath("style.css").read_text("utf-8")
