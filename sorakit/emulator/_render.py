@@ -17,6 +17,12 @@ What a rendered clip shows
   duration, a running timecode and a progress bar;
 * a mono AAC soundtrack, a soft chord picked from the same hash (none when ``audio=False``).
 
+Planted defects (so clip checks have something real to find): a prompt containing
+``[defect:black]``, ``[defect:frozen]`` or ``[defect:flicker]`` gets, over the middle third of the
+clip, black frames, one frame held still (timecode included), or the picture's brightness jumping
+by ``FLICKER_LEVELS`` every other frame; ``[defect:duplicate]`` ignores the seed (every seed draws
+seed 0's picture), as a provider whose seed does nothing would. Markers combine.
+
 Remix / extend / edit (``source_key`` set): the "family" traits (band shape, palette
 structure, shapes and their paths) come from the source render, while hue, chord, speed and
 phases come from the new prompt, so the result is recognisably related yet visibly
@@ -58,6 +64,7 @@ import json
 import math
 import os
 import queue
+import re
 import tempfile
 import threading
 import time
@@ -85,6 +92,9 @@ __all__ = [
 
 #: Part of every content key; bump when the look or the encoding changes.
 RENDER_VERSION = "sorakit-emulator-render/1"
+DEFECT_MARKERS = ("black", "frozen", "flicker", "duplicate")
+"""Prompt markers ``[defect:NAME]`` the renderer obeys (see the module docstring)."""
+FLICKER_LEVELS = 40
 
 MIN_DIMENSION = 16
 MAX_DIMENSION = 4096
@@ -919,7 +929,10 @@ class _Plan:
         W, H, fps = spec.width, spec.height, spec.fps
         self.n = n = spec.frames
         self.hud = _Hud(W, H, fps, n)
-        scene = _Scene(spec, _make_look(spec, _family_id(spec, source)), W, H, fps, self.hud)
+        self.defects = frozenset(m for m in re.findall(r"\[defect:(\w+)\]", spec.prompt) if m in DEFECT_MARKERS)
+        self.defect_span = (n // 3, max(n // 3 + 1, (2 * n) // 3))
+        look_spec = dataclasses.replace(spec, seed=0) if "duplicate" in self.defects else spec
+        scene = _Scene(look_spec, _make_look(look_spec, _family_id(look_spec, source)), W, H, fps, self.hud)
         self.segments: list[tuple[int, int, _Scene]] = [(0, n, scene)]
         if source is not None and source.seconds < spec.seconds - 0.5 / fps:
             n_src = min(n, max(1, round(source.seconds * fps)))
@@ -942,9 +955,22 @@ class _Plan:
         planes = []
         for plane, (h, w) in zip(frame.planes, ((H, W), (H // 2, W // 2), (H // 2, W // 2))):
             planes.append(np.frombuffer(plane, dtype=np.uint8).reshape(h, plane.line_size)[:, :w])
-        scene, j = self.scene_at(i)
-        scene.compose(i, j, planes)
-        self.hud.draw(i, planes, scene.accent, scene.fade(j))
+        lo, hi = self.defect_span
+        planted = lo <= i < hi and self.defects
+        if planted and "black" in self.defects:
+            planes[0][:] = 16
+            planes[1][:] = planes[2][:] = 128
+            _tag_bt709(frame)
+            frame.pts = i
+            return frame
+        shown = lo if planted and "frozen" in self.defects else i
+        scene, j = self.scene_at(shown)
+        scene.compose(shown, j, planes)
+        self.hud.draw(shown, planes, scene.accent, scene.fade(j))
+        if planted and "flicker" in self.defects and i % 2:
+            y = planes[0]
+            np.minimum(y, 235 - FLICKER_LEVELS, out=y)
+            y += FLICKER_LEVELS
         _tag_bt709(frame)
         frame.pts = i
         return frame

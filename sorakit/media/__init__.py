@@ -4,6 +4,7 @@
 download(client, request, media_dir)  -> Download(path, sha256, bytes)   atomic, checksummed
 make_poster(video_path, thumbnail=None) -> Path | None                    ≤ ~40 KB JPEG/WebP
 probe(path) -> ClipFacts                                                 what was really produced
+check_clip(path, request) -> ClipCheck                                   delivered vs asked, defects, motion, phash
 open_store(path_or_url) -> LocalStore | RemoteStore                      where videos are kept
 local_copy(path_or_url) -> Path                                          read-through cache (sha256 checked)
 fragment(path) -> Fragment(path, mime, seconds, bytes)                    fragmented MP4 copy for MSE (remux)
@@ -22,9 +23,11 @@ from ._download import (
     store_bytes,
 )
 from ._fragment import FRAGMENT_SECONDS, Fragment, NotFragmentable, codec_string, fragment
+from ._checks import CHECKS_VERSION, DEFECTS, ClipCheck, Thresholds, check_clip, hash_distance
 from ._probe import ClipFacts, probe, probe_many
 from ._store import LocalStore, RemoteStore, cache_root, is_url, local_copy, open_store
 
 __all__ = [*_download_all, "Fragment", "NotFragmentable", "fragment", "codec_string", "FRAGMENT_SECONDS",
-           "ClipFacts", "probe", "probe_many", "LocalStore", "RemoteStore", "cache_root",
+           "ClipFacts", "probe", "probe_many", "ClipCheck", "check_clip", "hash_distance", "Thresholds",
+           "CHECKS_VERSION", "DEFECTS", "LocalStore", "RemoteStore", "cache_root",
            "is_url", "local_copy", "open_store"]
