@@ -45,6 +45,7 @@ from ._config import (default_media_dir, emulate_from_env, notice, remote_media,
 from ._connect import Connections
 from ._engine import Engine
 from ._policy import Policy
+from ._quality import QualityChecks
 from ._eta import BatchEta, LatencyCache, batch_eta
 from ._handle import StudioHandle
 from ._hooks import NotebookViews
@@ -89,7 +90,7 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
-class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
+class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases, QualityChecks):
     """Generate videos from a notebook or a script; every job lands on disk and in the ledger.
 
     Args:
@@ -129,6 +130,10 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
             `sorakit.providers.relay.make_relay`'s arguments (``name``, ``base_url``, ``key_env``,
             ``models``, ``paths``...); they join this studio's catalog as providers. (Relays
             registered process-wide with the deprecated ``register_relay`` are added too.)
+        clip_checks: check every finished job's video in the background (``sorakit.media.check_clip``:
+            delivered vs asked, black / frozen stretches, cuts, flicker, motion, a perceptual hash)
+            and run ``studio.scorers``; results land in the ledger's ``check_*`` and ``scores``
+            columns (default True). ``studio.check()`` checks older jobs.
     """
 
     def __init__(
@@ -151,6 +156,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         provider_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
         catalog: Union[Catalog, str, os.PathLike, Sequence[Union[str, os.PathLike]], None] = None,
         relays: Optional[Iterable[Any]] = None,
+        clip_checks: bool = True,
     ):
         from ..ledger import Ledger
 
@@ -158,6 +164,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
                           time_scale=time_scale, media_dir=media_dir, max_wait=max_wait,
                           concurrency=concurrency, emulator=emulator, resume=resume, adopt=adopt, policy=policy,
                           provider_options=provider_options, catalog=catalog)
+        checks.flag("clip_checks", clip_checks)
         remote = remote_media(media_dir, media_options)  # checked before the ledger is created
         base = catalog if isinstance(catalog, Catalog) else load_catalog(overlays=catalog)
         self._catalog_arg = catalog  # what update_catalog() merges the refreshed overlay under
@@ -216,6 +223,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         # a completed job is new history for its model: the next card or tile must count it
         self._engine.subscribe(lambda jid, changes: self._latency.on_job_change(
             self._engine._rows.get(jid) or {}, changes))
+        self._start_checks(clip_checks, self.media_dir / ".checks", self._engine._book.notify, self._engine.subscribe)
         if setup_notice:
             notice(setup_notice)
         stale = stale_notice(self.catalog, _today())
@@ -427,6 +435,8 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
         if self._closed:
             return
         self._closed = True
+        if self._checker is not None:
+            self._checker.close()
         try:
             self._loop.run(self._engine.aclose(), timeout=30)
         except Exception:  # pragma: no cover - best effort

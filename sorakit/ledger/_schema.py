@@ -136,6 +136,28 @@ _COLS: tuple[_Col, ...] = (
          "empty when nobody holds a lease."),
     _Col("lease_until", "datetime", "When the driver's lease runs out (UTC, by the database clock); "
          "another process may take the job over after it."),
+    # clip checks (sorakit.media.check_clip), written in the background after a job completes;
+    # all empty until then (check_defects "" = checked, nothing found)
+    _Col("check_defects", "str", "Defects the clip checks found, comma-separated from mismatch, black, frozen, "
+         "flicker; '' = checked and clean; empty (NA) = not checked yet."),
+    _Col("check_mismatch", "str", "What the delivered video differs in from the request, e.g. "
+         "'seconds 4 (asked 8); no audio (asked)'; '' = what was asked."),
+    _Col("check_seconds", "float", "Delivered duration in seconds, measured from the file.", 0),
+    _Col("check_size", "str", "Delivered frame size 'WIDTHxHEIGHT', measured from the file."),
+    _Col("check_fps", "float", "Delivered frame rate, measured from the file.", 0),
+    _Col("check_audio", "bool", "Whether the delivered file has an audio track."),
+    _Col("check_black_s", "float", "Seconds of black stretches (runs of at least 0.5 s).", 0),
+    _Col("check_frozen_s", "float", "Seconds of frozen stretches: the picture does not change for 0.5 s or more.", 0),
+    _Col("check_cuts", "int", "Hard cuts counted (a frame difference far above its neighbours').", 0),
+    _Col("check_flicker", "float", "VBench temporal-flickering score: (255 - mean |frame[t+1] - frame[t]|) / 255 "
+         "on a luma thumbnail; 1 = steady.", 0, 1),
+    _Col("check_motion", "float", "How much moves: mean absolute difference of consecutive frames, 0-100.", 0, 100),
+    _Col("check_phash", "str", "64-bit DCT perceptual hash of 8 frames spread over the clip (16 hex digits); "
+         "near-duplicates differ in few bits (sorakit.media.hash_distance)."),
+    _Col("check_error", "str", "Why the clip could not be checked (file missing, not a video ...)."),
+    _Col("checked_at", "datetime", "When the clip checks and scorers last ran (UTC)."),
+    _Col("scores", "json", "Your scorers' numbers by name (studio.scorers.add): {name: value}; "
+         "a scorer that raised is recorded under 'errors': {name: 'ExcType: message'}."),
 )
 
 COLS: Mapping[str, _Col] = MappingProxyType({c.name: c for c in _COLS})

@@ -23,11 +23,11 @@ from ._download import (
     store_bytes,
 )
 from ._fragment import FRAGMENT_SECONDS, Fragment, NotFragmentable, codec_string, fragment
-from ._checks import CHECKS_VERSION, DEFECTS, ClipCheck, Thresholds, check_clip, hash_distance
+from ._checks import CHECKS_VERSION, DEFECTS, ClipCheck, Thresholds, check_clip, hash_distance, judge
 from ._probe import ClipFacts, probe, probe_many
 from ._store import LocalStore, RemoteStore, cache_root, is_url, local_copy, open_store
 
 __all__ = [*_download_all, "Fragment", "NotFragmentable", "fragment", "codec_string", "FRAGMENT_SECONDS",
-           "ClipFacts", "probe", "probe_many", "ClipCheck", "check_clip", "hash_distance", "Thresholds",
+           "ClipFacts", "probe", "probe_many", "ClipCheck", "check_clip", "hash_distance", "Thresholds", "judge",
            "CHECKS_VERSION", "DEFECTS", "LocalStore", "RemoteStore", "cache_root",
            "is_url", "local_copy", "open_store"]

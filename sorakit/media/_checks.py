@@ -33,7 +33,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-__all__ = ["CHECKS_VERSION", "ClipCheck", "check_clip", "hash_distance", "DEFECTS", "Thresholds"]
+__all__ = ["CHECKS_VERSION", "ClipCheck", "check_clip", "hash_distance", "DEFECTS", "Thresholds", "judge"]
 
 CHECKS_VERSION = 1
 """Bumped when a measure changes, so cached results of an older version are measured again."""
@@ -214,6 +214,17 @@ def _mismatch(req: Optional[Mapping[str, Any]], seconds: float, width: int, heig
     if a is not None and bool(a) and not has_audio:
         out.append("no audio (asked)")
     return "; ".join(out)
+
+
+def judge(check: ClipCheck, request: Optional[Mapping[str, Any]],
+          thresholds: Thresholds = Thresholds()) -> ClipCheck:
+    """``check`` (measured from the file alone, e.g. cached by the file's sha256) judged against
+    another ``request``: ``mismatch`` and the ``mismatch`` defect recomputed, the rest kept."""
+    import dataclasses
+
+    mismatch = _mismatch(request, check.seconds, check.width, check.height, check.fps, check.has_audio, thresholds)
+    defects = tuple((["mismatch"] if mismatch else []) + [d for d in check.defects if d != "mismatch"])
+    return dataclasses.replace(check, mismatch=mismatch, defects=defects)
 
 
 def check_clip(path: str | os.PathLike, request: Optional[Mapping[str, Any]] = None,
