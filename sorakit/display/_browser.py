@@ -41,6 +41,7 @@ from ._esm import css, esm
 from ._format import clock, esc, is_missing, local_time, model_at, money, stars, tags_of, truncate
 from ._player import Streamer, _local, playable
 from ._poster import data_uri, poster
+from ._text import check_text
 
 __all__ = ["LedgerBrowser", "browse", "FILTERS", "COLUMNS"]
 
@@ -60,8 +61,12 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("seconds", "s", True),
     ("user", "user", True),
     ("latency_s", "took", True),
+    ("check_defects", "checks", True),
+    ("check_motion", "motion", True),
+    ("scores", "scores", False),
 )
-"""(key, title, sortable) of each grid column, in order. ``cost`` sorts on billed-else-estimated,
+"""(key, title, sortable) of each grid column, in order. ``checks`` shows the clip checks' defects
+("ok" when clean, empty before they ran), ``motion`` their 0-100 motion, ``scores`` your scorers'. ``cost`` sorts on billed-else-estimated,
 ``model`` on model then provider (the cell shows both, as ``model@provider`` everywhere else)."""
 _SORT_KEY = {"cost": ("_cost",), "model": ("model", "provider")}
 _THUMB_WIDTH, _THUMB_BYTES = 80, 3_000
@@ -70,7 +75,30 @@ _DETAILS = ("job_id", "batch_id", "status", "provider", "model", "provider_model
             "source_video_id", "created_at", "submitted_at", "completed_at", "latency_s",
             "estimated_cost", "billed_cost", "billed_cost_source", "file_path", "poster_path", "sha256",
             "bytes", "error_code", "error_message", "tags", "rating", "notes", "emulated", "attempts",
-            "user", "lease_owner", "lease_until")
+            "user", "lease_owner", "lease_until", "check_defects", "check_mismatch", "check_seconds", "check_size",
+            "check_fps", "check_audio", "check_black_s", "check_frozen_s", "check_cuts", "check_flicker",
+            "check_motion", "check_phash", "check_error", "checked_at", "scores")
+
+
+def _check_cells(r: dict) -> dict:
+    """The clip-check columns' cells: defects (with the full line as a tooltip), motion, scores."""
+    full = check_text({k: v for k, v in r.items() if k != "scores"})
+    defects = r.get("check_defects")
+    if r.get("check_error"):
+        shown = '<span class="sk-faint">not checked</span>'
+    elif defects is None:
+        shown = ""
+    elif defects == "":
+        shown = "ok"
+    else:
+        shown = "\u26a0 " + esc(str(defects).replace(",", ", "))
+    motion = r.get("check_motion")
+    scored = check_text({"scores": r.get("scores")})
+    return {
+        "check_defects": f'<span title="{esc(full)}">{shown}</span>' if shown else "",
+        "check_motion": esc(f"{float(motion):.2g}") if motion is not None else "",
+        "scores": esc(scored),
+    }
 
 
 def _clean(value: Any) -> Any:
@@ -263,7 +291,8 @@ class LedgerBrowser(StaticFallback, Streamer, anywidget.AnyWidget):
         df = self.sorted(order)
         start, length = max(0, int(start)), int(length)
         part = df.iloc[start:] if length < 0 else df.iloc[start:start + max(0, length)]
-        rows = [self._cells({k: _clean(v) for k, v in rec.items()}) for rec in part.to_dict("records")]
+        rows = [self._cells({k: v if k == "check_defects" and v == "" else _clean(v)  # "" = checked, clean
+                             for k, v in rec.items()}) for rec in part.to_dict("records")]
         return {"total": len(self._all), "filtered": len(df), "rows": rows}
 
     def _cells(self, r: dict) -> dict:
@@ -296,6 +325,7 @@ class LedgerBrowser(StaticFallback, Streamer, anywidget.AnyWidget):
             "seconds": esc(r.get("seconds") if r.get("seconds") is not None else ""),
             "user": esc(r.get("user") or ""),
             "latency_s": esc(clock(r.get("latency_s")) if r.get("latency_s") is not None else ""),
+            **_check_cells(r),
         }
 
     def _totals_html(self, df: Any) -> str:

@@ -33,7 +33,7 @@ from ._grid import Tile, TileGrid
 from ._live import LiveDisplay, mark_live, shown_live
 from ._player import static_figure
 from ._rows import Item
-from ._text import (_elapsed, cancel_words, outcome, outcome_text, plain_reason, progress_text,
+from ._text import (_elapsed, cancel_words, check_text, outcome, outcome_text, plain_reason, progress_text,
                     stopped_waiting, usual_text)
 
 __all__ = ["JobCards", "JobCard", "show_job", "show_progress", "job_card", "POLL_MS", "plain_reason",
@@ -51,7 +51,8 @@ def _specs(r: Mapping[str, Any]) -> str:
 
 
 def meta_items(r: Mapping[str, Any]) -> list[str]:
-    """The card's facts line: estimate, what was billed, the seed used, how long it took, when."""
+    """The card's facts line: estimate, what was billed, the seed used, how long it took, when,
+    then the clip checks and your scorers (once they ran)."""
     items = [f"estimated {money(r.get('estimated_cost'))}"]
     billed = r.get("billed_cost")
     if not is_missing(billed):
@@ -69,6 +70,9 @@ def meta_items(r: Mapping[str, Any]) -> list[str]:
     if not is_missing(r.get("created_at")):
         same_day = local_time(r.get("created_at"), "%Y-%m-%d") == local_time(time.time(), "%Y-%m-%d")
         items.append(local_time(r.get("created_at"), "%H:%M" if same_day else "%Y-%m-%d %H:%M"))
+    checked = check_text(r)
+    if checked:
+        items.append(checked)
     return items
 
 
@@ -348,6 +352,8 @@ def _static_card(r: Mapping[str, Any], embed: bool = False) -> str:
            f"{esc(truncate(r.get('prompt'), 160))}")
     if status == "failed":
         cap += f"<br/><span style='color:#c4242f'>{esc(r.get('error_code') or '')}: {esc(r.get('error_message') or '')}</span>"
+    elif status == "completed" and check_text(r):
+        cap += f"<br/>{esc(check_text(r))}"
     elif status != "completed":
         cap += f"<br/><i>was {esc(status)} when this output was saved</i>"
     return static_figure(r, width=320, max_bytes=24_000, caption=cap, embed=embed)

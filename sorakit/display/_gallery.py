@@ -16,6 +16,7 @@ from ._grid import TileGrid
 from ._live import LiveDisplay, mark_live, shown_live
 from ._format import clock, esc, is_missing, model_at, money, truncate
 from ._player import static_figure
+from ._text import check_text
 from ._report import write_report
 from ._rows import Item, items_of
 
@@ -36,7 +37,9 @@ def caption_html(row: dict, *, prompt: bool = True, model: bool = True) -> str:
     if not is_missing(row.get("latency_s")):
         facts.append(clock(row.get("latency_s")))
     head = f"{esc(truncate(row.get('prompt'), 90))}<br/>" if prompt else ""
-    return head + f"<span style='color:#8c959f'>{esc(' · '.join(facts))}</span>"
+    checked = check_text(row)
+    tail = f"<br/><span class='sk-checks' style='color:#8c959f'>{esc(checked)}</span>" if checked else ""
+    return head + f"<span style='color:#8c959f'>{esc(' · '.join(facts))}</span>" + tail
 
 
 def totals_text(rows: list[dict]) -> str:

@@ -216,12 +216,25 @@ class Follower:
     def _changed(self) -> None:  # pragma: no cover - overridden
         pass
 
+    def _awaits_check(self) -> bool:
+        """A completed job whose clip checks are queued or running: keep listening for them."""
+        from ._format import is_missing
+
+        if self._row.get("status") != "completed" or not is_missing(self._row.get("checked_at")):
+            return False
+        pending = getattr(self.studio, "_checks_pending", None)
+        try:
+            return bool(pending is not None and pending(self.job_id))
+        except Exception:
+            return False
+
     def _listen(self) -> None:
-        if self.terminal or self.studio is None or not self.job_id:
+        if (self.terminal and not self._awaits_check()) or self.studio is None or not self.job_id:
             return
         hub(self.studio).add(self.job_id, self._on_change)
         self._listening = True
-        ticker.add(self)
+        if not self.terminal:
+            ticker.add(self)
         # a change committed between reading the row and subscribing is picked up here
         fresh = self._fresh_row()
         if fresh:
@@ -265,7 +278,10 @@ class Follower:
                 fresh = self._fresh_row()  # the final row, in case the change carried only status
                 if fresh:
                     self._row.update(fresh)
-            self._stop()
+            if self._awaits_check():  # the checks' line lands a moment later
+                ticker.discard(self)
+            else:
+                self._stop()
         self._changed()
 
     def _stop(self) -> None:

@@ -13,7 +13,7 @@ from ._format import clock, duration, is_missing, timestamp
 from ._live import log
 
 __all__ = ["progress_text", "usual_text", "plain_reason", "cancel_words", "stopped_waiting", "outcome",
-           "outcome_text"]
+           "outcome_text", "check_text"]
 
 _WAITING = {"pending", "submitted", "queued"}
 
@@ -155,3 +155,50 @@ def outcome_text(row: Mapping[str, Any]) -> str:
     """`outcome` in one line: ``The provider reported a failure · code: message``."""
     _kind, head, code, detail = outcome(row)
     return head + (f" · {code}" if code else "") + (f": {detail}" if detail else "")
+
+
+def _scores(row: Mapping[str, Any]) -> dict:
+    v = row.get("scores")
+    if isinstance(v, str) and v:
+        import json
+
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return {}
+    return v if isinstance(v, dict) else {}
+
+
+def check_text(row: Mapping[str, Any]) -> str:
+    """The clip checks in one line: ``checks ok · motion 0.2`` or ``⚠ frozen 2.7 s · seconds 4
+    (asked 8)``, then your scorers' numbers (``brightness 0.42``); "" before the checks ran."""
+    parts: list[str] = []
+    defects = row.get("check_defects")
+    if not is_missing(row.get("check_error")) and row.get("check_error"):
+        parts.append(f"not checked: {row.get('check_error')}")
+    elif defects == "" or not is_missing(defects):  # "" = checked, nothing found
+        found = [d for d in str(defects).split(",") if d]
+        if not found:
+            motion = row.get("check_motion")
+            parts.append("checks ok" + (f" · motion {float(motion):.2g}" if not is_missing(motion) else ""))
+        else:
+            said = []
+            for d in found:
+                if d == "mismatch":
+                    said.append(str(row.get("check_mismatch") or "not as asked"))
+                elif d in ("black", "frozen") and not is_missing(row.get(f"check_{d}_s")):
+                    said.append(f"{d} {float(row.get(f'check_{d}_s')):.1f}\u00a0s")
+                else:
+                    said.append(d)
+            parts.append("\u26a0 " + " · ".join(said))
+    scores = _scores(row)
+    for name, v in scores.items():
+        if name == "errors":
+            continue
+        if isinstance(v, dict):
+            parts.extend(f"{name}.{k} {x:.3g}" for k, x in v.items() if isinstance(x, (int, float)))
+        elif isinstance(v, (int, float)):
+            parts.append(f"{name} {v:.3g}")
+    for name in (scores.get("errors") or {}):
+        parts.append(f"{name}: error")
+    return " · ".join(parts)

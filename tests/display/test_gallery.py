@@ -145,7 +145,11 @@ def test_form_submit_against_the_emulator_ends_in_a_player(tmp_path):
         assert "seed\u00a011" in shown["meta"]
         from sorakit.display._live import hub
 
-        assert not hub(studio).subscribed  # the card stopped listening once the job was done
+        # the clip checks land a moment after completion (a worker thread): the card shows them ...
+        while not any(m.startswith("checks ok") for m in f.tiles[0]["meta"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(m.startswith("checks ok") for m in f.tiles[0]["meta"]), f.tiles[0]["meta"]
+        assert not hub(studio).subscribed  # ... and then stops listening: the job is done
     finally:
         studio.close()
         emu.close()
