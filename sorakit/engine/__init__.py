@@ -13,7 +13,8 @@ Module map (the only one; `_studio` points here): ``_studio`` (Studio), ``_job``
 ``_core`` (its parts: ``transitions``, ``runtime``, ``book``, ``leases``, ``create``, ``poll``,
 ``download``, ``cancel``, ``driver``; one direction of dependency), ``_policy`` (`Policy`, its
 timing knobs), ``_budget``, ``_validate``, ``_check``, ``_loop``, ``_eta`` (ETAs from history),
-``_compat`` (deprecated aliases).
+``_compat`` (deprecated aliases), ``_quality`` (``studio.check``, ``scorers``, ``determinism``,
+``duplicates``) over ``_clipchecks`` (the background worker that checks every finished video).
 See `sorakit.engine._core` for the job's life and the layering, `sorakit.engine._engine` for the
 resume rules, ``_core.runtime`` / ``_core.create`` for the retry and reconciliation rules and
 ``_core.leases`` for the lease rules.

@@ -204,6 +204,10 @@ class QualityChecks:
 
             subscribe(on_change)
 
+    def _stop_checks(self) -> None:
+        if self._checker is not None:
+            self._checker.close()
+
     def _checks_pending(self, job_id: str) -> bool:
         """Whether a check of ``job_id`` is queued or running (cards keep listening until it lands)."""
         c = getattr(self, "_checker", None)

@@ -130,10 +130,8 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases, QualityChe
             `sorakit.providers.relay.make_relay`'s arguments (``name``, ``base_url``, ``key_env``,
             ``models``, ``paths``...); they join this studio's catalog as providers. (Relays
             registered process-wide with the deprecated ``register_relay`` are added too.)
-        clip_checks: check every finished job's video in the background (``sorakit.media.check_clip``:
-            delivered vs asked, black / frozen stretches, cuts, flicker, motion, a perceptual hash)
-            and run ``studio.scorers``; results land in the ledger's ``check_*`` and ``scores``
-            columns (default True). ``studio.check()`` checks older jobs.
+        clip_checks: check every finished job's video and run ``studio.scorers`` in the background,
+            into the ledger's ``check_*`` and ``scores`` columns (default True; see `_quality`).
     """
 
     def __init__(
@@ -435,8 +433,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases, QualityChe
         if self._closed:
             return
         self._closed = True
-        if self._checker is not None:
-            self._checker.close()
+        self._stop_checks()
         try:
             self._loop.run(self._engine.aclose(), timeout=30)
         except Exception:  # pragma: no cover - best effort
