@@ -324,7 +324,9 @@ class ClipChecker:
         concurrent.futures.wait(futures, timeout=timeout)
 
     def close(self) -> None:
-        """Drop queued checks (their rows stay unchecked: ``studio.check()`` finishes them later)."""
+        """Drop queued checks (their rows stay unchecked: ``studio.check()`` finishes them later)
+        and let the one running finish (a fraction of a second), so it never writes to a ledger
+        its Studio has closed."""
         with self._lock:
             self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
