@@ -154,3 +154,24 @@ def test_an_old_ledger_gains_the_check_columns(tmp_path):
     con.close()
     with Studio(path, emulate=True, resume=False) as s:
         assert {"check_defects", "check_phash", "scores", "checked_at"} <= set(s.ledger.df.columns)
+
+
+def test_the_checks_show_in_the_browser_and_the_gallery(make_studio):
+    from sorakit.display._browser import LedgerBrowser
+    from sorakit.display._gallery import caption_html
+
+    studio = make_studio()
+    studio.scorers.add("brightness", brightness)
+    batch = studio.batch(["a calm lake", "a calm lake [defect:black]"], models=[MODEL], seeds=[8], **FIELDS)
+    studio._checker.wait(batch.ids, timeout=120)
+    browser = LedgerBrowser(studio)
+    rows = {r["DT_RowId"]: r for r in browser.page(0, 10)["rows"]}
+    clean, black = rows[batch[0].id], rows[batch[1].id]
+    assert ">ok<" in clean["check_defects"] and "checks ok" in clean["check_defects"]  # tooltip: the full line
+    assert "\u26a0 black" in black["check_defects"] and "black 1.3" in black["check_defects"]
+    assert float(clean["check_motion"]) > 0 and clean["scores"].startswith("brightness 0.")
+    # sortable like any column: the defect first when descending
+    first = browser.page(0, 10, order=[("check_defects", "desc")])["rows"][0]
+    assert first["DT_RowId"] == batch[1].id
+    assert "\u26a0 black 1.3" in caption_html(studio.ledger.get(batch[1].id))
+    assert "checks ok" in caption_html(studio.ledger.get(batch[0].id))
