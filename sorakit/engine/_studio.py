@@ -49,6 +49,7 @@ from ._eta import BatchEta, LatencyCache, batch_eta
 from ._handle import StudioHandle
 from ._hooks import NotebookViews
 from ._job import Batch, Job
+from ._judge import Judgements
 from ._launch import Launcher
 from ._loop import EngineLoop, get_loop
 
@@ -89,7 +90,7 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
-class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases):
+class Studio(Launcher, Connections, NotebookViews, Judgements, DeprecatedAliases):
     """Generate videos from a notebook or a script; every job lands on disk and in the ledger.
 
     Args:

@@ -46,6 +46,9 @@ from ._schema import (
     REV,
     SCHEMA_VERSION,
     STATUSES,
+    DATETIME_DTYPE,
+    VOTE_COLUMNS,
+    VOTE_OUTCOMES,
     build_tables,
     day_number,
     db_later,
@@ -280,7 +283,7 @@ class Ledger:
 
     def _schema_ok(self, conn: sa.Connection) -> bool:
         insp = sa.inspect(conn)
-        if not insp.has_table("jobs") or not insp.has_table("meta"):
+        if not insp.has_table("jobs") or not insp.has_table("meta") or not insp.has_table("votes"):
             return False
         have = {c["name"] for c in insp.get_columns("jobs")}
         if any(c.name not in have for c in self._t.jobs.columns):
@@ -320,6 +323,8 @@ class Ledger:
                     conn.exec_driver_sql(f"ALTER TABLE {prep.quote('jobs')} ADD COLUMN {prep.quote(col.name)} {ddl}")
             if not insp.has_table("meta"):
                 meta.create(conn)
+            if not insp.has_table("votes"):  # ledgers from before the blind arena (issue 24)
+                self._t.votes.create(conn)
             indexes = self._index_names(conn)
             for index in jobs.indexes:
                 if index.name not in indexes:
@@ -742,6 +747,58 @@ class Ledger:
     def rate(self, job_id: str, rating: int | None) -> None:
         """Rate a job from 1 (worst) to 5 (best); ``None`` clears the rating."""
         self.update(job_id, rating=rating)
+
+    def vote(self, left_job_id: str, right_job_id: str, outcome: str, *, prompt: str | None = None,
+             user: str | None = None, created_at: Any = None) -> str:
+        """Record one blind pairwise vote between two jobs and return its id (``vote_…``).
+
+        ``outcome`` is one of `VOTE_OUTCOMES`: ``left`` (the first job's clip is better),
+        ``right``, ``tie`` or ``both_bad``. ``user`` defaults to `current_user`, ``created_at``
+        to now. Both jobs must be in the ledger (`JobNotFound` otherwise) and differ."""
+        if outcome not in VOTE_OUTCOMES:
+            raise ValidationError("outcome", outcome, "one of " + ", ".join(repr(o) for o in VOTE_OUTCOMES))
+        for field, value in (("left_job_id", left_job_id), ("right_job_id", right_job_id)):
+            if not isinstance(value, str) or not value:
+                raise ValidationError(field, value, "a job id from the ledger")
+        if left_job_id == right_job_id:
+            raise ValidationError("right_job_id", right_job_id, "a job other than the left one")
+        if prompt is not None and not isinstance(prompt, str):
+            raise ValidationError("prompt", prompt, "a string or None")
+        votes, jobs = self._t.votes, self._t.jobs
+        when = self._codec.now() if created_at is None else self._codec.encode_datetime(created_at, "created_at")
+        vote_id = "vote_" + new_job_id()[4:]
+        with self._write() as conn:
+            found = set(conn.execute(sa.select(jobs.c.job_id).where(
+                jobs.c.job_id.in_([left_job_id, right_job_id]))).scalars())
+            for job_id in (left_job_id, right_job_id):
+                if job_id not in found:
+                    raise JobNotFound(job_id, self._location)
+            conn.execute(votes.insert().values(
+                vote_id=vote_id, created_at=when, user=user if user is not None else current_user(),
+                left_job_id=left_job_id, right_job_id=right_job_id, outcome=outcome, prompt=prompt))
+        return vote_id
+
+    def votes(self, *, since: Any = None, user: str | None = None) -> pd.DataFrame:
+        """Every blind vote, oldest first, as a DataFrame with columns `VOTE_COLUMNS`
+        (``created_at`` as UTC datetimes, ``outcome`` a category in `VOTE_OUTCOMES` order)."""
+        votes = self._t.votes
+        stmt = sa.select(*[votes.c[n] for n in VOTE_COLUMNS]).order_by(votes.c.created_at, votes.c.vote_id)
+        if since is not None:
+            stmt = stmt.where(votes.c.created_at >= self._codec.encode_datetime(since, "since"))
+        if user is not None:
+            stmt = stmt.where(votes.c.user == user)
+        with self._conn() as conn:
+            rows = conn.execute(stmt).all()
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=list(VOTE_COLUMNS))
+        for name in ("vote_id", "user", "left_job_id", "right_job_id", "prompt"):
+            frame[name] = frame[name].astype("string")
+        when = frame["created_at"]
+        if self._t.dialect == "sqlite":
+            frame["created_at"] = pd.to_datetime(when.astype("float64"), unit="s", utc=True).astype(DATETIME_DTYPE)
+        else:
+            frame["created_at"] = pd.to_datetime(when, utc=True).astype(DATETIME_DTYPE)
+        frame["outcome"] = pd.Categorical(frame["outcome"], categories=list(VOTE_OUTCOMES))
+        return frame
 
     def note(self, job_id: str, text: str | None) -> None:
         """Set the free-text notes of a job (``None`` clears them)."""
