@@ -10,7 +10,7 @@ from ._format import esc, model_at, plural, truncate
 from ._grid import Tile, TileGrid
 from ._gallery import caption_html, totals_text
 from ._player import static_figure
-from ._report import write_report
+from ._report import _studio_of, value_section, write_report
 from ._rows import Item, is_studio, items_of
 
 __all__ = ["CompareGrid", "compare"]
@@ -83,13 +83,15 @@ class CompareGrid(TileGrid):
     def _static_html(self) -> str:
         return self._table(False)
 
-    def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None) -> Path:
+    def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None,
+                usable: Any = None) -> Path:
         """Write the comparison as ONE self-contained HTML file (see ``Gallery.to_html``)."""
         rows = [t.row for t in self.tile_list]
         return write_report(path, title=title or self._title or "sorakit comparison",
                             subtitle=f"{plural(len(self.prompts), 'prompt')} × {plural(len(self.columns), 'model')}"
                                      f" · {totals_text(rows)}",
-                            body=self._table(embed, width=300, max_bytes=24_000), rows=rows, embed=embed)
+                            body=self._table(embed, width=300, max_bytes=24_000), rows=rows, embed=embed,
+                            value=value_section(rows, _studio_of(self.tile_list), usable))
 
     def _static_text(self) -> str:
         return (f"<sorakit compare: {plural(len(self.prompts), 'prompt')} × {plural(len(self.columns), 'model')}: "

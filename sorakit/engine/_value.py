@@ -238,30 +238,40 @@ def plot_value(report: pd.DataFrame, ax: Any = None):
         import matplotlib.pyplot as plt
     except ImportError:
         raise ImportError("the value plot needs matplotlib: pip install 'sorakit[lab]'") from None
-    shown = report[np.isfinite(report["dollars_per_usable_second"])].iloc[::-1]
+    shown = report[report["clips"] > 0].iloc[::-1]
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.5 + 0.55 * max(1, len(shown))))
+        _, ax = plt.subplots(figsize=(7.5, 0.9 + 0.6 * max(1, len(shown))))
     y = np.arange(len(shown))
     mid = shown["dollars_per_usable_second"].to_numpy(dtype=float)
     low = shown["low"].to_numpy(dtype=float)
     high = shown["high"].to_numpy(dtype=float)
-    edge = max(np.nanmax(np.where(np.isfinite(high), high, mid)), float(mid.max())) * 1.15
+    finite = np.isfinite(mid)
+    top = max([v for v in np.concatenate([mid, high]) if np.isfinite(v)] or [1.0])
+    edge = top * 1.15
     high = np.where(np.isinf(high), edge, high)  # an open-ended interval runs to the edge
-    err = np.vstack([np.where(np.isfinite(low), mid - low, 0), np.where(np.isfinite(high), high - mid, 0)])
-    colors = ["#2a9d8f" if i == len(shown) - 1 else "#6c757d" for i in range(len(shown))]
-    ax.errorbar(mid, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="#adb5bd", elinewidth=3, capsize=0)
-    ax.scatter(mid, y, s=80, c=colors, zorder=3)
+    plotted = np.where(finite, mid, edge)  # a model without a usable clip sits at the edge, hollow
+    with np.errstate(invalid="ignore"):
+        err = np.vstack([np.where(np.isfinite(low) & finite, mid - low, 0),
+                         np.where(np.isfinite(high) & finite, high - mid, 0)])
+    best = len(shown) - 1 if len(shown) and finite[-1] else -1
+    ax.errorbar(plotted, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="#adb5bd", elinewidth=3, capsize=0)
+    ax.scatter(plotted[finite], y[finite], s=80, c=["#2a9d8f" if i == best else "#6c757d" for i in y[finite]],
+               zorder=3)
+    ax.scatter(plotted[~finite], y[~finite], s=80, facecolors="white", edgecolors="#c4242f", zorder=3)
     for yi, (m, share, clips) in enumerate(zip(mid, shown["usable_share"], shown["clips"])):
-        ax.annotate(f"${m:.3f}/s · {share:.0%} usable of {clips}", (m, yi), xytext=(8, 8),
-                    textcoords="offset points", fontsize=9)
+        text = f"${m:.3f}/s · {share:.0%} usable of {clips}" if np.isfinite(m) else f"no usable clip of {clips}"
+        ax.annotate(text, (plotted[yi], yi), xytext=(6, 7), textcoords="offset points", fontsize=9,
+                    ha="right" if not np.isfinite(m) else "left")
+    ax.set_ylim(-0.6, len(shown) - 0.4)
     ax.set_yticks(y, [str(i) for i in shown.index])
     ax.set_xlabel(f"dollars per usable second ({int(report.attrs.get('level', 0.95) * 100)} % bootstrap interval)")
-    ax.set_title(f"Cost per usable second — usable = {report.attrs.get('usable', '')}", fontsize=10, loc="left")
+    ax.set_title(f"Cost per usable second — usable = {report.attrs.get('usable', '')}", fontsize=10, loc="left",
+                 pad=12)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_xlim(left=0)
+    ax.set_xlim(0, edge * 1.02)
     sep = report.attrs.get("separation") or {}
     if sep and math.isfinite(sep.get("clips_per_model", math.inf)):
-        ax.text(0, -0.9, f"{sep['more_clips_best'] + sep['more_clips_runner_up']} more clips "
+        ax.text(0, -0.32, f"{sep['more_clips_best'] + sep['more_clips_runner_up']} more clips "
                 f"(≈ ${sep['more_dollars']:.2f}) would separate {sep['best']} from {sep['runner_up']} at 95 %",
-                fontsize=8, color="#495057", transform=ax.get_yaxis_transform())
+                fontsize=8, color="#495057", transform=ax.transAxes)
     return ax

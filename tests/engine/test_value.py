@@ -127,3 +127,26 @@ def test_studio_value_report_and_plot(tmp_path, monkeypatch):
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["a", "b"]  # cheapest on top
     assert any("usable" in t.get_text() for t in ax.texts)
+
+
+def test_the_html_report_carries_the_value_section(tmp_path):
+    pytest.importorskip("matplotlib")
+    from sorakit import Studio
+    from sorakit.display import gallery
+
+    with Studio(ledger=tmp_path / "l.db", media_dir=tmp_path / "m", emulate=True, resume=False) as studio:
+        a = _fill(studio.ledger, "a", 6, [5, 2])
+        b = _fill(studio.ledger, "b", 6, [None])
+        studio.vote(b[0], a[1], "left")
+        page = gallery(studio.ledger.df, studio=studio, limit=None).to_html(tmp_path / "r.html").read_text()
+        unjudged = tmp_path / "plain.html"
+        studio.ledger.df  # noqa: B018
+    assert "Cost per usable second" in page
+    assert "usable = rating ≥ 4" in page
+    assert "data:image/png;base64," in page  # the chart
+    assert "a@emulator" in page and "$0.200" in page  # 3 usable of 6 x 4 s for $2.40
+    assert "no usable clip" in page  # b: nothing rated ≥ 4
+    with Ledger(tmp_path / "plain.db") as led:
+        _fill(led, "a", 2, [None])
+        html = gallery(led.df, limit=None).to_html(unjudged).read_text()
+    assert "Cost per usable second" not in html  # nothing judged yet: no section
