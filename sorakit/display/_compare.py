@@ -100,7 +100,7 @@ class CompareGrid(TileGrid):
 
 def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,
             models: Optional[Iterable[str]] = None, *, studio: Any = None, limit: Optional[int] = None,
-            **request_fields: Any) -> CompareGrid:
+            blind: bool = False, seed: Optional[int] = None, **request_fields: Any) -> Any:
     """Compare models side by side: rows are prompts, columns are ``model@provider``.
 
     ``compare(studio, prompts=[...], models=["veo-3-fast", "kling-3-standard@runware"], seconds=5)``
@@ -109,7 +109,16 @@ def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,
     validation message in its cell, the others still run; over budget, nothing is sent and every
     cell says why.
     ``compare(jobs)`` (Jobs, rows or a DataFrame) or ``compare(studio)`` arranges existing jobs.
+    ``blind=True`` is the blind arena (`sorakit.display.Arena`) over the completed clips instead:
+    two of one prompt at a time, labels hidden, each vote a ledger record (nothing is submitted).
     """
+    if blind:
+        from ._arena import arena
+
+        if request_fields:
+            raise ValueError("compare(blind=True) judges clips already made; it takes no request fields "
+                             f"({', '.join(sorted(request_fields))})")
+        return arena(studio_or_jobs, prompts, models, studio=studio, seed=seed, limit=limit)
     if is_studio(studio_or_jobs) and prompts is not None:
         return _run(studio_or_jobs, list(prompts), list(models or []), request_fields)
 
