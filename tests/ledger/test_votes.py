@@ -161,3 +161,20 @@ def test_same_model_votes_are_skipped_and_empty_is_empty(tmp_path):
             fit_ranking(led.votes(), led.df, n_boot=-1)
         with pytest.raises(ValidationError, match="by"):
             fit_ranking(led.votes(), led.df, by="nonsense")
+
+
+def test_votes_on_both_backends(led, monkeypatch):
+    """The votes table on SQLite and on a real PostgreSQL server: same rows, same dtypes, and
+    studio.ranking() reads them the same."""
+    monkeypatch.setenv("SORAKIT_USER", "lin")
+    ids = _jobs(led, prompts=("a fox",), per=3)
+    _synthetic_votes(led, ids, 120, seed=9)
+    first = list(ids.values())[0][0]
+    led.vote(first, list(ids.values())[1][0], "both_bad", prompt="a fox", created_at="2026-01-02T03:04:05Z")
+    frame = led.votes()
+    assert len(frame) == 121 and set(frame.user) == {"lin"}
+    assert str(frame.created_at.dtype) == "datetime64[us, UTC]"
+    assert frame.created_at.iloc[0] == pd.Timestamp("2026-01-02T03:04:05Z")  # oldest first
+    assert len(led.votes(since="2026-06-01")) == 120
+    ranking = fit_ranking(frame, led.df, n_boot=0)
+    assert ranking.index[0] == "m-best" and ranking.index[-1] == "m-weak"
