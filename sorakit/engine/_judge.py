@@ -40,13 +40,14 @@ class Judgements:
         return self.ledger.votes(**filters)
 
     def ranking(self, by: Optional[str] = None, *, key: str = "model", n_boot: int = 500,
-                level: float = 0.95, seed: Optional[int] = 0) -> pd.DataFrame:
+                level: float = 0.95, seed: Optional[int] = 0, prior: float = 1.0) -> pd.DataFrame:
         """Models ranked by a Bradley–Terry fit of the blind votes (evalica), with bootstrap
         intervals: score (centred log-strength), low, high, p_beat_average, votes, wins, losses,
         ties, rank. ``by="tag"``, ``"prompt"`` or a ledger column ranks within each group.
+        ``prior``: one virtual tie of this weight between every two models (see `_arena`).
         Needs ``pip install 'sorakit[arena]'``."""
         return fit_ranking(self.ledger.votes(), self.ledger.df, by=by, key=key, n_boot=n_boot,
-                           level=level, seed=seed)
+                           level=level, seed=seed, prior=prior)
 
     def value_report(self, usable: Any = None, *, key: str = "model", n_boot: int = 1000,
                      level: float = 0.95, seed: Optional[int] = 0, include_emulated: bool = True,

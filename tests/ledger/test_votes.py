@@ -178,3 +178,20 @@ def test_votes_on_both_backends(led, monkeypatch):
     assert len(led.votes(since="2026-06-01")) == 120
     ranking = fit_ranking(frame, led.df, n_boot=0)
     assert ranking.index[0] == "m-best" and ranking.index[-1] == "m-weak"
+
+
+def test_a_model_that_never_lost_still_gets_a_finite_score_inside_its_interval(tmp_path):
+    with Ledger(tmp_path / "l.db") as led:
+        ids = _jobs(led, prompts=("a fox",), per=1)
+        best, mid, weak = (ids[("a fox", m)][0] for m in ("m-best", "m-mid", "m-weak"))
+        for left, right, outcome in [(best, mid, "left"), (weak, best, "right"), (mid, weak, "tie"),
+                                     (best, weak, "left"), (mid, weak, "left"), (weak, mid, "both_bad")]:
+            led.vote(left, right, outcome)
+        ranking = fit_ranking(led.votes(), led.df, n_boot=200)
+        flat = fit_ranking(led.votes(), led.df, n_boot=0, prior=0)
+    assert list(ranking.index) == ["m-best", "m-mid", "m-weak"]
+    assert np.isfinite(ranking[["score", "low", "high"]].to_numpy(dtype=float)).all()
+    assert ((ranking.low <= ranking.score) & (ranking.score <= ranking.high)).all()
+    assert ranking.loc["m-best", "score"] < 3  # shrunk by the prior, not running off to infinity
+    # without the prior the fit has no finite answer: every model ends at the same floor
+    assert flat["score"].abs().max() < 1e-6
