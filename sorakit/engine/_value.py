@@ -5,13 +5,14 @@ A clip is *usable* by a rule the user sets (`UsableRule`), read from the ledger:
 * ``rating``: its rating is at least this (unrated clips are not usable under this rule);
 * ``preferred``: in the blind arena its wins outnumber its losses and no ``both_bad`` vote names
   it (clips nobody voted on are not usable under this rule);
-* ``defect_free``: no automatic check flagged it. Read from the check columns when the ledger has
-  them (any boolean column named ``check_*`` or ending in ``_flag``, and a ``check_defects`` text
-  column where any non-empty value is a defect); ignored (with a note in ``df.attrs``) when none exist.
+* ``defect_free``: no automatic check flagged it: read from the clip checks' ``check_defects``
+  column when the ledger has it (any listed defect — mismatch, black, frozen, flicker — excludes
+  the clip; a clip not checked yet counts as clean, and ``df.attrs["notes"]`` says how many), and
+  from any boolean ``*_flag`` column of your own; ignored, with a note, when there is none.
 
 Rules combine with AND. Cost is ``billed_cost``, else ``estimated_cost`` (``cost_source`` says which
-fed each model's figure). Dollars per usable second = total cost / usable seconds delivered (a
-clip's ``seconds``). Its interval is a bootstrap over clips (``n_boot`` resamples of each model's
+fed each model's figure). Dollars per usable second = total cost / usable seconds (a clip's
+delivered ``check_seconds`` when the checks measured it, else the ``seconds`` asked for). Its interval is a bootstrap over clips (``n_boot`` resamples of each model's
 clips with replacement, percentile interval). ``clips_to_separate`` is a power calculation on the
 usable-share difference between the two cheapest-per-usable-second models: the clips per model a
 two-sided two-proportion z-test at ``level`` needs to detect that difference with 80 % power
@@ -80,13 +81,11 @@ def as_rule(usable: Any) -> UsableRule:
 
 
 def defect_columns(jobs: pd.DataFrame) -> list[str]:
-    """The automatic-check columns that flag a defect, when the ledger has them."""
-    found = []
-    for name in jobs.columns:
-        if name == "check_defects":
-            found.append(name)
-        elif (name.startswith("check_") or name.endswith("_flag")) and str(jobs[name].dtype) in ("boolean", "bool"):
-            found.append(name)
+    """The automatic-check columns that flag a defect, when the ledger has them: ``check_defects``
+    (the clip checks' comma-separated list: mismatch, black, frozen, flicker; '' = checked and
+    clean; empty = not checked yet) and any boolean column named ``*_flag`` (your own)."""
+    found = [n for n in jobs.columns if n == "check_defects"]
+    found += [n for n in jobs.columns if n.endswith("_flag") and str(jobs[n].dtype) in ("boolean", "bool")]
     return found
 
 
@@ -96,9 +95,9 @@ def _defective(jobs: pd.DataFrame, columns: list[str]) -> pd.Series:
         col = jobs[name]
         if str(col.dtype) in ("boolean", "bool"):
             bad |= col.fillna(False).astype(bool)
-        else:  # a text summary such as "black,frozen": any non-empty value is a defect
+        else:  # "black,frozen": any listed defect; "" (clean) and NA (not checked yet) are not
             text = col.astype("string").fillna("").str.strip()
-            bad |= ~text.isin(["", "[]", "{}", "none", "ok", "0"])
+            bad |= text != ""
     return bad
 
 
@@ -128,6 +127,10 @@ def usable_mask(jobs: pd.DataFrame, votes: pd.DataFrame, rule: UsableRule) -> tu
         columns = defect_columns(jobs)
         if columns:
             ok &= ~_defective(jobs, columns)
+            if "check_defects" in columns:
+                unchecked = int(jobs["check_defects"].isna().sum())
+                if unchecked:
+                    notes.append(f"defect_free: {unchecked} clip(s) not checked yet count as defect-free")
         else:
             notes.append("defect_free: the ledger has no check columns yet; no clip was excluded for defects")
     return ok, notes
@@ -202,7 +205,11 @@ def value_report(jobs: pd.DataFrame, votes: pd.DataFrame, usable: Any = None, *,
     billed = done["billed_cost"].astype("float64")
     estimated = done["estimated_cost"].astype("float64")
     cost = billed.where(billed.notna(), estimated).fillna(0.0)
-    seconds = done["seconds"].astype("float64").fillna(0.0)
+    seconds = done["seconds"].astype("float64")
+    if "check_seconds" in done.columns:  # delivered, measured from the file, when the checks ran
+        seconds = done["check_seconds"].astype("float64").where(done["check_seconds"].notna(), seconds)
+        notes.append("seconds: delivered (check_seconds) where the clip was checked, else asked for")
+    seconds = seconds.fillna(0.0)
     rng = np.random.default_rng(seed)
     rows = {}
     for name, idx in done.groupby(done[key].astype("object"), sort=True).groups.items():

@@ -73,12 +73,17 @@ def test_defect_rule_uses_check_columns_when_present_and_says_so_when_absent(tmp
                           {"rating": 4, "defect_free": True}, n_boot=0)
     assert report.loc["a", "usable"] == 4
     assert "no check columns" in report.attrs["notes"][0]
-    flagged = jobs.assign(check_frozen=pd.array([True, False, False, False], dtype="boolean"),
-                          check_defects=pd.array(["", "black", None, ""], dtype="string"))
+    # the clip checks' columns (issue 24 items 1-2): a listed defect excludes, '' is clean, NA unchecked;
+    # check_audio is a fact, not a defect; a user's own *_flag column counts too
+    flagged = jobs.assign(check_defects=pd.array(["", "black,frozen", None, ""], dtype="string"),
+                          check_audio=pd.array([False, True, True, True], dtype="boolean"),
+                          check_seconds=[3.5, 4.0, None, 4.0],
+                          blurry_flag=pd.array([False, False, False, True], dtype="boolean"))
     report = value_report(flagged, pd.DataFrame(columns=["left_job_id", "right_job_id", "outcome"]),
                           {"rating": 4, "defect_free": True}, n_boot=0)
-    assert report.loc["a", "usable"] == 2
-    assert report.attrs["notes"] == []
+    assert report.loc["a", "usable"] == 2  # the first (clean) and the third (not checked yet)
+    assert report.loc["a", "usable_seconds"] == pytest.approx(3.5 + 4.0)  # delivered, else asked
+    assert any("1 clip(s) not checked yet" in n for n in report.attrs["notes"])
 
 
 def test_power_calculation_matches_the_textbook_figure():
