@@ -11,10 +11,17 @@ socket attribute (a ``getpeername`` system call included) each time: in bench/cp
 Everything else (reads, writes, TLS, timeouts, error mapping, the pool's rules) is httpcore's and
 httpx's, unchanged. Should a future httpx no longer build its pool where this expects it, the
 transport is left as httpx made it (correct, only slower).
+
+The pool also scans all its connections once per *queued* request each time it places one: with
+a hundred jobs' requests waiting inside it, that scan was the largest single item of the client's
+CPU. `_Gated` lets no more requests into the pool than it has connections (the same limit: a
+request waits in an `asyncio.Semaphore` instead, in the same order), each holding its place until
+its response is closed, so the pool's queue stays short.
 """
 
 from __future__ import annotations
 
+import asyncio
 import typing
 
 import httpcore
@@ -76,11 +83,55 @@ class _Backend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+class _Released(httpx.AsyncByteStream):
+    """A response body that gives its place in the gate back once, when closed."""
+
+    def __init__(self, inner: typing.Any, release: typing.Callable[[], None]):
+        self._inner = inner
+        self._release: typing.Optional[typing.Callable[[], None]] = release
+
+    async def __aiter__(self) -> typing.AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+class _Gated(httpx.AsyncBaseTransport):
+    """At most ``places`` requests inside ``inner`` at once (see the module text)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, places: int):
+        self._inner = inner
+        self._gate = asyncio.Semaphore(places)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self._gate.acquire()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            self._gate.release()
+            raise
+        response.stream = _Released(response.stream, self._gate.release)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def http_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     """``httpx.AsyncHTTPTransport(limits=limits)`` (what ``httpx.AsyncClient(limits=...)`` builds:
-    certificates verified, environment honoured), its pool's streams wrapped in `_Stream`."""
+    certificates verified, environment honoured), its pool's streams wrapped in `_Stream`, and
+    gated to its ``max_connections`` (`_Gated`). Make it on the event loop that will use it."""
     transport = httpx.AsyncHTTPTransport(limits=limits)
     pool = getattr(transport, "_pool", None)
     if type(pool) is httpcore.AsyncConnectionPool and hasattr(pool, "_network_backend"):
         pool._network_backend = _Backend(pool._network_backend)
-    return transport
+    if limits.max_connections is None:
+        return transport
+    return _Gated(transport, limits.max_connections)
