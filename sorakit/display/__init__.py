@@ -28,6 +28,7 @@ studio.gallery(b.selected)        # ... the rows selected in it, as a DataFrame
 ```
 """
 
+from ._arena import Arena, arena
 from ._browser import LedgerBrowser, browse
 from ._card import JobCard, JobCards, job_card, show_job, show_progress
 from ._compare import CompareGrid, compare
@@ -47,6 +48,7 @@ class _Hooks:
     gallery = staticmethod(gallery)
     compare = staticmethod(compare)
     browse = staticmethod(browse)
+    arena = staticmethod(arena)
 
 
 def _register() -> None:
@@ -65,6 +67,7 @@ __all__ = [
     "gallery",
     "compare",
     "browse",
+    "arena",
     "player",
     "job_card",
     "RequestForm",
@@ -74,4 +77,5 @@ __all__ = [
     "Gallery",
     "CompareGrid",
     "LedgerBrowser",
+    "Arena",
 ]

@@ -10,7 +10,7 @@ from ._format import esc, model_at, plural, truncate
 from ._grid import Tile, TileGrid
 from ._gallery import caption_html, totals_text
 from ._player import static_figure
-from ._report import write_report
+from ._report import _studio_of, value_section, write_report
 from ._rows import Item, is_studio, items_of
 
 __all__ = ["CompareGrid", "compare"]
@@ -83,13 +83,15 @@ class CompareGrid(TileGrid):
     def _static_html(self) -> str:
         return self._table(False)
 
-    def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None) -> Path:
+    def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None,
+                usable: Any = None) -> Path:
         """Write the comparison as ONE self-contained HTML file (see ``Gallery.to_html``)."""
         rows = [t.row for t in self.tile_list]
         return write_report(path, title=title or self._title or "sorakit comparison",
                             subtitle=f"{plural(len(self.prompts), 'prompt')} × {plural(len(self.columns), 'model')}"
                                      f" · {totals_text(rows)}",
-                            body=self._table(embed, width=300, max_bytes=24_000), rows=rows, embed=embed)
+                            body=self._table(embed, width=300, max_bytes=24_000), rows=rows, embed=embed,
+                            value=value_section(rows, _studio_of(self.tile_list), usable))
 
     def _static_text(self) -> str:
         return (f"<sorakit compare: {plural(len(self.prompts), 'prompt')} × {plural(len(self.columns), 'model')}: "
@@ -98,7 +100,7 @@ class CompareGrid(TileGrid):
 
 def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,
             models: Optional[Iterable[str]] = None, *, studio: Any = None, limit: Optional[int] = None,
-            **request_fields: Any) -> CompareGrid:
+            blind: bool = False, seed: Optional[int] = None, **request_fields: Any) -> Any:
     """Compare models side by side: rows are prompts, columns are ``model@provider``.
 
     ``compare(studio, prompts=[...], models=["veo-3-fast", "kling-3-standard@runware"], seconds=5)``
@@ -107,7 +109,16 @@ def compare(studio_or_jobs: Any, prompts: Optional[Iterable[str]] = None,
     validation message in its cell, the others still run; over budget, nothing is sent and every
     cell says why.
     ``compare(jobs)`` (Jobs, rows or a DataFrame) or ``compare(studio)`` arranges existing jobs.
+    ``blind=True`` is the blind arena (`sorakit.display.Arena`) over the completed clips instead:
+    two of one prompt at a time, labels hidden, each vote a ledger record (nothing is submitted).
     """
+    if blind:
+        from ._arena import arena
+
+        if request_fields:
+            raise ValueError("compare(blind=True) judges clips already made; it takes no request fields "
+                             f"({', '.join(sorted(request_fields))})")
+        return arena(studio_or_jobs, prompts, models, studio=studio, seed=seed, limit=limit)
     if is_studio(studio_or_jobs) and prompts is not None:
         return _run(studio_or_jobs, list(prompts), list(models or []), request_fields)
 

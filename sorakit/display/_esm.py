@@ -10,6 +10,7 @@ One module, in parts, concatenated as whole files (nothing in JavaScript is pars
 - ``form.js``: the request form (``"form"``: RequestForm), after ``card.js``.
 - ``browser.js``: the ledger browser (``"browser"``: LedgerBrowser; its grid library, DataTables
   from the itables wheel, is fetched from the kernel by the view, not shipped in the module).
+- ``arena.js``: the blind arena (``"arena"``: Arena), after ``player.js`` whose grid it draws.
 - ``main.js``: ``render({model, el})``, which calls ``VIEWS[model.get("_kind")]``, and the export.
 
 A widget class ships the parts it renders (``MODULES``): a player or a grid carries neither the
@@ -34,6 +35,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "card": ("stage.js", "card.js", "main.js"),
     "form": ("stage.js", "card.js", "form.js", "main.js"),
     "browser": ("stage.js", "browser.js", "main.js"),
+    "arena": ("stage.js", "player.js", "arena.js", "main.js"),
 }
 """Module name -> its parts in order. ``"player"`` serves the kinds ``player`` and ``grid``."""
 
@@ -42,6 +44,7 @@ SHEETS: dict[str, tuple[str, ...]] = {
     "card": ("player.css", "card.css"),
     "form": ("player.css", "card.css", "form.css"),
     "browser": ("player.css", "browser.css"),
+    "arena": ("player.css", "arena.css"),
 }
 
 

@@ -17,7 +17,7 @@ from ._live import LiveDisplay, mark_live, shown_live
 from ._format import clock, esc, is_missing, model_at, money, truncate
 from ._player import static_figure
 from ._text import check_text
-from ._report import write_report
+from ._report import _studio_of, value_section, write_report
 from ._rows import Item, items_of
 
 __all__ = ["Gallery", "gallery", "show_batch"]
@@ -162,17 +162,21 @@ class Gallery(TileGrid):
         return (f"<div><p style='font:12px sans-serif;color:#57606a'>{esc(totals_text(self.rows))}{left_out}</p>"
                 f"{self._figures(self._embed)}</div>")
 
-    def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None) -> Path:
+    def to_html(self, path: Any, embed: bool = False, *, title: Optional[str] = None,
+                usable: Any = None) -> Path:
         """Write the gallery as ONE self-contained HTML file: posters, captions and a cost table.
 
         ``embed=True`` writes the videos in too (data URIs: plays anywhere, no kernel, no server)
-        and warns above ``EMBED_WARN_BYTES``. Returns the file's path.
+        and warns above ``EMBED_WARN_BYTES``. Once clips are rated or voted on, a "cost per usable
+        second" section (chart and table, `sorakit.engine._value`) comes before the costs; ``usable``
+        is its rule (default: rating ≥ 4, else arena-preferred). Returns the file's path.
         """
         rows = self.rows
         left_out = rejected_text(self.rejected)
         subtitle = totals_text(rows) + (f" · {left_out}" if left_out else "")
         return write_report(path, title=title or self._title or "sorakit gallery", subtitle=subtitle,
-                            body=self._figures(embed, width=320, max_bytes=24_000), rows=rows, embed=embed)
+                            body=self._figures(embed, width=320, max_bytes=24_000), rows=rows, embed=embed,
+                            value=value_section(rows, _studio_of(self.tile_list), usable))
 
     def _static_text(self) -> str:
         rows = self.rows

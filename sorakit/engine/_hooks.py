@@ -47,6 +47,8 @@ class DisplayHooks(Protocol):
 
     def browse(self, studio: Any, **kwargs: Any) -> Any: ...
 
+    def arena(self, source: Any, **kwargs: Any) -> Any: ...
+
 
 @runtime_checkable
 class StudioLike(Protocol):
@@ -153,3 +155,9 @@ class NotebookViews:
     def browse(self, **kwargs: Any):
         """The ledger browser (sorakit.display)."""
         return self._ui("browse", self, **kwargs)
+
+    def arena(self, prompts: Any = None, models: Any = None, **kwargs: Any):
+        """The blind arena: two completed clips of one prompt from different models, labels hidden,
+        random order; ← / → / ↓ (tie) / b (both bad) record a vote (``studio.vote``) and show the
+        next pair. ``prompts`` / ``models`` narrow it; ``seed=`` fixes the order (sorakit.display)."""
+        return self._ui("arena", self, prompts=prompts, models=models, **kwargs)

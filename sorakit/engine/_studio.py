@@ -50,6 +50,7 @@ from ._eta import BatchEta, LatencyCache, batch_eta
 from ._handle import StudioHandle
 from ._hooks import NotebookViews
 from ._job import Batch, Job
+from ._judge import Judgements
 from ._launch import Launcher
 from ._loop import EngineLoop, get_loop
 
@@ -90,7 +91,7 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
-class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases, QualityChecks):
+class Studio(Launcher, Connections, NotebookViews, Judgements, DeprecatedAliases, QualityChecks):
     """Generate videos from a notebook or a script; every job lands on disk and in the ledger.
 
     Args:
@@ -130,8 +131,7 @@ class Studio(Launcher, Connections, NotebookViews, DeprecatedAliases, QualityChe
             `sorakit.providers.relay.make_relay`'s arguments (``name``, ``base_url``, ``key_env``,
             ``models``, ``paths``...); they join this studio's catalog as providers. (Relays
             registered process-wide with the deprecated ``register_relay`` are added too.)
-        clip_checks: check every finished job's video and run ``studio.scorers`` in the background,
-            into the ledger's ``check_*`` and ``scores`` columns (default True; see `_quality`).
+        clip_checks: check each finished video and run ``studio.scorers`` in the background (`_quality`)
     """
 
     def __init__(

@@ -25,6 +25,8 @@ from ._schema import (
     SCHEMA_VERSION,
     STATUSES,
     TERMINAL_STATUSES,
+    VOTE_COLUMNS,
+    VOTE_OUTCOMES,
 )
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "ACTIONS",
     "BILLED_COST_SOURCES",
     "GROUPINGS",
+    "VOTE_OUTCOMES",
+    "VOTE_COLUMNS",
     "SCHEMA_VERSION",
     "DEFAULT_FILENAME",
     "ENV_VAR",

@@ -32,7 +32,7 @@ from sqlalchemy.pool import StaticPool
 from .._exceptions import ValidationError
 from . import _cache
 from ._codec import Codec, category_order, new_job_id, split_tags
-from ._errors import JobNotFound, LedgerError
+from ._errors import JobNotFound, LeaseLost, LedgerError
 from ._schema import (
     ACTIONS,
     ACTIVE,
@@ -46,6 +46,9 @@ from ._schema import (
     REV,
     SCHEMA_VERSION,
     STATUSES,
+    DATETIME_DTYPE,
+    VOTE_COLUMNS,
+    VOTE_OUTCOMES,
     build_tables,
     day_number,
     db_later,
@@ -196,7 +199,7 @@ class Ledger:
         dialect = engine.dialect.name
         self._t = build_tables(dialect)
         self._codec = Codec(dialect)
-        self._updaters: dict[tuple[str, ...], tuple[str, tuple[str, ...] | None, dict[str, Any], dict]] = {}
+        self._updaters: dict[tuple[tuple[str, ...], bool], tuple[str, tuple[str, ...] | None, dict[str, Any], dict]] = {}
         self._serialise = engine.url.database in (None, "", ":memory:") and dialect == "sqlite"
         try:
             self._ensure_schema()
@@ -280,7 +283,7 @@ class Ledger:
 
     def _schema_ok(self, conn: sa.Connection) -> bool:
         insp = sa.inspect(conn)
-        if not insp.has_table("jobs") or not insp.has_table("meta"):
+        if not insp.has_table("jobs") or not insp.has_table("meta") or not insp.has_table("votes"):
             return False
         have = {c["name"] for c in insp.get_columns("jobs")}
         if any(c.name not in have for c in self._t.jobs.columns):
@@ -320,6 +323,8 @@ class Ledger:
                     conn.exec_driver_sql(f"ALTER TABLE {prep.quote('jobs')} ADD COLUMN {prep.quote(col.name)} {ddl}")
             if not insp.has_table("meta"):
                 meta.create(conn)
+            if not insp.has_table("votes"):  # ledgers from before the blind arena (issue 24)
+                self._t.votes.create(conn)
             indexes = self._index_names(conn)
             for index in jobs.indexes:
                 if index.name not in indexes:
@@ -652,26 +657,36 @@ class Ledger:
             if conn.exec_driver_sql(sql, params).rowcount == 0:
                 raise JobNotFound(job_id, self._location)
 
-    def update_many(self, updates: Sequence[tuple[str, Mapping[str, Any]]], *,
+    def update_many(self, updates: Sequence[tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Any]], *,
                     release: Sequence[str] = (), owner: str | None = None) -> list[BaseException | None]:
         """Several :meth:`update` calls (and a :meth:`release` of ``owner``'s leases of ``release``)
         committed in one transaction: a group commit for a writer that has many jobs' transitions
         queued at once. Returns, per update, None or the exception :meth:`update` would have raised,
         then (when ``release`` is given) one more entry for the release. A failed update does not
         stop the others: the group is then redone one transaction per update. Nothing is committed
-        before the whole group is, so a caller told None may move on."""
+        before the whole group is, so a caller told None may move on.
+
+        An update may carry a third item, a fence ``(lease_owner, seconds)``: it is written only if
+        ``lease_owner`` holds the job's lease, and in the same statement the lease is renewed to
+        ``seconds`` from the database's now (what :meth:`renew` does), so "the lease is ours" and
+        "this is written" are one fact. A lease not held gives :class:`LeaseLost` for that update
+        (nothing of it written); the others are committed."""
         released = bool(release) and owner is not None
         errors: list[BaseException | None] = [None] * (len(updates) + released)
-        ready: list[tuple[int, str, str, Any]] = []
-        for i, (job_id, fields) in enumerate(updates):
+        ready: list[tuple[int, str, str, Any, Any]] = []
+        for i, (job_id, fields, *more) in enumerate(updates):
+            fence = more[0] if more else None
             try:
-                ready.append((i, job_id, *self._update_statement(job_id, fields)))
+                ready.append((i, job_id, *self._update_statement(job_id, fields, fence), fence))
             except Exception as exc:  # a value the codec refuses: that update alone fails
                 errors[i] = exc
         try:
             with self._write() as conn:
-                for i, job_id, sql, params in ready:
+                for i, job_id, sql, params, fence in ready:
                     if conn.exec_driver_sql(sql, params).rowcount == 0:
+                        if fence is not None:  # nothing of it was written: the others go on
+                            errors[i] = LeaseLost(job_id, fence[0])
+                            continue
                         raise JobNotFound(job_id, self._location)
                 if released:
                     self._release(conn, release, owner)  # type: ignore[arg-type]
@@ -681,9 +696,14 @@ class Ledger:
                 errors[ready[0][0] if ready else -1] = exc
                 return errors
         # one of them failed and the transaction rolled back: each on its own, so the rest land
-        for i, job_id, _sql, _params in ready:
+        for i, job_id, _sql, _params, fence in ready:
+            errors[i] = None
             try:
-                self.update(job_id, **updates[i][1])
+                sql, params = self._update_statement(job_id, updates[i][1], fence)
+                with self._write() as conn:
+                    if conn.exec_driver_sql(sql, params).rowcount == 0:
+                        errors[i] = LeaseLost(job_id, fence[0]) if fence is not None \
+                            else JobNotFound(job_id, self._location)
             except Exception as exc:
                 errors[i] = exc
         if released:
@@ -693,25 +713,37 @@ class Ledger:
                 errors[-1] = exc
         return errors
 
-    def _update_statement(self, job_id: str, fields: Mapping[str, Any]) -> tuple[str, Any]:
-        """SQL text and parameters of :meth:`update` (fields validated and encoded here)."""
+    def _update_statement(self, job_id: str, fields: Mapping[str, Any], fence: Any = None) -> tuple[str, Any]:
+        """SQL text and parameters of :meth:`update` (fields validated and encoded here); with a
+        ``fence`` ``(lease_owner, seconds)`` (see :meth:`update_many`)."""
         enc = self._codec.encode(fields)
         if "job_id" in enc and enc["job_id"] != job_id:
             raise ValidationError("job_id", fields["job_id"], "the job's own id", "a job id cannot change")
         enc.pop("job_id", None)
         if enc.get("updated_at") is None:
             enc["updated_at"] = self._codec.now()
-        sql, order, params, processors = self._updater(tuple(enc))
+        if fence is not None:
+            for name in ("lease_owner", "lease_until"):
+                enc.pop(name, None)  # the fence sets the lease itself
+        sql, order, params, processors = self._updater(tuple(enc), fence is not None)
         params = dict(params)
         for name, value in enc.items():
             proc = processors.get(name)
             params[f"set_{name}"] = value if proc is None or value is None else proc(value)
         params["where_job_id"] = job_id
+        if fence is not None:
+            lease_owner, seconds = fence
+            if not isinstance(lease_owner, str) or not lease_owner:
+                raise ValidationError("owner", lease_owner, "a non-empty string naming the process")
+            _check_seconds(seconds)
+            params["where_lease_owner"] = lease_owner
+            params["lease_secs"] = float(seconds)
         if "set__rev_now" in params:
             params["set__rev_now"] = time.time_ns() // 1000
         return sql, tuple(params[n] for n in order) if order is not None else params
 
-    def _updater(self, names: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict]:
+    def _updater(self, names: tuple[str, ...], fenced: bool = False
+                 ) -> tuple[str, tuple[str, ...] | None, dict[str, Any], dict]:
         """The ``UPDATE jobs SET <names> WHERE job_id = ?`` of :meth:`update`, compiled once per
         set of column names for this database: (SQL text, bind names in positional order or None,
         default parameters, bind processors by column). Building and compiling an SQLAlchemy
@@ -719,7 +751,7 @@ class Ledger:
 
         On SQLite the ``_rev`` stamp is set in the same statement, by the rule of :meth:`_stamp`:
         ``max(now in µs, largest stamp + 1)``, read inside the ``BEGIN IMMEDIATE`` transaction."""
-        prepared = self._updaters.get(names)
+        prepared = self._updaters.get((names, fenced))
         if prepared is not None:
             return prepared
         jobs = self._t.jobs
@@ -730,18 +762,74 @@ class Ledger:
             top = sa.select(sa.func.max(jobs.c[REV])).scalar_subquery()
             values[REV] = sa.func.max(sa.bindparam("set__rev_now", 0, type_=sa.BigInteger()),
                                       sa.func.coalesce(top, 0) + 1)
-        stmt = jobs.update().where(jobs.c.job_id == sa.bindparam("where_job_id", "", type_=jobs.c.job_id.type)) \
-            .values(values)
+        where = jobs.c.job_id == sa.bindparam("where_job_id", "", type_=jobs.c.job_id.type)
+        if fenced:  # written only while the lease is ours, and renewed by the same statement
+            where = sa.and_(where, jobs.c.lease_owner == sa.bindparam("where_lease_owner", "",
+                                                                     type_=jobs.c.lease_owner.type))
+            values["lease_until"] = db_later(self._t.dialect, sa.bindparam("lease_secs", 0.0, sa.Double()))
+        stmt = jobs.update().where(where).values(values)
         compiled = stmt.compile(dialect=dialect)
         order = tuple(compiled.positiontup) if compiled.positional else None
         defaults = dict(compiled.construct_params())
         processors = {n: p for n in names if (p := jobs.c[n].type.bind_processor(dialect)) is not None}
-        prepared = self._updaters[names] = (compiled.string, order, defaults, processors)
+        prepared = self._updaters[(names, fenced)] = (compiled.string, order, defaults, processors)
         return prepared
 
     def rate(self, job_id: str, rating: int | None) -> None:
         """Rate a job from 1 (worst) to 5 (best); ``None`` clears the rating."""
         self.update(job_id, rating=rating)
+
+    def vote(self, left_job_id: str, right_job_id: str, outcome: str, *, prompt: str | None = None,
+             user: str | None = None, created_at: Any = None) -> str:
+        """Record one blind pairwise vote between two jobs and return its id (``vote_…``).
+
+        ``outcome`` is one of `VOTE_OUTCOMES`: ``left`` (the first job's clip is better),
+        ``right``, ``tie`` or ``both_bad``. ``user`` defaults to `current_user`, ``created_at``
+        to now. Both jobs must be in the ledger (`JobNotFound` otherwise) and differ."""
+        if outcome not in VOTE_OUTCOMES:
+            raise ValidationError("outcome", outcome, "one of " + ", ".join(repr(o) for o in VOTE_OUTCOMES))
+        for field, value in (("left_job_id", left_job_id), ("right_job_id", right_job_id)):
+            if not isinstance(value, str) or not value:
+                raise ValidationError(field, value, "a job id from the ledger")
+        if left_job_id == right_job_id:
+            raise ValidationError("right_job_id", right_job_id, "a job other than the left one")
+        if prompt is not None and not isinstance(prompt, str):
+            raise ValidationError("prompt", prompt, "a string or None")
+        votes, jobs = self._t.votes, self._t.jobs
+        when = self._codec.now() if created_at is None else self._codec.encode_datetime(created_at, "created_at")
+        vote_id = "vote_" + new_job_id()[4:]
+        with self._write() as conn:
+            found = set(conn.execute(sa.select(jobs.c.job_id).where(
+                jobs.c.job_id.in_([left_job_id, right_job_id]))).scalars())
+            for job_id in (left_job_id, right_job_id):
+                if job_id not in found:
+                    raise JobNotFound(job_id, self._location)
+            conn.execute(votes.insert().values(
+                vote_id=vote_id, created_at=when, user=user if user is not None else current_user(),
+                left_job_id=left_job_id, right_job_id=right_job_id, outcome=outcome, prompt=prompt))
+        return vote_id
+
+    def votes(self, *, since: Any = None, user: str | None = None) -> pd.DataFrame:
+        """Every blind vote, oldest first, as a DataFrame with columns `VOTE_COLUMNS`
+        (``created_at`` as UTC datetimes, ``outcome`` a category in `VOTE_OUTCOMES` order)."""
+        votes = self._t.votes
+        stmt = sa.select(*[votes.c[n] for n in VOTE_COLUMNS]).order_by(votes.c.created_at, votes.c.vote_id)
+        if since is not None:
+            stmt = stmt.where(votes.c.created_at >= self._codec.encode_datetime(since, "since"))
+        if user is not None:
+            stmt = stmt.where(votes.c.user == user)
+        with self._conn() as conn:
+            rows = conn.execute(stmt).all()
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=list(VOTE_COLUMNS))
+        for name in ("vote_id", "user", "left_job_id", "right_job_id", "prompt"):
+            frame[name] = frame[name].astype("string")
+        when = frame["created_at"]
+        if self._t.dialect == "sqlite":
+            frame["created_at"] = pd.to_datetime(when.astype("float64"), unit="s", utc=True).astype(DATETIME_DTYPE)
+        else:
+            frame["created_at"] = pd.to_datetime(when, utc=True).astype(DATETIME_DTYPE)
+        frame["outcome"] = pd.Categorical(frame["outcome"], categories=list(VOTE_OUTCOMES))
+        return frame
 
     def note(self, job_id: str, text: str | None) -> None:
         """Set the free-text notes of a job (``None`` clears them)."""

@@ -40,6 +40,8 @@ __all__ = [
     "LEDGER_DTYPES",
     "LEDGER_COLUMN_DOCS",
     "GROUPINGS",
+    "VOTE_OUTCOMES",
+    "VOTE_COLUMNS",
 ]
 
 SCHEMA_VERSION = 2
@@ -262,12 +264,20 @@ def day_number(created_at: sa.ColumnElement, dialect: str) -> sa.ColumnElement:
     return sa.cast(sa.func.floor(epoch / sa.literal_column("86400")), sa.BigInteger)
 
 
+VOTE_OUTCOMES: tuple[str, ...] = ("left", "right", "tie", "both_bad")
+"""What a blind vote can say: the left clip is better, the right one, they are as good, or both bad."""
+
+VOTE_COLUMNS: tuple[str, ...] = ("vote_id", "created_at", "user", "left_job_id", "right_job_id", "outcome", "prompt")
+"""Columns of the ``votes`` table (one row per blind pairwise vote; ``Ledger.votes()``)."""
+
+
 @dataclass
 class Tables:
     metadata: sa.MetaData
     jobs: sa.Table
     meta: sa.Table
     dialect: str
+    votes: sa.Table | None = None
 
 
 def build_tables(dialect: str) -> Tables:
@@ -308,4 +318,18 @@ def build_tables(dialect: str) -> Tables:
         sa.Column("key", sa.Text(), primary_key=True),
         sa.Column("value", sa.Text(), nullable=True),
     )
-    return Tables(md, jobs, meta, dialect)
+    # blind arena votes (issue 24): one row per vote, in the same database as the jobs so a team
+    # sharing a ledger shares its judgements; a ledger without the table gains it on open
+    votes = sa.Table(
+        "votes",
+        md,
+        sa.Column("vote_id", sa.Text(), primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True) if dialect != "sqlite" else sa.Double(), nullable=False),
+        sa.Column("user", sa.Text(), nullable=True),
+        sa.Column("left_job_id", sa.Text(), nullable=False),
+        sa.Column("right_job_id", sa.Text(), nullable=False),
+        sa.Column("outcome", sa.Text(), nullable=False),
+        sa.Column("prompt", sa.Text(), nullable=True),
+        sa.Index("ix_votes_created_at", "created_at"),
+    )
+    return Tables(md, jobs, meta, dialect, votes)

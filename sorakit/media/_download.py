@@ -20,9 +20,9 @@ import hashlib
 import io
 import os
 import re
+import stat
 import uuid
 from dataclasses import dataclass
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -43,6 +43,7 @@ __all__ = [
 
 POSTER_MAX_BYTES = 40_000
 POSTER_WIDTH = 320
+_POSTER_EXTS = (".jpg", ".png", ".webp")  # what `poster_from_image` / `_encode_small` write, sorted
 _SUFFIX_OF_TYPE = {
     "video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov",
     "image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png",
@@ -291,9 +292,13 @@ def make_poster(video_path: str | os.PathLike, thumbnail: bytes | None = None) -
     (a re-generated identical clip is not decoded again).
     """
     stem = Path(video_path).with_suffix("")
-    for existing in sorted(stem.parent.glob(glob_escape(stem.name) + ".poster.*")):
-        if existing.is_file() and existing.stat().st_size > 0:
-            return existing
+    for ext in _POSTER_EXTS:  # the names this module writes (a glob compiled a pattern per job)
+        existing = stem.with_name(stem.name + ".poster" + ext)
+        try:
+            if stat.S_ISREG((st := existing.stat()).st_mode) and st.st_size > 0:
+                return existing
+        except OSError:
+            pass
     if thumbnail:
         try:
             return poster_from_image(thumbnail, video_path)

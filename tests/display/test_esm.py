@@ -20,8 +20,8 @@ from sorakit.display._grid import TileGrid
 from sorakit.display._player import VideoPlayer
 
 MAX_MODULE_BYTES = 24_000
-"""Per shipped module (player 11.3 KB, card 14.8 KB, form 23.8 KB, browser 17.4 KB + 4.2 KB CSS on
-2026-12-07: the form carries the cards' code for the jobs it lists; the browser's grid library,
+"""Per shipped module (player 11.3 KB, card 14.8 KB, form 23.8 KB, browser 17.4 KB + 4.2 KB CSS, arena
+12.9 KB on 2026-12-07: the form carries the cards' code for the jobs it lists; the browser's grid library,
 DataTables from the itables wheel, 618.6 KB, is sent by the kernel to a view, not shipped)."""
 
 PARTS = sorted({p for parts in _esm.MODULES.values() for p in parts})
@@ -50,16 +50,19 @@ def test_each_module_is_one_es_module_with_its_views(name):
 
 
 def test_every_widget_kind_has_a_view_in_the_module_it_ships():
+    from sorakit.display._arena import Arena
     from sorakit.display._browser import LedgerBrowser
 
     for cls, kind in ((VideoPlayer, "player"), (TileGrid, "grid"), (JobCards, "card"), (JobCard, "card"),
-                      (RequestForm, "form"), (LedgerBrowser, "browser")):
+                      (RequestForm, "form"), (LedgerBrowser, "browser"), (Arena, "arena")):
         trait = cls.class_traits()["_kind"]
         assert trait.default_value == kind and trait.metadata.get("sync")
         assert f"VIEWS.{kind} = " in cls.class_traits()["_esm"].default_value
     assert "renderForm" not in _esm.esm("player")  # a player does not carry the form's code
     assert "renderCards" not in _esm.esm("player")  # nor a card's
     assert "renderForm" not in _esm.esm("card")  # a card does not carry the form's code
+    assert "renderArena" not in _esm.esm("player")  # the arena's buttons ship only with the arena
+    assert "renderGrid" in _esm.esm("arena")  # it draws the pair with the grid's code, not a copy
     assert "makeCards" in _esm.esm("form")  # the form lists its jobs with the cards' code, not a copy
 
 

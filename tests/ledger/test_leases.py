@@ -160,3 +160,33 @@ def test_an_old_ledger_gains_user_and_lease_columns(tmp_path):
         assert row["user"] is None and row["lease_owner"] is None   # nobody claimed it yet
         assert led.claim(["job_old"], "ann@a:1:x", 60) == ["job_old"]
         assert led.get("job_old")["lease_until"] > datetime.now(timezone.utc) + timedelta(seconds=30)
+
+
+def test_a_fenced_update_is_written_only_while_the_lease_is_held(led):
+    """The engine's write before a create that cannot be taken back (``attempts``): one statement
+    that checks the lease, renews it and writes; a lease taken over meanwhile writes nothing."""
+    from sorakit.ledger._errors import LeaseLost
+
+    a, b, c = _pending(led, 3)
+    led.claim([a, b], "ann@a:1:x", 5)
+    led.claim([c], "bob@b:2:y", 60, force=True)
+    before = _db_time(led)
+    errors = led.update_many([(a, {"attempts": 1}, ("ann@a:1:x", 120)),
+                              (c, {"attempts": 1}, ("ann@a:1:x", 120)),     # bob's: not written
+                              (b, {"attempts": 2})],                        # unfenced: written
+                             release=[], owner="ann@a:1:x")
+    assert errors[0] is None and errors[2] is None
+    assert isinstance(errors[1], LeaseLost) and errors[1].job_id == c
+    row = led.get(a)
+    assert row["attempts"] == 1 and row["lease_owner"] == "ann@a:1:x"
+    assert row["lease_until"].timestamp() >= before + 120 - 1            # renewed by the same statement
+    assert led.get(b)["attempts"] == 2
+    assert not led.get(c)["attempts"] and led.get(c)["lease_owner"] == "bob@b:2:y"
+    # a group that rolls back (an unknown job) is redone one by one: the fence still holds
+    errors = led.update_many([(a, {"attempts": 3}, ("bob@b:2:y", 60)), (c, {"attempts": 4}, ("bob@b:2:y", 60)),
+                              ("no-such-job", {"attempts": 1})])
+    assert isinstance(errors[0], LeaseLost) and errors[1] is None and errors[2] is not None
+    assert led.get(a)["attempts"] == 1 and led.get(c)["attempts"] == 4
+    (error,) = led.update_many([(a, {"attempts": 5}, ("", 60))])        # refused before anything is sent
+    assert isinstance(error, ValidationError) and "owner" in str(error)
+    assert led.get(a)["attempts"] == 1

@@ -66,7 +66,7 @@ class Book:
         self.recent: collections.OrderedDict[str, tuple[dict, Optional[BaseException]]] = collections.OrderedDict()
         """(last status/progress, error) of recently finished jobs (bounded)."""
         self._subscribers: list[Callable[[str, dict], None]] = []
-        self._queued: list[tuple[Optional[str], Optional[dict], list[str], asyncio.Future]] = []
+        self._queued: list[tuple[Optional[str], Optional[dict], list[str], asyncio.Future, Any]] = []
         """Ledger updates and lease releases waiting for the group commit (`commit`)."""
         self._flusher: Optional[asyncio.Task] = None
 
@@ -93,17 +93,19 @@ class Book:
             except Exception:  # a broken widget must not break a job
                 log.exception("sorakit: subscriber %r failed", cb)
 
-    async def commit(self, job_id: Optional[str], fields: Optional[dict], release: Iterable[str] = ()) -> None:
+    async def commit(self, job_id: Optional[str], fields: Optional[dict], release: Iterable[str] = (),
+                     fence: Any = None) -> None:
         """Have one ledger update (or a release of this engine's leases) committed; returns once it is.
 
         Group commit: what the jobs ask while a transaction is under way is queued and committed
         together in the next one (`Ledger.update_many`), so a thousand jobs' transitions cost far
         fewer transactions than transitions, and still no caller moves on before its own update is
         committed. An update that fails fails alone (its caller gets the exception `Ledger.update`
-        raises); the others are committed."""
+        raises); the others are committed. ``fence`` ``(owner, seconds)``: written only while
+        ``owner`` holds the job's lease, renewed by the same statement (else `LeaseLost`)."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._queued.append((job_id, fields, list(release), fut))
+        self._queued.append((job_id, fields, list(release), fut, fence))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="sorakit:ledger-writer")
         await fut
@@ -114,8 +116,9 @@ class Book:
             self._queued = []
             if not batch:
                 continue
-            updates = [(jid, fields) for jid, fields, _, _ in batch if jid is not None]
-            release = [j for _, _, ids, _ in batch for j in ids]
+            updates = [(jid, fields) if fence is None else (jid, fields, fence)
+                       for jid, fields, _, _, fence in batch if jid is not None]
+            release = [j for _, _, ids, _, _ in batch for j in ids]
             try:
                 results = await self.db_call(self.ledger.update_many, updates, release=release, owner=self.owner)
             except BaseException as exc:  # the database itself failed (or the engine is closing)
@@ -127,15 +130,23 @@ class Book:
                 continue
             errors = iter(results[:len(updates)])
             release_error = results[len(updates)] if release else None
-            for jid, _, ids, fut in batch:
+            for jid, _, ids, fut, _ in batch:
                 error = next(errors) if jid is not None else release_error if ids else None
                 if not fut.done():
                     fut.set_result(None) if error is None else fut.set_exception(error)
 
     async def write(self, job_id: str, **fields: Any) -> None:
         """One committed ledger update, then the caches, the budget and the subscribers."""
+        await self._write(job_id, fields, None)
+
+    async def write_fenced(self, job_id: str, fence: tuple[str, float], **fields: Any) -> None:
+        """`write`, made only while ``fence[0]`` holds the job's lease, which the same statement
+        renews for ``fence[1]`` seconds; raises `LeaseLost` (nothing written) otherwise."""
+        await self._write(job_id, fields, fence)
+
+    async def _write(self, job_id: str, fields: dict, fence: Any) -> None:
         fields.setdefault("updated_at", _now())
-        await self.commit(job_id, fields)
+        await self.commit(job_id, fields, fence=fence)
         row = self.rows.setdefault(job_id, {"job_id": job_id})
         row.update(fields)
         live = self.live.setdefault(job_id, {})

@@ -15,8 +15,8 @@ A create is re-sent only when that cannot make a second job:
   ``unknown``: never re-sent automatically (it could bill twice).
 
 The row exists (with the client reference) before the create is sent; for OpenAI, ``attempts``
-and the send time are committed just before each send (right after the lease is renewed,
-`Leases.fence`), so a restart knows a create may be out there.
+and the send time are committed just before each send (only while the lease is held, renewed by
+the same statement: `Leases.fence`), so a restart knows a create may be out there.
 
 The phase returns an outcome: `Created` (the job exists remotely; the states the provider answered
 with, for the driver to apply) or `CreateFailed` (a definite refusal: the driver fails the rows).
@@ -159,10 +159,10 @@ class Creator:
             attempts = int(first.get("attempts") or 0) + 1
             sent_at = time.time()
             if not prov.create_is_idempotent:
-                await self.leases.fence(t)  # a create nobody can take back: only with the lease in hand
-                # committed before sending: a restart then knows a create may exist remotely
-                for jid in t.job_ids:
-                    await book.write(jid, attempts=attempts, extra=book.extra(jid, sent_at=sent_at))
+                # a create nobody can take back: only with the lease in hand, and committed before
+                # sending (a restart then knows a create may exist remotely); one fenced write each
+                await self.leases.fence(t, {jid: {"attempts": attempts, "extra": book.extra(jid, sent_at=sent_at)}
+                                            for jid in t.job_ids})
             request = prov.build_create(plan, t.client_ref)
             self.stats["creates"] += 1
             rt.inflight[plan.prompt] += 1

@@ -21,8 +21,9 @@ PostgreSQL ledger). A process drives a row only while it holds the row's lease (
   any re-send, as after a crash) once the holder's lease runs out.
 * the heartbeat extends the leases of the jobs this process drives; a lease it finds taken (the
   process was frozen for longer than a lease, or someone forced) stops the local driver at once.
-  A create that cannot be told apart from a second one is sent only right after a renew of its
-  leases (`Leases.fence`): the lease is held before any such send.
+  A create that cannot be told apart from a second one is sent only right after its ``attempts``
+  write, made only while the lease is held and renewing it in the same statement
+  (`Leases.fence`): the lease is held before any such send.
 * every open Studio (unless ``Studio(adopt=False)``) looks every ``lease_heartbeat`` seconds for
   unfinished jobs whose lease ran out (`Ledger.held_leases`: three columns of the active index) and
   takes them over through ``Engine.resume_rows`` (`Leases.adopt_orphans`): a teammate's killed
@@ -43,6 +44,7 @@ import uuid
 from typing import Any, Awaitable, Callable, Optional
 
 from ...ledger import current_user
+from ...ledger._errors import LeaseLost
 from .book import Book
 from .runtime import DRIVERS, Runtime, _Task
 
@@ -161,26 +163,34 @@ class Leases:
         except Exception:  # the lease then runs out by itself
             log.warning("sorakit: could not release the leases of %s", mine, exc_info=True)
 
-    async def fence(self, t: _Task) -> None:
-        """Renew this task's leases in one conditional update right before a create that cannot be
-        told apart from a second one (no idempotency key), and stop driving if any was taken.
+    async def fence(self, t: _Task, changes: dict[str, dict]) -> None:
+        """Write ``changes`` (per job id: the ``attempts`` / send-time update committed before a
+        create that cannot be told apart from a second one, no idempotency key) only while this
+        engine holds the leases, renewing them in the same conditional statement; stop driving if
+        one was taken (nothing of that row is written, nothing is sent).
 
         The heartbeat alone is not enough: a process stalled past its lease (a busy machine, a
         frozen laptop) resumes where it was, and another process has taken the job over meanwhile;
-        without this check both would send, and the provider would bill twice. After a successful
-        renew nobody can claim the job for ``lease_seconds``, and the ``attempts`` write that follows
-        tells the next holder to reconcile before it sends anything."""
-        ids = [j for j in t.job_ids if j in self.leased]
-        if not ids:
+        without this check both would send, and the provider would bill twice. After the write
+        nobody can claim the job for ``lease_seconds``, and the ``attempts`` it records tells the
+        next holder to reconcile before it sends anything. One statement for both (riding on the
+        group commit) instead of a renew transaction and then the write: the same guarantee."""
+        lost = None
+        for jid, fields in changes.items():
+            if jid not in self.leased:  # not leased by this engine (never claimed): a plain write
+                await self.book.write(jid, **fields)
+                continue
+            try:
+                await self.book.write_fenced(jid, (self.owner, self.policy.lease_seconds), **fields)
+            except LeaseLost:
+                lost = jid
+                break
+        if lost is None:
             return
-        held = set(await self.book.db_call(self.book.ledger.renew, ids, self.owner, self.policy.lease_seconds))
-        lost = [j for j in ids if j not in held]
-        if not lost:
-            return
-        self.leased.difference_update(lost)
-        t.lost_to = await self.who(lost[0]) or "another process"
+        self.leased.discard(lost)
+        t.lost_to = await self.who(lost) or "another process"
         self.stats["fenced"] += 1
-        log.warning("sorakit: %s is driven by %s now; nothing was sent from here", lost[0], t.lost_to)
+        log.warning("sorakit: %s is driven by %s now; nothing was sent from here", lost, t.lost_to)
         raise asyncio.CancelledError()
 
     # ------------------------------------------------------------------ adopting orphans

@@ -32,6 +32,7 @@ from ...providers import Provider, make_provider
 from .._config import ProviderSetup
 from .._policy import Policy
 from .transitions import backoff
+from .transport import http_transport
 
 __all__ = ["Runtime", "Pacing", "DRIVERS"]
 
@@ -123,11 +124,13 @@ class Runtime:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             p = self.policy
+            # few idle connections: httpcore checks each idle one on every request
+            limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
             self._client = httpx.AsyncClient(
-                transport=self.setup.transport,
+                # an emulator app's transport as given; else httpx's own (`transport.http_transport`)
+                transport=self.setup.transport if self.setup.transport is not None else http_transport(limits),
                 timeout=httpx.Timeout(p.request_timeout, connect=p.connect_timeout),
-                # few idle connections: httpcore checks each idle one on every request
-                limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+                limits=limits,
                 follow_redirects=True,
                 # every hop, redirects included: the provider strips its key outside its scope
                 event_hooks={"request": [self._guard]},
