@@ -174,6 +174,7 @@ class QualityChecks:
         ``distance``."""
         import pandas as pd
 
+        from ..ledger._rowcodec import seed_used
         from ..media._checks import hash_distance
 
         frame = self.ledger.df
@@ -182,7 +183,9 @@ class QualityChecks:
             frame = frame[frame["job_id"].isin(ids)]
         frame = frame[frame["check_phash"].notna()]
         rows = []
-        recs = frame[["job_id", "model", "seed", "check_phash"]].to_dict("records")
+        recs = frame[["job_id", "model", "seed", "provider_seed", "check_phash"]].to_dict("records")
+        for r in recs:
+            r["seed"] = seed_used(r)  # the seed that made the picture: the provider's, else the one asked
         for a, b in itertools.combinations(recs, 2):
             d = hash_distance(a["check_phash"], b["check_phash"])
             if d is not None and d <= max_distance:

@@ -1056,7 +1056,10 @@ class Ledger:
         under both).
 
         Returns one row per group with ``count``, ``estimated_cost`` and ``billed_cost`` (sums;
-        NaN when no job in the group has a known cost), sorted by the groups. Takes the same
+        NaN when no job in the group has a known cost), then ``asked_seconds`` and
+        ``delivered_seconds``: over the clips the checks measured (``check_seconds``), the seconds
+        asked for (what a per-second price bills) against the seconds the files hold — "did I get
+        what I paid for" (NaN before any clip is checked). Sorted by the groups. Takes the same
         filters as :meth:`query`, e.g. ``cost_by("model", emulated=False)``.
         """
         keys = [by] if isinstance(by, str) else list(by)
@@ -1079,6 +1082,8 @@ class Ledger:
             sa.func.count().label("count"),
             sa.func.sum(jobs.c.estimated_cost).label("estimated_cost"),
             sa.func.sum(jobs.c.billed_cost).label("billed_cost"),
+            sa.func.sum(sa.case((jobs.c.check_seconds.is_not(None), jobs.c.seconds))).label("asked_seconds"),
+            sa.func.sum(jobs.c.check_seconds).label("delivered_seconds"),
         ).where(*self._where(filters))
         if exprs:
             stmt = stmt.group_by(*[sa.text(str(i + 1)) for i in range(len(exprs))])
@@ -1108,10 +1113,12 @@ class Ledger:
                 count=("count", "sum"),
                 estimated_cost=("estimated_cost", lambda s: s.sum(min_count=1)),
                 billed_cost=("billed_cost", lambda s: s.sum(min_count=1)),
+                asked_seconds=("asked_seconds", lambda s: s.sum(min_count=1)),
+                delivered_seconds=("delivered_seconds", lambda s: s.sum(min_count=1)),
             ).reset_index()
         if keys:
             out = out.sort_values(keys, kind="stable", na_position="last", ignore_index=True)
-        return out[[*keys, "count", "estimated_cost", "billed_cost"]]
+        return out[[*keys, "count", "estimated_cost", "billed_cost", "asked_seconds", "delivered_seconds"]]
 
     def latency(self, model: str, provider: str | None = None, *, emulated: bool | None = None,
                 window: int = 500) -> Latency:

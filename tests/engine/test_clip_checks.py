@@ -140,7 +140,9 @@ def test_seed_determinism_and_duplicates(make_studio):
     found = {frozenset((a, b)) for a, b in zip(pairs["job_a"], pairs["job_b"])}
     assert frozenset(same.ids) in found and frozenset(dup.ids) in found  # same seed; a seed-ignoring model
     assert not any(other.id in p for p in found)  # another seed: another picture
-    assert studio.duplicates(dup).shape[0] == 1
+    d = studio.duplicates(dup)
+    assert d.shape[0] == 1
+    assert sorted([d.iloc[0]["seed_a"], d.iloc[0]["seed_b"]]) == sorted(studio.job(i).seed for i in dup.ids)
 
 
 def test_an_old_ledger_gains_the_check_columns(tmp_path):

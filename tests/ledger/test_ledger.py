@@ -413,7 +413,8 @@ def test_cost_by_model_and_day_sums_costs_and_counts(led):
     led.insert(model="sora-2", created_at=d2, estimated_cost=1.0)
     led.insert(model="veo-3", created_at=d2, estimated_cost=3.2, billed_cost=3.0)
     out = led.cost_by(["model", "day"])
-    assert list(out.columns) == ["model", "day", "count", "estimated_cost", "billed_cost"]
+    assert list(out.columns) == ["model", "day", "count", "estimated_cost", "billed_cost", "asked_seconds",
+                                 "delivered_seconds"]
     got = {(r.model, r.day.date().isoformat()): (r.count, r.estimated_cost, r.billed_cost) for r in out.itertuples()}
     assert got.keys() == {("sora-2", "2026-04-01"), ("sora-2", "2026-04-02"), ("veo-3", "2026-04-02")}
     assert got[("sora-2", "2026-04-01")][0] == 2
@@ -432,6 +433,21 @@ def test_cost_by_tag_counts_a_job_under_each_of_its_tags(led):
     assert got == {"a": (1, 1.0), "b": (2, 3.0), None: (1, 4.0)}
     both = led.cost_by(["provider", "status", "tag"], model="sora-2")
     assert both["count"].sum() == 3
+
+
+def test_cost_by_sets_the_seconds_asked_against_the_seconds_delivered(led):
+    """Over the clips the checks measured: a clip delivered short shows as fewer delivered seconds."""
+    a = led.insert(model="sora-2", seconds=8.0, billed_cost=0.8)
+    b = led.insert(model="sora-2", seconds=8.0, billed_cost=0.8, tags="x")
+    led.insert(model="sora-2", seconds=4.0, billed_cost=0.4)                # not checked yet: left out
+    led.insert(model="veo-3", seconds=6.0, billed_cost=2.4)
+    led.update(a, check_seconds=8.0)
+    led.update(b, check_seconds=5.5)
+    got = led.cost_by("model").set_index("model")
+    assert (got.loc["sora-2", "asked_seconds"], got.loc["sora-2", "delivered_seconds"]) == (16.0, 13.5)
+    assert math.isnan(got.loc["veo-3", "asked_seconds"]) and math.isnan(got.loc["veo-3", "delivered_seconds"])
+    by_tag = led.cost_by("tag").set_index("tag")
+    assert by_tag.loc["x", "delivered_seconds"] == 5.5
 
 
 def test_cost_by_takes_filters_and_rejects_unknown_groupings(led, sample):
