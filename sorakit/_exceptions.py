@@ -10,7 +10,8 @@ SorakitError
 ├── BudgetExceeded         a submit whose estimate would cross the spending cap (nothing was sent)
 │   └── UnknownCost            a cap is set and some request has no known price (nothing was sent)
 ├── LedgerError            the ledger cannot be opened or used (bad location, not a ledger, closed)
-│   └── JobNotFound            no row with that job id (also a KeyError)
+│   ├── JobNotFound            no row with that job id (also a KeyError)
+│   └── LeaseLost              a fenced write found the job's lease held by someone else: nothing written
 ├── ProviderError          the service answered with an error (provider, status, code, request id)
 │   ├── BadRequestError        400 / 422
 │   ├── AuthenticationError    401
@@ -54,6 +55,7 @@ __all__ = [
     "UnknownCost",
     "LedgerError",
     "JobNotFound",
+    "LeaseLost",
     "ProviderError",
     "BadRequestError",
     "AuthenticationError",
@@ -322,6 +324,16 @@ class JobNotFound(LedgerError, KeyError):
 
     def __str__(self) -> str:  # KeyError would show the repr of the message
         return self.message
+
+
+class LeaseLost(LedgerError):
+    """A fenced update (`Ledger.update_many`) found the job's lease not held by ``owner`` (another
+    process took it over, or the job is gone): nothing of that update was written."""
+
+    def __init__(self, job_id: str, owner: str):
+        self.job_id, self.owner = job_id, owner
+        self.message = f"job {job_id!r}: the lease is not held by {owner!r}; nothing was written"
+        super().__init__(self.message)
 
 
 class JobFailed(SorakitError):

@@ -62,11 +62,12 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("user", "user", True),
     ("latency_s", "took", True),
     ("check_defects", "checks", True),
-    ("check_motion", "motion", True),
     ("scores", "scores", False),
 )
 """(key, title, sortable) of each grid column, in order. ``checks`` shows the clip checks' defects
-("ok" when clean, empty before they ran), ``motion`` their 0-100 motion, ``scores`` your scorers'. ``cost`` sorts on billed-else-estimated,
+("ok" when clean, empty before they ran; the whole line, motion included, as its tooltip),
+``scores`` your scorers' (only once a scorer is added or a row has scores: the grid must fit a
+notebook's width). ``cost`` sorts on billed-else-estimated,
 ``model`` on model then provider (the cell shows both, as ``model@provider`` everywhere else)."""
 _SORT_KEY = {"cost": ("_cost",), "model": ("model", "provider")}
 _THUMB_WIDTH, _THUMB_BYTES = 80, 3_000
@@ -80,8 +81,17 @@ _DETAILS = ("job_id", "batch_id", "status", "provider", "model", "provider_model
             "check_motion", "check_phash", "check_error", "checked_at", "scores")
 
 
+def _any_scores(studio: Any) -> bool:
+    """Whether any job in the ledger has scorer numbers."""
+    try:
+        frame = studio.ledger.df
+        return "scores" in frame.columns and bool(frame["scores"].notna().any())
+    except Exception:
+        return False
+
+
 def _check_cells(r: dict) -> dict:
-    """The clip-check columns' cells: defects (with the full line as a tooltip), motion, scores."""
+    """The clip-check columns' cells: defects (with the full line, motion included, as a tooltip), scores."""
     full = check_text({k: v for k, v in r.items() if k != "scores"})
     defects = r.get("check_defects")
     if r.get("check_error"):
@@ -92,11 +102,9 @@ def _check_cells(r: dict) -> dict:
         shown = "ok"
     else:
         shown = "\u26a0 " + esc(str(defects).replace(",", ", "))
-    motion = r.get("check_motion")
     scored = check_text({"scores": r.get("scores")})
     return {
         "check_defects": f'<span title="{esc(full)}">{shown}</span>' if shown else "",
-        "check_motion": esc(f"{float(motion):.2g}") if motion is not None else "",
         "scores": esc(scored),
     }
 
@@ -158,7 +166,8 @@ class LedgerBrowser(StaticFallback, Streamer, anywidget.AnyWidget):
         super().__init__(layout=shared("full"))
         self.studio = studio
         self.limit = limit
-        self.columns = [{"data": k, "title": t, "orderable": s} for k, t, s in COLUMNS]
+        scored = bool(len(getattr(studio, "scorers", ()) or ())) or _any_scores(studio)
+        self.columns = [{"data": k, "title": t, "orderable": s} for k, t, s in COLUMNS if k != "scores" or scored]
         self.page_length = page_length
         self.playing: Optional[str] = None
         self._all = None  # the ledger frame as read (newest first), with _cost and _tags

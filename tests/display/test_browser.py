@@ -100,6 +100,7 @@ def test_sort_on_any_column_and_paging_come_from_the_kernel(studio, ledger_rows)
     first = v.page(order=[("created_at", "desc")])
     assert first["total"] == first["filtered"] == 6 and ids_of(first)[-1] == ledger_rows[0]
     assert set(first["rows"][0]) == {"DT_RowId", *(k for k, _t, _s in COLUMNS)}
+    assert "scores" not in [c["data"] for c in b.columns]  # no scorer, no scores: the grid stays narrow
     by_cost = ids_of(v.page(order=[("cost", "desc")], draw=2))  # billed where reported, else estimated
     assert by_cost[0] == ledger_rows[2] and by_cost[-1] == ledger_rows[5]  # 0.80 first, unknown last
     by_rating = ids_of(v.page(order=[("rating", "desc")], draw=3))
