@@ -275,14 +275,11 @@ function renderBrowser(model, el) {
     }
     stage.onMsg(msg, buffers);
   }
-  model.on("msg:custom", onMsg);
-  model.on("change:choices", drawChoices);
-  model.on("change:filters", drawChoices);
-  model.on("change:totals", showTotals);
-  model.on("change:message", showMessage);
-  model.on("change:selected_ids", onSelIds);
-  model.on("change:stage", drawStage);
-  model.on("change:details", drawStage);
+  // every model event this view listens to, subscribed here and released by the cleanup below
+  const listeners = [["msg:custom", onMsg], ["change:choices", drawChoices], ["change:filters", drawChoices],
+    ["change:totals", showTotals], ["change:message", showMessage], ["change:selected_ids", onSelIds],
+    ["change:stage", drawStage], ["change:details", drawStage]];
+  for (const [name, fn] of listeners) model.on(name, fn);
   drawChoices();
   showTotals();
   showMessage();
@@ -292,14 +289,7 @@ function renderBrowser(model, el) {
     holder.textContent = `the grid could not load (${e && e.message ? e.message : e})`;
   });
   return () => {
-    model.off("msg:custom", onMsg);
-    model.off("change:choices", drawChoices);
-    model.off("change:filters", drawChoices);
-    model.off("change:totals", showTotals);
-    model.off("change:message", showMessage);
-    model.off("change:selected_ids", onSelIds);
-    model.off("change:stage", drawStage);
-    model.off("change:details", drawStage);
+    for (const [name, fn] of listeners) model.off(name, fn);
     stage.dispose();
     themes.disconnect();
     if (dt) dt.destroy();
