@@ -200,6 +200,7 @@ class Ledger:
         self._t = build_tables(dialect)
         self._codec = Codec(dialect)
         self._updaters: dict[tuple[tuple[str, ...], bool], tuple[str, tuple[str, ...] | None, dict[str, Any], dict]] = {}
+        self._release_sql: tuple[str, tuple[str, ...] | None, dict[str, Any]] | None = None
         self._serialise = engine.url.database in (None, "", ":memory:") and dialect == "sqlite"
         try:
             self._ensure_schema()
@@ -594,9 +595,21 @@ class Ledger:
             return self._release(conn, job_ids, owner)
 
     def _release(self, conn: sa.Connection, job_ids: Sequence[str], owner: str) -> list[str]:
+        ids = list(job_ids)
+        if len(ids) <= _RELEASE_EACH:  # a few jobs that just finished (the engine's group commit)
+            sql, order, defaults = self._releaser()
+            freed: list[str] = []
+            for jid in ids:
+                params = dict(defaults, where_job_id=jid, where_lease_owner=owner)
+                if "set__rev_now" in params:
+                    params["set__rev_now"] = time.time_ns() // 1000
+                row = conn.exec_driver_sql(sql, tuple(params[n] for n in order) if order is not None else params).first()
+                if row is not None:
+                    freed.append(row[0])
+            return freed
         jobs = self._t.jobs
-        freed: list[str] = []
-        for chunk in _chunks(list(job_ids)):
+        freed = []
+        for chunk in _chunks(ids):
             stmt = (jobs.update().where(jobs.c.job_id.in_(chunk), jobs.c.lease_owner == owner)
                     .values(lease_owner=None, lease_until=None, **self._stamp(conn))
                     .returning(jobs.c.job_id))
@@ -767,13 +780,33 @@ class Ledger:
             where = sa.and_(where, jobs.c.lease_owner == sa.bindparam("where_lease_owner", "",
                                                                      type_=jobs.c.lease_owner.type))
             values["lease_until"] = db_later(self._t.dialect, sa.bindparam("lease_secs", 0.0, sa.Double()))
-        stmt = jobs.update().where(where).values(values)
-        compiled = stmt.compile(dialect=dialect)
-        order = tuple(compiled.positiontup) if compiled.positional else None
-        defaults = dict(compiled.construct_params())
+        sql, order, defaults = self._compile(jobs.update().where(where).values(values))
         processors = {n: p for n in names if (p := jobs.c[n].type.bind_processor(dialect)) is not None}
-        prepared = self._updaters[(names, fenced)] = (compiled.string, order, defaults, processors)
+        prepared = self._updaters[(names, fenced)] = (sql, order, defaults, processors)
         return prepared
+
+    def _releaser(self) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        """``UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE job_id = ? AND
+        lease_owner = ? RETURNING job_id`` (``_rev`` stamped as in :meth:`_updater`), compiled once:
+        building the SQLAlchemy statement for each release cost more than the update it rode with."""
+        if self._release_sql is not None:
+            return self._release_sql
+        jobs = self._t.jobs
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        if REV in jobs.c:
+            top = sa.select(sa.func.max(jobs.c[REV])).scalar_subquery()
+            values[REV] = sa.func.max(sa.bindparam("set__rev_now", 0, type_=sa.BigInteger()),
+                                      sa.func.coalesce(top, 0) + 1)
+        where = sa.and_(jobs.c.job_id == sa.bindparam("where_job_id", "", type_=jobs.c.job_id.type),
+                        jobs.c.lease_owner == sa.bindparam("where_lease_owner", "", type_=jobs.c.lease_owner.type))
+        self._release_sql = self._compile(jobs.update().where(where).values(values).returning(jobs.c.job_id))
+        return self._release_sql
+
+    def _compile(self, stmt: sa.Executable) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        """(SQL text for ``exec_driver_sql``, bind names in positional order or None, default parameters)."""
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        return compiled.string, order, dict(compiled.construct_params())
 
     def rate(self, job_id: str, rating: int | None) -> None:
         """Rate a job from 1 (worst) to 5 (best); ``None`` clears the rating."""
@@ -1288,6 +1321,10 @@ def _with_user(fields: Mapping[str, Any], user: str | None) -> Mapping[str, Any]
     if fields.get("user") is not None or user is None:
         return fields
     return {**fields, "user": user}
+
+
+_RELEASE_EACH = 16
+"""Up to this many leases are released one prepared statement each; more, by chunked ``IN`` lists."""
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:

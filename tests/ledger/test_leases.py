@@ -29,6 +29,30 @@ def _db_time(led: Ledger) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
+@pytest.mark.parametrize("n", [1, 16, 17, 40])
+def test_release_frees_only_the_owners_leases_few_or_many(led, n):
+    """A few ids go one prepared statement each, more by chunked IN lists: the same answer."""
+    from sorakit.ledger._ledger import _RELEASE_EACH
+
+    assert _RELEASE_EACH == 16  # the sizes above straddle it
+    ids = _pending(led, n + 2)
+    led.claim(ids[:n], "ann@a:1:x", 60)
+    led.claim(ids[n:], "bob@b:2:y", 60)
+    def revs():  # SQLite's change stamps (what Ledger.df's snapshot reads changes by)
+        with led.engine.connect() as conn:
+            return dict(conn.exec_driver_sql("SELECT job_id, _rev FROM jobs").all())
+
+    sqlite = led.engine.dialect.name == "sqlite"
+    before = revs() if sqlite else None
+    assert sorted(led.release([*ids, "job_unknown"], "ann@a:1:x")) == sorted(ids[:n])
+    assert all(led.get(i)["lease_owner"] is None and led.get(i)["lease_until"] is None for i in ids[:n])
+    assert all(led.get(i)["lease_owner"] == "bob@b:2:y" for i in ids[n:])
+    if sqlite:  # a freed row is stamped after its last change, the others are not
+        after = revs()
+        assert all(after[i] > before[i] for i in ids[:n]) and all(after[i] == before[i] for i in ids[n:])
+    assert led.release(ids, "ann@a:1:x") == []
+
+
 def test_a_lease_is_held_by_one_owner_until_released(led):
     ids = _pending(led, 3)
     assert sorted(led.claim(ids, "ann@a:1:x", 60)) == sorted(ids)
