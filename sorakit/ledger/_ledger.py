@@ -1195,12 +1195,23 @@ class Ledger:
     # files
     # ------------------------------------------------------------------------------------------
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
-        """Write the whole ledger to a Parquet file (dtypes kept); returns the path."""
+        """Write the whole ledger to a Parquet file (dtypes kept); returns the path.
+
+        The blind votes (:meth:`votes`) travel in the same file, in its key-value metadata
+        (``sorakit.votes``, JSON records), so :meth:`import_parquet` brings them back too."""
         path = Path(path)
         try:
-            self.df.to_parquet(path, index=False)
+            import pyarrow as pa
+            import pyarrow.parquet as pq
         except ImportError as exc:
             raise LedgerError(f"writing Parquet needs pyarrow: pip install 'sorakit[parquet]' ({exc})") from None
+        table = pa.Table.from_pandas(self.df, preserve_index=False)
+        votes = self.votes()
+        if len(votes):
+            meta = dict(table.schema.metadata or {})
+            meta[_VOTES_KEY] = votes.to_json(orient="records", date_format="iso", date_unit="us").encode()
+            table = table.replace_schema_metadata(meta)
+        pq.write_table(table, path)
         return path
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
@@ -1211,12 +1222,44 @@ class Ledger:
 
     def import_parquet(self, path: str | os.PathLike[str]) -> int:
         """Add the rows of a Parquet export whose job_id is not in the ledger yet (one
-        transaction); returns how many were imported."""
+        transaction); returns how many were imported. The export's votes come along: those whose
+        vote_id is new and whose two jobs are in the ledger (after the import) are added."""
         try:
+            import pyarrow.parquet as pq
+
             frame = pd.read_parquet(path)
+            meta = pq.read_schema(path).metadata or {}
         except ImportError as exc:
             raise LedgerError(f"reading Parquet needs pyarrow: pip install 'sorakit[parquet]' ({exc})") from None
-        return self._import_frame(frame)
+        added = self._import_frame(frame)
+        if _VOTES_KEY in meta:
+            self._import_votes(json.loads(meta[_VOTES_KEY]))
+        return added
+
+    def _import_votes(self, records: list[dict]) -> int:
+        """Insert exported votes (JSON records) not in the ledger yet whose jobs are; one transaction."""
+        votes, jobs = self._t.votes, self._t.jobs
+        rows = []
+        for rec in records:
+            if not isinstance(rec, dict) or not isinstance(rec.get("vote_id"), str):
+                raise ValidationError("votes", rec, "records with a vote_id", "the file's sorakit.votes metadata is damaged")
+            if rec.get("outcome") not in VOTE_OUTCOMES:
+                raise ValidationError("outcome", rec.get("outcome"), "one of " + ", ".join(map(repr, VOTE_OUTCOMES)))
+            rows.append({n: rec.get(n) for n in VOTE_COLUMNS})
+            rows[-1]["created_at"] = self._codec.encode_datetime(rec.get("created_at"), "created_at")
+        if not rows:
+            return 0
+        with self._write() as conn:
+            have = set(conn.execute(sa.select(votes.c.vote_id)).scalars())
+            wanted = sorted({r[k] for r in rows for k in ("left_job_id", "right_job_id")})
+            known: set[str] = set()
+            for chunk in _chunks(wanted):
+                known.update(conn.execute(sa.select(jobs.c.job_id).where(jobs.c.job_id.in_(chunk))).scalars())
+            fresh = [r for r in rows if r["vote_id"] not in have
+                     and r["left_job_id"] in known and r["right_job_id"] in known]
+            if fresh:
+                conn.execute(votes.insert(), fresh)
+        return len(fresh)
 
     def import_csv(self, path: str | os.PathLike[str]) -> int:
         """Add the rows of a CSV export whose job_id is not in the ledger yet (one transaction);
@@ -1322,6 +1365,9 @@ def _with_user(fields: Mapping[str, Any], user: str | None) -> Mapping[str, Any]
         return fields
     return {**fields, "user": user}
 
+
+_VOTES_KEY = b"sorakit.votes"
+"""Where :meth:`Ledger.to_parquet` keeps the votes in the file's key-value metadata."""
 
 _RELEASE_EACH = 16
 """Up to this many leases are released one prepared statement each; more, by chunked ``IN`` lists."""

@@ -489,6 +489,29 @@ def test_import_skips_rows_already_in_the_ledger(led, tmp_path):
         assert len(other) == 3 and other.get(first)["prompt"] == "one"
 
 
+def test_a_parquet_export_carries_the_votes_and_import_brings_them_back_once(led, tmp_path):
+    a, b, c = (led.insert(prompt="fox", model=m) for m in ("sora-2", "veo-3", "omni"))
+    led.vote(a, b, "left", prompt="fox", user="ann")
+    led.vote(b, c, "tie", prompt="fox", user="bob", created_at=T0)
+    path = led.to_parquet(tmp_path / "with-votes.parquet")
+    with Ledger(tmp_path / "other.db") as other:
+        assert other.import_parquet(path) == 3
+        pd.testing.assert_frame_equal(other.votes(), led.votes())
+        assert other.import_parquet(path) == 0 and len(other.votes()) == 2   # not twice
+    # a vote whose jobs are not in the ledger it is imported into is left out
+    with Ledger(tmp_path / "third.db") as third:
+        pd.DataFrame(led.df[led.df.job_id.isin([a, b])]).to_parquet(tmp_path / "jobs-only.parquet", index=False)
+        third.import_parquet(tmp_path / "jobs-only.parquet")
+        third.import_parquet(path)   # the jobs are there now (c too): both votes land
+        assert list(third.votes().outcome) == list(led.votes().outcome)
+    with Ledger(tmp_path / "fourth.db") as fourth:
+        fourth._import_votes([{"vote_id": "vote_x", "left_job_id": a, "right_job_id": b, "outcome": "left",
+                               "created_at": "2026-01-01T00:00:00Z"}])
+        assert len(fourth.votes()) == 0   # neither job is in this ledger
+        with pytest.raises(ValidationError, match="outcome"):
+            fourth._import_votes([{"vote_id": "vote_y", "outcome": "maybe"}])
+
+
 def test_import_refuses_columns_the_ledger_does_not_know(led, tmp_path):
     path = tmp_path / "odd.csv"
     pd.DataFrame({"job_id": ["job_x"], "colour": ["red"]}).to_csv(path, index=False)
