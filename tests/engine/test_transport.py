@@ -13,6 +13,7 @@ import ssl
 
 import httpx
 import pytest
+import trustme
 from PIL import Image
 
 from sorakit.emulator import EmulatorServer
@@ -373,7 +374,6 @@ def test_redirects_pass_every_hop_through_the_event_hook():
 
 
 def test_tls_verified_against_ssl_cert_file(tmp_path, monkeypatch):
-    trustme = pytest.importorskip("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("localhost")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -163,6 +163,9 @@ class _Pool(httpx.AsyncBaseTransport):
         except OSError as exc:
             conn.close()
             raise httpx.ConnectError(why(exc)) from exc
+        except BaseException:     # cancelled while connecting: nothing half-open is left behind
+            conn.close()
+            raise
         self._open.add(conn)
         return conn
 
