@@ -477,3 +477,14 @@ def test_the_emulator_over_uvicorn(manual_emulator):
             assert client._transport._free == 4
     with EmulatorServer(manual_emulator, host="127.0.0.1", port=0) as server:
         run(main(server.url("openai")))
+
+
+def test_a_header_carrying_a_line_break_is_refused_before_anything_is_sent():
+    async def main():
+        async with Wire(keep_alive) as wire, httpx.AsyncClient(transport=http_transport(LIMITS)) as client:
+            with pytest.raises(httpx.LocalProtocolError, match="CR, LF or NUL"):
+                await client.get(wire.url, headers={"X-Note": "a\r\nX-Injected: yes"})
+            assert (await client.get(wire.url)).content == b"hello"
+            assert len(wire.requests) == 1 and "x-injected" not in wire.requests[0][1]
+            assert client._transport._free == 4
+    run(main())

@@ -185,6 +185,8 @@ class Body(httpx.AsyncByteStream):
                 while left:
                     chunk = await conn.piece(left, timeout)
                     left -= len(chunk)
+                    if not left:          # all read: the connection goes back even if not asked again
+                        self._finish(True)
                     yield chunk
             elif self._mode == _CHUNKED:
                 while left := await conn.chunk_size(timeout):
