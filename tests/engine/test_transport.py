@@ -184,6 +184,9 @@ def test_no_body_for_head_204_304_and_interim_1xx_skipped():
             final = await client.get(wire.url + "/x")
             assert final.status_code == 200 and final.content == b"hello" and final.reason_phrase == "OK"
             assert wire.connections == 1
+            async with client.stream("GET", wire.url + "/x") as r:   # its last byte read, then closed:
+                assert await r.aiter_raw().__anext__() == b"hello"
+            assert client._transport._nidle == 1 and wire.connections == 1   # kept
     run(main())
 
 
