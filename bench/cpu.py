@@ -184,8 +184,9 @@ def _short(path: str) -> str:
 
 
 def floor(args: argparse.Namespace) -> dict:
-    """CPU per request of httpx alone (the client sorakit uses, its pool limits, 32 requests at a
-    time) against the same emulator: a GET of an unknown video id (a small 404 JSON answer)."""
+    """CPU per request of httpx alone (the client sorakit uses: its pool limits and this tree's
+    `http_transport`, 32 requests at a time) against the same emulator: a GET of an unknown video
+    id (a small 404 JSON answer). bench/transport.py compares it with httpx's default transport."""
     import asyncio
 
     sys.path.insert(0, str(HERE))
@@ -194,7 +195,9 @@ def floor(args: argparse.Namespace) -> dict:
 
     async def run(url: str, n: int) -> float:
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
-        async with httpx.AsyncClient(limits=limits) as client:
+        from sorakit.engine._core.transport import http_transport
+
+        async with httpx.AsyncClient(limits=limits, transport=http_transport(limits)) as client:
             gate = asyncio.Semaphore(32)
 
             async def one() -> None:

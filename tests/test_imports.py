@@ -153,7 +153,7 @@ def test_no_new_import_circle_elsewhere():
 # The engine core (issue 22): its parts depend one way, nothing in them reaches back up into the
 # façade or the Studio, and no part grows back into one big module or class.
 CORE = "sorakit.engine._core"
-CORE_ORDER = ["transitions", "transport", "runtime", "book", "leases", "create", "poll", "download", "cancel", "driver"]
+CORE_ORDER = ["transitions", "http11", "transport", "runtime", "book", "leases", "create", "poll", "download", "cancel", "driver"]
 """Each part may import only parts earlier in this list."""
 CORE_MAY_IMPORT = {"sorakit.engine._policy", "sorakit.engine._config"}
 """The only modules of `sorakit.engine` outside `_core` that the core may import (both sit at the

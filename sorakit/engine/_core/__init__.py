@@ -3,7 +3,8 @@ above it in this list; nothing here imports the `Engine` façade, the Studio or 
 `sorakit.engine` but `_policy` and `_config`)::
 
     transitions  pure: (row, provider state, now) -> changes + next step; the next-delay rule
-    transport    the HTTP transport of a Runtime's client (httpx's own; a kept socket, a gate)
+    http11       one HTTP/1.1 connection over asyncio (a Protocol, its parser, a streamed body)
+    transport    the HTTP transport of a Runtime's client: a keep-alive pool of http11 connections
     runtime      Runtime (a provider's client and limits), _Task, retry classification, Pacing
                  (deadlines, cancel-aware sleeps, slots, safe GETs), the DRIVERS registry
     book         the job book: the only writer (row cache, group commit, failure, notifications,

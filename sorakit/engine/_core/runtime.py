@@ -32,7 +32,7 @@ from ...providers import Provider, make_provider
 from .._config import ProviderSetup
 from .._policy import Policy
 from .transitions import backoff
-from .transport import http_transport
+from .transport import http_transport, proxy_mounts
 
 __all__ = ["Runtime", "Pacing", "DRIVERS"]
 
@@ -124,11 +124,13 @@ class Runtime:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             p = self.policy
-            # few idle connections: httpcore checks each idle one on every request
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+            given = self.setup.transport
             self._client = httpx.AsyncClient(
-                # an emulator app's transport as given; else httpx's own (`transport.http_transport`)
-                transport=self.setup.transport if self.setup.transport is not None else http_transport(limits),
+                # an emulator app's transport as given; else HTTP/1.1 over asyncio (`transport`),
+                # with the environment's proxies mounted as httpx would mount them itself
+                transport=given if given is not None else http_transport(limits),
+                mounts=None if given is not None else proxy_mounts(limits),
                 timeout=httpx.Timeout(p.request_timeout, connect=p.connect_timeout),
                 limits=limits,
                 follow_redirects=True,
