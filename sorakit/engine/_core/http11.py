@@ -14,7 +14,7 @@ import typing
 
 import httpx
 
-__all__ = ["Body", "Conn", "Key", "Lost", "expire", "read_head", "request_head", "response", "why", "write_request"]
+__all__ = ["Body", "Conn", "Key", "expire", "read_head", "request_head", "response", "why", "write_request"]
 
 _MAX_HEAD = 64 * 1024              # status line + headers; trailers likewise; one chunk-size line
 _HIGH = 1 << 20                    # stop reading the socket while this much waits unread
@@ -26,7 +26,7 @@ Key = typing.Tuple[str, str, int]
 """An origin: scheme, host, port."""
 
 
-class Lost(Exception):
+class _Lost(Exception):
     """A reused connection ended before any byte of the answer (a resend may be due)."""
 
 
@@ -244,7 +244,7 @@ async def write_request(conn: Conn, request: httpx.Request, head: bytes, body: t
         if conn.buf:              # an answer came: read it (the connection is not reused)
             return True
         if reused:
-            raise Lost() from exc
+            raise _Lost() from exc
         raise
 
 
@@ -258,7 +258,7 @@ async def read_head(conn: Conn, timeout: typing.Optional[float], reused: bool) -
                 raise httpx.RemoteProtocolError("response status line and headers over 64 KiB")
             if conn.eof and not buf and not got:
                 if reused:
-                    raise Lost()
+                    raise _Lost()
                 if conn.error is not None:
                     raise httpx.ReadError(why(conn.error))
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")

@@ -36,7 +36,7 @@ import typing
 
 import httpx
 
-from .http11 import Conn, Key, Lost, expire, read_head, request_head, response, why, write_request
+from .http11 import Conn, Key, _Lost, expire, read_head, request_head, response, why, write_request
 
 __all__ = ["http_transport", "proxy_mounts"]
 
@@ -186,7 +186,7 @@ class _Pool(httpx.AsyncBaseTransport):
             try:
                 cut = await write_request(conn, request, head, body, chunked, timeout.get("write"), reused)
                 lines = await read_head(conn, timeout.get("read"), reused)
-            except Lost:
+            except _Lost:
                 self._drop(conn)
                 if again:         # once, on a new connection
                     again = fresh = True
