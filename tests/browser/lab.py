@@ -83,6 +83,7 @@ class Lab:
             JUPYTER_PLATFORM_DIRS="1",
             PYTHONPATH=os.pathsep.join([*self.pythonpath, env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
             PYTHONUNBUFFERED="1",
+            SORAKIT_CLIP_CHECKS="1",  # the pages show the clip checks as a user sees them (tests/conftest.py: 0)
         )
         settings = self.home / "settings"
         (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)

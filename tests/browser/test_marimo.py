@@ -42,7 +42,7 @@ def serve(app: Path, folder: Path):
     from lab import free_port
 
     port = free_port()
-    env = {**os.environ, "SORAKIT_MARIMO_DIR": str(folder), "SORAKIT_QUIET": "1",
+    env = {**os.environ, "SORAKIT_MARIMO_DIR": str(folder), "SORAKIT_QUIET": "1", "SORAKIT_CLIP_CHECKS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     log = open(folder / "marimo.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "marimo", "run", str(app), "--headless", "--no-token",
