@@ -7,8 +7,10 @@ A conftest's hooks apply only to items below its folder, so this one sits at the
 import os
 
 # Notebooks run under nbmake in their own kernels, which inherit the environment: always the
-# emulator (even on a machine with real keys), quick, and one throwaway ledger for all three.
-_NOTEBOOK_ENV = {"SORAKIT_EMULATE": "1", "SORAKIT_TIME_SCALE": "0.02"}
+# emulator (even on a machine with real keys), quick, and one throwaway ledger for all three. The
+# clip checks stay on, as a user gets them (02 and 03 show them), though tests/conftest.py turns
+# them off for the rest of the suite.
+_NOTEBOOK_ENV = {"SORAKIT_EMULATE": "1", "SORAKIT_TIME_SCALE": "0.02", "SORAKIT_CLIP_CHECKS": "1"}
 _saved_env: dict = {}
 
 

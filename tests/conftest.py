@@ -23,6 +23,18 @@ if "SORAKIT_CACHE" not in os.environ:
 
     os.environ["SORAKIT_CACHE"] = tempfile.mkdtemp(prefix="sorakit-test-cache-")
 
+# Every Studio the tests open decodes each finished clip in a background thread (~0.2 s CPU a clip)
+# unless told not to: off by default here, through the same knob a user has. The tests about the
+# checks (and the pages that show them) turn them on with ``clip_checks=True`` or ``checks_on``.
+if "SORAKIT_CLIP_CHECKS" not in os.environ:
+    os.environ["SORAKIT_CLIP_CHECKS"] = "0"
+
+
+@pytest.fixture
+def checks_on(monkeypatch):
+    """Clip checks on for every Studio this test opens without ``clip_checks=``."""
+    monkeypatch.setenv("SORAKIT_CLIP_CHECKS", "1")
+
 
 def require(condition: bool, reason: str) -> None:
     """Skip (locally) or fail (CI=true) when a system tool the test needs is missing."""

@@ -30,7 +30,7 @@ from .._exceptions import ConfigurationError
 from ..catalog import Catalog, ProviderInfo
 
 __all__ = ["Secret", "ProviderSetup", "resolve_setups", "default_media_dir", "emulator_root", "EMULATOR_NOTICE",
-           "emulate_from_env", "time_scale_from_env", "notice", "DEFAULT_CONCURRENCY",
+           "emulate_from_env", "time_scale_from_env", "clip_checks_from_env", "notice", "DEFAULT_CONCURRENCY",
            "DEFAULT_EMULATOR_TIME_SCALE"]
 
 DEFAULT_CONCURRENCY = 32
@@ -253,6 +253,19 @@ def time_scale_from_env() -> Optional[float]:
     if scale <= 0:
         raise ConfigurationError(f"SORAKIT_TIME_SCALE={value!r} is not allowed; allowed: a positive number")
     return scale
+
+
+def clip_checks_from_env() -> bool:
+    """``SORAKIT_CLIP_CHECKS``: whether a Studio checks each finished video when ``clip_checks=`` is
+    not given: unset, ``1``/``true``/``yes``/``on`` check; ``0``/``false``/``no``/``off`` do not (a
+    test suite, a machine short of CPU)."""
+    value = os.environ.get("SORAKIT_CLIP_CHECKS", "").strip()
+    if value.lower() in ("", "1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"SORAKIT_CLIP_CHECKS={value!r} is not allowed; allowed: 1, true, yes, on (check "
+                             f"each finished video) or 0, false, no, off (do not); unset: check")
 
 
 def notice(text: str) -> None:

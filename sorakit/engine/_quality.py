@@ -102,7 +102,8 @@ class QualityChecks:
         checker = self._checker
         if checker is None:
             raise checks.ValidationError("clip_checks", False, "a Studio opened with clip_checks=True",
-                                         message="this Studio was opened with clip_checks=False")
+                                         message="this Studio was opened with clip_checks off "
+                                                 "(clip_checks=False, or SORAKIT_CLIP_CHECKS=0 without clip_checks=)")
         futures = [checker.submit(j, rerun=rerun, scorers=scorers) for j in ids]
         if not wait:
             return None

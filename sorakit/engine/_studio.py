@@ -40,8 +40,8 @@ from . import _validate as checks
 from ._budget import Budget, BudgetStatus
 from ..media._store import LocalStore, MediaStore
 from ._compat import DeprecatedAliases
-from ._config import (default_media_dir, emulate_from_env, notice, remote_media, resolve_setups,
-                      time_scale_from_env)
+from ._config import (clip_checks_from_env, default_media_dir, emulate_from_env, notice, remote_media,
+                      resolve_setups, time_scale_from_env)
 from ._connect import Connections
 from ._engine import Engine
 from ._policy import Policy
@@ -131,7 +131,7 @@ class Studio(Launcher, Connections, NotebookViews, Judgements, DeprecatedAliases
             `sorakit.providers.relay.make_relay`'s arguments (``name``, ``base_url``, ``key_env``,
             ``models``, ``paths``...); they join this studio's catalog as providers. (Relays
             registered process-wide with the deprecated ``register_relay`` are added too.)
-        clip_checks: check each finished video and run ``studio.scorers`` in the background (`_quality`)
+        clip_checks: check each finished video, run ``studio.scorers`` in the background (`_quality`); default ``$SORAKIT_CLIP_CHECKS`` (unset: on)
     """
 
     def __init__(
@@ -154,7 +154,7 @@ class Studio(Launcher, Connections, NotebookViews, Judgements, DeprecatedAliases
         provider_options: Optional[Mapping[str, Mapping[str, Any]]] = None,
         catalog: Union[Catalog, str, os.PathLike, Sequence[Union[str, os.PathLike]], None] = None,
         relays: Optional[Iterable[Any]] = None,
-        clip_checks: bool = True,
+        clip_checks: Optional[bool] = None,
     ):
         from ..ledger import Ledger
 
@@ -162,7 +162,7 @@ class Studio(Launcher, Connections, NotebookViews, Judgements, DeprecatedAliases
                           time_scale=time_scale, media_dir=media_dir, max_wait=max_wait,
                           concurrency=concurrency, emulator=emulator, resume=resume, adopt=adopt, policy=policy,
                           provider_options=provider_options, catalog=catalog)
-        checks.flag("clip_checks", clip_checks)
+        clip_checks = clip_checks_from_env() if clip_checks is None else checks.flag("clip_checks", clip_checks)
         remote = remote_media(media_dir, media_options)  # checked before the ledger is created
         base = catalog if isinstance(catalog, Catalog) else load_catalog(overlays=catalog)
         self._catalog_arg = catalog  # what update_catalog() merges the refreshed overlay under

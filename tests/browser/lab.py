@@ -9,20 +9,24 @@ with background networking off, so nothing leaves loopback.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"
+"""Screenshots and printed figures of the browser tests (gitignored)."""
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -64,9 +68,10 @@ class Lab:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def url(self, path: str, ui: str = "lab") -> str:
-        """The notebook's address in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``)."""
-        prefix = "lab/tree" if ui == "lab" else "notebooks"
+    def url(self, path: str, ui: str = "lab", workspace: Optional[str] = None) -> str:
+        """The notebook's address in JupyterLab (``ui="lab"``) or Notebook 7 (``ui="notebook"``).
+        ``workspace``: a JupyterLab workspace of that name (a new name: no tab of an earlier page restored)."""
+        prefix = "notebooks" if ui != "lab" else f"lab/workspaces/{workspace}/tree" if workspace else "lab/tree"
         return f"{self.base}/{prefix}/{path}?token={self.token}"
 
     def _env(self) -> dict:
@@ -83,6 +88,7 @@ class Lab:
             JUPYTER_PLATFORM_DIRS="1",
             PYTHONPATH=os.pathsep.join([*self.pythonpath, env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
             PYTHONUNBUFFERED="1",
+            SORAKIT_CLIP_CHECKS="1",  # the pages show the clip checks as a user sees them (tests/conftest.py: 0)
         )
         settings = self.home / "settings"
         (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True, exist_ok=True)
@@ -163,11 +169,32 @@ def browser_page(width: int = 1280, height: int = 900) -> Iterator["object"]:
             browser.close()
 
 
+def needs_browser() -> None:
+    """Skip (locally) or fail (CI=true) unless Chromium, Playwright and JupyterLab are installed."""
+    import importlib.util
+
+    from conftest import require
+
+    require(shutil.which("chromium") is not None,
+            "Debian chromium is not installed (apt-get install -y chromium)")
+    require(importlib.util.find_spec("playwright") is not None, "playwright (python) is not installed")
+    require(importlib.util.find_spec("jupyterlab") is not None, "jupyterlab is not installed")
+
+
+_workspaces = itertools.count(1)
+
+
 def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 90_000, ui: str = "lab",
-                 before_run: Optional[str] = None) -> None:
+                 before_run: Optional[str] = None, cells: Optional[list[str]] = None) -> None:
     """Open a notebook, wait for its kernel, run every cell and wait until the kernel is idle.
-    ``before_run``: a JavaScript function evaluated in the page once the kernel is up (a hook)."""
-    page.goto(lab.url(name, ui))
+    ``cells``: write the notebook ``name`` of these code cells into the Lab's root first.
+    ``before_run``: a JavaScript function evaluated in the page once the kernel is up (a hook).
+    JupyterLab opens it in a workspace of its own: one server serves many tests, and no tab of an
+    earlier test's notebook is restored beside it."""
+    if cells is not None:
+        (lab.root / name).parent.mkdir(parents=True, exist_ok=True)
+        (lab.root / name).write_text(json.dumps(notebook(cells)))
+    page.goto(lab.url(name, ui, workspace=f"w{os.getpid()}-{next(_workspaces)}"))
     # the notebook asked for, not a tab the Lab restored from an earlier page of the same server
     page.wait_for_function("(name) => window.jupyterapp && window.jupyterapp.shell && "
                            "window.jupyterapp.shell.currentWidget && "
@@ -194,6 +221,48 @@ def wait_idle(page, timeout_ms: int = 90_000) -> None:
                        .some(e => e.textContent.includes('*'));
                    const k = p.sessionContext.session && p.sessionContext.session.kernel;
                    return !busy && k && k.status === 'idle'; }""", timeout=timeout_ms, polling=250)
+
+
+def until(ok: Callable[[], Any], timeout: float = 30, every: float = 0.2) -> Any:
+    """Call ``ok()`` every ``every`` s until it returns something true or ``timeout`` s passed;
+    return its last answer (the caller asserts on it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = ok()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(every)
+
+
+def ledger(path: Path, sql: str, *, dicts: bool = False) -> list:
+    """Rows of ``sql`` from a ledger file, read-only (the kernel's Studio holds it open); [] while
+    the table is not there yet or the file is busy. ``dicts``: rows as dicts, else tuples."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        if dicts:
+            con.row_factory = sqlite3.Row
+        return [dict(r) if dicts else r for r in con.execute(sql).fetchall()]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def wait_ledger(path: Path, sql: str, want: Any, timeout: float = 15, *, dicts: bool = False,
+                what: Optional[str] = None) -> list:
+    """Poll ``sql`` on the ledger file until its rows equal ``want`` (or, for a callable,
+    ``want(rows)`` is true); the rows. AssertionError with the last rows after ``timeout`` s."""
+    ok = want if callable(want) else (lambda rows: rows == want)
+    last: list = []
+
+    def ready() -> bool:
+        nonlocal last
+        last = ledger(path, sql, dicts=dicts)
+        return bool(ok(last))
+
+    if not until(ready, timeout):
+        raise AssertionError(f"{sql}: {last!r}, expected {what or repr(want)}")
+    return last
 
 
 def save(page) -> None:

@@ -5,17 +5,14 @@ bring the next pair; a clip plays in place.
 Run this file on its own (it starts a JupyterLab server; heavy on a shared machine).
 """
 
-import json
-import sqlite3
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_lab import _needs_browser  # noqa: E402
+from test_lab import lab  # noqa: E402,F401  (the module's private JupyterLab)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -33,38 +30,18 @@ CELLS = [
 ]
 
 
-def _votes(path: Path) -> list[tuple]:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return con.execute("SELECT user, outcome FROM votes ORDER BY created_at").fetchall()
-    finally:
-        con.close()
+VOTES = "SELECT user, outcome FROM votes ORDER BY created_at"
 
 
-def _wait_votes(path: Path, n: int, timeout: float = 15) -> list[tuple]:
-    deadline = time.monotonic() + timeout
-    got: list = []
-    while time.monotonic() < deadline:
-        try:
-            got = _votes(path)
-        except sqlite3.OperationalError:
-            got = []
-        if len(got) >= n:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"{n} votes expected, the ledger has {got!r}")
+def test_vote_by_click_and_keys_in_jupyterlab(lab):
+    from lab import browser_page, ledger, open_and_run, wait_ledger
 
+    def votes(n: int) -> list[tuple]:
+        return wait_ledger(db, VOTES, lambda got: len(got) >= n, what=f"{n} votes")
 
-def test_vote_by_click_and_keys_in_jupyterlab(tmp_path):
-    _needs_browser()
-    from lab import Lab, browser_page, notebook, open_and_run
-
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "arena.ipynb").write_text(json.dumps(notebook(CELLS)))
-    db = root / "arena.db"
-    with Lab(root) as lab, browser_page(1300, 1400) as page:
-        open_and_run(page, lab, "arena.ipynb", timeout_ms=180_000)
+    db = lab.root / "arena.db"
+    with browser_page(1300, 1400) as page:
+        open_and_run(page, lab, "arena.ipynb", timeout_ms=180_000, cells=CELLS)
         view = page.locator(".sk-arena-view").first
         view.wait_for(timeout=60_000)
         status = view.locator(".sk-arena-status")
@@ -77,7 +54,7 @@ def test_vote_by_click_and_keys_in_jupyterlab(tmp_path):
         assert view.locator(".sk-arena-btn").count() == 4
         # a click on "left is better"
         view.locator(".sk-arena-btn[data-outcome=left]").click()
-        assert _wait_votes(db, 1) == [("ada", "left")]
+        assert votes(1) == [("ada", "left")]
         page.wait_for_function("() => document.querySelector('.sk-arena-status').textContent.includes('pair 2 of')",
                                timeout=15_000)
         assert "left was seedance" in status.inner_text()  # revealed after the vote
@@ -85,11 +62,11 @@ def test_vote_by_click_and_keys_in_jupyterlab(tmp_path):
         for n, key in enumerate(("ArrowRight", "ArrowDown", "b"), start=2):
             view.focus()
             page.keyboard.press(key)
-            _wait_votes(db, n)
+            votes(n)
             page.wait_for_function(f"() => document.querySelector('.sk-arena-status').textContent"
                                    f".includes('pair {n + 1} of') || document.querySelector('.sk-arena-status')"
                                    f".textContent.includes('judged')", timeout=15_000)
-        assert [o for _, o in _votes(db)] == ["left", "right", "tie", "both_bad"]
+        assert [o for _, o in ledger(db, VOTES)] == ["left", "right", "tie", "both_bad"]
         # a clip plays in place through the arena's comm
         view.locator("button.sk-play").first.click()
         page.wait_for_function("() => { const v = document.querySelector('.sk-arena-view video');"

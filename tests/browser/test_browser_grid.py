@@ -7,44 +7,21 @@ Run this file on its own (it starts JupyterLab servers; heavy on a shared machin
 """
 
 import json
-import sqlite3
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_lab import ARTIFACTS, _needs_browser  # noqa: E402
+from lab import ARTIFACTS, needs_browser, until  # noqa: E402
+from test_lab import lab  # noqa: E402,F401  (one private JupyterLab for the module)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 SAVED_TARGET = 250_000
 """Bytes: a notebook with a 12-video gallery and a 1,000-row ledger browser, saved with widget state
 after playing all twelve videos (issue 23 item 4)."""
-
-
-def _ledger(path: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def _wait_ledger(path: Path, sql: str, want, timeout: float = 15) -> list[tuple]:
-    deadline = time.monotonic() + timeout
-    got = None
-    while time.monotonic() < deadline:
-        try:
-            got = _ledger(path, sql)
-        except sqlite3.OperationalError:
-            got = None
-        if got == want:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(f"{sql}: {got!r} != {want!r}")
 
 
 FLOW_CELLS = [
@@ -59,16 +36,12 @@ FLOW_CELLS = [
 ]
 
 
-def test_filter_select_gallery_rate_tag_and_play_in_jupyterlab(tmp_path):
-    _needs_browser()
-    from lab import Lab, browser_page, notebook, open_and_run, wait_idle
+def test_filter_select_gallery_rate_tag_and_play_in_jupyterlab(lab):
+    from lab import browser_page, open_and_run, wait_idle, wait_ledger
 
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "flow.ipynb").write_text(json.dumps(notebook(FLOW_CELLS)))
-    db = root / "flow.db"
-    with Lab(root) as lab, browser_page(1400, 1800) as page:
-        open_and_run(page, lab, "flow.ipynb", timeout_ms=180_000)
+    db = lab.root / "flow.db"
+    with browser_page(1400, 1800) as page:
+        open_and_run(page, lab, "flow.ipynb", timeout_ms=180_000, cells=FLOW_CELLS)
         grid = page.locator(".sk-browser-view").first
         rows = grid.locator("table.sk-btable tbody tr")
         page.wait_for_function("() => document.querySelectorAll('.sk-btable tbody tr td.sk-c-prompt').length === 6",
@@ -117,14 +90,14 @@ def test_filter_select_gallery_rate_tag_and_play_in_jupyterlab(tmp_path):
         # rate from the grid (4 stars on the first row) and tag it: written to the ledger
         first_id = rows.nth(0).get_attribute("id")
         rows.nth(0).locator(".sk-star").nth(3).click()
-        _wait_ledger(db, f"SELECT rating FROM jobs WHERE job_id = '{first_id}'", [(4,)])
+        wait_ledger(db, f"SELECT rating FROM jobs WHERE job_id = '{first_id}'", [(4,)])
         page.wait_for_function(f"() => document.getElementById('{first_id}').querySelector('.sk-stars')"
                                ".dataset.rating === '4'", timeout=10_000)
         rows.nth(0).locator(".sk-tagcell").click()
         edit = grid.locator("input.sk-tagedit")
         edit.fill("keeper, dusk")
         edit.press("Enter")
-        _wait_ledger(db, f"SELECT tags FROM jobs WHERE job_id = '{first_id}'", [("keeper,dusk",)])
+        wait_ledger(db, f"SELECT tags FROM jobs WHERE job_id = '{first_id}'", [("keeper,dusk",)])
         page.wait_for_function("() => [...document.querySelectorAll('select[data-filter=tag] option')]"
                                ".map(o => o.value).includes('keeper')", timeout=10_000)
 
@@ -139,20 +112,17 @@ def test_filter_select_gallery_rate_tag_and_play_in_jupyterlab(tmp_path):
         grid.screenshot(path=str(ARTIFACTS / "lab_ledger_browser.png"))
 
 
-def test_the_browser_sorts_selects_and_plays_in_notebook_7(tmp_path):
+def test_the_browser_sorts_selects_and_plays_in_notebook_7(lab):
     import importlib.util
 
     from conftest import require
 
-    _needs_browser()
     require(importlib.util.find_spec("notebook") is not None, "the notebook (7) package is not installed")
-    from lab import Lab, browser_page, notebook, open_and_run
+    from lab import browser_page, open_and_run
 
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "nb7.ipynb").write_text(json.dumps(notebook(FLOW_CELLS[:2])))
-    with Lab(root) as lab, browser_page(1300, 1600) as page:
-        open_and_run(page, lab, "nb7.ipynb", ui="notebook", timeout_ms=180_000)
+    cells = [FLOW_CELLS[0].replace("'flow.db'", "'nb7.db'"), *FLOW_CELLS[1:2]]  # a ledger of its own: 6 rows
+    with browser_page(1300, 1600) as page:
+        open_and_run(page, lab, "nb7.ipynb", ui="notebook", timeout_ms=180_000, cells=cells)
         assert "/notebooks/" in page.url  # the Notebook 7 interface, not Lab
         page.wait_for_function("() => document.querySelectorAll('.sk-btable tbody tr td.sk-c-prompt').length === 6",
                                timeout=60_000)
@@ -187,15 +157,14 @@ SIZE_CELLS = [
 def test_a_gallery_and_a_1000_row_browser_saved_after_playing_twelve_stay_small(tmp_path):
     """Issue 23 item 4: saved with widget state ("Save widget state" on) after playing all twelve
     videos of the gallery, paging the browser and playing one of its rows: ≤ 250 KB."""
-    _needs_browser()
-    from lab import Lab, browser_page, notebook, open_and_run, save
+    needs_browser()
+    from lab import Lab, browser_page, open_and_run, save
 
     root = tmp_path / "root"
     root.mkdir()
     path = root / "sizes.ipynb"
-    path.write_text(json.dumps(notebook(SIZE_CELLS)))
-    with Lab(root, save_widget_state=True) as lab, browser_page(1400, 1600) as page:
-        open_and_run(page, lab, "sizes.ipynb", timeout_ms=240_000)
+    with Lab(root, save_widget_state=True) as saving, browser_page(1400, 1600) as page:
+        open_and_run(page, saving, "sizes.ipynb", timeout_ms=240_000, cells=SIZE_CELLS)
         page.wait_for_function("() => [...document.querySelectorAll('.sk-gallery img.sk-poster')]"
                                ".filter(i => i.complete && i.naturalWidth > 0).length === 12", timeout=60_000)
         page.wait_for_function("() => document.querySelectorAll('.sk-btable tbody tr td.sk-c-prompt').length === 25",
@@ -267,18 +236,10 @@ if __name__ == "__main__":
 '''
 
 
-def _until(ok, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError("not in time")
-        time.sleep(0.2)
-
-
 def test_the_browser_filters_selects_and_plays_in_a_served_marimo_app(tmp_path):
     """marimo renders only anywidgets: the grid's library and pages come over marimo's anywidget
     messages; a selection made in the page reaches Python (a cell that reads ``b.selected`` re-runs)."""
-    _needs_browser()
+    needs_browser()
     from lab import browser_page
     from test_marimo import serve
 
@@ -292,12 +253,12 @@ def test_the_browser_filters_selects_and_plays_in_a_served_marimo_app(tmp_path):
         finally:
             page.screenshot(path=str(tmp_path / "marimo.png"))
         page.locator("input[data-filter=text]").fill("boat")
-        _until(lambda: prompts.count() == 1)
+        assert until(lambda: prompts.count() == 1), prompts.count()
         prompts.first.click()
         page.get_by_text("SELECTED 1: a paper boat in the rain").wait_for(timeout=30_000)
         page.locator(".sk-btable .sk-rowplay").first.click()
         video = page.locator(".sk-bstage video")
         video.wait_for(timeout=30_000)
-        _until(lambda: video.evaluate("v => v.readyState >= 2 && v.videoWidth === 864"))
+        assert until(lambda: video.evaluate("v => v.readyState >= 2 && v.videoWidth === 864"))
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator(".sk-browser-view").first.screenshot(path=str(ARTIFACTS / "marimo_ledger_browser.png"))

@@ -10,7 +10,6 @@ emulator, plays the finished video in the job's card (asserting the browser real
 
 import importlib.util
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -21,9 +20,10 @@ from conftest import require
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from lab import ARTIFACTS, needs_browser  # noqa: E402
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PROMPT = "A corgi surfing a turquoise wave at golden hour, slow motion, 35mm film look"
 
 CELLS = [
@@ -33,30 +33,10 @@ CELLS = [
 ]
 
 
-def _needs_browser():
-    require(shutil.which("chromium") is not None,
-            "Debian chromium is not installed (apt-get install -y chromium)")
-    require(importlib.util.find_spec("playwright") is not None, "playwright (python) is not installed")
-    require(importlib.util.find_spec("jupyterlab") is not None, "jupyterlab is not installed")
-
-
-def _ledger_rows(path: Path) -> list[dict]:
-    """The ledger's rows, read-only with sqlite3 (the kernel's Studio holds the file open)."""
-    import sqlite3
-
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        con.row_factory = sqlite3.Row
-        return [dict(r) for r in con.execute("SELECT job_id, status, prompt, rating FROM jobs")]
-    except sqlite3.OperationalError:  # not written yet / busy
-        return []
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    _needs_browser()
+    """One private JupyterLab for the module's tests (each opens its notebook in a workspace of its own)."""
+    needs_browser()
     from lab import Lab
 
     root = tmp_path_factory.mktemp("lab") / "root"
@@ -66,21 +46,17 @@ def lab(tmp_path_factory):
 
 
 @pytest.mark.parametrize("ui", ["lab", "notebook"])
-def test_form_submit_card_play_and_rate(ui, tmp_path):
+def test_form_submit_card_play_and_rate(lab, ui):
     """``studio.form()`` (one anywidget) in JupyterLab and in Notebook 7: a field error beside its
     field, submit, the job's card follows the job (trait pushes from the engine's thread, or its
     polls), the video plays in the card (the browser really decodes it), and four stars on the card
     land in the ledger file."""
-    _needs_browser()
-    from lab import Lab, browser_page, notebook, open_and_run, wait_idle
+    from lab import browser_page, open_and_run, wait_idle, wait_ledger
 
     t0 = time.monotonic()
-    root = tmp_path / "root"  # a server of its own: no tab of another test's notebook restored
-    root.mkdir()
-    (root / "sorakit_form.ipynb").write_text(json.dumps(notebook(CELLS)))
     ARTIFACTS.mkdir(exist_ok=True)
-    with Lab(root) as lab, browser_page(1280, 2000) as page:
-        open_and_run(page, lab, "sorakit_form.ipynb", ui=ui)
+    with browser_page(1280, 2000) as page:  # a folder per interface: its notebook and its ledger.db
+        open_and_run(page, lab, f"{ui}/sorakit_form.ipynb", ui=ui, cells=CELLS)
         form = page.locator(".skf")
         form.wait_for(timeout=30_000)
         form.locator("textarea.skf-prompt").fill(PROMPT)
@@ -118,13 +94,8 @@ def test_form_submit_card_play_and_rate(ui, tmp_path):
         assert video["transport"] == "binary"
 
         card.locator(".sk-star").nth(3).click()  # four stars
-        deadline = time.monotonic() + 15
-        rows = []
-        while time.monotonic() < deadline:
-            rows = _ledger_rows(root / "ledger.db")
-            if rows and rows[0].get("rating") == 4:
-                break
-            time.sleep(0.2)
+        rows = wait_ledger(lab.root / ui / "ledger.db", "SELECT job_id, status, prompt, rating FROM jobs",
+                           lambda rows: rows and rows[0]["rating"] == 4, dicts=True, what="a rating of 4")
         assert len(rows) == 1 and rows[0]["rating"] == 4, rows
         assert rows[0]["status"] == "completed" and rows[0]["prompt"] == PROMPT
         wait_idle(page)
@@ -146,11 +117,10 @@ GALLERY_CELLS = [
 
 def test_gallery_plays_in_notebook_7(lab):
     require(importlib.util.find_spec("notebook") is not None, "the notebook (7) package is not installed")
-    from lab import browser_page, notebook, open_and_run
+    from lab import browser_page, open_and_run
 
-    (lab.root / "sorakit_gallery.ipynb").write_text(json.dumps(notebook(GALLERY_CELLS)))
     with browser_page(1200, 1400) as page:
-        open_and_run(page, lab, "sorakit_gallery.ipynb", ui="notebook")
+        open_and_run(page, lab, "sorakit_gallery.ipynb", ui="notebook", cells=GALLERY_CELLS)
         assert "/notebooks/" in page.url  # the Notebook 7 interface, not Lab
         page.wait_for_function("() => [...document.querySelectorAll('.sk-gallery .sk-stage img')]"
                                ".filter(i => i.complete && i.naturalWidth > 0).length === 2", timeout=30_000)
@@ -193,17 +163,16 @@ def _posters_shown(n: int) -> str:
             f".filter(i => i.complete && i.naturalWidth > 0).length === {n}")
 
 
-def test_notebook_saved_by_jupyterlab_with_widget_state_stays_small(tmp_path):
+def test_notebook_saved_by_jupyterlab_with_widget_state_stays_small(lab, tmp_path):
     """JupyterLab with "Save widget state" on: posters are saved, played videos never are."""
-    _needs_browser()
-    from lab import Lab, browser_page, notebook, open_and_run, save
+    from lab import Lab, browser_page, open_and_run, save
 
     root = tmp_path / "root"
     root.mkdir()
     path = root / "sizes.ipynb"
-    path.write_text(json.dumps(notebook(SIZE_CELLS)))
-    with Lab(root, save_widget_state=True) as lab, browser_page(1400, 1400) as page:
-        open_and_run(page, lab, "sizes.ipynb", timeout_ms=180_000)
+    saving = Lab(root, save_widget_state=True)
+    with saving, browser_page(1400, 1400) as page:
+        open_and_run(page, saving, "sizes.ipynb", timeout_ms=180_000, cells=SIZE_CELLS)
         page.wait_for_function(_posters_shown(12), timeout=60_000)
         save(page)
         saved = json.loads(path.read_text())
@@ -227,13 +196,10 @@ def test_notebook_saved_by_jupyterlab_with_widget_state_stays_small(tmp_path):
         save(page)
         all_played = path.stat().st_size
         text = path.read_text()
-    other = tmp_path / "root100"  # a Lab of its own: no tab of the first notebook restored
-    other.mkdir()
-    (other / "hundred.ipynb").write_text(json.dumps(notebook(
-        [f"import os\nos.environ['SIZES_DB'] = {str(root / 'sizes.db')!r}", *HUNDRED_CELLS])))
-    with Lab(other) as lab, browser_page(1400, 1400) as page:
+    with browser_page(1400, 1400) as page:  # the module's Lab (widget state not saved)
         # a 100-video gallery: from running the cell to the first poster drawn and to all 100
-        open_and_run(page, lab, "hundred.ipynb", timeout_ms=180_000)
+        open_and_run(page, lab, "hundred.ipynb", timeout_ms=180_000,
+                     cells=[f"import os\nos.environ['SIZES_DB'] = {str(root / 'sizes.db')!r}", *HUNDRED_CELLS])
         render = page.evaluate(
             """() => new Promise((resolve, reject) => {
                  const panel = window.jupyterapp.shell.currentWidget, nb = panel.content;
@@ -276,18 +242,17 @@ STREAM_CELLS = [
 
 
 def _panel(page) -> str:
-    """A CSS selector for the notebook in front (the Lab restores the other tests' notebooks too)."""
+    """A CSS selector for the notebook in front."""
     return "#" + page.evaluate("() => window.jupyterapp.shell.currentWidget.node.id")
 
 
 def _open_players(page, lab, name: str, cells: list[str], before_run: str = None) -> str:
     """Write the notebook next to the long clip, run it, wait for its two players; its selector."""
     from clips import long_clip
-    from lab import notebook, open_and_run
+    from lab import open_and_run
 
     long_clip(lab.root / "long.mp4", seconds=90)
-    (lab.root / name).write_text(json.dumps(notebook(cells)))
-    open_and_run(page, lab, name, before_run=before_run)
+    open_and_run(page, lab, name, before_run=before_run, cells=cells)
     nb = _panel(page)
     page.wait_for_function(f"() => document.querySelectorAll('{nb} .sk-player-view .sk-play').length === 2",
                            timeout=30_000)

@@ -11,7 +11,6 @@ not a bound).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_lab import ARTIFACTS, lab  # noqa: E402,F401  (the same private JupyterLab fixture)
+from lab import ARTIFACTS, until  # noqa: E402
+from test_lab import lab  # noqa: E402,F401  (the same private JupyterLab fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -46,13 +46,11 @@ def emulator_server(tmp_path_factory):
 
 
 def test_cancel_from_the_card_and_the_eta_line_in_jupyterlab(lab, emulator_server):
-    from lab import browser_page, notebook, open_and_run
+    from lab import browser_page, open_and_run
 
     emu = emulator_server.emulator
-    (lab.root / "cancel.ipynb").write_text(json.dumps(notebook([SETUP.format(url=emulator_server.base_url),
-                                                                 SUBMIT])))
     with browser_page(1280, 1400) as page:
-        open_and_run(page, lab, "cancel.ipynb")
+        open_and_run(page, lab, "cancel.ipynb", cells=[SETUP.format(url=emulator_server.base_url), SUBMIT])
         card = page.locator(".sk-cards-view .sk-card").last
         card.wait_for(timeout=30_000)
         # the ETA line, from the seeded history, while the interaction runs without a progress figure
@@ -63,9 +61,7 @@ def test_cancel_from_the_card_and_the_eta_line_in_jupyterlab(lab, emulator_serve
         page.wait_for_function("() => [...document.querySelectorAll('.sk-progress-text')]"
                                ".some(e => e.textContent.includes('elapsed'))", timeout=30_000)
         # the card counts elapsed time from the submit, so the create may still be on its way here
-        deadline = time.monotonic() + 30
-        while emu.counters["gemini"]["creates"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until(lambda: emu.counters["gemini"]["creates"] >= 1, timeout=30, every=0.05)
         assert emu.counters["gemini"]["creates"] == 1 and emu.counters["gemini"]["cancel_calls"] == 0
         button = card.locator(".sk-cancel")
         assert button.is_visible()

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
-REPO = Path(__file__).resolve().parents[2]
+from lab import ARTIFACTS, REPO  # noqa: E402
+
 APP = REPO / "notebooks" / "marimo_gallery.py"
-ARTIFACTS = REPO / "tests" / "artifacts"
 
 
 @contextlib.contextmanager
@@ -42,7 +42,7 @@ def serve(app: Path, folder: Path):
     from lab import free_port
 
     port = free_port()
-    env = {**os.environ, "SORAKIT_MARIMO_DIR": str(folder), "SORAKIT_QUIET": "1",
+    env = {**os.environ, "SORAKIT_MARIMO_DIR": str(folder), "SORAKIT_QUIET": "1", "SORAKIT_CLIP_CHECKS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     log = open(folder / "marimo.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "marimo", "run", str(app), "--headless", "--no-token",
@@ -80,14 +80,13 @@ def marimo_app(tmp_path):
 
 
 def _decoded(video, timeout: float = 30) -> list:
-    deadline = time.monotonic() + timeout
-    state = [0, 0]
-    while time.monotonic() < deadline:
-        state = video.evaluate("v => [v.readyState, v.videoWidth, v.loop, v.controls]")
-        if state[0] >= 2:
-            break
-        time.sleep(0.2)
-    return state
+    """The video's [readyState, videoWidth, loop, controls] once it can play (or after ``timeout``)."""
+    from lab import until
+
+    def state() -> list:
+        return video.evaluate("v => [v.readyState, v.videoWidth, v.loop, v.controls]")
+
+    return until(lambda: (lambda s: s if s[0] >= 2 else None)(state()), timeout) or state()
 
 
 def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):

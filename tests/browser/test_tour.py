@@ -36,7 +36,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_lab import ARTIFACTS, _needs_browser  # noqa: E402
+from lab import ARTIFACTS, needs_browser, until  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -83,7 +83,7 @@ def emulators(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    _needs_browser()
+    needs_browser()
     from lab import Lab
 
     root = tmp_path_factory.mktemp("tour") / "root"
@@ -113,16 +113,15 @@ def outputs(page, i: int):
 
 
 def test_the_readme_tour_in_jupyterlab_light_and_dark(lab, emulators):
-    from lab import browser_page, notebook, open_and_run
+    from lab import browser_page, open_and_run
 
     fast, slow = emulators
     t0 = time.monotonic()
     cells = [SETUP.format(fast=fast.base_url, slow=slow.base_url), *CELLS]
-    (lab.root / "tour.ipynb").write_text(json.dumps(notebook(cells)))
     ARTIFACTS.mkdir(exist_ok=True)
     figures = {}
     with browser_page(1280, 1000) as page:
-        open_and_run(page, lab, "tour.ipynb", timeout_ms=150_000)
+        open_and_run(page, lab, "tour.ipynb", timeout_ms=150_000, cells=cells)
         ran = time.monotonic() - t0
 
         # the form: Ctrl+Enter in the prompt submits it; its job is listed, runs and finishes
@@ -310,15 +309,11 @@ def _marimo_tour(page, base: str) -> dict:
     job = form.locator(".sk-card").first
     job.wait_for(timeout=60_000)
     stop = job.locator("button.sk-cancel")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and stop.inner_text() != "Stop waiting":
-        time.sleep(0.2)
+    until(lambda: stop.inner_text() == "Stop waiting")
     assert stop.inner_text() == "Stop waiting" and "only stops sorakit waiting" in stop.get_attribute("title")
     stop.click()
     said = job.locator(".sk-outcome")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "Not cancelled" not in said.inner_text():
-        time.sleep(0.2)
+    until(lambda: "Not cancelled" in said.inner_text())
     assert said.count() == 1 and said.inner_text().startswith("Not cancelled: sorakit stopped waiting")
     assert "sdk" not in said.inner_text().lower() and "not cancelled" in job.locator(".sk-chip").first.inner_text().lower()
     assert job.locator(".sk-message").is_hidden()                               # one box, not two
@@ -328,9 +323,7 @@ def _marimo_tour(page, base: str) -> dict:
     grid.locator("button.sk-play").first.click()
     video = grid.locator("video").first
     video.wait_for(timeout=30_000)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and video.evaluate("v => v.readyState") < 2:
-        time.sleep(0.2)
+    until(lambda: video.evaluate("v => v.readyState") >= 2)
     assert video.evaluate("v => [v.readyState >= 2, v.muted, v.loop]") == [True, True, False]
     figures = check(page, "marimo")
     ARTIFACTS.mkdir(exist_ok=True)

@@ -127,7 +127,7 @@ def test_form_submit_against_the_emulator_ends_in_a_player(tmp_path):
 
     clock = ManualClock()                                   # the job runs only when the test says
     emu = Emulator(EmulatorConfig(time_scale=0.02), clock=clock)
-    studio = Studio(emulate=True, ledger=tmp_path / "ledger.db", emulator=emu)
+    studio = Studio(emulate=True, ledger=tmp_path / "ledger.db", emulator=emu, clip_checks=True)  # shown below
     try:
         f = form(studio)
         f.set(model="veo-3-fast", provider="runware", seed="11", prompt="A hummingbird hovering at a red flower")

@@ -33,7 +33,7 @@ CELLS = [
 
 
 @pytest.mark.slow
-def test_saved_notebook_with_a_12_video_gallery_stays_under_500_kb(tmp_path, monkeypatch):
+def test_saved_notebook_with_a_12_video_gallery_stays_under_500_kb(tmp_path, monkeypatch, checks_on):
     nb = run_cells(CELLS, tmp_path, monkeypatch)
 
     gallery_out = nb.cells[-1].outputs
@@ -77,7 +77,7 @@ BROWSER_LIMIT = 250_000
 
 
 @pytest.mark.slow
-def test_a_gallery_and_a_1000_row_ledger_browser_saved_with_widget_state_stay_under_250_kb(tmp_path, monkeypatch):
+def test_a_gallery_and_a_1000_row_ledger_browser_saved_with_widget_state_stay_under_250_kb(tmp_path, monkeypatch, checks_on):
     cells = [
         CELLS[0],
         CELLS[1] + "\ndone = [j.row for j in batch]\n"

@@ -12,6 +12,8 @@ import pytest
 from sorakit._exceptions import ValidationError
 from sorakit.engine import Studio
 
+pytestmark = pytest.mark.usefixtures("checks_on")  # the suite runs with SORAKIT_CLIP_CHECKS=0 (tests/conftest.py)
+
 MODEL = "veo-3-fast@runware"  # takes a seed; the emulator renders the clips for real
 FIELDS = dict(size="1280x720", seconds=4, progress=False)
 
@@ -178,3 +180,37 @@ def test_the_checks_show_in_the_browser_and_the_gallery(make_studio):
     assert first["DT_RowId"] == batch[1].id
     assert "\u26a0 black 1.3" in caption_html(studio.ledger.get(batch[1].id))
     assert "checks ok" in caption_html(studio.ledger.get(batch[0].id))
+
+
+@pytest.mark.parametrize("env, given, on", [
+    (None, None, True), ("1", None, True), ("true", None, True), (" ON ", None, True),
+    ("0", None, False), ("off", None, False), ("No", None, False),
+    ("0", True, True), ("1", False, False),  # the argument wins over the environment
+])
+def test_sorakit_clip_checks_is_the_default_and_the_argument_wins(tmp_path, monkeypatch, env, given, on):
+    if env is None:
+        monkeypatch.delenv("SORAKIT_CLIP_CHECKS", raising=False)
+    else:
+        monkeypatch.setenv("SORAKIT_CLIP_CHECKS", env)
+    kw = {} if given is None else {"clip_checks": given}
+    with Studio(tmp_path / "l.db", emulate=True, resume=False, adopt=False, **kw) as s:
+        assert (s._checker is not None) is on
+        if not on:
+            with pytest.raises(ValidationError) as e:
+                s.check()
+            assert "clip_checks=False" in str(e.value) and "SORAKIT_CLIP_CHECKS=0" in str(e.value)
+
+
+def test_a_bad_sorakit_clip_checks_names_the_variable_the_value_and_what_is_allowed(tmp_path, monkeypatch):
+    from sorakit import ConfigurationError
+
+    monkeypatch.setenv("SORAKIT_CLIP_CHECKS", "sometimes")
+    with pytest.raises(ConfigurationError) as e:
+        Studio(tmp_path / "l.db", emulate=True, resume=False)
+    msg = str(e.value)
+    assert "SORAKIT_CLIP_CHECKS='sometimes'" in msg and "1, true, yes, on" in msg and "0, false, no, off" in msg
+    assert not (tmp_path / "l.db").exists()  # refused before anything was opened
+    with Studio(tmp_path / "ok.db", emulate=True, resume=False, clip_checks=True) as s:  # the argument wins
+        assert s._checker is not None
+    with pytest.raises(ValidationError, match="clip_checks"):
+        Studio(tmp_path / "ok.db", emulate=True, resume=False, clip_checks="yes")
