@@ -5,6 +5,13 @@ commits (group commit, `Book.commit`), then updates the row cache, settles the b
 ended, tells the subscribers, and only then wakes the waiters of a terminal row. Nothing else in
 the engine writes ledger rows; the phases hand their changes (`transitions`) to the book.
 
+Changes nothing waits on — a job's progress, queued -> in_progress (`Book.write_later`), a finished
+task's lease release (`Book.release_later`) — are *deferred*: they ride on the next transaction
+another caller starts, or get one of their own `DEFER_SECONDS` later (and at the latest when the
+engine closes). They are still told only after their commit, in commit order. A crash in between
+loses only such a change: the row keeps its previous poll state, which resume polls the same way,
+and a lease not released runs out by itself.
+
 No job is ever left behind silently: when the engine stops driving a task, every row that is not
 terminal is ``timed_out_waiting`` (poll states, `Book.stop_rows` / `Book.mark_timed_out`),
 ``pending``/``unknown`` (create states: resume reconciles) with the reason in
@@ -30,14 +37,26 @@ from typing import Any, Callable, Iterable, Optional
 from ..._types import TERMINAL
 from .transitions import DOWNLOAD_FAILED, POLL_STATUSES, fail_changes
 
-__all__ = ["Book"]
+__all__ = ["Book", "DEFER_SECONDS"]
 
 log = logging.getLogger("sorakit.engine")
 UTC = dt.timezone.utc
 
 
+DEFER_SECONDS = 0.25
+"""The longest a deferred ledger entry (`Book.write_later`, a finished task's lease release) waits
+for another caller's transaction to ride on before it is committed on its own. Each transaction is
+a trip to the ledger thread and back (bench/cpu.py): progress writes and lease releases rarely need
+one of their own."""
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(UTC)
+
+
+def _log_failed_later(fut: asyncio.Future) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.warning("sorakit: a deferred ledger update was not committed: %s", fut.exception())
 
 
 class Book:
@@ -69,6 +88,10 @@ class Book:
         self._queued: list[tuple[Optional[str], Optional[dict], list[str], asyncio.Future, Any]] = []
         """Ledger updates and lease releases waiting for the group commit (`commit`)."""
         self._flusher: Optional[asyncio.Task] = None
+        self._urgent = False
+        """Someone waits on a queued entry: the writer commits now (else deferred entries wait)."""
+        self._timer: Optional[asyncio.TimerHandle] = None
+        """Commits deferred entries `DEFER_SECONDS` after the first of them, if nothing urgent did."""
 
     # ------------------------------------------------------------------ ledger I/O
     async def db_call(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -94,7 +117,7 @@ class Book:
                 log.exception("sorakit: subscriber %r failed", cb)
 
     async def commit(self, job_id: Optional[str], fields: Optional[dict], release: Iterable[str] = (),
-                     fence: Any = None) -> None:
+                     fence: Any = None, defer: bool = False) -> None:
         """Have one ledger update (or a release of this engine's leases) committed; returns once it is.
 
         Group commit: what the jobs ask while a transaction is under way is queued and committed
@@ -102,27 +125,50 @@ class Book:
         fewer transactions than transitions, and still no caller moves on before its own update is
         committed. An update that fails fails alone (its caller gets the exception `Ledger.update`
         raises); the others are committed. ``fence`` ``(owner, seconds)``: written only while
-        ``owner`` holds the job's lease, renewed by the same statement (else `LeaseLost`)."""
+        ``owner`` holds the job's lease, renewed by the same statement (else `LeaseLost`).
+        ``defer``: no transaction of its own — it rides on the next one another caller starts, or
+        is committed `DEFER_SECONDS` later."""
+        await self._enqueue(job_id, fields, list(release), fence, defer)
+
+    def _enqueue(self, job_id: Optional[str], fields: Optional[dict], release: list[str], fence: Any,
+                 defer: bool, after: Optional[Callable[[], None]] = None) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._queued.append((job_id, fields, list(release), fut, fence))
+        self._queued.append((job_id, fields, release, fut, fence, after))
+        if not defer:
+            self._kick()
+        elif self._timer is None:
+            self._timer = loop.call_later(DEFER_SECONDS, self._due)
+        return fut
+
+    def _kick(self) -> None:
+        self._urgent = True
         if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush(), name="sorakit:ledger-writer")
-        await fut
+            self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="sorakit:ledger-writer")
+
+    def _due(self) -> None:
+        self._timer = None
+        if self._queued:
+            self._kick()
 
     async def _flush(self) -> None:
-        while self._queued:
+        while self._queued and self._urgent:
+            self._urgent = False
+            if self._timer is not None:  # everything queued goes in this transaction
+                self._timer.cancel()
+                self._timer = None
             batch = [q for q in self._queued if not q[3].done()]  # a cancelled caller's update is dropped
             self._queued = []
             if not batch:
                 continue
             updates = [(jid, fields) if fence is None else (jid, fields, fence)
-                       for jid, fields, _, _, fence in batch if jid is not None]
-            release = [j for _, _, ids, _, _ in batch for j in ids]
+                       for jid, fields, _, _, fence, _ in batch if jid is not None]
+            release = [j for _, _, ids, _, _, _ in batch for j in ids]
             try:
                 results = await self.db_call(self.ledger.update_many, updates, release=release, owner=self.owner)
             except BaseException as exc:  # the database itself failed (or the engine is closing)
-                for *_, fut in batch:
+                for entry in batch:
+                    fut = entry[3]
                     if not fut.done():
                         fut.cancel() if isinstance(exc, asyncio.CancelledError) else fut.set_exception(exc)
                 if isinstance(exc, asyncio.CancelledError):
@@ -130,8 +176,10 @@ class Book:
                 continue
             errors = iter(results[:len(updates)])
             release_error = results[len(updates)] if release else None
-            for jid, _, ids, fut, _ in batch:
+            for jid, _, ids, fut, _, after in batch:
                 error = next(errors) if jid is not None else release_error if ids else None
+                if after is not None and error is None:
+                    after()  # a deferred write: its caches and subscribers, in commit order
                 if not fut.done():
                     fut.set_result(None) if error is None else fut.set_exception(error)
 
@@ -144,9 +192,28 @@ class Book:
         renews for ``fence[1]`` seconds; raises `LeaseLost` (nothing written) otherwise."""
         await self._write(job_id, fields, fence)
 
+    def write_later(self, job_id: str, **fields: Any) -> None:
+        """`write` for a change nothing waits on (a job's progress, queued -> in_progress): no
+        transaction of its own, it rides on the next group commit (or is committed `DEFER_SECONDS`
+        later); the row cache, the live state and the subscribers follow its commit, as for `write`.
+        A crash before then loses only that change (the row keeps its previous poll state)."""
+        fields.setdefault("updated_at", _now())
+        fut = self._enqueue(job_id, fields, [], None, True, after=lambda: self._committed(job_id, fields))
+        fut.add_done_callback(_log_failed_later)
+
+    def release_later(self, job_ids: list[str]) -> None:
+        """Free this engine's leases of ``job_ids`` with the next group commit (or `DEFER_SECONDS`
+        later; at the latest by `aclose`); a failure is logged (the leases then run out by themselves)."""
+        self._enqueue(None, None, list(job_ids), None, True).add_done_callback(_log_failed_later)
+
     async def _write(self, job_id: str, fields: dict, fence: Any) -> None:
         fields.setdefault("updated_at", _now())
         await self.commit(job_id, fields, fence=fence)
+        self._committed(job_id, fields)
+
+    def _committed(self, job_id: str, fields: dict) -> None:
+        """After ``fields`` were committed: the row cache, the live state, the budget of a row that
+        ended, the subscribers, then the waiters of a terminal row."""
         row = self.rows.setdefault(job_id, {"job_id": job_id})
         row.update(fields)
         live = self.live.setdefault(job_id, {})
@@ -256,7 +323,9 @@ class Book:
             ev.set()
 
     async def aclose(self) -> None:
-        """Wait for the last group commit, then stop the ledger thread."""
+        """Commit what is still queued (deferred entries too), then stop the ledger thread."""
+        if self._queued:
+            self._kick()
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         self._db.shutdown(wait=True)

@@ -230,7 +230,7 @@ class Driver:
                 # the next resume; a cancelled task's leases are released by `aclose` in one go
                 ours = [j for j in t.job_ids if self.active.get(j) is None]
                 try:
-                    await self.leases.release(ours)
+                    await self.leases.release(ours, defer=True)
                 except asyncio.CancelledError:
                     pass
 

@@ -153,11 +153,16 @@ class Leases:
             self.hold(taken)
         return taken
 
-    async def release(self, job_ids: list[str]) -> None:
+    async def release(self, job_ids: list[str], defer: bool = False) -> None:
+        """Free the leases of ``job_ids`` this engine holds; ``defer``: on the next group commit (a
+        finished task's: the job is terminal or stopped, nobody is waiting to take it)."""
         mine = [j for j in job_ids if j in self.leased]
         if not mine:
             return
         self.leased.difference_update(mine)
+        if defer:
+            self.book.release_later(mine)
+            return
         try:
             await self.book.commit(None, None, mine)
         except Exception:  # the lease then runs out by itself

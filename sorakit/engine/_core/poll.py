@@ -106,9 +106,11 @@ class Poller:
                             book.last_progress_write.get(jid, 0.0), self.policy.progress_write_interval)
             if step.progress is not None:
                 book.live.setdefault(jid, {})["progress"] = step.progress
-            if step.changes:
-                if "progress" in step.changes and step.next == "stay":
+            if step.changes and step.next == "stay":  # queued/in_progress/progress: nothing waits on it
+                if "progress" in step.changes:
                     book.last_progress_write[jid] = mono
+                book.write_later(jid, **step.changes)
+            elif step.changes:
                 await book.write(jid, **step.changes)
             if step.next == "download" and step.changes:
                 ready.append(jid)
