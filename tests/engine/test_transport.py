@@ -17,7 +17,7 @@ import trustme
 from PIL import Image
 
 from sorakit.emulator import EmulatorServer
-from sorakit.engine._core.transport import http_transport, proxy_mounts
+from sorakit.engine._core.transport import Client, http_transport, proxy_mounts
 
 LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2)
 
@@ -490,4 +490,84 @@ def test_a_header_carrying_a_line_break_is_refused_before_anything_is_sent():
             assert (await client.get(wire.url)).content == b"hello"
             assert len(wire.requests) == 1 and "x-injected" not in wire.requests[0][1]
             assert client._transport._free == 4
+    run(main())
+
+
+async def _scripted(reader, writer, wire):
+    """Redirect chains, cookies and loops for `Client` against httpx's own client."""
+    while True:
+        line, _, _ = await wire.read_request(reader)
+        path = line.split(b" ")[1]
+        if path == b"/post-303":
+            writer.write(b"HTTP/1.1 303 See Other\r\nLocation: /landed\r\nContent-Length: 0\r\n\r\n")
+        elif path == b"/post-307":
+            writer.write(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /landed\r\nContent-Length: 0\r\n\r\n")
+        elif path == b"/loop":
+            writer.write(b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n")
+        elif path == b"/cookie":
+            writer.write(ok(b"c", b"Set-Cookie: session=abc; Path=/\r\n"))
+        else:
+            writer.write(ok(line))
+        await writer.drain()
+
+
+@pytest.mark.parametrize("make", [httpx.AsyncClient, Client], ids=["httpx", "sorakit"])
+def test_the_short_send_answers_as_httpx_send_does(make):
+    """`Client.send` (the engine's) and httpx's own send agree: redirects (303 -> GET without the
+    body, 307 keeps method and body), the redirect limit, follow_redirects=False, the cookie jar,
+    ``elapsed`` and the request on a transport error; ``auth=`` takes httpx's own path."""
+    async def main():
+        hops = []
+
+        async def hook(request):
+            hops.append((request.method, request.url.path))
+        async with Wire(_scripted) as wire, make(transport=http_transport(LIMITS), follow_redirects=True,
+                                                 max_redirects=3, event_hooks={"request": [hook]}) as client:
+            r = await client.send(httpx.Request("POST", wire.url + "/post-303", content=b"body"))
+            assert r.content == b"GET /landed HTTP/1.1" and [h.status_code for h in r.history] == [303]
+            assert wire.requests[-1][2] == b""
+            r = await client.send(httpx.Request("POST", wire.url + "/post-307", content=b"body"))
+            assert r.content == b"POST /landed HTTP/1.1" and wire.requests[-1][2] == b"body"
+            assert hops == [("POST", "/post-303"), ("GET", "/landed"), ("POST", "/post-307"), ("POST", "/landed")]
+            with pytest.raises(httpx.TooManyRedirects):
+                await client.send(httpx.Request("GET", wire.url + "/loop"))
+            r = await client.send(httpx.Request("GET", wire.url + "/loop"), follow_redirects=False)
+            assert r.status_code == 302 and r.next_request.url.path == "/loop" and r.history == []
+            assert r.elapsed.total_seconds() >= 0 and r.request.url.path == "/loop"
+            assert not client.cookies
+            await client.send(httpx.Request("GET", wire.url + "/cookie"))
+            assert client.cookies.get("session") == "abc"                    # the jar as httpx fills it
+            async with client.stream("GET", wire.url + "/streamed") as streamed:
+                assert b"".join([c async for c in streamed.aiter_bytes()]) == b"GET /streamed HTTP/1.1"
+            assert streamed.elapsed.total_seconds() >= 0
+            r = await client.send(httpx.Request("GET", wire.url + "/auth"), auth=httpx.BasicAuth("u", "p"))
+            assert wire.requests[-1][1]["authorization"].startswith("Basic ")
+            port = wire.url.rsplit(":", 1)[1]
+        request = httpx.Request("GET", f"http://127.0.0.1:{port}/gone")
+        async with make(transport=http_transport(LIMITS)) as client:
+            with pytest.raises(httpx.ConnectError) as e:
+                await client.send(request)
+            assert e.value.request is request
+    run(main())
+
+
+def test_the_engine_client_skips_httpx_auth_and_cookie_layers_unless_asked(monkeypatch):
+    from sorakit.engine._core import transport
+
+    assert transport._LEAN, "httpx no longer has the steps Client.send reuses: it falls back to httpx's send"
+
+    async def layered(self, *a, **kw):
+        raise AssertionError("httpx's auth layer was used")
+    monkeypatch.setattr(httpx.AsyncClient, "_send_handling_auth", layered)
+    extracted = []
+    monkeypatch.setattr(httpx.Cookies, "extract_cookies", lambda self, response: extracted.append(response))
+
+    async def main():
+        async with Wire(_scripted) as wire, Client(transport=http_transport(LIMITS)) as client:
+            assert (await client.send(httpx.Request("GET", wire.url + "/plain"))).status_code == 200
+            assert extracted == []                                   # no Set-Cookie: the jar is not touched
+            await client.send(httpx.Request("GET", wire.url + "/cookie"))
+            assert len(extracted) == 1
+            with pytest.raises(AssertionError, match="auth layer"):  # auth= goes through httpx's own send
+                await client.send(httpx.Request("GET", wire.url + "/x"), auth=httpx.BasicAuth("u", "p"))
     run(main())

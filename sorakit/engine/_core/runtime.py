@@ -32,7 +32,7 @@ from ...providers import Provider, make_provider
 from .._config import ProviderSetup
 from .._policy import Policy
 from .transitions import backoff
-from .transport import http_transport, proxy_mounts
+from .transport import Client, http_transport, proxy_mounts
 
 __all__ = ["Runtime", "Pacing", "DRIVERS"]
 
@@ -126,7 +126,7 @@ class Runtime:
             p = self.policy
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
             given = self.setup.transport
-            self._client = httpx.AsyncClient(
+            self._client = Client(
                 # an emulator app's transport as given; else HTTP/1.1 over asyncio (`transport`),
                 # with the environment's proxies mounted as httpx would mount them itself
                 transport=given if given is not None else http_transport(limits),
