@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) bench/emulator.py
 	$(PY) bench/batch.py
 	$(PY) bench/cpu.py
+	$(PY) bench/transport.py
 	$(PY) bench/memory.py
 	$(PY) bench/store.py
 	$(PY) bench/display.py

@@ -16,6 +16,7 @@ directory is fsynced. A download with fewer bytes than ``Content-Length`` raises
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import os
@@ -58,6 +59,8 @@ class Download:
     sha256: str
     bytes: int
     content_type: Optional[str] = None
+    poster: Optional[Path] = None
+    """Its poster, when `download` was asked to make one (``poster=True``; None if none could be made)."""
 
 
 _SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,10})?")
@@ -116,6 +119,18 @@ def _seal(f, tmp: Path, final: Path) -> Path:
     return _commit(tmp, final)
 
 
+def _seal_and_poster(f, tmp: Path, final: Path, poster: bool,
+                     thumbnail: Optional[bytes]) -> tuple[Path, Optional[Path]]:
+    final = _seal(f, tmp, final)
+    return final, make_poster(final, thumbnail) if poster else None
+
+
+def _store_and_poster(data: bytes, media_dir: str | os.PathLike, suffix: str, poster: bool,
+                      thumbnail: Optional[bytes]) -> Download:
+    got = store_bytes(data, media_dir, suffix)
+    return dataclasses.replace(got, poster=make_poster(got.path, thumbnail)) if poster else got
+
+
 def store_bytes(data: bytes, media_dir: str | os.PathLike, suffix: str = ".bin") -> Download:
     """Write ``data`` into the cache under its sha256 (atomic; no-op when already present)."""
     check_suffix(suffix)
@@ -148,6 +163,8 @@ async def download(
     raise_for_error: Optional[Callable[[httpx.Response], None]] = None,
     chunk_size: int = 1 << 16,
     decode: Optional[Callable[[httpx.Response], bytes]] = None,
+    poster: bool = False,
+    thumbnail: Optional[bytes] = None,
 ) -> Download:
     """Stream ``request``'s body into the cache and return where it landed.
 
@@ -157,6 +174,9 @@ async def download(
     ``decode`` (for APIs that answer with the file inline in a JSON document) reads the whole
     answer and returns the file's bytes, which are stored instead of the body.
     A ``suffix`` that is not a plain extension is refused (`ValidationError`) before anything is sent.
+    ``poster``: also make the file's poster (`make_poster`, from ``thumbnail`` when given) in the
+    same worker-thread trip that seals the file (``Download.poster``): a trip to a thread costs
+    more CPU than the stat that usually finds the poster there (bench/cpu.py).
     """
     if suffix is not None:
         check_suffix(suffix)
@@ -167,7 +187,7 @@ async def download(
                 raise_for_error(response)
             response.raise_for_status()
         data = decode(response)
-        return await asyncio.to_thread(store_bytes, data, media_dir, suffix or ".mp4")
+        return await asyncio.to_thread(_store_and_poster, data, media_dir, suffix or ".mp4", poster, thumbnail)
     media_dir = Path(media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
     tmp = media_dir / f".partial-{uuid.uuid4().hex}"
@@ -183,7 +203,11 @@ async def download(
         h = hashlib.sha256()
         size = 0
         with open(tmp, "wb") as f:
-            async for chunk in response.aiter_bytes(chunk_size):
+            # identity-encoded (a video almost always is): the chunks as they come off the socket,
+            # without httpx's decoder and re-chunking layers
+            raw = not encoded and not response.is_stream_consumed  # (a body already in memory: aiter_bytes)
+            chunks = response.aiter_raw() if raw else response.aiter_bytes(chunk_size)
+            async for chunk in chunks:
                 f.write(chunk)
                 h.update(chunk)
                 size += len(chunk)
@@ -191,8 +215,10 @@ async def download(
                 raise IncompleteDownload(str(request.url), int(expected), size)
             sha = h.hexdigest()
             ctype = response.headers.get("content-type")
-            final = await asyncio.to_thread(_seal, f, tmp, cache_path(media_dir, sha, suffix or _suffix_for(ctype, ".mp4")))
-        return Download(final, sha, size, ctype)
+            final, made = await asyncio.to_thread(
+                _seal_and_poster, f, tmp, cache_path(media_dir, sha, suffix or _suffix_for(ctype, ".mp4")),
+                poster, thumbnail)
+        return Download(final, sha, size, ctype, made)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -166,3 +166,27 @@ def test_a_poster_beside_the_same_content_is_reused_not_decoded_again(tmp_path, 
     first.unlink()
     make_poster(video)
     assert decodes == [video]                                   # gone: made again
+
+
+def test_poster_true_makes_the_poster_in_the_same_call_from_the_thumbnail_or_a_frame(tmp_path):
+    """``download(poster=True)``: the poster comes back with the file (one worker-thread trip), from
+    the provider's thumbnail when given, else a frame of the video; streamed or inline alike."""
+    body = tiny_mp4(tmp_path / "src.mp4")
+    thumb = io.BytesIO()
+    Image.new("RGB", (640, 360), (10, 200, 30)).save(thumb, "PNG")
+    plain = run(fetch(lambda r: httpx.Response(200, content=body), tmp_path / "a"))
+    assert plain.poster is None and not list((tmp_path / "a").rglob("*.poster.*"))   # not asked: none made
+
+    got = run(fetch(lambda r: httpx.Response(200, content=body), tmp_path / "b", poster=True,
+                    thumbnail=thumb.getvalue()))
+    assert got.poster is not None and got.poster.parent == got.path.parent
+    with Image.open(got.poster) as img:
+        assert img.getpixel((img.width // 2, img.height // 2))[1] > 150             # the green thumbnail
+    assert got.poster == make_poster(got.path)                                     # found again, not remade
+
+    framed = run(fetch(lambda r: httpx.Response(200, content=body), tmp_path / "c", poster=True))
+    assert framed.poster is not None and framed.poster.stat().st_size <= POSTER_MAX_BYTES   # from a frame
+
+    inline = run(fetch(lambda r: httpx.Response(200, json={"b": 1}), tmp_path / "d", poster=True,
+                       decode=lambda r: body))
+    assert inline.path.read_bytes() == body and inline.poster is not None

@@ -24,7 +24,7 @@ import httpx
 from ..._exceptions import NotFoundError, PermissionDenied, ProviderError, RateLimitError, ServerError, \
     StoreError, TransportError
 from ..._types import JobState
-from ...media import IncompleteDownload, download as media_download, make_poster
+from ...media import IncompleteDownload, download as media_download
 from ...media._store import MediaStore
 from .book import Book
 from .runtime import Pacing, _Deadline, _Suspend, _Task
@@ -79,6 +79,8 @@ class Downloader:
         rt, prov, pace = t.rt, t.rt.provider, self.pace
         attempt = refreshes = limited = 0
         async with rt.downloads:
+            # the thumbnail first: the poster is then made in the worker trip that seals the video
+            thumb = await self._thumbnail(t, state_of(self.book.rows[jid])) if "thumbnail" in prov.variants else None
             while True:
                 if pace.remaining(t) <= 0:
                     raise _Deadline()
@@ -87,7 +89,8 @@ class Downloader:
                     got = await media_download(
                         rt.client, prov.build_download(state, "video"), self.media_dir,
                         raise_for_error=prov.raise_for_error,
-                        decode=(lambda r, s=state: prov.decode_media(s, r)) if prov.inline_media(state) else None)
+                        decode=(lambda r, s=state: prov.decode_media(s, r)) if prov.inline_media(state) else None,
+                        poster=True, thumbnail=thumb)
                     self.stats["downloads"] += 1
                     break
                 except (NotFoundError, PermissionDenied) as exc:
@@ -118,10 +121,7 @@ class Downloader:
                     await pace.sleep(t, pace.backoff(attempt - 1, getattr(exc, "retry_after", None)))
                 except ProviderError as exc:
                     raise _Suspend(exc) from None
-            thumb = None
-            if "thumbnail" in prov.variants:
-                thumb = await self._thumbnail(t, state)
-        poster = await asyncio.to_thread(make_poster, got.path, thumb)
+        poster = got.poster
         # checksum verified by the download; upload (a no-op for a local folder) before the row
         # says completed: a crash in between leaves the row downloading, redone on resume
         file_url = await self._put(got.path)
