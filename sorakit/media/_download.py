@@ -25,7 +25,7 @@ import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Awaitable, Callable, Optional, Union
 
 import httpx
 
@@ -119,6 +119,10 @@ def _seal(f, tmp: Path, final: Path) -> Path:
     return _commit(tmp, final)
 
 
+async def _thumbnail(thumbnail: Union[bytes, Callable[[], Awaitable[Optional[bytes]]], None]) -> Optional[bytes]:
+    return await thumbnail() if callable(thumbnail) else thumbnail
+
+
 def _seal_and_poster(f, tmp: Path, final: Path, poster: bool,
                      thumbnail: Optional[bytes]) -> tuple[Path, Optional[Path]]:
     final = _seal(f, tmp, final)
@@ -164,7 +168,7 @@ async def download(
     chunk_size: int = 1 << 16,
     decode: Optional[Callable[[httpx.Response], bytes]] = None,
     poster: bool = False,
-    thumbnail: Optional[bytes] = None,
+    thumbnail: Union[bytes, Callable[[], Awaitable[Optional[bytes]]], None] = None,
 ) -> Download:
     """Stream ``request``'s body into the cache and return where it landed.
 
@@ -174,9 +178,10 @@ async def download(
     ``decode`` (for APIs that answer with the file inline in a JSON document) reads the whole
     answer and returns the file's bytes, which are stored instead of the body.
     A ``suffix`` that is not a plain extension is refused (`ValidationError`) before anything is sent.
-    ``poster``: also make the file's poster (`make_poster`, from ``thumbnail`` when given) in the
-    same worker-thread trip that seals the file (``Download.poster``): a trip to a thread costs
-    more CPU than the stat that usually finds the poster there (bench/cpu.py).
+    ``poster``: also make the file's poster (`make_poster`, from ``thumbnail`` when given: bytes, or
+    a coroutine function fetching them, awaited only once the body arrived whole) in the same
+    worker-thread trip that seals the file (``Download.poster``): a trip to a thread costs more CPU
+    than the stat that usually finds the poster there (bench/cpu.py).
     """
     if suffix is not None:
         check_suffix(suffix)
@@ -187,7 +192,8 @@ async def download(
                 raise_for_error(response)
             response.raise_for_status()
         data = decode(response)
-        return await asyncio.to_thread(_store_and_poster, data, media_dir, suffix or ".mp4", poster, thumbnail)
+        thumb = await _thumbnail(thumbnail) if poster else None
+        return await asyncio.to_thread(_store_and_poster, data, media_dir, suffix or ".mp4", poster, thumb)
     media_dir = Path(media_dir)
     media_dir.mkdir(parents=True, exist_ok=True)
     tmp = media_dir / f".partial-{uuid.uuid4().hex}"
@@ -215,9 +221,10 @@ async def download(
                 raise IncompleteDownload(str(request.url), int(expected), size)
             sha = h.hexdigest()
             ctype = response.headers.get("content-type")
+            thumb = await _thumbnail(thumbnail) if poster else None
             final, made = await asyncio.to_thread(
                 _seal_and_poster, f, tmp, cache_path(media_dir, sha, suffix or _suffix_for(ctype, ".mp4")),
-                poster, thumbnail)
+                poster, thumb)
         return Download(final, sha, size, ctype, made)
     except BaseException:
         tmp.unlink(missing_ok=True)

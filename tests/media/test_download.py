@@ -190,3 +190,22 @@ def test_poster_true_makes_the_poster_in_the_same_call_from_the_thumbnail_or_a_f
     inline = run(fetch(lambda r: httpx.Response(200, json={"b": 1}), tmp_path / "d", poster=True,
                        decode=lambda r: body))
     assert inline.path.read_bytes() == body and inline.poster is not None
+
+
+def test_a_thumbnail_getter_is_awaited_only_once_the_body_arrived_whole(tmp_path):
+    body = tiny_mp4(tmp_path / "src.mp4")
+    asked = []
+
+    async def thumbnail():
+        asked.append(1)
+        return None                                           # none: a frame of the video instead
+
+    class Short(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            yield body[:100]
+    with pytest.raises(IncompleteDownload):
+        run(fetch(lambda r: httpx.Response(200, headers={"content-length": str(len(body))}, stream=Short()),
+                  tmp_path / "a", poster=True, thumbnail=thumbnail))
+    assert asked == []
+    got = run(fetch(lambda r: httpx.Response(200, content=body), tmp_path / "b", poster=True, thumbnail=thumbnail))
+    assert asked == [1] and got.poster is not None

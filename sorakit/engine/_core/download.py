@@ -79,8 +79,6 @@ class Downloader:
         rt, prov, pace = t.rt, t.rt.provider, self.pace
         attempt = refreshes = limited = 0
         async with rt.downloads:
-            # the thumbnail first: the poster is then made in the worker trip that seals the video
-            thumb = await self._thumbnail(t, state_of(self.book.rows[jid])) if "thumbnail" in prov.variants else None
             while True:
                 if pace.remaining(t) <= 0:
                     raise _Deadline()
@@ -90,7 +88,10 @@ class Downloader:
                         rt.client, prov.build_download(state, "video"), self.media_dir,
                         raise_for_error=prov.raise_for_error,
                         decode=(lambda r, s=state: prov.decode_media(s, r)) if prov.inline_media(state) else None,
-                        poster=True, thumbnail=thumb)
+                        # the thumbnail fetched once the video arrived whole; the poster is made
+                        # in the worker trip that seals the video
+                        poster=True, thumbnail=(lambda s=state: self._thumbnail(t, s)) if "thumbnail" in prov.variants
+                        else None)
                     self.stats["downloads"] += 1
                     break
                 except (NotFoundError, PermissionDenied) as exc:
