@@ -45,7 +45,8 @@ def test_a_deferred_write_rides_on_the_next_commit_and_is_told_after_it(tmp_path
 
     async def main():
         book.write_later(a, status="in_progress", progress=10)
-        assert told == [] and led.transactions == 0 and book.rows[a]["status"] == "queued"  # not yet
+        assert told == [] and led.transactions == 0 and led.get(a)["status"] == "queued"  # not yet
+        assert book.rows[a]["status"] == "in_progress" and book.live[a]["status"] == "queued"  # cache only
         await book.write(b, status="in_progress", progress=50)     # someone waits: one transaction
         assert led.transactions == 1
         assert told == [(a, "in_progress", "in_progress"), (b, "in_progress", "in_progress")]  # commit order
@@ -89,6 +90,8 @@ def test_many_deferred_entries_share_one_transaction_and_close_commits_them(tmp_
 
 def test_a_deferred_write_that_fails_is_logged_and_the_others_are_committed(tmp_path, caplog):
     book, led, (a, b, _) = _book(tmp_path)
+    told = []
+    book.subscribe(lambda jid, changes: told.append(jid))
 
     async def main():
         book.write_later("job_missing", progress=5)
@@ -98,4 +101,4 @@ def test_a_deferred_write_that_fails_is_logged_and_the_others_are_committed(tmp_
     asyncio.run(main())
     assert led.get(a)["progress"] == 7 and led.get(b)["progress"] == 9
     assert "a deferred ledger update was not committed" in caplog.text and "job_missing" in caplog.text
-    assert "job_missing" not in book.rows                    # nothing told, nothing cached
+    assert told == [a, b]                                    # the failed one is never told

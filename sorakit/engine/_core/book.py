@@ -5,7 +5,8 @@ commits (group commit, `Book.commit`), then updates the row cache, settles the b
 ended, tells the subscribers, and only then wakes the waiters of a terminal row. Nothing else in
 the engine writes ledger rows; the phases hand their changes (`transitions`) to the book.
 
-Changes nothing waits on — a job's progress, queued -> in_progress (`Book.write_later`), a finished
+Changes nothing waits on — a job's progress, queued -> in_progress, completed -> downloading
+(`Book.write_later`), a finished
 task's lease release (`Book.release_later`) — are *deferred*: they ride on the next transaction
 another caller starts, or get one of their own `DEFER_SECONDS` later (and at the latest when the
 engine closes). They are still told only after their commit, in commit order. A crash in between
@@ -193,11 +194,15 @@ class Book:
         await self._write(job_id, fields, fence)
 
     def write_later(self, job_id: str, **fields: Any) -> None:
-        """`write` for a change nothing waits on (a job's progress, queued -> in_progress): no
-        transaction of its own, it rides on the next group commit (or is committed `DEFER_SECONDS`
-        later); the row cache, the live state and the subscribers follow its commit, as for `write`.
-        A crash before then loses only that change (the row keeps its previous poll state)."""
+        """`write` for a change nothing waits on (a job's progress, queued -> in_progress, the
+        provider's "completed" that starts the download): no transaction of its own, it rides on the
+        next group commit — at the latest the job's own next write — or is committed `DEFER_SECONDS`
+        later. The engine's row cache has it at once (what it does next, and the next write's
+        ``extra``, build on it); the live state and the subscribers follow its commit, as for
+        `write`. A crash before then loses only that change: the row keeps its previous poll state,
+        which resume polls again."""
         fields.setdefault("updated_at", _now())
+        self.rows.setdefault(job_id, {"job_id": job_id}).update(fields)
         fut = self._enqueue(job_id, fields, [], None, True, after=lambda: self._committed(job_id, fields))
         fut.add_done_callback(_log_failed_later)
 
