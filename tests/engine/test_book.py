@@ -102,3 +102,46 @@ def test_a_deferred_write_that_fails_is_logged_and_the_others_are_committed(tmp_
     assert led.get(a)["progress"] == 7 and led.get(b)["progress"] == 9
     assert "a deferred ledger update was not committed" in caplog.text and "job_missing" in caplog.text
     assert told == [a, b]                                    # the failed one is never told
+
+
+def test_a_later_write_of_the_same_job_absorbs_its_deferred_one(tmp_path):
+    """queued -> in_progress (deferred), then downloading (awaited) before it was committed: one
+    statement with both, and the subscribers are told downloading only — never a state the ledger
+    had already left when they hear of it."""
+    book, led, (a, b, _) = _book(tmp_path)
+    told = []
+    book.subscribe(lambda jid, changes: told.append((jid, changes.get("status"), changes.get("progress"),
+                                                     led.get(jid)["status"])))
+
+    async def main():
+        book.write_later(a, status="in_progress", progress=40)
+        book.write_later(b, status="in_progress", progress=10)         # another job's: kept
+        await book.write(a, status="downloading", extra={"video_id": "v1"})
+        await book.aclose()
+    asyncio.run(main())
+    assert told == [(b, "in_progress", 10, "in_progress"), (a, "downloading", 40, "downloading")]
+    row = led.get(a)
+    assert (row["status"], row["progress"], row["extra"]["video_id"]) == ("downloading", 40, "v1")
+    assert led.transactions == 1
+
+
+def test_while_busy_a_commit_waits_the_window_for_others_and_a_lone_write_goes_at_once(tmp_path):
+    from sorakit.engine._core.book import BUSY_SPAN, COMMIT_WINDOW
+
+    assert 0 < COMMIT_WINDOW < BUSY_SPAN
+    book, led, (a, b, c) = _book(tmp_path)
+
+    async def main():
+        t0 = time.monotonic()
+        await book.write(a, progress=1)                       # idle ledger: no window
+        lone = time.monotonic() - t0
+        loop = asyncio.get_running_loop()
+        first = loop.create_task(book.write(b, progress=2))   # busy now: waits the window ...
+        await asyncio.sleep(COMMIT_WINDOW / 5)
+        await book.write(c, progress=3)                       # ... which this one joins
+        await first
+        await book.aclose()
+        return lone
+    lone = asyncio.run(main())
+    assert led.transactions == 2 and lone < 1.0
+    assert [led.get(j)["progress"] for j in (a, b, c)] == [1, 2, 3]

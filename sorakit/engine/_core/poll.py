@@ -106,10 +106,10 @@ class Poller:
                             book.last_progress_write.get(jid, 0.0), self.policy.progress_write_interval)
             if step.progress is not None:
                 book.live.setdefault(jid, {})["progress"] = step.progress
-            if step.changes and step.next in ("stay", "download"):
-                # queued/in_progress/progress, or downloading: nothing waits on it (a crash before its
-                # commit leaves a poll state, polled again on resume)
-                if "progress" in step.changes and step.next == "stay":
+            if step.changes and step.next == "stay":
+                # queued/in_progress/progress: nothing waits on it (a crash before its commit leaves
+                # the previous poll state, polled again on resume)
+                if "progress" in step.changes:
                     book.last_progress_write[jid] = mono
                 book.write_later(jid, **step.changes)
             elif step.changes:
