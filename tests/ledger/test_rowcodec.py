@@ -70,7 +70,7 @@ def plans(draw):
     fixed = {"always": [None, True], "never": [None, False]}
     audio = draw(st.sampled_from(fixed.get(offer.audio, [None, True, False])))
     req = VideoRequest(
-        prompt=draw(st.text("abcdefghij klmnop", min_size=3, max_size=40).filter(lambda s: s.strip())),
+        prompt=draw(st.text("abcdefghij klmnop", min_size=3, max_size=40).filter(lambda s: len(s.strip()) >= 2)),  # Runware: 2+
         model=offer.model, provider=offer.provider,
         size=draw(st.sampled_from(offer.sizes)), seconds=draw(st.sampled_from(offer.seconds)), seed=seed,
         variations=draw(st.integers(1, offer.max_variations)), audio=audio,
