@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import httpx
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from ..catalog import Catalog, load_catalog
@@ -206,6 +207,11 @@ class _RootApp:
             path = scope["path"]
             route_path = path[len(root):] if root and path.startswith(root) else path
             await self._own(scope, recorder.receive, send_with_id, route_path)
+        except ClientDisconnect:
+            # the client went away before its body arrived (e.g. its read timeout passed while a
+            # `slow` fault held the answer): nobody is left to answer, and no server logs a
+            # traceback for that
+            return
         finally:
             recorder.finish()
 

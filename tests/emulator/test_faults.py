@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 
 import httpx
@@ -143,3 +145,28 @@ def test_sdk_blind_retry_after_a_lost_answer_bills_twice(emulator_server, emulat
             client.videos.create(prompt="one video, please")
     assert emulator.counters.prompt_creates("one video, please") == 2
     assert len(emulator.jobs("openai")) == 2
+
+
+def test_a_client_gone_before_its_body_is_read_is_not_a_server_error(emulator_server, emulator):
+    """A create held by a `slow` fault past the client's read timeout: the client hangs up, the
+    emulator finds no body to read and answers nobody: no job, and no 'Exception in ASGI
+    application' traceback in the server's log (what `make stress` printed 112 times)."""
+    records: list = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addHandler(handler)
+    try:
+        emulator.config.faults = FaultConfig(slow_rate=1.0, slow_seconds=0.4, operations=("create",))
+        with httpx.Client(base_url=emulator_server.base_url) as http:
+            with pytest.raises(httpx.ReadTimeout):
+                http.post(V, json={"prompt": "nobody waits for me", "size": "1280x720"}, timeout=0.1)
+            emulator.config.faults = FaultConfig()
+            time.sleep(0.8)  # past slow_seconds: the server has tried to read the body by now
+            assert emulator.counters["openai"]["faults:slow"] == 1
+            assert emulator.counters.prompt_creates("nobody waits for me") == 0
+            assert http.get(V).status_code == 200  # still serving
+    finally:
+        server_log.removeHandler(handler)
+    errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]
+    assert errors == []
