@@ -5,7 +5,9 @@ completed clips that share a prompt and come from different models, shows one pa
 random left/right order with nothing that names the model (no caption, no tooltip), and records
 each vote with ``studio.vote`` (a ledger record: who, when, which two jobs, the outcome, the prompt).
 Buttons or keys: ← left is better, → right is better, ↓ tie, b both bad. After a vote the next pair
-comes, and the status line reveals which models the last pair were.
+comes, and the status line reveals which models the last pair were. A slip of the key is taken
+back with "undo" (key u, or ``arena.undo()``): the last vote this arena recorded leaves the ledger
+and its pair is shown again.
 
 Pairs are ordered so that the pairs with the fewest earlier votes come first (a second session does
 not re-ask what the first answered), ties broken at random; the pairing is `arena_pairs`, a pure
@@ -75,7 +77,8 @@ class Arena(TileGrid):
     """Two clips of one prompt, labels hidden; a vote records it and shows the next pair.
 
     ``pairs`` is the queue of (left, right) `Item` pairs; ``pair`` the index shown; ``votes`` the
-    ids of the votes this arena recorded. ``vote(outcome)`` votes from Python as the buttons do.
+    ids of the votes this arena recorded (and not taken back). ``vote(outcome)`` votes from Python
+    as the buttons do, ``undo()`` takes the last of them back.
     """
 
     _esm = traitlets.Unicode(esm("arena")).tag(sync=True)
@@ -84,6 +87,7 @@ class Arena(TileGrid):
     pair = traitlets.Int(0).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
     done = traitlets.Bool(False).tag(sync=True)
+    can_undo = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, studio: Any, pairs: list[tuple[Item, Item]], *, key: str = "model"):
         super().__init__()
@@ -91,6 +95,7 @@ class Arena(TileGrid):
         self._key = key
         self.pairs = pairs
         self.votes: list[str] = []
+        self._voted_pairs: list[int] = []  # the pair index of each vote in ``votes``
         self.template = "repeat(2, minmax(0, 1fr))"
         self.add_class("sk-arena")
         self._show(0, "")
@@ -150,23 +155,57 @@ class Arena(TileGrid):
             return None
         vote_id = self._studio.vote(ids[0], ids[1], outcome)
         self.votes.append(vote_id)
+        self._voted_pairs.append(self.pair)
+        self.can_undo = True
         left, right = self.pairs[self.pair]
         said = {"left": "left won", "right": "right won", "tie": "a tie", "both_bad": "both bad"}[outcome]
         reveal = f"{said}: left was {_label(left.row, self._key)}, right was {_label(right.row, self._key)}"
         self._show(self.pair + 1, reveal)
         return vote_id
 
+    def undo(self) -> Optional[str]:
+        """Take back the last vote this arena recorded (it leaves the ledger) and show its pair
+        again; returns its id (None when this arena has no vote left to take back)."""
+        if not self.votes:
+            return None
+        from .._exceptions import ValidationError
+
+        vote_id = self.votes[-1]
+        try:
+            self._studio.delete_vote(vote_id)
+        except ValidationError as exc:
+            if exc.field != "vote_id":
+                raise
+            # already gone (taken back from another view or by hand): what the undo asked for
+        self.votes.pop()
+        index = self._voted_pairs.pop()
+        self.can_undo = bool(self.votes)
+        self.done = False
+        self._show(index, "vote taken back")
+        return vote_id
+
     def _on_front_end(self, widget: Any, content: Any, buffers: Any) -> None:
-        """A view's message: a vote ``{"type": "vote", "outcome", "pair"}``, else the player's
-        requests (``Streamer``). A vote for a pair no longer shown (a second click, another view)
-        is ignored, so one pair gets one vote."""
-        if isinstance(content, dict) and content.get("type") == "vote":
+        """A view's message: a vote ``{"type": "vote", "outcome", "pair"}``, an undo ``{"type":
+        "undo", "pair"}``, else the player's requests (``Streamer``). A vote or undo sent for a pair
+        no longer shown (a second click, another view) is ignored, so one pair gets one vote and
+        one click takes back one vote."""
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "vote":
             if content.get("pair") != self.pair or self.done:
                 return
             try:
                 self.vote(content.get("outcome"))
             except Exception as exc:  # shown in place, the pair stays so the user can vote again
                 self.status = f"the vote was not recorded: {error_text(exc)}"
+                self.send_state("status")
+            return
+        if kind == "undo":
+            if content.get("pair") != self.pair:
+                return
+            try:
+                self.undo()
+            except Exception as exc:  # the vote stays recorded, and says why
+                self.status = f"the vote was not taken back: {error_text(exc)}"
                 self.send_state("status")
             return
         super()._on_front_end(widget, content, buffers)

@@ -34,6 +34,10 @@ class Judgements:
         row = self.ledger.get(left)
         return self.ledger.vote(left, right, outcome, prompt=row.get("prompt"))
 
+    def delete_vote(self, vote_id: str) -> None:
+        """Take back a vote (its id, as `vote` returned it): gone from the ledger and the ranking."""
+        self.ledger.delete_vote(vote_id)
+
     def votes(self, **filters: Any) -> pd.DataFrame:
         """Every blind vote as a DataFrame (vote_id, created_at, user, left_job_id, right_job_id,
         outcome, prompt); ``since=`` / ``user=`` filter."""

@@ -842,6 +842,18 @@ class Ledger:
                 left_job_id=left_job_id, right_job_id=right_job_id, outcome=outcome, prompt=prompt))
         return vote_id
 
+    def delete_vote(self, vote_id: str) -> None:
+        """Take back one blind vote (the arena's undo): the row goes, as if never cast. Raises
+        `ValidationError` naming ``vote_id`` when no vote has that id."""
+        if not isinstance(vote_id, str) or not vote_id:
+            raise ValidationError("vote_id", vote_id, "the id of a vote in this ledger (see votes())")
+        votes = self._t.votes
+        with self._write() as conn:
+            gone = conn.execute(votes.delete().where(votes.c.vote_id == vote_id)).rowcount
+        if not gone:
+            raise ValidationError("vote_id", vote_id, "the id of a vote in this ledger (see votes())",
+                                  f"there is no such vote in {self._location}")
+
     def votes(self, *, since: Any = None, user: str | None = None) -> pd.DataFrame:
         """Every blind vote, oldest first, as a DataFrame with columns `VOTE_COLUMNS`
         (``created_at`` as UTC datetimes, ``outcome`` a category in `VOTE_OUTCOMES` order)."""

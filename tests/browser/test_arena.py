@@ -1,6 +1,6 @@
 """The blind arena (``studio.arena()``) in a real JupyterLab through headless Chromium: two clips
 with no model named on the page, a click and the keys ← → ↓ b each write one vote to the ledger and
-bring the next pair; a clip plays in place.
+bring the next pair; u and the undo button take the last vote back; a clip plays in place.
 
 Run this file on its own (it starts a JupyterLab server; heavy on a shared machine).
 """
@@ -51,7 +51,9 @@ def test_vote_by_click_and_keys_in_jupyterlab(lab):
         shown = view.inner_text()
         for model in MODELS:
             assert model not in shown  # blind: nothing on the page names a model
-        assert view.locator(".sk-arena-btn").count() == 4
+        assert view.locator(".sk-arena-btn[data-outcome]").count() == 4
+        undo = view.locator(".sk-arena-undo")
+        assert undo.is_disabled()  # nothing to take back yet
         # a click on "left is better"
         view.locator(".sk-arena-btn[data-outcome=left]").click()
         assert votes(1) == [("ada", "left")]
@@ -67,6 +69,17 @@ def test_vote_by_click_and_keys_in_jupyterlab(lab):
                                    f".includes('pair {n + 1} of') || document.querySelector('.sk-arena-status')"
                                    f".textContent.includes('judged')", timeout=15_000)
         assert [o for _, o in ledger(db, VOTES)] == ["left", "right", "tie", "both_bad"]
+        # a slip taken back: key u, then the undo button; each deletes the last vote, its pair returns
+        view.focus()
+        page.keyboard.press("u")
+        wait_ledger(db, VOTES, lambda got: len(got) == 3, what="3 votes after u")
+        page.wait_for_function("() => document.querySelector('.sk-arena-status').textContent"
+                               ".includes('vote taken back · pair 4 of')", timeout=15_000)
+        undo.click()
+        wait_ledger(db, VOTES, lambda got: len(got) == 2, what="2 votes after the undo button")
+        page.wait_for_function("() => document.querySelector('.sk-arena-status').textContent"
+                               ".includes('pair 3 of')", timeout=15_000)
+        assert [o for _, o in ledger(db, VOTES)] == ["left", "right"] and not undo.is_disabled()
         # a clip plays in place through the arena's comm
         view.locator("button.sk-play").first.click()
         page.wait_for_function("() => { const v = document.querySelector('.sk-arena-view video');"

@@ -130,3 +130,44 @@ def test_the_video_still_plays_through_the_arena(voting):
 def test_an_arena_without_pairs_says_why(voting):
     a = arena(voting, models=["sora-2"])
     assert a.done and "no pair to judge" in a.status
+
+
+def test_undo_takes_the_last_vote_back_and_shows_its_pair_again(voting):
+    a = arena(voting, seed=8, prompts=[PROMPTS[0]])
+    assert not a.can_undo and a.undo() is None  # nothing to take back yet
+    first = a.current
+    a._on_front_end(a, {"type": "vote", "outcome": "left", "pair": 0, "view": "v1"}, [])
+    second = a.current
+    a._on_front_end(a, {"type": "vote", "outcome": "tie", "pair": 1, "view": "v1"}, [])
+    assert a.can_undo and len(voting.votes()) == 2
+    # a slip: the tie is taken back, its pair comes again, the first vote stays
+    a._on_front_end(a, {"type": "undo", "pair": 2, "view": "v1"}, [])
+    assert a.pair == 1 and a.current == second and "vote taken back" in a.status and "pair 2 of 3" in a.status
+    assert voting.votes().outcome.tolist() == ["left"] and a.can_undo
+    # a double click: the second undo names a pair no longer shown and takes nothing back
+    a._on_front_end(a, {"type": "undo", "pair": 2, "view": "v1"}, [])
+    assert len(voting.votes()) == 1
+    a._on_front_end(a, {"type": "vote", "outcome": "right", "pair": 1, "view": "v1"}, [])
+    a.vote("both_bad")
+    assert a.done
+    # undo after the last pair: not done any more, the last pair is back
+    undone = a.undo()
+    assert undone not in set(voting.votes().vote_id) and not a.done and a.pair == 2
+    assert voting.votes().outcome.tolist() == ["left", "right"]
+    assert a.undo() and a.undo() and a.undo() is None and not a.can_undo
+    assert voting.votes().empty and a.current == first
+
+
+def test_an_undo_that_fails_is_shown_and_the_vote_stays_counted(voting, monkeypatch):
+    from sorakit import LedgerError
+
+    a = arena(voting, seed=9)
+    a.vote("left")
+    monkeypatch.setattr(voting, "delete_vote", lambda vote_id: (_ for _ in ()).throw(LedgerError("database is locked")))
+    a._on_front_end(a, {"type": "undo", "pair": 1, "view": "v1"}, [])
+    assert "not taken back" in a.status and "database is locked" in a.status
+    assert a.pair == 1 and a.can_undo and len(voting.votes()) == 1
+    monkeypatch.undo()
+    # a vote already deleted elsewhere (another view, by hand) counts as taken back
+    voting.ledger.delete_vote(a.votes[-1])
+    assert a.undo() and a.pair == 0 and not a.can_undo

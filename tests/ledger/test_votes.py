@@ -195,3 +195,16 @@ def test_a_model_that_never_lost_still_gets_a_finite_score_inside_its_interval(t
     assert ranking.loc["m-best", "score"] < 3  # shrunk by the prior, not running off to infinity
     # without the prior the fit has no finite answer: every model ends at the same floor
     assert flat["score"].abs().max() < 1e-6
+
+
+def test_a_vote_can_be_taken_back_once(led):
+    ids = _jobs(led, prompts=("a fox",), per=1)
+    a, b = (v[0] for v in list(ids.values())[:2])
+    keep, slip = led.vote(a, b, "left"), led.vote(a, b, "right")
+    led.delete_vote(slip)
+    assert led.votes().vote_id.tolist() == [keep]
+    with pytest.raises(ValidationError, match=f"no such vote.*vote_id='{slip}'"):
+        led.delete_vote(slip)
+    with pytest.raises(ValidationError, match="vote_id=None"):
+        led.delete_vote(None)
+    assert led.votes().vote_id.tolist() == [keep]
