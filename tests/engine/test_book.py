@@ -145,3 +145,21 @@ def test_while_busy_a_commit_waits_the_window_for_others_and_a_lone_write_goes_a
     lone = asyncio.run(main())
     assert led.transactions == 2 and lone < 1.0
     assert [led.get(j)["progress"] for j in (a, b, c)] == [1, 2, 3]
+
+
+def test_a_claim_keeps_the_lease_a_queued_release_would_have_dropped(tmp_path):
+    """A task stops (its lease release is deferred) and the job is claimed again at once (a retried
+    download, a wait, a settle): the queued release must not free the lease after the claim."""
+    from sorakit.engine._core.leases import Leases
+    from sorakit.engine._policy import Policy
+
+    book, led, (a, b, _) = _book(tmp_path)
+    leases = Leases(book, Policy(), {"claims": 0}, OWNER, {})
+
+    async def main():
+        book.release_later([a, b])                 # two tasks ended here
+        assert await leases.claim([a], force=False) == [a]   # a is driven again at once
+        await book.aclose()                        # the deferred release is committed now
+    asyncio.run(main())
+    assert led.get(a)["lease_owner"] == OWNER      # still ours: it is being driven
+    assert led.get(b)["lease_owner"] is None       # released as asked

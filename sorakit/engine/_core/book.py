@@ -240,6 +240,15 @@ class Book:
         later; at the latest by `aclose`); a failure is logged (the leases then run out by themselves)."""
         self._enqueue(None, None, list(job_ids), None, True).add_done_callback(_log_failed_later)
 
+    def keep_leases(self, job_ids: Iterable[str]) -> None:
+        """Take ``job_ids`` out of the lease releases still queued (`release_later`): this engine
+        claims them again (a retried download, a wait or a settle right after a task stopped), and
+        a release committed after the claim would leave the job unleased while it is driven."""
+        ids = set(job_ids)
+        for jid, _, release, fut, _, _ in self._queued:
+            if jid is None and release and not fut.done():
+                release[:] = [j for j in release if j not in ids]
+
     async def _write(self, job_id: str, fields: dict, fence: Any) -> None:
         fields.setdefault("updated_at", _now())
         await self.commit(job_id, fields, fence=fence)

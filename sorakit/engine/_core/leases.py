@@ -146,6 +146,7 @@ class Leases:
     async def claim(self, job_ids: list[str], force: bool, seen_owners: Any = ()) -> list[str]:
         """Claim ``job_ids``; ``seen_owners`` are lease owners read with the rows (those that are
         dead processes of this machine are claimed over at once)."""
+        self.book.keep_leases(job_ids)  # a release of ours still queued must not follow the claim
         taken = await self.book.db_call(self.book.ledger.claim, job_ids, self.owner, self.policy.lease_seconds,
                                         force=force, dead=dead_owners(seen_owners))
         if taken:
