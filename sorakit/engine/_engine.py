@@ -4,7 +4,7 @@ and writes job state — in named parts under `sorakit.engine._core`.
 Everything here runs on the engine loop (`_loop.EngineLoop`). Providers only map requests and
 responses; the ledger only stores; the engine decides. `Engine` keeps the small API the Studio
 uses (insert, start_task, wait, watch, cancel, snapshot, subscribe, resume_rows, retry_download,
-adopt_orphans / start_adopting, aclose, is_active, plan_from_row) and delegates to the parts:
+settle_unknown, adopt_orphans / start_adopting, aclose, is_active, plan_from_row) and delegates to the parts:
 the job book (the only writer), leases, the runtime (pacing, slots, retries), the create, poll and
 download phases (they return outcomes), cancelling, and one driver per task that sequences them.
 The job's life and the layering are in `sorakit.engine._core`; the retry rules of requests in
@@ -20,7 +20,9 @@ row                                    what resume does
                                        (same UUID: a conflict means it exists -> poll)
 ``pending``, OpenAI, ``attempts == 0``  never sent: send
 ``pending``, OpenAI, ``attempts > 0``   may have been sent before the crash: reconcile (above)
-``unknown``                            reconcile (Runware: poll first)
+``unknown``                            reconcile (Runware: poll first); a provider that can
+                                       neither name nor list jobs: left for a person, who
+                                       settles it (``job.settle_unknown``)
 ``submitted`` / ``queued`` /           poll (no re-send), then download
 ``in_progress`` / ``timed_out_waiting``
 ``downloading``                        download (a stale link is refreshed by polling)
@@ -402,6 +404,19 @@ class Engine:
         ref = (row.get("extra") or {}).get("client_ref") or row.get("provider_job_id") or jid
         self.start_task(rt, [jid], ref, None, max_wait, resumed=True)
         return jid
+
+    async def settle_unknown(self, row: dict, rt: Runtime, video_id: Optional[str], absent: bool, resend: bool,
+                             max_wait: Optional[float] = None) -> list[str]:
+        """A person settles a create whose outcome stayed unknown (`Creator.settle`); a job found
+        at the provider, or sent again, is driven from here. Returns the rows' ids."""
+        if row["job_id"] in self._active or row["job_id"] in self._resuming:
+            raise SorakitError(f"job {row['job_id']} is being reconciled here right now: wait for it "
+                               f"(job.wait()), and settle it only if it stays unknown")
+        ids, drive = await self._creator.settle(row, rt, video_id, absent, resend)
+        if drive:
+            ref = (row.get("extra") or {}).get("client_ref") or row["job_id"]
+            self.start_task(rt, ids, ref, None, max_wait, resumed=True)
+        return ids
 
     # ------------------------------------------------------------------ shutdown
     async def aclose(self) -> None:

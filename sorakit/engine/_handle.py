@@ -15,6 +15,7 @@ and binds, by name, everything a Job or Batch does through its Studio:
 | ``wait(ids, ...)`` / ``wait_async(ids, timeout, raise_)`` | block / await until done (progress, Ctrl-C) | Job, Batch |
 | ``cancel(ids)`` / ``cancel_async(ids)`` | stop jobs, one `CancelResult` each          | Job, Batch |
 | ``retry_download(ids, timeout)`` | fetch again a video whose download failed       | Job |
+| ``settle_unknown(id, video_id, absent, resend, timeout)`` | a person settles a create whose outcome stayed unknown | Job |
 
 This module imports nothing of the Studio's: `_studio` and `_job` both import it, and `_job` no
 longer imports `_studio` (that was the ``_job ↔ _launch ↔ _studio`` circle).
@@ -32,7 +33,7 @@ __all__ = ["StudioHandle", "handle_of"]
 class StudioHandle:
     """What a `Job` or `Batch` may do through its Studio (see the module docstring), bound once."""
 
-    __slots__ = ("studio", "ledger", "snapshot", "latency", "eta", "wait", "retry_download",
+    __slots__ = ("studio", "ledger", "snapshot", "latency", "eta", "wait", "retry_download", "settle_unknown",
                  "_engine", "_loop", "_wait_ids", "_cancel_ids")
 
     def __init__(self, studio: Any) -> None:
@@ -43,6 +44,7 @@ class StudioHandle:
         self.eta = studio._eta
         self.wait = studio._wait_blocking
         self.retry_download = studio._retry_download
+        self.settle_unknown = studio._settle_unknown
         self._engine = studio._engine
         self._loop = studio._loop
         self._wait_ids = studio._wait_ids

@@ -194,6 +194,22 @@ class Job:
             self._h.wait([self.id], timeout=None, progress=progress, target=self, raise_=True, drive=False)
         return self
 
+    def settle_unknown(self, video_id: Optional[str] = None, *, absent: bool = False, resend: bool = False,
+                       wait: bool = True, timeout: Optional[float] = None, progress: bool = False) -> "Job":
+        """Settle a job whose create's outcome stayed ``unknown`` (the answer was lost and the
+        provider cannot be asked which jobs it has: Gemini, Veo, Runcrate, relays), once you have
+        checked the provider's dashboard. Other jobs of the same request are settled with it.
+
+        ``video_id="..."``: the provider made it under that id (asked for there first; an id it does
+        not know is refused): the job is polled and its video downloaded, then this waits for it
+        unless ``wait=False``. ``absent=True``: the provider has no such job: the job fails
+        ``not_created`` with nothing billed — or, with ``resend=True``, it is sent again (and
+        waited for). Who settled it and how is kept in ``extra.settled``."""
+        self._h.settle_unknown(self.id, video_id, absent, resend, timeout)
+        if wait and not (absent and not resend):
+            self._h.wait([self.id], timeout=timeout, progress=progress, target=self, raise_=True, drive=False)
+        return self
+
     def remix(self, prompt: str, *, wait: bool = True, timeout: Optional[float] = None,
               progress: bool = True, **fields: Any) -> "Job":
         """A new job remixing this one's video with ``prompt``."""

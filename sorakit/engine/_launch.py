@@ -244,6 +244,18 @@ class Launcher:
 
         self._loop.run(go())
 
+    def _settle_unknown(self, job_id: str, video_id: Optional[str], absent: bool, resend: bool,
+                        timeout: Optional[float]) -> list[str]:
+        async def go() -> list[str]:
+            row = await self._engine._db_call(self.ledger.get, job_id)
+            rt = self._row_runtime(row)
+            if rt is None:
+                raise ConfigurationError(f"job {job_id}: its provider {row.get('provider')!r} cannot be "
+                                         f"reached in this session")
+            return await self._engine.settle_unknown(row, rt, video_id, absent, resend, timeout)
+
+        return self._loop.run(go())
+
     def _auto_resume(self) -> None:
         try:
             rows = self._resumable()

@@ -13,6 +13,9 @@ A create is re-sent only when that cannot make a second job:
   still in flight cannot appear later), is the job *provably absent* and sent again.
 - A provider that can neither name its jobs nor list them leaves an unknown-outcome create
   ``unknown``: never re-sent automatically (it could bill twice).
+- A person who checked the provider settles such a job (`Creator.settle`, ``job.settle_unknown``):
+  found under an id -> polled and downloaded; absent -> failed with nothing billed, or sent again
+  (the attempts they vouched for are not reconciled again: ``extra.absent_through``).
 
 The row exists (with the client reference) before the create is sent; for OpenAI, ``attempts``
 and the send time are committed just before each send (only while the lease is held, renewed by
@@ -32,16 +35,22 @@ from typing import Any, Callable, Optional, Union
 
 import httpx
 
-from ..._exceptions import ConflictError, ModelUnavailable, NotFoundError, ProviderError, SorakitError
+from ..._exceptions import ConflictError, ModelUnavailable, NotFoundError, ProviderError, SorakitError, ValidationError
 from ..._types import JobState
 from ...catalog import Plan
+from ...ledger import current_user
 from ...providers import Provider
 from .book import Book
 from .leases import Leases
-from .runtime import _NOT_SENT, Pacing, _Deadline, _Suspend, _Task, _retry_after
-from .transitions import CREATE_STATUSES, POLL_STATUSES
+from .runtime import _NOT_SENT, Pacing, Runtime, _Deadline, _Suspend, _Task, _retry_after
+from .transitions import CREATE_STATUSES, POLL_STATUSES, absent_through, settle_changes
 
-__all__ = ["Created", "CreateFailed", "CreateOutcome", "Creator"]
+__all__ = ["Created", "CreateFailed", "CreateOutcome", "Creator", "SETTLE_HINT"]
+
+SETTLE_HINT = ("job.settle_unknown(video_id='<its id there>') if the provider made it, or "
+               "job.settle_unknown(absent=True, resend=True) to send it again (absent=True alone: "
+               "failed, $0)")
+"""What a person does about a create whose outcome stayed unknown (`Creator.settle`)."""
 
 log = logging.getLogger("sorakit.engine")
 UTC = dt.timezone.utc
@@ -108,19 +117,21 @@ class Creator:
             attempts = int(first.get("attempts") or 0)
             if status not in CREATE_STATUSES:
                 return Created()
+            # attempts a person settled as having made nothing (`settle`) are not looked for again
+            unsure = status == "unknown" or attempts > absent_through(first)
             if prov.create_is_idempotent:
-                if status == "unknown" or attempts > 0 or t.resumed:
+                if unsure or t.resumed:
                     found = await self._adopt_by_poll(t)
                     if found is not None:
                         return found
-            elif status == "unknown" or attempts > 0:
+            elif unsure:
                 found = await self._reconcile(t)
                 if found is not None:
                     return found
                 if resends >= self.policy.max_resends:
                     raise _Suspend(SorakitError(
                         f"job {t.job_ids[0]}: the create's outcome stayed unknown after "
-                        f"{resends} re-send(s); it is left 'unknown' for you to check"))
+                        f"{resends} re-send(s); it is left 'unknown' for you to check, then {SETTLE_HINT}"))
                 resends += 1
             self.pace.check_cancel(t)
             outcome = await self._create(t)
@@ -234,12 +245,14 @@ class Creator:
         """Non-idempotent creates: find the job a lost create made (`Created`), or None when it is
         provably absent (the caller sends it again)."""
         rt, prov, book = t.rt, t.rt.provider, self.book
+        first = book.rows[t.job_ids[0]]
         if not prov.supports_reconcile:
+            if first.get("status") != "unknown":  # sent before a restart, answer never recorded
+                await book.write_rows(t.job_ids, status="unknown")
             raise _Suspend(SorakitError(
                 f"job {t.job_ids[0]}: the create's outcome is unknown and {rt.name} cannot list jobs; "
-                f"it is left 'unknown' (check the provider's dashboard)"))
+                f"it is left 'unknown': check the provider's dashboard, then {SETTLE_HINT}"))
         plan = self.plan(t)
-        first = book.rows[t.job_ids[0]]
         extra = first.get("extra") or {}
         sent_at = extra.get("sent_at")
         if sent_at is None:
@@ -286,6 +299,52 @@ class Creator:
                     log.info("sorakit: %s provably absent remotely; sending it again", t.job_ids[0])
                     return None
                 await self.pace.sleep(t, min(wait, 2.0) + 0.05)
+
+    # ------------------------------------------------------------------ settled by a person
+    async def settle(self, row: dict, rt: Runtime, video_id: Optional[str], absent: bool, resend: bool
+                     ) -> tuple[list[str], bool]:
+        """Settle the unknown outcome of ``row``'s create as a person found it at the provider
+        (`transitions.settle_changes`), for every row of that create. A ``video_id`` is first
+        asked for at the provider (an id it does not know, or one another job of the ledger
+        owns, is refused before anything is written). Only with the leases in hand. Returns the
+        rows' ids and whether they are to be driven now (found, or re-sent)."""
+        ref = (row.get("extra") or {}).get("client_ref")
+        members = [r for r in await self.book.db_call(self.book.ledger.pending)
+                   if r.get("provider") == row.get("provider") and ref and (r.get("extra") or {}).get("client_ref") == ref]
+        members = members or [row]
+        now = _now()
+        changes = {m["job_id"]: settle_changes(m, video_id, absent, resend, now, current_user()) for m in members}
+        ids = list(changes)
+        if video_id is not None:
+            video_id = video_id.strip()
+            owner = [r["job_id"] for r in await self.book.db_call(
+                self.book.ledger.rows, provider=row.get("provider"), provider_job_id=video_id) if r["job_id"] not in changes]
+            if owner:
+                raise ValidationError("video_id", video_id, "an id no other job of the ledger has",
+                                      f"job {owner[0]} already has it")
+            response = await rt.client.send(rt.provider.build_poll(video_id))
+            await response.aread()
+            try:
+                rt.provider.parse_poll(video_id, response)
+            except NotFoundError as exc:
+                raise ValidationError("video_id", video_id, f"the id of a job {rt.name} knows",
+                                      f"{rt.name} does not know it ({exc.message})") from None
+        taken = await self.leases.claim(ids, force=False)
+        if set(taken) != set(ids):
+            await self.leases.release(taken)
+            raise SorakitError(f"job {ids[0]}: {await self.leases.who(ids[0]) or 'another process'} "
+                               f"drives it now; settle it there, or once that stopped")
+        for m in members:
+            self.book.remember(m)
+            await self.book.write(m["job_id"], **changes[m["job_id"]])
+        log.info("sorakit: %s settled by hand: %s", ids, f"made as {video_id}" if video_id else
+                 "absent, sending again" if resend else "absent, failed")
+        if absent and not resend:
+            await self.leases.release(ids)
+            for jid in ids:
+                self.book.release(jid)
+            return ids, False
+        return ids, True
 
     def _owned_ids(self, provider: str) -> set[str]:
         return {r["provider_job_id"] for r in self.book.ledger.rows(provider=provider) if r.get("provider_job_id")}

@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
+from ..._exceptions import ValidationError
 from ..._types import TERMINAL, JobState
 from .._policy import Policy
 
@@ -158,6 +159,54 @@ def fail_changes(row: dict, code: str, message: str, now: dt.datetime, billed: O
                 completed_at=now,
                 latency_s=(now - submitted).total_seconds() if isinstance(submitted, dt.datetime) else None,
                 **cost)
+
+
+NOT_CREATED = "not_created"
+"""``error_code`` of a job settled by hand as never made by its provider (nothing billed)."""
+
+
+def absent_through(row: dict) -> int:
+    """How many of the row's create attempts a person confirmed made nothing (`settle_changes`):
+    attempts up to this count are not reconciled again."""
+    return int((row.get("extra") or {}).get("absent_through") or 0)
+
+
+def settle_changes(row: dict, video_id: Optional[str], absent: bool, resend: bool, now: dt.datetime,
+                   who: Optional[str]) -> dict:
+    """The update of a row whose create's outcome is unknown, settled by a person who checked the
+    provider (its dashboard, its support): ``video_id`` — it made the job under that id (the row
+    goes ``submitted`` and is polled, then downloaded); ``absent`` — it has no such job, so the
+    row fails ``not_created`` with nothing billed, or with ``resend`` goes back to ``pending`` to be
+    sent again (the attempts so far are recorded as made nothing: `absent_through`). Who settled
+    it, when, and how stand in ``extra.settled``. Raises `ValidationError` naming the argument (or
+    the row's ``status``) when the call or the row does not fit."""
+    if video_id is not None and (not isinstance(video_id, str) or not video_id.strip()):
+        raise ValidationError("video_id", video_id, "the provider's id of the job, a non-empty string")
+    if not isinstance(absent, bool) or not isinstance(resend, bool):
+        field_, value = ("absent", absent) if not isinstance(absent, bool) else ("resend", resend)
+        raise ValidationError(field_, value, "True or False")
+    one_of = "either video_id='<the provider's id>' (it made the job) or absent=True (it has none)"
+    if video_id is not None and absent:
+        raise ValidationError("absent", absent, one_of + ", not both")
+    if video_id is None and not absent:
+        raise ValidationError("video_id", video_id, one_of)
+    if resend and not absent:
+        raise ValidationError("resend", resend, "True only with absent=True")
+    status, attempts = row.get("status"), int(row.get("attempts") or 0)
+    if status not in CREATE_STATUSES or (status != "unknown" and attempts <= absent_through(row)):
+        raise ValidationError("status", status, "'unknown', or 'pending' after a send whose answer was lost",
+                              f"job {row.get('job_id')}: there is no unknown outcome to settle")
+    extra = dict(row.get("extra") or {})
+    extra["settled"] = {"at": now.isoformat(), "by": who, "attempts": attempts,
+                        "video_id": video_id, "resend": resend}
+    if video_id is not None:
+        return dict(status="submitted", provider_job_id=video_id.strip(), error_code=None, error_message=None,
+                    submitted_at=row.get("submitted_at") or now, extra=extra)
+    if resend:
+        extra["absent_through"] = attempts
+        return dict(status="pending", error_code=None, error_message=None, extra=extra)
+    return {**fail_changes(row, NOT_CREATED, "settled by hand: the provider has no such job, nothing was "
+                           "billed", now), "extra": extra}
 
 
 def downloaded_changes(row: dict, file_url: str, poster_url: Optional[str], sha256: str, nbytes: int,
