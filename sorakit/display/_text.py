@@ -43,6 +43,9 @@ def progress_text(row: Mapping[str, Any], now: Optional[float] = None, usual: st
     status = str(row.get("status") or "")
     if status == "timed_out_waiting" and row.get("error_code") == NOT_CANCELLED:
         return "not cancelled: sorakit stopped waiting (studio.resume() finishes it)"  # no clock: nobody waits
+    if status == "unknown" and row.get("error_code"):  # the engine stopped reconciling: a person settles it
+        return ("outcome of the submit unknown: check the provider, then job.settle_unknown(video_id=...) "
+                "or job.settle_unknown(absent=True, resend=True)")
     el = _elapsed(row, now)
     p = _progress(row)
     parts: list[str] = []

@@ -377,9 +377,11 @@ class Engine:
             rt = runtime_for(members[0])
             for m in members:
                 self._book.remember(m)
+                # driven again: a poll state's old error goes; an unknown create keeps its history
+                # in the message but is no longer "stopped" (error_code) while it is reconciled
                 await self._book.write(m["job_id"], extra=self._book.extra(m["job_id"], owner=OWNER),
-                                  **({"error_code": None, "error_message": None}
-                                     if m.get("status") in POLL_STATUSES else {}))
+                                       **({"error_code": None, "error_message": None}
+                                          if m.get("status") in POLL_STATUSES else {"error_code": None}))
             ref = (members[0].get("extra") or {}).get("client_ref") or members[0].get("provider_job_id") \
                 or members[0]["job_id"]
             self.start_task(rt, [m["job_id"] for m in members], ref, None, max_wait, resumed=True)

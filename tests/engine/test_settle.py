@@ -11,6 +11,7 @@ import pytest
 
 from engine._helpers import assert_complete
 from sorakit import SorakitError, ValidationError
+from sorakit.display._text import progress_text
 from sorakit.emulator import FaultConfig
 from sorakit.engine._core.transitions import NOT_CREATED, absent_through, settle_changes
 
@@ -27,6 +28,8 @@ def lost(studio, emulator, prompt: str, when: str):
     row = job.row
     assert row["status"] == "unknown" and row["attempts"] == 1 and row["provider_job_id"] is None
     assert "job.settle_unknown(video_id=" in row["error_message"]  # the message says what to do
+    shown = progress_text(row)                                       # and so does its card
+    assert "check the provider, then job.settle_unknown" in shown and "elapsed" not in shown
     return job
 
 
@@ -34,6 +37,8 @@ def test_found_at_the_provider_it_is_polled_and_downloaded(studio, emulator):
     job = lost(studio, emulator, "a kite over the dunes", "after")
     made = [j for j in emulator.jobs("runcrate") if j.prompt == "a kite over the dunes"]
     assert len(made) == 1  # the provider made it; only its answer was lost
+    # while it is reconciled again (a resume), the card does not say it stopped
+    assert "it will be reconciled" in progress_text({**job.row, "error_code": None})
     job.settle_unknown(video_id=made[0].id, timeout=30)
     row = job.row
     assert_complete(row)
