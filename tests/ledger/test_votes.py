@@ -208,3 +208,18 @@ def test_a_vote_can_be_taken_back_once(led):
     with pytest.raises(ValidationError, match="vote_id=None"):
         led.delete_vote(None)
     assert led.votes().vote_id.tolist() == [keep]
+
+
+def test_vote_times_come_back_exact_to_the_microsecond(led):
+    """SQLite keeps epoch seconds as a float: votes() read them through pandas' nanoseconds and half
+    of them came back 1 µs off (the Parquet round trip between backends then failed at random)."""
+    import datetime as dt
+    import random
+
+    rng = random.Random(3)
+    a, b = led.insert(prompt="p", model="x"), led.insert(prompt="p", model="y")
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    whens = sorted(start + dt.timedelta(microseconds=rng.randrange(10**15)) for _ in range(200))
+    for when in whens:
+        led.vote(a, b, "left", created_at=when)
+    assert list(led.votes().created_at) == [pd.Timestamp(w) for w in whens]
