@@ -81,6 +81,10 @@ def test_what_cannot_be_settled_is_refused_and_nothing_changes(studio, emulator)
         job.settle_unknown("vid", resend=True)
     with pytest.raises(ValidationError, match="runcrate does not know it.*video_id='video_nope'"):
         job.settle_unknown(video_id="video_nope")
+    emulator.config.faults = FaultConfig(reset=1.0, operations=("poll",), providers=("runcrate",))
+    with pytest.raises(SorakitError, match="could not ask runcrate about video_id='video_x'.*nothing was changed"):
+        job.settle_unknown(video_id="video_x")   # the provider cannot be asked: no guess is written
+    emulator.config.faults = FaultConfig()
     with pytest.raises(ValidationError, match=f"job {other.id} already has it"):
         job.settle_unknown(video_id=other.row["provider_job_id"])
     with pytest.raises(ValidationError, match="status='completed'"):

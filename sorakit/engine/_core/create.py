@@ -322,8 +322,12 @@ class Creator:
             if owner:
                 raise ValidationError("video_id", video_id, "an id no other job of the ledger has",
                                       f"job {owner[0]} already has it")
-            response = await rt.client.send(rt.provider.build_poll(video_id))
-            await response.aread()
+            try:
+                response = await rt.client.send(rt.provider.build_poll(video_id))
+                await response.aread()
+            except httpx.TransportError as exc:
+                raise SorakitError(f"job {ids[0]}: could not ask {rt.name} about video_id={video_id!r} "
+                                   f"({type(exc).__name__}: {exc}); nothing was changed, try again") from None
             try:
                 rt.provider.parse_poll(video_id, response)
             except NotFoundError as exc:
