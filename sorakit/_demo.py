@@ -106,16 +106,32 @@ def summary(ledger_path: str | os.PathLike) -> str:
         return "summary: the ledger is empty"
     done = df[df.status == "completed"]
     by_status = ", ".join(f"{n} {s}" for s, n in df.status.value_counts().items() if n)
-    unknown = int(df.estimated_cost.isna().sum())
-    lines = [
+    return "\n".join([
         f"summary: {len(df)} jobs ({by_status})",
         f"  {done.seconds.sum():.0f} s of video across {done.model.nunique()} models "
         f"and {done.provider.nunique()} providers",
-        f"  estimated cost ${df.estimated_cost.sum():.2f}"
-        + (f" (+{unknown} jobs with unknown price)" if unknown else "")
-        + f"; billed ${df.billed_cost.fillna(0).sum():.2f} (emulated: nothing was charged)",
-    ]
-    return "\n".join(lines)
+        *_cost_lines(df),
+    ])
+
+
+def _cost_lines(df) -> list[str]:
+    """Estimated and billed totals that add up: the jobs without an estimate (priced only once the
+    provider reported what they used) are counted apart, and billed is split the same way."""
+    priced = df.estimated_cost.notna()
+    n_priced, n_other = int(priced.sum()), int((~priced).sum())
+    billed = df.billed_cost
+    # cents first, then the sum: the total shown is the sum of the parts shown
+    part_priced, part_other = (round(float(billed[rows].fillna(0).sum()), 2) for rows in (priced, ~priced))
+    total = f"${part_priced + part_other:.2f}"
+    if billed.isna().any():
+        total += f" (+{int(billed.isna().sum())} jobs not billed yet or unknown)"
+    if not n_other:
+        return [f"  estimated cost ${df.estimated_cost.sum():.2f} for {n_priced} jobs; billed {total} "
+                f"(emulated: nothing was charged)"]
+    return [f"  estimated cost ${df.estimated_cost.sum():.2f} for {n_priced} jobs; {n_other} more had no "
+            f"estimate (priced by what the provider reported)",
+            f"  billed {total}: ${part_priced:.2f} for the {n_priced}, ${part_other:.2f} for the {n_other} "
+            f"(emulated: nothing was charged)"]
 
 
 if __name__ == "__main__":  # pragma: no cover
