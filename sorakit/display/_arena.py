@@ -94,11 +94,15 @@ class Arena(TileGrid):
         self._studio = studio
         self._key = key
         self.pairs = pairs
-        self.votes: list[str] = []
-        self._voted_pairs: list[int] = []  # the pair index of each vote in ``votes``
+        self._cast: list[tuple[str, int]] = []  # (vote id, pair index) of each vote recorded here
         self.template = "repeat(2, minmax(0, 1fr))"
         self.add_class("sk-arena")
         self._show(0, "")
+
+    @property
+    def votes(self) -> list[str]:
+        """The ids of the votes this arena recorded and that were not taken back, oldest first."""
+        return [vote_id for vote_id, _ in self._cast]
 
     # -- what is shown ------------------------------------------------------------------------------
     @property
@@ -154,8 +158,7 @@ class Arena(TileGrid):
         if ids is None:
             return None
         vote_id = self._studio.vote(ids[0], ids[1], outcome)
-        self.votes.append(vote_id)
-        self._voted_pairs.append(self.pair)
+        self._cast.append((vote_id, self.pair))
         self.can_undo = True
         left, right = self.pairs[self.pair]
         said = {"left": "left won", "right": "right won", "tie": "a tie", "both_bad": "both bad"}[outcome]
@@ -166,20 +169,19 @@ class Arena(TileGrid):
     def undo(self) -> Optional[str]:
         """Take back the last vote this arena recorded (it leaves the ledger) and show its pair
         again; returns its id (None when this arena has no vote left to take back)."""
-        if not self.votes:
+        if not self._cast:
             return None
         from .._exceptions import ValidationError
 
-        vote_id = self.votes[-1]
+        vote_id, index = self._cast[-1]
         try:
             self._studio.delete_vote(vote_id)
         except ValidationError as exc:
             if exc.field != "vote_id":
                 raise
             # already gone (taken back from another view or by hand): what the undo asked for
-        self.votes.pop()
-        index = self._voted_pairs.pop()
-        self.can_undo = bool(self.votes)
+        self._cast.pop()
+        self.can_undo = bool(self._cast)
         self.done = False
         self._show(index, "vote taken back")
         return vote_id

@@ -6,6 +6,7 @@ it), plays one (the bytes stream over marimo's anywidget messages) and asserts t
 it; plays a job's card (``job_card``, the card Jupyter shows); then asks for a new video through
 sorakit's own form (``RequestForm``): types a prompt, picks a model and a size, presses Generate,
 waits for the job's card under the form to complete, plays it there and asserts the video decodes.
+A second small app (``marimo_arena.py``) shows the blind arena: a vote and its undo reach the ledger.
 """
 
 import contextlib
@@ -149,3 +150,26 @@ def test_marimo_app_shows_the_gallery_and_plays_videos(marimo_app):
         assert played.evaluate("v => v.dataset.transport") == "binary"
         ARTIFACTS.mkdir(exist_ok=True)
         form.screenshot(path=str(ARTIFACTS / "marimo_form.png"))
+
+
+def test_the_blind_arena_votes_and_undoes_in_marimo(tmp_path):
+    """The arena's vote and undo are plain JSON messages (no buffers): a click on a vote button and
+    one on undo reach the ledger through marimo's anywidget comm as they do in JupyterLab."""
+    from lab import browser_page, ledger, until, wait_ledger
+
+    db = tmp_path / "arena.db"
+    votes = "SELECT outcome FROM votes ORDER BY created_at"
+    with serve(Path(__file__).parent / "marimo_arena.py", tmp_path) as base, browser_page(1300, 1200) as page:
+        page.goto(base + "/")
+        view = page.locator(".sk-arena-view")
+        page.locator(".sk-arena-view .sk-tile").nth(1).wait_for(timeout=120_000)
+        status = view.locator(".sk-arena-status")
+        assert "pair 1 of 4" in status.inner_text()
+        assert view.locator(".sk-arena-undo").is_disabled()
+        view.locator(".sk-arena-btn[data-outcome=right]").click()
+        assert wait_ledger(db, votes, [("right",)], timeout=30) == [("right",)]
+        assert until(lambda: "pair 2 of 4" in status.inner_text()), status.inner_text()
+        view.locator(".sk-arena-undo").click()
+        wait_ledger(db, votes, [], timeout=30)
+        assert until(lambda: "vote taken back · pair 1 of 4" in status.inner_text()), status.inner_text()
+        assert ledger(db, votes) == []

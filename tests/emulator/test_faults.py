@@ -162,10 +162,14 @@ def test_a_client_gone_before_its_body_is_read_is_not_a_server_error(emulator_se
             with pytest.raises(httpx.ReadTimeout):
                 http.post(V, json={"prompt": "nobody waits for me", "size": "1280x720"}, timeout=0.1)
             emulator.config.faults = FaultConfig()
-            time.sleep(0.8)  # past slow_seconds: the server has tried to read the body by now
+            # the server logs a request once its handler is over (here: once it found no body)
+            deadline = time.monotonic() + 20
+            while not emulator.requests.entries("POST", V) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert emulator.requests.entries("POST", V), "the server never finished the create"
             assert emulator.counters["openai"]["faults:slow"] == 1
             assert emulator.counters.prompt_creates("nobody waits for me") == 0
-            assert http.get(V).status_code == 200  # still serving
+            assert http.get(V).status_code == 200  # still serving (and a round trip after it)
     finally:
         server_log.removeHandler(handler)
     errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]

@@ -114,3 +114,21 @@ def test_settle_changes_is_pure_and_checks_the_row():
         settle_changes({**row, "status": "pending", "attempts": 0}, None, True, False, NOW, None)
     with pytest.raises(ValidationError, match="absent=1"):
         settle_changes(row, None, 1, False, NOW, None)
+
+
+def test_a_resume_reconciles_it_again_and_its_card_says_so_meanwhile(studio, emulator):
+    """While a resume reconciles the job again, it is not shown as stopped (its stop code is
+    cleared); when the resume stops again (the provider still cannot list), the code is back."""
+    job = lost(studio, emulator, "a heron at the weir", "after")
+    seen = []
+    unsubscribe = studio.subscribe(lambda jid, changes: jid == job.id and "error_code" in changes
+                                   and seen.append(changes["error_code"]))
+    try:
+        studio.resume()
+    except SorakitError:
+        pass
+    finally:
+        unsubscribe()
+    assert seen[0] is None and seen[-1], seen       # cleared while reconciling, set once stopped
+    assert job.row["status"] == "unknown" and job.row["error_code"]
+    assert emulator.counters.prompt_creates("a heron at the weir") == 1   # never sent again

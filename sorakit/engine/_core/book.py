@@ -93,8 +93,11 @@ class Book:
         self.recent: collections.OrderedDict[str, tuple[dict, Optional[BaseException]]] = collections.OrderedDict()
         """(last status/progress, error) of recently finished jobs (bounded)."""
         self._subscribers: list[Callable[[str, dict], None]] = []
-        self._queued: list[tuple[Optional[str], Optional[dict], list[str], asyncio.Future, Any]] = []
-        """Ledger updates and lease releases waiting for the group commit (`commit`)."""
+        self._queued: list[tuple[Optional[str], Optional[dict], list[str], asyncio.Future, Any,
+                                 Optional[Callable[[], None]]]] = []
+        """Ledger updates and lease releases waiting for the group commit: (job id, fields, leases to
+        release, the caller's future, fence, ``after`` — set for a deferred write: its caches and
+        subscribers, run once it is committed)."""
         self._flusher: Optional[asyncio.Task] = None
         self._urgent = False
         """Someone waits on a queued entry: the writer commits now (else deferred entries wait)."""
@@ -126,7 +129,7 @@ class Book:
                 log.exception("sorakit: subscriber %r failed", cb)
 
     async def commit(self, job_id: Optional[str], fields: Optional[dict], release: Iterable[str] = (),
-                     fence: Any = None, defer: bool = False) -> None:
+                     fence: Any = None) -> None:
         """Have one ledger update (or a release of this engine's leases) committed; returns once it is.
 
         Group commit: what the jobs ask while a transaction is under way is queued and committed
@@ -134,11 +137,10 @@ class Book:
         fewer transactions than transitions, and still no caller moves on before its own update is
         committed. An update that fails fails alone (its caller gets the exception `Ledger.update`
         raises); the others are committed. ``fence`` ``(owner, seconds)``: written only while
-        ``owner`` holds the job's lease, renewed by the same statement (else `LeaseLost`).
-        ``defer``: no transaction of its own — it rides on the next one another caller starts, or
-        is committed `DEFER_SECONDS` later. While the ledger is busy a transaction waits
-        `COMMIT_WINDOW` for others to join it."""
-        await self._enqueue(job_id, fields, list(release), fence, defer)
+        ``owner`` holds the job's lease, renewed by the same statement (else `LeaseLost`). While
+        the ledger is busy a transaction waits `COMMIT_WINDOW` for others to join it. (Entries that
+        nobody waits on: `write_later`, `release_later`.)"""
+        await self._enqueue(job_id, fields, list(release), fence, defer=False)
 
     def _enqueue(self, job_id: Optional[str], fields: Optional[dict], release: list[str], fence: Any,
                  defer: bool, after: Optional[Callable[[], None]] = None) -> asyncio.Future:

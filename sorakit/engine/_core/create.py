@@ -316,7 +316,7 @@ class Creator:
         changes = {m["job_id"]: settle_changes(m, video_id, absent, resend, now, current_user()) for m in members}
         ids = list(changes)
         if video_id is not None:
-            video_id = video_id.strip()
+            video_id = changes[ids[0]]["provider_job_id"]  # as settle_changes cleaned it
             owner = [r["job_id"] for r in await self.book.db_call(
                 self.book.ledger.rows, provider=row.get("provider"), provider_job_id=video_id) if r["job_id"] not in changes]
             if owner:
